@@ -47,6 +47,10 @@ class Observer {
   // Throws Error if the observer cannot produce qparams (e.g. Placeholder).
   virtual QParams calculate_qparams() const = 0;
   virtual void reset() = 0;
+  // Running statistics, one entry per channel (one for per-tensor observers). Before any
+  // data they are +inf / -inf like torch's buffers; kinds without them return empty vectors.
+  virtual std::vector<float> min_val() const { return {}; }
+  virtual std::vector<float> max_val() const { return {}; }
   // "minmax", "moving-average-minmax", "per-channel-minmax",
   // "moving-average-per-channel-minmax", "histogram", "placeholder", "fixed-qparams".
   virtual std::string_view kind() const = 0;
