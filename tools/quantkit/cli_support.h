@@ -1,0 +1,53 @@
+#pragma once
+// Shared pieces of the quantkit command-line tool: the qparams flags that every
+// `quantkit tensor` command takes, and JSON output with exactly round-tripping floats.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "quantkit/core/tensor.h"
+#include "quantkit/quant/qparams.h"
+
+namespace quantkit::cli {
+
+// --dtype, --quant-min/--quant-max, --scale (number or .npy), --zero-point (integer or .npy),
+// --axis. Per-tensor: --scale F [--zero-point N]. Per-channel: --scale S.npy
+// --zero-point Z.npy --axis A.
+struct QParamsFlags {
+  std::string dtype;
+  std::optional<std::int64_t> quant_min;
+  std::optional<std::int64_t> quant_max;
+  std::string scale;
+  std::string zero_point = "0";
+  std::optional<std::int64_t> axis;
+
+  void add_to(CLI::App& command, bool dtype_required);
+
+  // Resolved values (after resolve()).
+  bool per_channel = false;
+  double tensor_scale = 1.0;
+  std::int64_t tensor_zero_point = 0;
+  std::vector<double> channel_scales;
+  std::vector<std::int64_t> channel_zero_points;
+
+  // Parses --scale/--zero-point (reading .npy files when they are paths) and validates the
+  // combination. Throws quantkit::Error naming the flag on bad input.
+  void resolve();
+  // The integer range: --dtype's full range, narrowed by --quant-min/--quant-max.
+  QuantRange range(DType dtype) const;
+};
+
+// Prints JSON on stdout. Floats are written as the shortest decimal that parses back to the
+// same double (nlohmann's default), and every float32 value is widened exactly to double, so
+// every number round-trips bit for bit.
+void print_json(const nlohmann::json& value);
+
+// Registers `quantkit tensor ...` and `quantkit demo`.
+void register_tensor_commands(CLI::App& app);
+void register_demo_command(CLI::App& app);
+
+}  // namespace quantkit::cli
