@@ -55,6 +55,15 @@ class FakeQuantize {
 };
 
 // ---- LSQ ----
+// The integer zero points torch derives from a learnable float zero point: the forward pass
+// (and _LearnableFakeQuantize.calculate_qparams) uses clamp(nearbyint(zero_point), qmin, qmax),
+// the backward pass trunc(clamp(zero_point + 0.5f, qmin, qmax)); e.g. 2.5 -> 2 and 3,
+// -4.7 -> -5 and -4.
+std::int64_t learnable_forward_zero_point(float zero_point, std::int64_t quant_min,
+                                          std::int64_t quant_max);
+std::int64_t learnable_backward_zero_point(float zero_point, std::int64_t quant_min,
+                                           std::int64_t quant_max);
+
 // Forward: fake quantize with zf = clamp(nearbyint(zero_point), qmin, qmax).
 Tensor fake_quantize_learnable_per_tensor(const Tensor& x, float scale, float zero_point,
                                           std::int64_t quant_min, std::int64_t quant_max,
