@@ -36,8 +36,14 @@ class FakeQuantize {
 
   QParams calculate_qparams() const { return observer_->calculate_qparams(); }
   // The qparams in use (set by forward with the observer enabled, or by set_qparams).
+  // Unlike torch, whose buffers start as scale 1 / zero point 0, there are none until then:
+  // qparams() and fake quantization throw.
   bool has_qparams() const { return has_qparams_; }
   const QParams& qparams() const;
+  // The qparams must match the observer's kind (per tensor, per channel, or per channel
+  // with float zero points), with scales that are finite and > 0 in float32 and integer
+  // zero points inside [quant_min, quant_max]. Scales are stored rounded to float32, as in
+  // torch's float32 scale buffer.
   void set_qparams(const QParams& qparams);
   Observer& observer() { return *observer_; }
   const Observer& observer() const { return *observer_; }
@@ -83,24 +89,41 @@ LearnableFakeQuantizeGrads fake_quantize_learnable_per_tensor_backward(
 
 // torch.ao's _LearnableFakeQuantize (per tensor): learnable scale and zero point,
 // initialised from the observer (or set by hand), with the same enable/disable switches.
+// The observer must be per tensor and its range must have quant_min < quant_max.
 class LearnableFakeQuantize {
  public:
   LearnableFakeQuantize(std::unique_ptr<Observer> observer, float scale = 1.0f,
                         float zero_point = 0.0f, bool use_grad_scaling = false);
-  // Observer enabled: observe x and copy its qparams into scale / zero_point.
+  // Observer enabled: observe x and copy its qparams into scale / zero_point; disabled:
+  // clamp scale to at least float32 epsilon, as torch does before every learning step.
+  // Fake quant enabled: a symmetric observer's zero point is reset to 0 (torch does this
+  // too), then x is fake quantized; disabled: returns x itself.
   Tensor forward(const Tensor& x);
   // Gradients at the current parameters; grad_factor = 1/sqrt(numel * quant_max) when
-  // use_grad_scaling, else 1.
+  // use_grad_scaling, else 1. With fake quant disabled: dx = dy and zero parameter
+  // gradients.
   LearnableFakeQuantizeGrads backward(const Tensor& dy, const Tensor& x) const;
 
   void enable_observer(bool enabled = true) { observer_enabled_ = enabled; }
   void disable_observer() { observer_enabled_ = false; }
   void enable_fake_quant(bool enabled = true) { fake_quant_enabled_ = enabled; }
   void disable_fake_quant() { fake_quant_enabled_ = false; }
+  bool observer_enabled() const { return observer_enabled_; }
+  bool fake_quant_enabled() const { return fake_quant_enabled_; }
+  bool use_grad_scaling() const { return use_grad_scaling_; }
   float scale() const { return scale_; }
   float zero_point() const { return zero_point_; }
+  // scale: finite and > 0; zero_point: finite (it may lie outside the range: the kernels
+  // clamp it).
   void set_scale(float scale);
   void set_zero_point(float zero_point);
+  // torch's calculate_qparams(): per-tensor qparams with scale max(scale, float32 eps) and
+  // the zero point learnable_forward_zero_point(zero_point) (for export after training).
+  QParams calculate_qparams() const;
+  Observer& observer() { return *observer_; }
+  const Observer& observer() const { return *observer_; }
+  std::int64_t quant_min() const { return observer_->quant_range().quant_min; }
+  std::int64_t quant_max() const { return observer_->quant_range().quant_max; }
 
  private:
   double grad_factor(const Tensor& x) const;
