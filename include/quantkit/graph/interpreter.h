@@ -1,0 +1,68 @@
+#pragma once
+// The interpreter: runs any verified Graph on input tensors with the reference kernel of
+// every op (fp32 ops, Q/DQ through quant/affine.h, the integer reference ops).
+//
+//   Interpreter run(graph);                       // verifies and plans once
+//   std::vector<Tensor> y = run({x});             // as many times as needed
+//   std::vector<Tensor> y2 = run_graph(graph, {x});  // one-shot form
+//
+// Inputs must match the graph inputs' dtypes and shapes exactly (shapes are static, like an
+// exported program without dynamic dims); Error otherwise. Intermediate tensors are released
+// after their last use. Outputs never share storage with the inputs or the graph's
+// parameters. Nothing is written to the inputs or to the graph.
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "quantkit/core/tensor.h"
+#include "quantkit/graph/graph.h"
+
+namespace quantkit::graph {
+
+// Called after each node with the node and its output tensors (debugging, numeric
+// comparisons between graphs, collecting statistics).
+using NodeObserver = std::function<void(const Node& node, std::span<const Tensor> outputs)>;
+
+class Interpreter {
+ public:
+  // Verifies `graph` (Error if broken). The graph must outlive the interpreter and must not
+  // be modified while the interpreter is used.
+  explicit Interpreter(const Graph& graph);
+
+  std::vector<Tensor> run(std::span<const Tensor> inputs) const;
+  std::vector<Tensor> operator()(std::span<const Tensor> inputs) const { return run(inputs); }
+  std::vector<Tensor> operator()(std::initializer_list<Tensor> inputs) const {
+    return run(std::span<const Tensor>(inputs.begin(), inputs.size()));
+  }
+
+  void set_observer(NodeObserver observer) { observer_ = std::move(observer); }
+  const Graph& graph() const { return graph_; }
+
+ private:
+  struct Step {
+    const Node* node;
+    std::vector<std::size_t> inputs;   // slots
+    std::vector<std::size_t> outputs;  // slots
+    std::vector<std::size_t> release;  // slots whose last use is this step
+  };
+
+  const Graph& graph_;
+  std::size_t num_slots_ = 0;
+  std::vector<std::size_t> input_slots_;
+  std::vector<std::pair<std::size_t, const Value*>> data_slots_;  // parameters, constants
+  std::vector<Step> steps_;
+  std::vector<std::size_t> output_slots_;
+  NodeObserver observer_;
+};
+
+// Evaluates a single node's op on tensors (the interpreter's kernel dispatch). Inputs must
+// have the types the node's inputs have.
+std::vector<Tensor> evaluate_node(const Node& node, std::span<const Tensor> inputs);
+
+// One-shot: Interpreter(graph).run(inputs).
+std::vector<Tensor> run_graph(const Graph& graph, std::span<const Tensor> inputs);
+inline std::vector<Tensor> run_graph(const Graph& graph, std::initializer_list<Tensor> inputs) {
+  return run_graph(graph, std::span<const Tensor>(inputs.begin(), inputs.size()));
+}
+
+}  // namespace quantkit::graph

@@ -1,0 +1,145 @@
+#pragma once
+// The op set of the graph IR: an explicit, closed list (OpKind) with one schema per op.
+//
+// A schema documents the op's signature, names its inputs, outputs and attributes, and
+// carries its type-inference function (output dtypes and shapes from input types and
+// attributes). Graph::add_node uses the inference to type new outputs; the verifier
+// re-runs it to check existing ones. The full list with semantics is in docs/graph.md.
+//
+// Conventions (aten-like, with explicit dtypes instead of implicit type promotion):
+//  * Binary elementwise ops (add, sub, mul, div) take two inputs of the SAME dtype and
+//    broadcast numpy-style; scalars are 0-d constants. Integer arithmetic wraps modulo
+//    2^bits (two's complement), like torch's integer tensors.
+//  * Dtype changes are explicit: cast, quantize_*, dequantize_*, integer_linear,
+//    integer_conv2d (int32 accumulation, the counterpart of PT2E's out_dtype(..., int32)),
+//    requantize.
+//  * Every attribute an op declares as required must be present: builders write the
+//    defaults out, so a dump shows everything a kernel uses.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quantkit/core/tensor.h"
+#include "quantkit/graph/attribute.h"
+
+namespace quantkit::graph {
+
+enum class OpKind : std::uint8_t {
+  // ---- float32 compute ----
+  Linear,             // linear(x, weight, bias?)
+  Conv2d,             // conv2d(x, weight, bias?)
+  Add,                // add(a, b)
+  Sub,                // sub(a, b)
+  Mul,                // mul(a, b)
+  Div,                // div(a, b)            floating only
+  Relu,               // relu(x)
+  Hardtanh,           // hardtanh(x)          floating only
+  Clamp,              // clamp(x)             min and/or max attribute
+  MaxPool2d,          // max_pool2d(x)        any dtype
+  AvgPool2d,          // avg_pool2d(x)        floating only
+  AdaptiveAvgPool2d,  // adaptive_avg_pool2d(x)
+  BatchNorm,          // batch_norm(x, weight, bias, running_mean, running_var)  eval mode
+  Flatten,            // flatten(x)
+  Reshape,            // reshape(x)
+  Transpose,          // transpose(x)
+  Cat,                // cat(x0, x1, ...)
+  Softmax,            // softmax(x)
+  // ---- quantization (torch.ops.quantized_decomposed) ----
+  QuantizePerTensor,     // quantize_per_tensor(x, scale?, zero_point?)
+  DequantizePerTensor,   // dequantize_per_tensor(q, scale?, zero_point?)
+  QuantizePerChannel,    // quantize_per_channel(x, scales, zero_points)
+  DequantizePerChannel,  // dequantize_per_channel(q, scales, zero_points)
+  ChooseQParams,         // choose_qparams(x) -> (scale, zero_point)
+  // ---- integer reference representation ----
+  Cast,            // cast(x)                      any dtype -> attribute dtype
+  Round,           // round(x)                     half to even, floating only
+  IntegerLinear,   // integer_linear(x, weight, bias?)  int32 accumulation
+  IntegerConv2d,   // integer_conv2d(x, weight, bias?)  int32 accumulation
+  Requantize,      // requantize(acc)              int32 -> int8/uint8 with scale, zero point
+};
+
+inline constexpr std::size_t kNumOpKinds = static_cast<std::size_t>(OpKind::Requantize) + 1;
+
+// Attribute declaration of an op.
+struct AttrSpec {
+  std::string_view name;
+  AttrKind kind;
+  bool required = true;
+};
+
+// Type of a value: element dtype and static shape.
+struct TensorType {
+  DType dtype = DType::Float32;
+  Shape shape;
+
+  std::int64_t numel() const { return shape_numel(shape); }
+  // "f32[1, 3, 8, 8]", "i8[]".
+  std::string to_string() const;
+  friend bool operator==(const TensorType&, const TensorType&) = default;
+};
+
+// Short dtype names used in dumps: f32 f64 i8 u8 i16 i32 i64.
+std::string_view short_dtype_name(DType dtype);
+
+// What type inference sees: the node's name (for messages), its input types and attributes.
+class InferContext {
+ public:
+  InferContext(std::string_view node_name, std::string_view op_name,
+               std::span<const TensorType> inputs, const AttributeMap& attrs)
+      : node_name_(node_name), op_name_(op_name), inputs_(inputs), attrs_(attrs) {}
+
+  std::span<const TensorType> inputs() const { return inputs_; }
+  const TensorType& input(std::size_t i) const { return inputs_[i]; }
+  std::size_t num_inputs() const { return inputs_.size(); }
+  const AttributeMap& attrs() const { return attrs_; }
+  bool has_attr(std::string_view name) const { return attrs_.find(name) != attrs_.end(); }
+  std::int64_t attr_int(std::string_view name) const;
+  double attr_float(std::string_view name) const;
+  const std::vector<std::int64_t>& attr_ints(std::string_view name) const;
+  const std::string& attr_string(std::string_view name) const;
+  DType attr_dtype(std::string_view name) const;
+
+  // Throws Error("node '<name>' (<op>): <message>").
+  [[noreturn]] void fail(std::string_view message) const;
+  void check(bool condition, std::string_view message) const {
+    if (!condition) fail(message);
+  }
+
+ private:
+  std::string_view node_name_;
+  std::string_view op_name_;
+  std::span<const TensorType> inputs_;
+  const AttributeMap& attrs_;
+};
+
+using InferFn = std::function<std::vector<TensorType>(const InferContext&)>;
+
+struct OpSchema {
+  OpKind kind;
+  std::string_view name;       // "conv2d"
+  std::string_view signature;  // human-readable, shown in docs and error messages
+  std::vector<std::string_view> input_names;  // all inputs, optional ones last
+  std::size_t min_inputs = 0;                 // inputs beyond this are optional
+  bool variadic = false;                      // the last input name repeats (cat)
+  std::vector<std::string_view> output_names;
+  std::vector<AttrSpec> attrs;
+  InferFn infer;
+
+  const AttrSpec* find_attr(std::string_view attr_name) const;
+  std::size_t max_inputs() const;  // SIZE_MAX when variadic
+};
+
+// The schema of an op (never null; every OpKind has one).
+const OpSchema& op_schema(OpKind kind);
+// "conv2d".
+std::string_view op_name(OpKind kind);
+// Inverse of op_name; throws Error naming `arg` for an unknown name.
+OpKind op_from_name(std::string_view name, std::string_view arg = "op");
+// Every op, in OpKind order.
+std::span<const OpKind> all_ops();
+
+}  // namespace quantkit::graph

@@ -1,0 +1,63 @@
+#pragma once
+// Kernels behind the interpreter, one function per op (internal to src/graph). They take
+// validated tensors (the verifier has checked dtypes and shapes against the schema) and
+// return freshly allocated results; none writes to its inputs. fp32 linear/conv go through
+// BLAS (cblas_sgemm); everything else is a plain, obviously-correct loop.
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "quantkit/core/tensor.h"
+#include "quantkit/graph/op.h"
+
+namespace quantkit::graph::ref {
+
+struct ConvParams {
+  std::int64_t stride[2] = {1, 1};
+  std::int64_t padding[2] = {0, 0};
+  std::int64_t dilation[2] = {1, 1};
+  std::int64_t groups = 1;
+};
+
+struct PoolParams {
+  std::int64_t kernel[2] = {1, 1};
+  std::int64_t stride[2] = {1, 1};
+  std::int64_t padding[2] = {0, 0};
+  std::int64_t dilation[2] = {1, 1};
+  bool ceil_mode = false;
+};
+
+// ---- linear / conv ----
+Tensor linear_f32(const Tensor& x, const Tensor& weight, const Tensor* bias);
+Tensor conv2d_f32(const Tensor& x, const Tensor& weight, const Tensor* bias, const ConvParams& p);
+// Integer operands of any of i8/u8/i16/i32, int32 accumulation (wrapping like torch's int32).
+Tensor integer_linear(const Tensor& x, const Tensor& weight, const Tensor* bias);
+Tensor integer_conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias,
+                      const ConvParams& p);
+
+// ---- elementwise ----
+// op is Add, Sub, Mul or Div; a and b have the same dtype and broadcast.
+Tensor binary(OpKind op, const Tensor& a, const Tensor& b);
+Tensor relu(const Tensor& x);
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+// Float -> integer truncates toward zero and saturates at the target's limits, NaN -> 0;
+// integer -> narrower integer wraps (two's complement); anything -> float rounds to nearest.
+Tensor cast(const Tensor& x, DType dtype);
+Tensor round_half_even(const Tensor& x);
+Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point,
+                  std::int64_t quant_min, std::int64_t quant_max, DType dtype);
+
+// ---- pooling / normalization ----
+Tensor max_pool2d(const Tensor& x, const PoolParams& p);
+Tensor avg_pool2d(const Tensor& x, const PoolParams& p, bool count_include_pad,
+                  std::optional<std::int64_t> divisor_override);
+Tensor adaptive_avg_pool2d(const Tensor& x, std::int64_t out_h, std::int64_t out_w);
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                  const Tensor& var, double eps);
+Tensor softmax(const Tensor& x, std::int64_t dim);
+
+// ---- data movement ----
+Tensor cat(std::span<const Tensor> xs, std::int64_t dim);
+Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
+
+}  // namespace quantkit::graph::ref

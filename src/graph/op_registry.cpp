@@ -1,0 +1,272 @@
+// The op registry: one schema per OpKind. The signatures here are the reference for
+// docs/graph.md; keep them in sync.
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "quantkit/core/error.h"
+#include "quantkit/graph/op.h"
+#include "type_inference.h"
+
+namespace quantkit::graph {
+
+std::string_view short_dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return "f32";
+    case DType::Float64: return "f64";
+    case DType::Int8: return "i8";
+    case DType::UInt8: return "u8";
+    case DType::Int16: return "i16";
+    case DType::Int32: return "i32";
+    case DType::Int64: return "i64";
+  }
+  return "?";
+}
+
+std::string TensorType::to_string() const {
+  return std::string(short_dtype_name(dtype)) + shape_to_string(shape);
+}
+
+// ---- InferContext ----
+
+namespace {
+const Attribute& find_attr(const InferContext& ctx, const AttributeMap& attrs,
+                           std::string_view name) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) ctx.fail("missing attribute '" + std::string(name) + "'");
+  return it->second;
+}
+std::string attr_what(std::string_view name) { return "attribute '" + std::string(name) + "'"; }
+}  // namespace
+
+void InferContext::fail(std::string_view message) const {
+  throw Error("node '" + std::string(node_name_) + "' (" + std::string(op_name_) +
+              "): " + std::string(message));
+}
+
+std::int64_t InferContext::attr_int(std::string_view name) const {
+  try {
+    return find_attr(*this, attrs_, name).as_int(attr_what(name));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node '")) throw;
+    fail(e.what());
+  }
+}
+double InferContext::attr_float(std::string_view name) const {
+  try {
+    return find_attr(*this, attrs_, name).as_float(attr_what(name));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node '")) throw;
+    fail(e.what());
+  }
+}
+const std::vector<std::int64_t>& InferContext::attr_ints(std::string_view name) const {
+  try {
+    return find_attr(*this, attrs_, name).as_ints(attr_what(name));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node '")) throw;
+    fail(e.what());
+  }
+}
+const std::string& InferContext::attr_string(std::string_view name) const {
+  try {
+    return find_attr(*this, attrs_, name).as_string(attr_what(name));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node '")) throw;
+    fail(e.what());
+  }
+}
+DType InferContext::attr_dtype(std::string_view name) const {
+  try {
+    return find_attr(*this, attrs_, name).as_dtype(attr_what(name));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node '")) throw;
+    fail(e.what());
+  }
+}
+
+// ---- schemas ----
+
+const AttrSpec* OpSchema::find_attr(std::string_view attr_name) const {
+  for (const AttrSpec& a : attrs) {
+    if (a.name == attr_name) return &a;
+  }
+  return nullptr;
+}
+
+std::size_t OpSchema::max_inputs() const {
+  return variadic ? SIZE_MAX : input_names.size();
+}
+
+namespace {
+
+using K = AttrKind;
+
+std::vector<AttrSpec> conv_attrs() {
+  return {{"stride", K::Ints}, {"padding", K::Ints}, {"dilation", K::Ints}, {"groups", K::Int}};
+}
+std::vector<AttrSpec> quant_attrs(bool optional_qparams) {
+  std::vector<AttrSpec> a{{"quant_min", K::Int}, {"quant_max", K::Int}, {"dtype", K::DType}};
+  if (optional_qparams) {
+    a.push_back({"scale", K::Float, false});
+    a.push_back({"zero_point", K::Int, false});
+  }
+  return a;
+}
+std::vector<AttrSpec> per_channel_attrs() {
+  auto a = quant_attrs(false);
+  a.push_back({"axis", K::Int});
+  return a;
+}
+
+std::vector<OpSchema> build_schemas() {
+  std::vector<OpSchema> s;
+  auto add = [&](OpKind kind, std::string_view name, std::string_view signature,
+                 std::vector<std::string_view> inputs, std::size_t min_inputs,
+                 std::vector<AttrSpec> attrs, InferFn fn,
+                 std::vector<std::string_view> outputs = {"out"}, bool variadic = false) {
+    if (static_cast<std::size_t>(kind) != s.size()) {
+      throw Error("op registry: schema for '" + std::string(name) + "' is out of order");
+    }
+    s.push_back(OpSchema{kind, name, signature, std::move(inputs), min_inputs, variadic,
+                         std::move(outputs), std::move(attrs), std::move(fn)});
+  };
+
+  add(OpKind::Linear, "linear",
+      "linear(x: f32[..., in], weight: f32[out, in], bias?: f32[out]) -> f32[..., out]",
+      {"x", "weight", "bias"}, 2, {}, infer::linear);
+  add(OpKind::Conv2d, "conv2d",
+      "conv2d(x: f32[N, C, H, W], weight: f32[O, C/groups, kH, kW], bias?: f32[O]; "
+      "stride: ints[2], padding: ints[2], dilation: ints[2], groups: int) -> f32[N, O, oH, oW]",
+      {"x", "weight", "bias"}, 2, conv_attrs(), infer::conv2d);
+  add(OpKind::Add, "add", "add(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
+      infer::binary_elementwise);
+  add(OpKind::Sub, "sub", "sub(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
+      infer::binary_elementwise);
+  add(OpKind::Mul, "mul", "mul(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
+      infer::binary_elementwise);
+  add(OpKind::Div, "div", "div(a: F[...], b: F[...]) -> F[broadcast]  (F floating)",
+      {"a", "b"}, 2, {}, infer::binary_floating);
+  add(OpKind::Relu, "relu", "relu(x: T[...]) -> T[...]", {"x"}, 1, {}, infer::unary_same);
+  add(OpKind::Hardtanh, "hardtanh",
+      "hardtanh(x: F[...]; min_val: float, max_val: float) -> F[...]", {"x"}, 1,
+      {{"min_val", K::Float}, {"max_val", K::Float}}, infer::unary_floating);
+  add(OpKind::Clamp, "clamp", "clamp(x: T[...]; min?: float, max?: float) -> T[...]", {"x"}, 1,
+      {{"min", K::Float, false}, {"max", K::Float, false}}, infer::clamp);
+  add(OpKind::MaxPool2d, "max_pool2d",
+      "max_pool2d(x: T[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
+      "dilation: ints[2], ceil_mode: int) -> T[N?, C, oH, oW]",
+      {"x"}, 1,
+      {{"kernel_size", K::Ints}, {"stride", K::Ints}, {"padding", K::Ints},
+       {"dilation", K::Ints}, {"ceil_mode", K::Int}},
+      infer::max_pool2d);
+  add(OpKind::AvgPool2d, "avg_pool2d",
+      "avg_pool2d(x: F[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
+      "ceil_mode: int, count_include_pad: int, divisor_override?: int) -> F[N?, C, oH, oW]",
+      {"x"}, 1,
+      {{"kernel_size", K::Ints}, {"stride", K::Ints}, {"padding", K::Ints},
+       {"ceil_mode", K::Int}, {"count_include_pad", K::Int}, {"divisor_override", K::Int, false}},
+      infer::avg_pool2d);
+  add(OpKind::AdaptiveAvgPool2d, "adaptive_avg_pool2d",
+      "adaptive_avg_pool2d(x: F[N?, C, H, W]; output_size: ints[2]) -> F[N?, C, oH, oW]", {"x"},
+      1, {{"output_size", K::Ints}}, infer::adaptive_avg_pool2d);
+  add(OpKind::BatchNorm, "batch_norm",
+      "batch_norm(x: f32[N, C, ...], weight: f32[C], bias: f32[C], running_mean: f32[C], "
+      "running_var: f32[C]; eps: float) -> f32[N, C, ...]  (inference: running statistics)",
+      {"x", "weight", "bias", "running_mean", "running_var"}, 5, {{"eps", K::Float}},
+      infer::batch_norm);
+  add(OpKind::Flatten, "flatten", "flatten(x: T[...]; start_dim: int, end_dim: int) -> T[...]",
+      {"x"}, 1, {{"start_dim", K::Int}, {"end_dim", K::Int}}, infer::flatten);
+  add(OpKind::Reshape, "reshape", "reshape(x: T[...]; shape: ints (one -1 allowed)) -> T[shape]",
+      {"x"}, 1, {{"shape", K::Ints}}, infer::reshape);
+  add(OpKind::Transpose, "transpose", "transpose(x: T[...]; dim0: int, dim1: int) -> T[...]",
+      {"x"}, 1, {{"dim0", K::Int}, {"dim1", K::Int}}, infer::transpose);
+  add(OpKind::Cat, "cat", "cat(x0: T[...], x1: T[...], ...; dim: int) -> T[...]", {"x"}, 1,
+      {{"dim", K::Int}}, infer::cat, {"out"}, /*variadic=*/true);
+  add(OpKind::Softmax, "softmax", "softmax(x: F[...]; dim: int) -> F[...]", {"x"}, 1,
+      {{"dim", K::Int}}, infer::softmax);
+
+  add(OpKind::QuantizePerTensor, "quantize_per_tensor",
+      "quantize_per_tensor(x: f32[...], scale?: float[1], zero_point?: int[1]; "
+      "quant_min: int, quant_max: int, dtype: dtype, scale?: float, zero_point?: int) -> "
+      "dtype[...]  (qparams as attributes or as inputs)",
+      {"x", "scale", "zero_point"}, 1, quant_attrs(true), infer::quantize_per_tensor);
+  add(OpKind::DequantizePerTensor, "dequantize_per_tensor",
+      "dequantize_per_tensor(q: dtype[...], scale?: float[1], zero_point?: int[1]; "
+      "quant_min: int, quant_max: int, dtype: dtype, scale?: float, zero_point?: int) -> "
+      "f32[...]",
+      {"q", "scale", "zero_point"}, 1, quant_attrs(true), infer::dequantize_per_tensor);
+  add(OpKind::QuantizePerChannel, "quantize_per_channel",
+      "quantize_per_channel(x: f32[...], scales: float[C], zero_points: int[C]; axis: int, "
+      "quant_min: int, quant_max: int, dtype: dtype) -> dtype[...]",
+      {"x", "scales", "zero_points"}, 3, per_channel_attrs(), infer::quantize_per_channel);
+  add(OpKind::DequantizePerChannel, "dequantize_per_channel",
+      "dequantize_per_channel(q: dtype[...], scales: float[C], zero_points: int[C]; axis: int, "
+      "quant_min: int, quant_max: int, dtype: dtype) -> f32[...]",
+      {"q", "scales", "zero_points"}, 3, per_channel_attrs(), infer::dequantize_per_channel);
+  {
+    auto attrs = quant_attrs(false);
+    attrs.push_back({"eps", K::Float});
+    add(OpKind::ChooseQParams, "choose_qparams",
+        "choose_qparams(x: f32[...]; quant_min: int, quant_max: int, eps: float, dtype: dtype) "
+        "-> (scale: f64[1], zero_point: i64[1])  (per-tensor affine, dynamic)",
+        {"x"}, 1, std::move(attrs), infer::choose_qparams, {"scale", "zero_point"});
+  }
+
+  add(OpKind::Cast, "cast", "cast(x: T[...]; dtype: dtype) -> dtype[...]", {"x"}, 1,
+      {{"dtype", K::DType}}, infer::cast);
+  add(OpKind::Round, "round", "round(x: F[...]) -> F[...]  (half to even)", {"x"}, 1, {},
+      infer::unary_floating);
+  add(OpKind::IntegerLinear, "integer_linear",
+      "integer_linear(x: I[..., in], weight: I[out, in], bias?: i32[out]) -> i32[..., out]  "
+      "(I in i8 u8 i16 i32; int32 accumulation)",
+      {"x", "weight", "bias"}, 2, {}, infer::integer_linear);
+  add(OpKind::IntegerConv2d, "integer_conv2d",
+      "integer_conv2d(x: I[N, C, H, W], weight: I[O, C/groups, kH, kW], bias?: i32[O]; stride, "
+      "padding, dilation: ints[2], groups: int) -> i32[N, O, oH, oW]  (int32 accumulation)",
+      {"x", "weight", "bias"}, 2, conv_attrs(), infer::integer_conv2d);
+  {
+    auto attrs = quant_attrs(false);
+    attrs.push_back({"scale", K::Float});
+    attrs.push_back({"zero_point", K::Int});
+    add(OpKind::Requantize, "requantize",
+        "requantize(acc: i32[...]; scale: float, zero_point: int, quant_min: int, quant_max: "
+        "int, dtype: dtype) -> dtype[...]  (clamp(int32(f32(acc) * f32(scale)) + zero_point))",
+        {"acc"}, 1, std::move(attrs), infer::requantize);
+  }
+  if (s.size() != kNumOpKinds) throw Error("op registry: not every OpKind has a schema");
+  return s;
+}
+
+const std::vector<OpSchema>& schemas() {
+  static const std::vector<OpSchema> table = build_schemas();
+  return table;
+}
+
+}  // namespace
+
+const OpSchema& op_schema(OpKind kind) {
+  const auto index = static_cast<std::size_t>(kind);
+  check_argument(index < kNumOpKinds, "op_schema", "kind", index, "a valid OpKind");
+  return schemas()[index];
+}
+
+std::string_view op_name(OpKind kind) { return op_schema(kind).name; }
+
+OpKind op_from_name(std::string_view name, std::string_view arg) {
+  for (const OpSchema& s : schemas()) {
+    if (s.name == name) return s.kind;
+  }
+  throw_invalid_argument("op_from_name", arg, name, "the name of an op in the graph op set");
+}
+
+std::span<const OpKind> all_ops() {
+  static const std::array<OpKind, kNumOpKinds> ops = [] {
+    std::array<OpKind, kNumOpKinds> a{};
+    for (std::size_t i = 0; i < kNumOpKinds; ++i) a[i] = static_cast<OpKind>(i);
+    return a;
+  }();
+  return ops;
+}
+
+}  // namespace quantkit::graph

@@ -1,0 +1,468 @@
+#include "type_inference.h"
+
+#include <string>
+
+#include "quantkit/core/error.h"
+
+namespace quantkit::graph::infer {
+namespace {
+
+std::string describe(const TensorType& t) { return t.to_string(); }
+
+bool is_quant_storage(DType d) {
+  return d == DType::Int8 || d == DType::UInt8 || d == DType::Int16 || d == DType::Int32;
+}
+bool is_integer_operand(DType d) {
+  return d == DType::Int8 || d == DType::UInt8 || d == DType::Int16 || d == DType::Int32;
+}
+
+void expect_dtype(const InferContext& ctx, std::size_t i, DType dtype) {
+  const TensorType& t = ctx.input(i);
+  if (t.dtype != dtype) {
+    ctx.fail("input " + std::to_string(i) + " has type " + describe(t) + ", expected dtype " +
+             std::string(dtype_name(dtype)));
+  }
+}
+
+void expect_floating(const InferContext& ctx, std::size_t i) {
+  const TensorType& t = ctx.input(i);
+  if (!is_floating(t.dtype)) {
+    ctx.fail("input " + std::to_string(i) + " has type " + describe(t) +
+             ", expected a floating dtype");
+  }
+}
+
+void expect_rank(const InferContext& ctx, std::size_t i, std::int64_t lo, std::int64_t hi) {
+  const auto rank = static_cast<std::int64_t>(ctx.input(i).shape.size());
+  if (rank < lo || rank > hi) {
+    std::string expected = lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " +
+                                                               std::to_string(hi);
+    ctx.fail("input " + std::to_string(i) + " has type " + describe(ctx.input(i)) +
+             ", expected rank " + expected);
+  }
+}
+
+void expect_vector(const InferContext& ctx, std::size_t i, std::int64_t length,
+                   std::string_view what) {
+  const TensorType& t = ctx.input(i);
+  if (t.shape != Shape{length}) {
+    ctx.fail("input " + std::to_string(i) + " has type " + describe(t) + ", expected shape [" +
+             std::to_string(length) + "] (" + std::string(what) + ")");
+  }
+}
+
+// The ints attribute `name` must have `count` entries, each >= `min_value`.
+const std::vector<std::int64_t>& pair_attr(const InferContext& ctx, std::string_view name,
+                                           std::int64_t min_value) {
+  const auto& v = ctx.attr_ints(name);
+  ctx.check(v.size() == 2, "attribute '" + std::string(name) + "' must have 2 entries, got " +
+                               std::to_string(v.size()));
+  for (std::int64_t e : v) {
+    ctx.check(e >= min_value, "attribute '" + std::string(name) + "' entries must be >= " +
+                                  std::to_string(min_value) + ", got " + std::to_string(e));
+  }
+  return v;
+}
+
+void check_quant_attrs(const InferContext& ctx) {
+  const DType dtype = ctx.attr_dtype("dtype");
+  ctx.check(is_quant_storage(dtype), "attribute 'dtype' is " + std::string(dtype_name(dtype)) +
+                                         ", expected int8, uint8, int16 or int32");
+  const std::int64_t qmin = ctx.attr_int("quant_min");
+  const std::int64_t qmax = ctx.attr_int("quant_max");
+  ctx.check(dtype_min(dtype) <= qmin && qmin <= qmax && qmax <= dtype_max(dtype),
+            "quant range [" + std::to_string(qmin) + ", " + std::to_string(qmax) +
+                "] is not a non-empty range inside " + std::string(dtype_name(dtype)));
+}
+
+// Per-tensor qparams come either as attributes (1 input) or as 1-element tensor inputs
+// (3 inputs: the .tensor overloads PT2E uses for dynamic quantization).
+void check_per_tensor_qparams(const InferContext& ctx) {
+  const bool attrs = ctx.has_attr("scale") || ctx.has_attr("zero_point");
+  if (ctx.num_inputs() == 1) {
+    ctx.check(ctx.has_attr("scale") && ctx.has_attr("zero_point"),
+              "needs 'scale' and 'zero_point' attributes when they are not inputs");
+    const double scale = ctx.attr_float("scale");
+    ctx.check(scale > 0 && scale <= 3.4028234663852886e38,
+              "attribute 'scale' must be a finite float32 value > 0, got " +
+                  std::to_string(scale));
+    return;
+  }
+  ctx.check(ctx.num_inputs() == 3, "takes scale and zero_point both as inputs or both as "
+                                   "attributes, got 2 inputs");
+  ctx.check(!attrs, "scale and zero_point are inputs, so the attributes must be absent");
+  const TensorType& s = ctx.input(1);
+  const TensorType& z = ctx.input(2);
+  ctx.check(is_floating(s.dtype) && s.numel() == 1,
+            "input 'scale' has type " + describe(s) + ", expected one floating element");
+  ctx.check((z.dtype == DType::Int32 || z.dtype == DType::Int64) && z.numel() == 1,
+            "input 'zero_point' has type " + describe(z) + ", expected one int32/int64 element");
+}
+
+void check_per_channel_qparams(const InferContext& ctx, std::int64_t axis) {
+  const std::int64_t channels = ctx.input(0).shape[static_cast<std::size_t>(axis)];
+  const TensorType& s = ctx.input(1);
+  const TensorType& z = ctx.input(2);
+  ctx.check(is_floating(s.dtype) && s.shape == Shape{channels},
+            "input 'scales' has type " + describe(s) + ", expected a floating vector of " +
+                std::to_string(channels) + " (the size of axis " + std::to_string(axis) + ")");
+  ctx.check((z.dtype == DType::Int32 || z.dtype == DType::Int64) && z.shape == Shape{channels},
+            "input 'zero_points' has type " + describe(z) + ", expected an int32/int64 vector of " +
+                std::to_string(channels));
+}
+
+Shape conv2d_shape(const InferContext& ctx) {
+  expect_rank(ctx, 0, 4, 4);
+  expect_rank(ctx, 1, 4, 4);
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  const auto& stride = pair_attr(ctx, "stride", 1);
+  const auto& padding = pair_attr(ctx, "padding", 0);
+  const auto& dilation = pair_attr(ctx, "dilation", 1);
+  const std::int64_t groups = ctx.attr_int("groups");
+  ctx.check(groups >= 1, "attribute 'groups' must be >= 1, got " + std::to_string(groups));
+  ctx.check(x[1] % groups == 0 && w[0] % groups == 0,
+            "in_channels " + std::to_string(x[1]) + " and out_channels " + std::to_string(w[0]) +
+                " must both be divisible by groups " + std::to_string(groups));
+  ctx.check(w[1] * groups == x[1],
+            "weight " + describe(ctx.input(1)) + " expects " + std::to_string(w[1] * groups) +
+                " input channels, x " + describe(ctx.input(0)) + " has " + std::to_string(x[1]));
+  if (ctx.num_inputs() == 3) {
+    expect_vector(ctx, 2, w[0], "out_channels");
+  }
+  Shape out{x[0], w[0], 0, 0};
+  for (std::size_t d = 0; d < 2; ++d) {
+    const std::int64_t in = x[2 + d] + 2 * padding[d];
+    const std::int64_t span = dilation[d] * (w[2 + d] - 1) + 1;
+    ctx.check(w[2 + d] >= 1 && in >= span,
+              "kernel of extent " + std::to_string(span) + " does not fit the padded input " +
+                  std::to_string(in) + " in spatial dim " + std::to_string(d));
+    out[2 + d] = conv_output_size(x[2 + d], w[2 + d], padding[d], stride[d], dilation[d]);
+  }
+  return out;
+}
+
+Shape linear_shape(const InferContext& ctx) {
+  expect_rank(ctx, 0, 1, 8);
+  expect_rank(ctx, 1, 2, 2);
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  ctx.check(x.back() == w[1], "x " + describe(ctx.input(0)) + " has " +
+                                  std::to_string(x.back()) + " features, weight " +
+                                  describe(ctx.input(1)) + " expects " + std::to_string(w[1]));
+  if (ctx.num_inputs() == 3) expect_vector(ctx, 2, w[0], "out_features");
+  Shape out = x;
+  out.back() = w[0];
+  return out;
+}
+
+}  // namespace
+
+std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
+                              std::int64_t stride, std::int64_t dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+std::int64_t pooling_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
+                                 std::int64_t stride, std::int64_t dilation, bool ceil_mode) {
+  const std::int64_t numerator = in + 2 * pad - dilation * (kernel - 1) - 1 +
+                                 (ceil_mode ? stride - 1 : 0);
+  // Floor division (numerator may be negative for windows that do not fit).
+  std::int64_t out = (numerator >= 0 ? numerator / stride : -((-numerator + stride - 1) / stride)) + 1;
+  // torch: in ceil mode the last window must start inside the input or the left padding.
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+Shape broadcast_shapes(const InferContext& ctx, const Shape& a, const Shape& b) {
+  const std::size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const std::int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const std::int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    ctx.check(da == db || da == 1 || db == 1, "shapes " + shape_to_string(a) + " and " +
+                                                  shape_to_string(b) + " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::int64_t normalize_dim(const InferContext& ctx, std::int64_t dim, std::int64_t rank,
+                           std::string_view attr) {
+  const std::int64_t r = std::max<std::int64_t>(rank, 1);  // 0-d tensors accept dim 0 / -1
+  ctx.check(dim >= -r && dim < r, "attribute '" + std::string(attr) + "' is " +
+                                      std::to_string(dim) + ", expected a dim in [" +
+                                      std::to_string(-r) + ", " + std::to_string(r) + ")");
+  return dim < 0 ? dim + r : dim;
+}
+
+Types linear(const InferContext& ctx) {
+  for (std::size_t i = 0; i < ctx.num_inputs(); ++i) expect_dtype(ctx, i, DType::Float32);
+  return {TensorType{DType::Float32, linear_shape(ctx)}};
+}
+
+Types conv2d(const InferContext& ctx) {
+  for (std::size_t i = 0; i < ctx.num_inputs(); ++i) expect_dtype(ctx, i, DType::Float32);
+  return {TensorType{DType::Float32, conv2d_shape(ctx)}};
+}
+
+Types binary_elementwise(const InferContext& ctx) {
+  const TensorType& a = ctx.input(0);
+  const TensorType& b = ctx.input(1);
+  ctx.check(a.dtype == b.dtype, "inputs have different dtypes (" + describe(a) + " and " +
+                                    describe(b) + "); insert a cast");
+  return {TensorType{a.dtype, broadcast_shapes(ctx, a.shape, b.shape)}};
+}
+
+Types binary_floating(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  return binary_elementwise(ctx);
+}
+
+Types unary_same(const InferContext& ctx) { return {ctx.input(0)}; }
+
+Types unary_floating(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  if (ctx.has_attr("min_val")) {
+    ctx.check(ctx.attr_float("min_val") <= ctx.attr_float("max_val"),
+              "attribute 'min_val' must be <= 'max_val'");
+  }
+  return {ctx.input(0)};
+}
+
+Types clamp(const InferContext& ctx) {
+  const bool has_min = ctx.has_attr("min");
+  const bool has_max = ctx.has_attr("max");
+  ctx.check(has_min || has_max, "needs a 'min' or a 'max' attribute");
+  const DType dtype = ctx.input(0).dtype;
+  for (std::string_view name : {std::string_view("min"), std::string_view("max")}) {
+    if (!ctx.has_attr(name)) continue;
+    const double v = ctx.attr_float(name);
+    ctx.check(v == v, "attribute '" + std::string(name) + "' is NaN");
+    if (is_integer(dtype)) {
+      ctx.check(v == static_cast<double>(static_cast<std::int64_t>(v)) &&
+                    v >= static_cast<double>(dtype_min(dtype)) &&
+                    v <= static_cast<double>(dtype_max(dtype)),
+                "attribute '" + std::string(name) + "' is " + std::to_string(v) +
+                    ", expected an integer inside " + std::string(dtype_name(dtype)));
+    }
+  }
+  if (has_min && has_max) {
+    ctx.check(ctx.attr_float("min") <= ctx.attr_float("max"),
+              "attribute 'min' must be <= 'max'");
+  }
+  return {ctx.input(0)};
+}
+
+namespace {
+Types pool2d(const InferContext& ctx, bool has_dilation) {
+  expect_rank(ctx, 0, 3, 4);
+  const Shape& x = ctx.input(0).shape;
+  const auto& kernel = pair_attr(ctx, "kernel_size", 1);
+  const auto& stride = pair_attr(ctx, "stride", 1);
+  const auto& padding = pair_attr(ctx, "padding", 0);
+  const std::vector<std::int64_t> unit{1, 1};
+  const auto& dilation = has_dilation ? pair_attr(ctx, "dilation", 1) : unit;
+  const bool ceil_mode = ctx.attr_int("ceil_mode") != 0;
+  Shape out = x;
+  const std::size_t h = x.size() - 2;
+  for (std::size_t d = 0; d < 2; ++d) {
+    ctx.check(padding[d] <= kernel[d] / 2,
+              "padding " + std::to_string(padding[d]) + " must be at most half the kernel size " +
+                  std::to_string(kernel[d]));
+    const std::int64_t o =
+        pooling_output_size(x[h + d], kernel[d], padding[d], stride[d], dilation[d], ceil_mode);
+    ctx.check(o >= 1, "input " + describe(ctx.input(0)) + " is too small for the pooling window");
+    out[h + d] = o;
+  }
+  return {TensorType{ctx.input(0).dtype, out}};
+}
+}  // namespace
+
+Types max_pool2d(const InferContext& ctx) { return pool2d(ctx, true); }
+
+Types avg_pool2d(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  if (ctx.has_attr("divisor_override")) {
+    ctx.check(ctx.attr_int("divisor_override") != 0, "attribute 'divisor_override' must be != 0");
+  }
+  return pool2d(ctx, false);
+}
+
+Types adaptive_avg_pool2d(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  expect_rank(ctx, 0, 3, 4);
+  const auto& size = pair_attr(ctx, "output_size", 1);
+  Shape out = ctx.input(0).shape;
+  for (std::size_t d = 0; d < 2; ++d) {
+    ctx.check(out[out.size() - 2 + d] > 0, "input " + describe(ctx.input(0)) +
+                                               " has an empty spatial dim");
+    out[out.size() - 2 + d] = size[d];
+  }
+  return {TensorType{ctx.input(0).dtype, out}};
+}
+
+Types batch_norm(const InferContext& ctx) {
+  expect_rank(ctx, 0, 2, 8);
+  const std::int64_t channels = ctx.input(0).shape[1];
+  for (std::size_t i = 0; i < 5; ++i) expect_dtype(ctx, i, DType::Float32);
+  static constexpr std::string_view kNames[] = {"", "weight", "bias", "running_mean",
+                                                "running_var"};
+  for (std::size_t i = 1; i < 5; ++i) expect_vector(ctx, i, channels, kNames[i]);
+  const double eps = ctx.attr_float("eps");
+  ctx.check(eps >= 0, "attribute 'eps' must be >= 0, got " + std::to_string(eps));
+  return {ctx.input(0)};
+}
+
+Types flatten(const InferContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  const auto rank = static_cast<std::int64_t>(x.size());
+  if (rank == 0) return {TensorType{ctx.input(0).dtype, Shape{1}}};
+  const std::int64_t start = normalize_dim(ctx, ctx.attr_int("start_dim"), rank, "start_dim");
+  const std::int64_t end = normalize_dim(ctx, ctx.attr_int("end_dim"), rank, "end_dim");
+  ctx.check(start <= end, "start_dim must not come after end_dim");
+  Shape out(x.begin(), x.begin() + start);
+  std::int64_t merged = 1;
+  for (std::int64_t d = start; d <= end; ++d) merged *= x[static_cast<std::size_t>(d)];
+  out.push_back(merged);
+  out.insert(out.end(), x.begin() + end + 1, x.end());
+  return {TensorType{ctx.input(0).dtype, out}};
+}
+
+Types reshape(const InferContext& ctx) {
+  const auto& target = ctx.attr_ints("shape");
+  const std::int64_t numel = ctx.input(0).numel();
+  Shape out(target.begin(), target.end());
+  std::int64_t known = 1;
+  int inferred = -1;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      ctx.check(inferred < 0, "attribute 'shape' has more than one -1");
+      inferred = static_cast<int>(i);
+    } else {
+      ctx.check(out[i] >= 0, "attribute 'shape' has a negative dim " + std::to_string(out[i]));
+      known *= out[i];
+    }
+  }
+  if (inferred >= 0) {
+    ctx.check(known != 0 && numel % known == 0,
+              "cannot infer the -1 dim of " + shape_to_string(out) + " for " +
+                  std::to_string(numel) + " elements");
+    out[static_cast<std::size_t>(inferred)] = numel / known;
+  }
+  ctx.check(shape_numel(out) == numel, "shape " + shape_to_string(out) + " does not hold the " +
+                                           std::to_string(numel) + " elements of " +
+                                           describe(ctx.input(0)));
+  return {TensorType{ctx.input(0).dtype, out}};
+}
+
+Types transpose(const InferContext& ctx) {
+  Shape out = ctx.input(0).shape;
+  const auto rank = static_cast<std::int64_t>(out.size());
+  const auto d0 = static_cast<std::size_t>(normalize_dim(ctx, ctx.attr_int("dim0"), rank, "dim0"));
+  const auto d1 = static_cast<std::size_t>(normalize_dim(ctx, ctx.attr_int("dim1"), rank, "dim1"));
+  if (rank > 0) std::swap(out[d0], out[d1]);
+  return {TensorType{ctx.input(0).dtype, out}};
+}
+
+Types cat(const InferContext& ctx) {
+  const TensorType& first = ctx.input(0);
+  const auto rank = static_cast<std::int64_t>(first.shape.size());
+  ctx.check(rank >= 1, "inputs must have rank >= 1, input 0 is " + describe(first));
+  const auto dim = static_cast<std::size_t>(normalize_dim(ctx, ctx.attr_int("dim"), rank, "dim"));
+  Shape out = first.shape;
+  for (std::size_t i = 1; i < ctx.num_inputs(); ++i) {
+    const TensorType& t = ctx.input(i);
+    bool ok = t.dtype == first.dtype && t.shape.size() == first.shape.size();
+    for (std::size_t d = 0; ok && d < out.size(); ++d) {
+      if (d != dim && t.shape[d] != first.shape[d]) ok = false;
+    }
+    ctx.check(ok, "input " + std::to_string(i) + " " + describe(t) + " does not match input 0 " +
+                      describe(first) + " outside dim " + std::to_string(dim));
+    out[dim] += t.shape[dim];
+  }
+  return {TensorType{first.dtype, out}};
+}
+
+Types softmax(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  normalize_dim(ctx, ctx.attr_int("dim"), static_cast<std::int64_t>(ctx.input(0).shape.size()),
+                "dim");
+  return {ctx.input(0)};
+}
+
+Types quantize_per_tensor(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  check_quant_attrs(ctx);
+  check_per_tensor_qparams(ctx);
+  return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
+}
+
+Types dequantize_per_tensor(const InferContext& ctx) {
+  check_quant_attrs(ctx);
+  expect_dtype(ctx, 0, ctx.attr_dtype("dtype"));
+  check_per_tensor_qparams(ctx);
+  return {TensorType{DType::Float32, ctx.input(0).shape}};
+}
+
+Types quantize_per_channel(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  check_quant_attrs(ctx);
+  const auto rank = static_cast<std::int64_t>(ctx.input(0).shape.size());
+  ctx.check(rank >= 1, "input 0 must have rank >= 1");
+  check_per_channel_qparams(ctx, normalize_dim(ctx, ctx.attr_int("axis"), rank, "axis"));
+  return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
+}
+
+Types dequantize_per_channel(const InferContext& ctx) {
+  check_quant_attrs(ctx);
+  expect_dtype(ctx, 0, ctx.attr_dtype("dtype"));
+  const auto rank = static_cast<std::int64_t>(ctx.input(0).shape.size());
+  ctx.check(rank >= 1, "input 0 must have rank >= 1");
+  check_per_channel_qparams(ctx, normalize_dim(ctx, ctx.attr_int("axis"), rank, "axis"));
+  return {TensorType{DType::Float32, ctx.input(0).shape}};
+}
+
+Types choose_qparams(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  check_quant_attrs(ctx);
+  const double eps = ctx.attr_float("eps");
+  ctx.check(eps > 0, "attribute 'eps' must be > 0, got " + std::to_string(eps));
+  // Like torch's quantized_decomposed.choose_qparams.tensor: float64 [1] and int64 [1].
+  return {TensorType{DType::Float64, Shape{1}}, TensorType{DType::Int64, Shape{1}}};
+}
+
+Types cast(const InferContext& ctx) {
+  return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
+}
+
+Types integer_linear(const InferContext& ctx) {
+  for (std::size_t i = 0; i < 2; ++i) {
+    ctx.check(is_integer_operand(ctx.input(i).dtype),
+              "input " + std::to_string(i) + " has type " + describe(ctx.input(i)) +
+                  ", expected int8, uint8, int16 or int32");
+  }
+  if (ctx.num_inputs() == 3) expect_dtype(ctx, 2, DType::Int32);
+  return {TensorType{DType::Int32, linear_shape(ctx)}};
+}
+
+Types integer_conv2d(const InferContext& ctx) {
+  for (std::size_t i = 0; i < 2; ++i) {
+    ctx.check(is_integer_operand(ctx.input(i).dtype),
+              "input " + std::to_string(i) + " has type " + describe(ctx.input(i)) +
+                  ", expected int8, uint8, int16 or int32");
+  }
+  if (ctx.num_inputs() == 3) expect_dtype(ctx, 2, DType::Int32);
+  return {TensorType{DType::Int32, conv2d_shape(ctx)}};
+}
+
+Types requantize(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Int32);
+  check_quant_attrs(ctx);
+  const double scale = ctx.attr_float("scale");
+  ctx.check(scale > 0 && scale <= 3.4028234663852886e38,
+            "attribute 'scale' must be a finite float32 value > 0, got " + std::to_string(scale));
+  return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
+}
+
+}  // namespace quantkit::graph::infer
