@@ -134,12 +134,9 @@ MaxPool2d::MaxPool2d(MaxPool2dOptions options) : Module("MaxPool2d"), options_(s
 
 MaxPool2d::MaxPool2d(std::int64_t kernel_size, std::optional<std::int64_t> stride,
                      std::int64_t padding)
-    : Module("MaxPool2d") {
-  const std::int64_t s = stride.value_or(kernel_size);
-  options_.kernel_size = {kernel_size, kernel_size};
-  options_.stride = {s, s};
-  options_.padding = {padding, padding};
-}
+    : Module("MaxPool2d"),
+      options_({kernel_size, kernel_size},
+               {stride.value_or(kernel_size), stride.value_or(kernel_size)}, {padding, padding}) {}
 
 Proxy MaxPool2d::forward(const Proxy& x) { return functional::max_pool2d(x, options_); }
 
@@ -147,12 +144,9 @@ AvgPool2d::AvgPool2d(AvgPool2dOptions options) : Module("AvgPool2d"), options_(s
 
 AvgPool2d::AvgPool2d(std::int64_t kernel_size, std::optional<std::int64_t> stride,
                      std::int64_t padding)
-    : Module("AvgPool2d") {
-  const std::int64_t s = stride.value_or(kernel_size);
-  options_.kernel_size = {kernel_size, kernel_size};
-  options_.stride = {s, s};
-  options_.padding = {padding, padding};
-}
+    : Module("AvgPool2d"),
+      options_({kernel_size, kernel_size},
+               {stride.value_or(kernel_size), stride.value_or(kernel_size)}, {padding, padding}) {}
 
 Proxy AvgPool2d::forward(const Proxy& x) { return functional::avg_pool2d(x, options_); }
 

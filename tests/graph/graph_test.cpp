@@ -192,7 +192,7 @@ TEST(Graph, CountNodes) {
   GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {1, 2, 4, 4});
   Value* y = b.relu(b.relu(x));
-  Value* z = b.max_pool2d(y, {.kernel_size = {2, 2}});
+  Value* z = b.max_pool2d(y, MaxPool2dOptions({2, 2}));
   b.output(b.relu(z));
   Graph g = std::move(b).build();
   EXPECT_EQ(count_nodes(g, OpKind::Relu), 3u);
@@ -247,7 +247,7 @@ TEST(Graph, SetParameterDataChecksType) {
 TEST(Graph, TypedAttributeGettersNameNodeAndAttribute) {
   GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {1, 1, 4, 4});
-  Value* y = b.max_pool2d(x, {.kernel_size = {2, 2}});
+  Value* y = b.max_pool2d(x, MaxPool2dOptions({2, 2}));
   const Node* n = y->producer();
   EXPECT_EQ(n->attr_ints("stride"), (std::vector<std::int64_t>{2, 2}));
   EXPECT_EQ(n->attr_int("ceil_mode"), 0);

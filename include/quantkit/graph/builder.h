@@ -22,7 +22,16 @@
 
 namespace quantkit::graph {
 
+// Options in torch.nn's positional order: Conv2dOptions({2, 2}, {1, 1}) is stride 2,
+// padding 1. Pair-valued options take exactly two entries (height, width).
 struct Conv2dOptions {
+  Conv2dOptions() = default;
+  explicit Conv2dOptions(std::vector<std::int64_t> stride_hw,
+                         std::vector<std::int64_t> padding_hw = {0, 0},
+                         std::vector<std::int64_t> dilation_hw = {1, 1}, std::int64_t groups_ = 1)
+      : stride(std::move(stride_hw)), padding(std::move(padding_hw)),
+        dilation(std::move(dilation_hw)), groups(groups_) {}
+
   std::vector<std::int64_t> stride{1, 1};
   std::vector<std::int64_t> padding{0, 0};
   std::vector<std::int64_t> dilation{1, 1};
@@ -30,6 +39,13 @@ struct Conv2dOptions {
 };
 
 struct MaxPool2dOptions {
+  explicit MaxPool2dOptions(std::vector<std::int64_t> kernel_hw,
+                            std::vector<std::int64_t> stride_hw = {},
+                            std::vector<std::int64_t> padding_hw = {0, 0},
+                            std::vector<std::int64_t> dilation_hw = {1, 1}, bool ceil = false)
+      : kernel_size(std::move(kernel_hw)), stride(std::move(stride_hw)),
+        padding(std::move(padding_hw)), dilation(std::move(dilation_hw)), ceil_mode(ceil) {}
+
   std::vector<std::int64_t> kernel_size;
   std::vector<std::int64_t> stride;  // empty: the kernel size (torch's default)
   std::vector<std::int64_t> padding{0, 0};
@@ -38,6 +54,15 @@ struct MaxPool2dOptions {
 };
 
 struct AvgPool2dOptions {
+  explicit AvgPool2dOptions(std::vector<std::int64_t> kernel_hw,
+                            std::vector<std::int64_t> stride_hw = {},
+                            std::vector<std::int64_t> padding_hw = {0, 0}, bool ceil = false,
+                            bool include_pad = true,
+                            std::optional<std::int64_t> divisor = std::nullopt)
+      : kernel_size(std::move(kernel_hw)), stride(std::move(stride_hw)),
+        padding(std::move(padding_hw)), ceil_mode(ceil), count_include_pad(include_pad),
+        divisor_override(divisor) {}
+
   std::vector<std::int64_t> kernel_size;
   std::vector<std::int64_t> stride;  // empty: the kernel size
   std::vector<std::int64_t> padding{0, 0};
