@@ -10,7 +10,6 @@
 #include <string>
 
 #include "quantkit/core/error.h"
-#include "quantkit/quant/affine.h"
 
 namespace quantkit {
 namespace {
@@ -260,19 +259,6 @@ DynamicQParams choose_qparams_per_tensor_dynamic(const Tensor& x, DType dtype,
   check_dynamic_input(x, dtype, where);
   const auto [lo, hi] = finite_min_max(x.span<float>(), where, "x");
   return choose_qparams_dynamic(lo, hi, dtype_min(dtype), dtype_max(dtype), reduce_range);
-}
-
-Tensor quantize_per_tensor_dynamic(const Tensor& x, DType dtype, bool reduce_range,
-                                   DynamicQParams* qparams_out) {
-  constexpr std::string_view where = "quantize_per_tensor_dynamic";
-  check_dynamic_input(x, dtype, where);
-  const auto [lo, hi] = finite_min_max(x.span<float>(), where, "x");
-  const DynamicQParams qp =
-      choose_qparams_dynamic(lo, hi, dtype_min(dtype), dtype_max(dtype), reduce_range);
-  // The quantized tensor keeps the full dtype range whatever reduce_range did to the qparams.
-  Tensor q = quantize_per_tensor(x, qp.scale, qp.zero_point, QuantRange::full(dtype));
-  if (qparams_out != nullptr) *qparams_out = qp;
-  return q;
 }
 
 QParams choose_qparams_per_row_dynamic(const Tensor& x, const QuantRange& range) {
