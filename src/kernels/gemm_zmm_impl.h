@@ -1,0 +1,212 @@
+#pragma once
+// Internal: 512-bit integer linear kernels, included by gemm_qlinear_avx512.cpp (AVX-512BW)
+// and gemm_qlinear_vnni_avx512.cpp (AVX-512 VNNI). Only include from translation units
+// compiled for AVX-512, and only call after the run-time check (gemm_qlinear.cpp).
+//
+// Each tile keeps MR rows × NB 16-channel blocks of int32 accumulators in registers for the
+// whole K loop, then runs the epilogue on them (no int32 round trip through memory).
+// Activations are read in place: 4 consecutive bytes of a row, broadcast to every lane.
+//
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -W(maybe-)uninitialized
+// reports as a use of an uninitialized variable (GCC bug 105593). The warning points into
+// immintrin.h, so it is silenced around that include: include this header first.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "gemm_internal.h"
+
+namespace quantkit::kernels::gemm_detail {
+namespace {
+
+constexpr std::int64_t kBlock = PackedWeights::kBlockN;
+constexpr std::int64_t kGroup = PackedWeights::kGroupK;
+
+// The 4 activation bytes x[row][k .. k+3]; `count` < 4 reads only that many (zero padded:
+// the packed weights are zero there).
+inline std::uint32_t load_x4(const std::uint8_t* row, std::int64_t k) {
+  std::uint32_t v;
+  std::memcpy(&v, row + k, 4);
+  return v;
+}
+inline std::uint32_t load_x4_tail(const std::uint8_t* row, std::int64_t k, std::int64_t count) {
+  std::uint32_t v = 0;
+  std::memcpy(&v, row + k, static_cast<std::size_t>(count));
+  return v;
+}
+
+// Epilogue for columns [n0, n0 + 16) of row m; lanes outside `valid` are not stored.
+inline void store_block(const QGemmProblem& p, __m512i acc, std::int64_t m, std::int64_t n0,
+                        __mmask16 valid) {
+  acc = _mm512_add_epi32(acc, _mm512_loadu_si512(p.col_offset + n0));
+  if (p.w_zero_point) {
+    acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(p.w_zero_point + n0),
+                                                   _mm512_set1_epi32(p.row_sum[m])));
+  }
+  const std::int64_t index = m * p.n + n0;
+  switch (p.kind) {
+    case OutputKind::Int32:
+      _mm512_mask_storeu_epi32(static_cast<std::int32_t*>(p.y) + index, valid, acc);
+      return;
+    case OutputKind::Float32: {
+      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(p.scale + n0));
+      if (p.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(p.bias + n0));
+      _mm512_mask_storeu_ps(static_cast<float*>(p.y) + index, valid, v);
+      return;
+    }
+    case OutputKind::Quantized: {
+      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(p.scale + n0));
+      v = _mm512_max_ps(v, _mm512_set1_ps(p.clamp_lo));
+      v = _mm512_min_ps(v, _mm512_set1_ps(p.clamp_hi));
+      const __m512i q =
+          p.rounding == RequantRounding::NearestEven
+              ? _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+              : _mm512_cvttps_epi32(v);
+      // In [qmin, qmax]: the low byte of each lane is the int8 / uint8 value (vpmovdb).
+      _mm512_mask_cvtepi32_storeu_epi8(static_cast<std::uint8_t*>(p.y) + index, valid,
+                                       _mm512_add_epi32(q, _mm512_set1_epi32(p.out_zero_point)));
+      return;
+    }
+  }
+}
+
+inline __mmask16 valid_lanes(const QGemmProblem& p, std::int64_t n0) {
+  const std::int64_t left = p.n - n0;
+  return left >= kBlock ? static_cast<__mmask16>(0xFFFF)
+                        : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// Four activation bytes widened to four int16, broadcast to every 64-bit lane (vpmaddwd's
+// operand against 4 consecutive k of one channel).
+inline __m512i broadcast_x4_epi16(std::uint32_t x4) {
+  return _mm512_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(static_cast<int>(x4))));
+}
+
+// 8 channels × 4 k of weights as 32 int16.
+inline __m512i load_w_epi16(const std::int8_t* w) {
+  return _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(w)));
+}
+inline __m512i load_w_epi16(const std::int16_t* w) { return _mm512_load_si512(w); }
+
+// vpmaddwd kernel (AVX-512BW): weights widened to int16, activations (uint8) widened to int16;
+// each product ≤ 255 · 32768 and each pair sum < 2^31, so nothing saturates. With kDpwssd
+// the multiply-add is VNNI's vpdpwssd (same arithmetic, one instruction).
+template <class W, bool kSignedX, bool kDpwssd>
+struct MaddwdKernel {
+  static constexpr int kMaxRows = 6;
+  static constexpr int kMaxBlocks = 2;
+
+  template <int MR, int NB>
+  static void tile(const QGemmProblem& p, std::int64_t m0, std::int64_t b0) {
+    const std::int64_t kp = p.w->k_padded();
+    const W* wbase = static_cast<const W*>(p.w->data()) + b0 * kp * kBlock;
+    const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
+    __m512i acc[MR][NB][2];
+    for (int r = 0; r < MR; ++r)
+      for (int b = 0; b < NB; ++b) acc[r][b][0] = acc[r][b][1] = _mm512_setzero_si512();
+    const std::uint8_t* rows[MR];
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+
+    const auto step = [&](std::int64_t g, const std::uint32_t* x4) {
+      __m512i wv[NB][2];
+      for (int b = 0; b < NB; ++b) {
+        const W* wg = wbase + b * kp * kBlock + g * kBlock * kGroup;
+        wv[b][0] = load_w_epi16(wg);
+        wv[b][1] = load_w_epi16(wg + 32);
+      }
+      for (int r = 0; r < MR; ++r) {
+        const __m512i xv = broadcast_x4_epi16(x4[r] ^ flip);
+        for (int b = 0; b < NB; ++b) {
+          for (int c = 0; c < 2; ++c) {
+            if constexpr (kDpwssd) {
+              acc[r][b][c] = _mm512_dpwssd_epi32(acc[r][b][c], xv, wv[b][c]);
+            } else {
+              acc[r][b][c] = _mm512_add_epi32(acc[r][b][c], _mm512_madd_epi16(xv, wv[b][c]));
+            }
+          }
+        }
+      }
+    };
+    const std::int64_t full = p.k / kGroup;
+    std::uint32_t x4[MR];
+    for (std::int64_t g = 0; g < full; ++g) {
+      for (int r = 0; r < MR; ++r) x4[r] = load_x4(rows[r], g * kGroup);
+      step(g, x4);
+    }
+    if (const std::int64_t rest = p.k - full * kGroup; rest > 0) {
+      for (int r = 0; r < MR; ++r) x4[r] = load_x4_tail(rows[r], full * kGroup, rest);
+      step(full, x4);
+    }
+
+    for (int b = 0; b < NB; ++b) {
+      const std::int64_t n0 = (b0 + b) * kBlock;
+      const __mmask16 valid = valid_lanes(p, n0);
+      for (int r = 0; r < MR; ++r) {
+        // Each 64-bit lane holds one channel's two partial sums (k0+k1, k2+k3): add them and
+        // keep the low 32 bits, channels in order.
+        const __m512i s0 = _mm512_add_epi32(acc[r][b][0], _mm512_srli_epi64(acc[r][b][0], 32));
+        const __m512i s1 = _mm512_add_epi32(acc[r][b][1], _mm512_srli_epi64(acc[r][b][1], 32));
+        const __m512i sums = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)), _mm512_cvtepi64_epi32(s1), 1);
+        store_block(p, sums, m0 + r, n0, valid);
+      }
+    }
+  }
+};
+
+// VNNI kernel for int8 weights: vpdpbusd multiplies uint8 activations by int8 weights, 4 k
+// per lane, into int32 (no saturation: that is vpdpbusds). Int8 activations arrive with the
+// sign bit flipped (x + 128 as uint8); the driver's column offsets correct for it.
+template <bool kSignedX>
+struct DpbusdKernel {
+  static constexpr int kMaxRows = 6;
+  static constexpr int kMaxBlocks = 4;
+
+  template <int MR, int NB>
+  static void tile(const QGemmProblem& p, std::int64_t m0, std::int64_t b0) {
+    const std::int64_t kp = p.w->k_padded();
+    const std::int8_t* wbase = static_cast<const std::int8_t*>(p.w->data()) + b0 * kp * kBlock;
+    const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
+    __m512i acc[MR][NB];
+    for (int r = 0; r < MR; ++r)
+      for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
+    const std::uint8_t* rows[MR];
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+
+    const auto step = [&](std::int64_t g, const std::uint32_t* x4) {
+      __m512i wv[NB];
+      for (int b = 0; b < NB; ++b) {
+        wv[b] = _mm512_load_si512(wbase + b * kp * kBlock + g * kBlock * kGroup);
+      }
+      for (int r = 0; r < MR; ++r) {
+        const __m512i xv = _mm512_set1_epi32(static_cast<int>(x4[r] ^ flip));
+        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], xv, wv[b]);
+      }
+    };
+    const std::int64_t full = p.k / kGroup;
+    std::uint32_t x4[MR];
+    for (std::int64_t g = 0; g < full; ++g) {
+      for (int r = 0; r < MR; ++r) x4[r] = load_x4(rows[r], g * kGroup);
+      step(g, x4);
+    }
+    if (const std::int64_t rest = p.k - full * kGroup; rest > 0) {
+      for (int r = 0; r < MR; ++r) x4[r] = load_x4_tail(rows[r], full * kGroup, rest);
+      step(full, x4);
+    }
+
+    for (int b = 0; b < NB; ++b) {
+      const std::int64_t n0 = (b0 + b) * kBlock;
+      const __mmask16 valid = valid_lanes(p, n0);
+      for (int r = 0; r < MR; ++r) store_block(p, acc[r][b], m0 + r, n0, valid);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace quantkit::kernels::gemm_detail
+
+#pragma GCC diagnostic pop
