@@ -75,8 +75,10 @@ inline ApotQParams qparams_of(const json& set) {
   if (set.contains("levels_entry")) {
     const std::string id = set["levels_entry"].get<std::string>();
     src = nullptr;
-    for (const auto& e : golden("apot_levels.json").at("entries")) {
-      if (e.at("id") == id) src = &e;
+    for (const char* section : {"entries", "edge_entries"}) {
+      for (const auto& e : golden("apot_levels.json").at(section)) {
+        if (e.at("id") == id) src = &e;
+      }
     }
     if (src == nullptr) throw std::runtime_error("levels_entry not found: " + id);
   }
