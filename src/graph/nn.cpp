@@ -44,10 +44,12 @@ void Linear::init_parameters(ParameterInit& init) {
   if (has_bias_) init.uniform(bias, -bound, bound);
 }
 
+// Parameters are fetched one statement at a time: function arguments are evaluated in an
+// unspecified order, and the order of first use decides the graph's parameter order.
 Proxy Linear::forward(const Proxy& x) {
-  GraphBuilder& b = x.tracer().builder();
-  return x.tracer().wrap(
-      b.linear(x.value(), param(x, "weight"), has_bias_ ? param(x, "bias") : nullptr));
+  Value* w = param(x, "weight");
+  Value* b = has_bias_ ? param(x, "bias") : nullptr;
+  return x.tracer().wrap(x.tracer().builder().linear(x.value(), w, b));
 }
 
 // ---- Conv2d ----
@@ -87,9 +89,9 @@ void Conv2d::init_parameters(ParameterInit& init) {
 }
 
 Proxy Conv2d::forward(const Proxy& x) {
-  GraphBuilder& b = x.tracer().builder();
-  return x.tracer().wrap(b.conv2d(x.value(), param(x, "weight"),
-                                  has_bias_ ? param(x, "bias") : nullptr, options_));
+  Value* w = param(x, "weight");
+  Value* b = has_bias_ ? param(x, "bias") : nullptr;
+  return x.tracer().wrap(x.tracer().builder().conv2d(x.value(), w, b, options_));
 }
 
 // ---- BatchNorm2d ----
@@ -119,9 +121,11 @@ void BatchNorm2d::init_parameters(ParameterInit& init) {
 }
 
 Proxy BatchNorm2d::forward(const Proxy& x) {
-  GraphBuilder& b = x.tracer().builder();
-  return x.tracer().wrap(b.batch_norm(x.value(), param(x, "weight"), param(x, "bias"),
-                                      param(x, "running_mean"), param(x, "running_var"), eps_));
+  Value* w = param(x, "weight");
+  Value* b = param(x, "bias");
+  Value* mean = param(x, "running_mean");
+  Value* var = param(x, "running_var");
+  return x.tracer().wrap(x.tracer().builder().batch_norm(x.value(), w, b, mean, var, eps_));
 }
 
 // ---- stateless layers ----
