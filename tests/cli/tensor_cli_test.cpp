@@ -126,8 +126,8 @@ TEST(TensorCli, ObservePrintsQParamsAsExactJson) {
   ASSERT_EQ(j["scale"].size(), 1u);
   EXPECT_EQ(j["scale"][0].get<double>(), qp.scale[0]);  // exact, not approximate
   EXPECT_EQ(j["zero_point"][0].get<std::int64_t>(), qp.zero_point[0]);
-  EXPECT_EQ(j["min_val"][0].get<double>(), -4.1f);
-  EXPECT_EQ(j["max_val"][0].get<double>(), 7.25f);
+  EXPECT_EQ(j.at("min_val").at(0).get<double>(), -4.1f);
+  EXPECT_EQ(j.at("max_val").at(0).get<double>(), 7.25f);
 }
 
 TEST(TensorCli, ObservePerChannelAndHistogram) {

@@ -49,5 +49,7 @@ void print_json(const nlohmann::json& value);
 // Registers `quantkit tensor ...` and `quantkit demo`.
 void register_tensor_commands(CLI::App& app);
 void register_demo_command(CLI::App& app);
+// Registers `quantkit apot ...`.
+void register_apot_commands(CLI::App& app);
 
 }  // namespace quantkit::cli

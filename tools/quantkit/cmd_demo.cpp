@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "cli_support.h"
+#include "quantkit/apot/observer.h"
+#include "quantkit/apot/quantizer.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/choose_qparams.h"
 #include "quantkit/quant/observer.h"
@@ -104,6 +106,13 @@ Tensor int8_per_token(const Tensor& a) {
   return fake_quantize_per_channel(a, qp.scale, qp.zero_point, 0, int8.quant_min, int8.quant_max);
 }
 
+// APoT (b, k): levels from an observer over x, then nearest-level quantization.
+Tensor apot_quant_dequant(const Tensor& x, int b, int k, bool is_signed) {
+  apot::ApotObserver observer(b, k);
+  observer.observe(x);
+  return apot::quant_dequant_apot(x, observer.calculate_qparams(is_signed));
+}
+
 struct Row {
   std::string tensor, scheme;
   std::function<Tensor()> run;
@@ -136,11 +145,22 @@ void register_demo_command(CLI::App& app) {
         {"weight", "uint8 per-tensor affine (Histogram, L2)",
          [&] { return fake_quant(w, observe("histogram", hist, w), uint8); }},
         {"weight", "uint4 per-group affine (group 32)", [&] { return int4_groupwise(w, 32); }},
+        {"weight", "APoT b=4 k=2 signed (49 levels)",
+         [&] { return apot_quant_dequant(w, 4, 2, true); }},
         {"activation", "uint8 per-tensor affine (MinMax)",
          [&] { return fake_quant(a, observe("minmax", u8, a), uint8); }},
         {"activation", "uint8 per-tensor affine (Histogram, L2)",
          [&] { return fake_quant(a, observe("histogram", hist, a), uint8); }},
         {"activation", "int8 dynamic per-token", [&] { return int8_per_token(a); }},
+        {"activation", "APoT b=4 k=2 unsigned (16 levels)",
+         [&] { return apot_quant_dequant(a, 4, 2, false); }},
+        {"activation", "uint4 per-tensor affine (MinMax, 16 levels)",
+         [&] {
+           ObserverOptions u4;
+           u4.quant_min = 0;
+           u4.quant_max = 15;
+           return fake_quant(a, observe("minmax", u4, a), QuantRange::of(DType::UInt8, 0, 15));
+         }},
     };
     fmt::print("quantkit demo: quantization error on built-in example tensors\n");
     fmt::print("  weight     [64, 256]: per-channel magnitudes 0.01..1, 8 outliers (x6)\n");

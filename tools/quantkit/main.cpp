@@ -7,10 +7,11 @@
 #include "quantkit/core/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"quantkit: PyTorch-exact quantization in C++ (uniform affine, observers, fake quant)"};
+  CLI::App app{"quantkit: PyTorch-exact quantization in C++ (uniform affine, observers, fake quant, APoT)"};
   app.set_version_flag("--version", "quantkit 0.1.0");
   app.require_subcommand(1);
   quantkit::cli::register_tensor_commands(app);
+  quantkit::cli::register_apot_commands(app);
   quantkit::cli::register_demo_command(app);
   try {
     app.parse(argc, argv);
