@@ -67,13 +67,17 @@ void lookup_large(const ApotSearchTable& table, const float* x, std::int64_t n,
       const __m256i pos = _mm256_add_epi32(block, _mm256_set1_epi32(s - 1));
       block = step(block, _mm256_permutevar8x32_ps(coarse, pos), v, s);
     }
-    __m256i idx = _mm256_slli_epi32(block, stride_log2);
-    for (std::int32_t s = stride >> 1; s > 0; s >>= 1) {
-      const __m256i pos = _mm256_add_epi32(idx, _mm256_set1_epi32(s - 1));
-      idx = step(idx, _mm256_i32gather_ps(t, pos, 4), v, s);
+    // Finish each lane with scalar loads inside its block of S thresholds: gathers are
+    // microcoded and slower than scalar loads on CPUs with the gather-sampling mitigation.
+    alignas(32) std::int32_t base[8];
+    alignas(32) float xs[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(base), _mm256_slli_epi32(block, stride_log2));
+    _mm256_store_ps(xs, v);
+    for (int lane = 0; lane < 8; ++lane) {
+      std::int32_t idx = base[lane];
+      for (std::int32_t s = stride >> 1; s > 0; s >>= 1) idx += (t[idx + s - 1] <= xs[lane]) ? s : 0;
+      out[i + lane] = payload[idx];
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
-                        _mm256_i32gather_epi32(payload, idx, 4));
   }
   for (; i < n; ++i) out[i] = payload[apot_search_position(table, apot_clamp_input(table, x[i]))];
 }

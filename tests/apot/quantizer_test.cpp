@@ -280,10 +280,13 @@ TEST(ApotQuantizer, AllIsasAgreeOnRandomDataIncludingSpecials) {
   std::mt19937 gen(5);
   std::normal_distribution<float> dist(0.0f, 1.5f);
   const std::vector<ApotScheme> schemes{{4, 2, false}, {4, 2, true}, {6, 3, false}, {8, 2, false},
-                                        {8, 2, true},  {8, 4, true}, {2, 1, false}, {12, 4, false}};
+                                        {8, 2, true},  {8, 4, true}, {2, 1, false}, {12, 4, false},
+                                        {3, 1, true},  {6, 2, true}, {6, 1, true},  {7, 1, false},
+                                        {16, 2, false}};
   for (const ApotScheme& s : schemes) {
     SCOPED_TRACE(s.label());
     const ApotQuantizer quantizer(make_apot_qparams(s, 2.0f));
+    SCOPED_TRACE("padded table " + std::to_string(quantizer.table().padded_size));
     std::vector<float> v(1037);  // not a multiple of 16: exercises the tails
     for (auto& e : v) e = dist(gen);
     v[3] = std::nanf("");
