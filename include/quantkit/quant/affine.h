@@ -13,7 +13,13 @@
 // NaN -> quant_min (what torch's x86 build produces); the fake-quant STE mask is false for
 // all three. Empty tensors are valid and give empty results.
 //
-// Every function validates its arguments and throws quantkit::Error naming the bad one.
+// Every function validates its arguments and throws quantkit::Error naming the bad one:
+// scales must be finite, > 0 and round to a normal float32 (so 1/float32(scale) is finite);
+// zero points must lie in [quant_min, quant_max] (dequantize: inside q's dtype); fake-quantize
+// ranges must lie inside int32. Per-channel fake quantize uses s = float32(scales[c]) (torch
+// requires float32 scales there); per-channel dequantize uses the double scales unrounded.
+// Where torch is undefined, quantkit is exact: q - zp in int32 dequantize is computed without
+// int32 overflow, and |x/scale| >= 2^63 saturates like any other out-of-range value.
 // `*_into` variants write into a caller-provided tensor of the right dtype and shape
 // (no allocation: use them in loops). Nothing here modifies its inputs.
 // Per-group quantization (torchao block quantization along the last axis) uses float32
