@@ -1,5 +1,7 @@
 #include "quantkit/graph/functional.h"
 
+#include <cmath>
+
 #include "quantkit/core/error.h"
 
 namespace quantkit::graph::functional {
@@ -15,7 +17,14 @@ void check_same_trace(const Proxy& a, const Proxy& b, std::string_view where) {
 }
 
 // A 0-d constant holding `v` in x's dtype (torch's scalar operands do not promote).
-Value* scalar_like(const Proxy& x, double v) {
+Value* scalar_like(const Proxy& x, double v, std::string_view where) {
+  if (is_integer(x.dtype())) {
+    check_argument(v == std::trunc(v) && v >= static_cast<double>(dtype_min(x.dtype())) &&
+                       v <= static_cast<double>(dtype_max(x.dtype())),
+                   where, "scalar", v,
+                   "an integer inside " + std::string(dtype_name(x.dtype())) +
+                       " (the tensor's dtype)");
+  }
   Tensor t = visit_dtype(x.dtype(), [&](auto zero) {
     return Tensor::scalar(static_cast<decltype(zero)>(v));
   });
@@ -40,8 +49,12 @@ Proxy div(const Proxy& a, const Proxy& b) {
   check_same_trace(a, b, "div");
   return wrap(a, builder_of(a).div(a.value(), b.value()));
 }
-Proxy add(const Proxy& a, double b) { return wrap(a, builder_of(a).add(a.value(), scalar_like(a, b))); }
-Proxy mul(const Proxy& a, double b) { return wrap(a, builder_of(a).mul(a.value(), scalar_like(a, b))); }
+Proxy add(const Proxy& a, double b) {
+  return wrap(a, builder_of(a).add(a.value(), scalar_like(a, b, "add")));
+}
+Proxy mul(const Proxy& a, double b) {
+  return wrap(a, builder_of(a).mul(a.value(), scalar_like(a, b, "mul")));
+}
 
 Proxy relu(const Proxy& x) { return wrap(x, builder_of(x).relu(x.value())); }
 

@@ -232,6 +232,20 @@ TEST(Export, FunctionalOpsInsideCustomForward) {
   }
 }
 
+TEST(Export, IntegerScalarsMustBeRepresentable) {
+  struct Scale : Module {
+    double factor;
+    explicit Scale(double f) : Module("Scale"), factor(f) {}
+    Proxy forward(const Proxy& x) override { return F::mul(x, factor); }
+  };
+  Scale ok(3), fractional(0.5), too_big(1000);
+  const Tensor x = Tensor::zeros({2}, DType::Int8);
+  const Graph g = export_model(ok, {x});
+  EXPECT_EQ(g.constants()[0]->dtype(), DType::Int8);
+  EXPECT_THROW(export_model(fractional, {x}), Error);
+  EXPECT_THROW(export_model(too_big, {x}), Error);
+}
+
 TEST(Export, SharedModuleCalledTwiceSharesParameters) {
   struct Twice : Module {
     Linear fc{4, 4};
