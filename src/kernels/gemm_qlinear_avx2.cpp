@@ -15,14 +15,18 @@ namespace {
 constexpr std::int64_t kBlock = PackedWeights::kBlockN;
 constexpr std::int64_t kGroup = PackedWeights::kGroupK;
 
-inline std::uint32_t load_x4(const std::uint8_t* row, std::int64_t k) {
-  std::uint32_t v;
-  std::memcpy(&v, row + k, 4);
-  return v;
-}
-inline std::uint32_t load_x4_tail(const std::uint8_t* row, std::int64_t k, std::int64_t count) {
+// See gemm_zmm_impl.h: the same -O2 workaround for GCC 12's accumulator copies.
+#if defined(__GNUC__) && !defined(__clang__)
+#define QUANTKIT_GEMM_TILE_ATTRIBUTES __attribute__((optimize("O2")))
+#else
+#define QUANTKIT_GEMM_TILE_ATTRIBUTES
+#endif
+
+// The last, partial group of a row: `count` < 4 bytes, zero padded (the packed weights are
+// zero there).
+inline std::uint32_t load_partial_group(const std::uint8_t* x, std::int64_t count) {
   std::uint32_t v = 0;
-  std::memcpy(&v, row + k, static_cast<std::size_t>(count));
+  std::memcpy(&v, x, static_cast<std::size_t>(count));
   return v;
 }
 
@@ -100,63 +104,83 @@ inline __m256i load_w_epi16(const std::int16_t* w) {
 }
 
 // Per 16-channel block, 4 accumulators of 4 channels × (k0+k1, k2+k3) partial sums.
-// MR = 3 rows: 12 accumulators + 3 broadcast activations + 1 weight = the 16 ymm registers.
+// MR = 2 rows: 8 accumulators + 2 broadcast activations + 1 weight + 1 product fit the 16
+// ymm registers (3 rows spill).
 template <class W, bool kSignedX>
 struct MaddwdKernel {
-  static constexpr int kMaxRows = 3;
+  static constexpr int kMaxRows = 2;
   static constexpr int kMaxBlocks = 1;
 
+  // acc += one group of 4 k (x4: each row's 4 activation bytes).
+  template <int MR>
+  QUANTKIT_GEMM_TILE_ATTRIBUTES [[gnu::always_inline]] static inline void accumulate(
+      __m256i (&acc)[MR][4], const W* wg, const std::uint32_t (&x4)[MR], std::uint32_t flip) {
+    __m256i xv[MR];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) xv[r] = broadcast_x4_epi16(x4[r] ^ flip);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      const __m256i wv = load_w_epi16(wg + c * 16);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(xv[r], wv));
+      }
+    }
+  }
+
   template <int MR, int NB>
-  static void tile(const QGemmProblem& p, std::int64_t m0, std::int64_t b0) {
+  QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
+                                                 std::int64_t b0) {
     static_assert(NB == 1);
     const std::int64_t kp = p.w->k_padded();
     const W* wbase = static_cast<const W*>(p.w->data()) + b0 * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
-    __m256i acc[MR][4];
-    for (int r = 0; r < MR; ++r)
-      for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_si256();
     const std::uint8_t* rows[MR];
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    __m256i acc[MR][4];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR * 4; ++i) acc[i / 4][i % 4] = _mm256_setzero_si256();
 
-    const auto step = [&](std::int64_t g, const std::uint32_t* x4) {
-      __m256i xv[MR];
-      for (int r = 0; r < MR; ++r) xv[r] = broadcast_x4_epi16(x4[r] ^ flip);
-      const W* wg = wbase + g * kBlock * kGroup;
-      for (int c = 0; c < 4; ++c) {
-        const __m256i wv = load_w_epi16(wg + c * 16);
-        for (int r = 0; r < MR; ++r) {
-          acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(xv[r], wv));
-        }
-      }
-    };
     const std::int64_t full = p.k / kGroup;
     std::uint32_t x4[MR];
     for (std::int64_t g = 0; g < full; ++g) {
-      for (int r = 0; r < MR; ++r) x4[r] = load_x4(rows[r], g * kGroup);
-      step(g, x4);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) std::memcpy(&x4[r], rows[r] + g * kGroup, 4);
+      accumulate<MR>(acc, wbase + g * kBlock * kGroup, x4, flip);
     }
-    if (const std::int64_t rest = p.k - full * kGroup; rest > 0) {
-      for (int r = 0; r < MR; ++r) x4[r] = load_x4_tail(rows[r], full * kGroup, rest);
-      step(full, x4);
+    if (full * kGroup < p.k) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
+      }
+      accumulate<MR>(acc, wbase + full * kBlock * kGroup, x4, flip);
     }
 
+    // 64-bit lane j of accumulator c holds channel 4c + j's two partial sums: add them, then
+    // gather the even dwords of two accumulators (channels 0-3, 4-7) in channel order. The
+    // sums go through memory (see gemm_zmm_impl.h's store_tile).
+    alignas(32) std::int32_t sums[MR][kBlock];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR * 2; ++i) {
+      const int r = i / 2, half = i % 2;
+      const __m256i s0 = _mm256_add_epi32(acc[r][2 * half], _mm256_srli_epi64(acc[r][2 * half], 32));
+      const __m256i s1 =
+          _mm256_add_epi32(acc[r][2 * half + 1], _mm256_srli_epi64(acc[r][2 * half + 1], 32));
+      const __m256 even = _mm256_shuffle_ps(_mm256_castsi256_ps(s0), _mm256_castsi256_ps(s1),
+                                            _MM_SHUFFLE(2, 0, 2, 0));
+      _mm256_store_si256(
+          reinterpret_cast<__m256i*>(sums[r] + half * 8),
+          _mm256_permute4x64_epi64(_mm256_castps_si256(even), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
     const std::int64_t n0 = b0 * kBlock;
     for (int r = 0; r < MR; ++r) {
-      // 64-bit lane j of accumulator c holds channel 4c + j's two partial sums.
-      __m256i s[4];
-      for (int c = 0; c < 4; ++c) {
-        s[c] = _mm256_add_epi32(acc[r][c], _mm256_srli_epi64(acc[r][c], 32));
-      }
       for (int half = 0; half < 2; ++half) {
-        // Even dwords of s[2h] (channels 0-3) and s[2h+1] (channels 4-7), then in order.
-        const __m256 even = _mm256_shuffle_ps(_mm256_castsi256_ps(s[2 * half]),
-                                              _mm256_castsi256_ps(s[2 * half + 1]),
-                                              _MM_SHUFFLE(2, 0, 2, 0));
-        const __m256i sums =
-            _mm256_permute4x64_epi64(_mm256_castps_si256(even), _MM_SHUFFLE(3, 1, 2, 0));
         const std::int64_t c0 = n0 + half * 8;
         const std::int64_t left = p.n - c0;
-        if (left > 0) store_8(p, sums, m0 + r, c0, left < 8 ? left : 8);
+        if (left <= 0) break;
+        store_8(p, _mm256_load_si256(reinterpret_cast<const __m256i*>(sums[r] + half * 8)),
+                m0 + r, c0, left < 8 ? left : 8);
       }
     }
   }

@@ -20,22 +20,27 @@
 
 #include "gemm_internal.h"
 
+// GCC 12 at -O3 keeps a memory copy of the accumulators of the 24-register VNNI tile and
+// shuffles them between registers around every vpdpbusd (with -O3's early complete unrolling
+// of the row/block loops; no single -fno-* flag avoids it). At -O2 the same source keeps all
+// 24 in registers. Only the tile functions get -O2; -ffp-contract=off is unaffected.
+#if defined(__GNUC__) && !defined(__clang__)
+#define QUANTKIT_GEMM_TILE_ATTRIBUTES __attribute__((optimize("O2")))
+#else
+#define QUANTKIT_GEMM_TILE_ATTRIBUTES
+#endif
+
 namespace quantkit::kernels::gemm_detail {
 namespace {
 
 constexpr std::int64_t kBlock = PackedWeights::kBlockN;
 constexpr std::int64_t kGroup = PackedWeights::kGroupK;
 
-// The 4 activation bytes x[row][k .. k+3]; `count` < 4 reads only that many (zero padded:
-// the packed weights are zero there).
-inline std::uint32_t load_x4(const std::uint8_t* row, std::int64_t k) {
-  std::uint32_t v;
-  std::memcpy(&v, row + k, 4);
-  return v;
-}
-inline std::uint32_t load_x4_tail(const std::uint8_t* row, std::int64_t k, std::int64_t count) {
+// The last, partial group of a row: `count` < 4 bytes, zero padded (the packed weights are
+// zero there).
+inline std::uint32_t load_partial_group(const std::uint8_t* x, std::int64_t count) {
   std::uint32_t v = 0;
-  std::memcpy(&v, row + k, static_cast<std::size_t>(count));
+  std::memcpy(&v, x, static_cast<std::size_t>(count));
   return v;
 }
 
@@ -80,6 +85,20 @@ inline __mmask16 valid_lanes(const QGemmProblem& p, std::int64_t n0) {
                         : static_cast<__mmask16>((1u << left) - 1u);
 }
 
+// Epilogue of a whole tile from its int32 sums, stored row-major [mr][nb][16] in `sums`.
+// The tile kernels hand their accumulators over through memory: passing the register array
+// by reference would make GCC keep a memory copy of it during the whole K loop.
+inline void store_tile(const QGemmProblem& p, const std::int32_t* sums, int mr, int nb,
+                       std::int64_t m0, std::int64_t b0) {
+  for (int b = 0; b < nb; ++b) {
+    const std::int64_t n0 = (b0 + b) * kBlock;
+    const __mmask16 valid = valid_lanes(p, n0);
+    for (int r = 0; r < mr; ++r) {
+      store_block(p, _mm512_load_si512(sums + (r * nb + b) * kBlock), m0 + r, n0, valid);
+    }
+  }
+}
+
 // Four activation bytes widened to four int16, broadcast to every 64-bit lane (vpmaddwd's
 // operand against 4 consecutive k of one channel).
 inline __m512i broadcast_x4_epi16(std::uint32_t x4) {
@@ -95,114 +114,136 @@ inline __m512i load_w_epi16(const std::int16_t* w) { return _mm512_load_si512(w)
 // vpmaddwd kernel (AVX-512BW): weights widened to int16, activations (uint8) widened to int16;
 // each product ≤ 255 · 32768 and each pair sum < 2^31, so nothing saturates. With kDpwssd
 // the multiply-add is VNNI's vpdpwssd (same arithmetic, one instruction).
+// Registers: MR·NB·2 accumulators + NB·2 weights (4) + 1 activation broadcast, + 1 product
+// without vpdpwssd: 6 rows (24 accumulators) with it, 4 without (6 spill there).
 template <class W, bool kSignedX, bool kDpwssd>
 struct MaddwdKernel {
-  static constexpr int kMaxRows = 6;
+  static constexpr int kMaxRows = kDpwssd ? 6 : 4;
   static constexpr int kMaxBlocks = 2;
 
+  // acc += one group of 4 k (x4: each row's 4 activation bytes).
   template <int MR, int NB>
-  static void tile(const QGemmProblem& p, std::int64_t m0, std::int64_t b0) {
+  QUANTKIT_GEMM_TILE_ATTRIBUTES [[gnu::always_inline]] static inline void accumulate(
+      __m512i (&acc)[MR][NB][2], const W* wg, std::int64_t block_stride,
+      const std::uint32_t (&x4)[MR], std::uint32_t flip) {
+    __m512i wv[NB][2];
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; ++b) {
+      wv[b][0] = load_w_epi16(wg + b * block_stride);
+      wv[b][1] = load_w_epi16(wg + b * block_stride + 32);
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m512i xv = broadcast_x4_epi16(x4[r] ^ flip);
+#pragma GCC unroll 16
+      for (int i = 0; i < NB * 2; ++i) {
+        __m512i& a = acc[r][i / 2][i % 2];
+        if constexpr (kDpwssd) {
+          a = _mm512_dpwssd_epi32(a, xv, wv[i / 2][i % 2]);
+        } else {
+          a = _mm512_add_epi32(a, _mm512_madd_epi16(xv, wv[i / 2][i % 2]));
+        }
+      }
+    }
+  }
+
+  template <int MR, int NB>
+  QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
+                                                 std::int64_t b0) {
     const std::int64_t kp = p.w->k_padded();
     const W* wbase = static_cast<const W*>(p.w->data()) + b0 * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
-    __m512i acc[MR][NB][2];
-    for (int r = 0; r < MR; ++r)
-      for (int b = 0; b < NB; ++b) acc[r][b][0] = acc[r][b][1] = _mm512_setzero_si512();
     const std::uint8_t* rows[MR];
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    __m512i acc[MR][NB][2];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR * NB * 2; ++i) acc[i / (NB * 2)][i / 2 % NB][i % 2] = _mm512_setzero_si512();
 
-    const auto step = [&](std::int64_t g, const std::uint32_t* x4) {
-      __m512i wv[NB][2];
-      for (int b = 0; b < NB; ++b) {
-        const W* wg = wbase + b * kp * kBlock + g * kBlock * kGroup;
-        wv[b][0] = load_w_epi16(wg);
-        wv[b][1] = load_w_epi16(wg + 32);
-      }
-      for (int r = 0; r < MR; ++r) {
-        const __m512i xv = broadcast_x4_epi16(x4[r] ^ flip);
-        for (int b = 0; b < NB; ++b) {
-          for (int c = 0; c < 2; ++c) {
-            if constexpr (kDpwssd) {
-              acc[r][b][c] = _mm512_dpwssd_epi32(acc[r][b][c], xv, wv[b][c]);
-            } else {
-              acc[r][b][c] = _mm512_add_epi32(acc[r][b][c], _mm512_madd_epi16(xv, wv[b][c]));
-            }
-          }
-        }
-      }
-    };
     const std::int64_t full = p.k / kGroup;
     std::uint32_t x4[MR];
     for (std::int64_t g = 0; g < full; ++g) {
-      for (int r = 0; r < MR; ++r) x4[r] = load_x4(rows[r], g * kGroup);
-      step(g, x4);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) std::memcpy(&x4[r], rows[r] + g * kGroup, 4);
+      accumulate<MR, NB>(acc, wbase + g * kBlock * kGroup, kp * kBlock, x4, flip);
     }
-    if (const std::int64_t rest = p.k - full * kGroup; rest > 0) {
-      for (int r = 0; r < MR; ++r) x4[r] = load_x4_tail(rows[r], full * kGroup, rest);
-      step(full, x4);
+    if (full * kGroup < p.k) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
+      accumulate<MR, NB>(acc, wbase + full * kBlock * kGroup, kp * kBlock, x4, flip);
     }
 
-    for (int b = 0; b < NB; ++b) {
-      const std::int64_t n0 = (b0 + b) * kBlock;
-      const __mmask16 valid = valid_lanes(p, n0);
-      for (int r = 0; r < MR; ++r) {
-        // Each 64-bit lane holds one channel's two partial sums (k0+k1, k2+k3): add them and
-        // keep the low 32 bits, channels in order.
-        const __m512i s0 = _mm512_add_epi32(acc[r][b][0], _mm512_srli_epi64(acc[r][b][0], 32));
-        const __m512i s1 = _mm512_add_epi32(acc[r][b][1], _mm512_srli_epi64(acc[r][b][1], 32));
-        const __m512i sums = _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)), _mm512_cvtepi64_epi32(s1), 1);
-        store_block(p, sums, m0 + r, n0, valid);
-      }
+    // Each 64-bit lane holds one channel's two partial sums (k0+k1, k2+k3): add them and keep
+    // the low 32 bits, channels in order.
+    alignas(64) std::int32_t sums[MR * NB * kBlock];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR * NB; ++i) {
+      const int r = i / NB, b = i % NB;
+      const __m512i s0 = _mm512_add_epi32(acc[r][b][0], _mm512_srli_epi64(acc[r][b][0], 32));
+      const __m512i s1 = _mm512_add_epi32(acc[r][b][1], _mm512_srli_epi64(acc[r][b][1], 32));
+      _mm512_store_si512(sums + i * kBlock,
+                         _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
+                                            _mm512_cvtepi64_epi32(s1), 1));
     }
+    store_tile(p, sums, MR, NB, m0, b0);
   }
 };
 
 // VNNI kernel for int8 weights: vpdpbusd multiplies uint8 activations by int8 weights, 4 k
 // per lane, into int32 (no saturation: that is vpdpbusds). Int8 activations arrive with the
 // sign bit flipped (x + 128 as uint8); the driver's column offsets correct for it.
+// Registers: MR·NB accumulators (24) + NB weights (4) + 1 activation broadcast.
 template <bool kSignedX>
 struct DpbusdKernel {
   static constexpr int kMaxRows = 6;
   static constexpr int kMaxBlocks = 4;
 
+  // acc += one group of 4 k (x4: each row's 4 activation bytes).
   template <int MR, int NB>
-  static void tile(const QGemmProblem& p, std::int64_t m0, std::int64_t b0) {
+  QUANTKIT_GEMM_TILE_ATTRIBUTES [[gnu::always_inline]] static inline void accumulate(
+      __m512i (&acc)[MR][NB], const std::int8_t* wg, std::int64_t block_stride,
+      const std::uint32_t (&x4)[MR], std::uint32_t flip) {
+    __m512i wv[NB];
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; ++b) wv[b] = _mm512_load_si512(wg + b * block_stride);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m512i xv = _mm512_set1_epi32(static_cast<int>(x4[r] ^ flip));
+#pragma GCC unroll 16
+      for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], xv, wv[b]);
+    }
+  }
+
+  template <int MR, int NB>
+  QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
+                                                 std::int64_t b0) {
     const std::int64_t kp = p.w->k_padded();
     const std::int8_t* wbase = static_cast<const std::int8_t*>(p.w->data()) + b0 * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
-    __m512i acc[MR][NB];
-    for (int r = 0; r < MR; ++r)
-      for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
     const std::uint8_t* rows[MR];
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    __m512i acc[MR][NB];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR * NB; ++i) acc[i / NB][i % NB] = _mm512_setzero_si512();
 
-    const auto step = [&](std::int64_t g, const std::uint32_t* x4) {
-      __m512i wv[NB];
-      for (int b = 0; b < NB; ++b) {
-        wv[b] = _mm512_load_si512(wbase + b * kp * kBlock + g * kBlock * kGroup);
-      }
-      for (int r = 0; r < MR; ++r) {
-        const __m512i xv = _mm512_set1_epi32(static_cast<int>(x4[r] ^ flip));
-        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], xv, wv[b]);
-      }
-    };
     const std::int64_t full = p.k / kGroup;
     std::uint32_t x4[MR];
     for (std::int64_t g = 0; g < full; ++g) {
-      for (int r = 0; r < MR; ++r) x4[r] = load_x4(rows[r], g * kGroup);
-      step(g, x4);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) std::memcpy(&x4[r], rows[r] + g * kGroup, 4);
+      accumulate<MR, NB>(acc, wbase + g * kBlock * kGroup, kp * kBlock, x4, flip);
     }
-    if (const std::int64_t rest = p.k - full * kGroup; rest > 0) {
-      for (int r = 0; r < MR; ++r) x4[r] = load_x4_tail(rows[r], full * kGroup, rest);
-      step(full, x4);
+    if (full * kGroup < p.k) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
+      accumulate<MR, NB>(acc, wbase + full * kBlock * kGroup, kp * kBlock, x4, flip);
     }
 
-    for (int b = 0; b < NB; ++b) {
-      const std::int64_t n0 = (b0 + b) * kBlock;
-      const __mmask16 valid = valid_lanes(p, n0);
-      for (int r = 0; r < MR; ++r) store_block(p, acc[r][b], m0 + r, n0, valid);
-    }
+    alignas(64) std::int32_t sums[MR * NB * kBlock];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR * NB; ++i) _mm512_store_si512(sums + i * kBlock, acc[i / NB][i % NB]);
+    store_tile(p, sums, MR, NB, m0, b0);
   }
 };
 
