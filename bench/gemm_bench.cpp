@@ -108,7 +108,7 @@ void BM_QLinearS8_Avx2(benchmark::State& s) { qlinear_on(s, IsaLevel::Avx2, fals
 // M, K, N
 void shapes(benchmark::internal::Benchmark* b) {
   b->Args({64, 1024, 1024})->Args({256, 4096, 4096})->Unit(benchmark::kMillisecond);
-  b->MinTime(0.2);
+  b->MinTime(0.1);
 }
 
 BENCHMARK(BM_LinearF32)->Apply(shapes);
