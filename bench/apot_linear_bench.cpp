@@ -134,7 +134,10 @@ BENCHMARK(BM_Fp32)->Apply(shapes);
 BENCHMARK(BM_UniformInt8)->Apply(shapes);
 BENCHMARK(BM_Apot_b4_k2)->Apply(shapes);
 BENCHMARK(BM_Apot_b8_k2)->Apply(shapes);
-BENCHMARK(BM_ApotReference_b4_k2)->Args({8, 1024, 1024})->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_ApotReference_b4_k2)
+    ->Args({8, 1024, 1024})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 

@@ -19,14 +19,14 @@ constexpr std::int64_t kMaxActivationMagnitude = 255;  // |x - x_zp| for uint8 /
 // The longest K range whose int32 sum cannot overflow: chunk · 255 · max|M| < 2^31.
 std::int64_t int32_chunk_length(std::int64_t max_abs_multiplier, std::int64_t k) {
   if (max_abs_multiplier == 0) return std::max<std::int64_t>(k, 1);
-  const std::int64_t limit = std::numeric_limits<std::int32_t>::max() /
-                             (kMaxActivationMagnitude * max_abs_multiplier);
+  const std::int64_t limit =
+      std::numeric_limits<std::int32_t>::max() / (kMaxActivationMagnitude * max_abs_multiplier);
   return std::max<std::int64_t>(limit, 1);
 }
 
 template <class T>
-Tensor narrow_weights(const std::vector<std::int64_t>& weights, std::int64_t n,
-                      std::int64_t k0, std::int64_t k1, std::int64_t k) {
+Tensor narrow_weights(const std::vector<std::int64_t>& weights, std::int64_t n, std::int64_t k0,
+                      std::int64_t k1, std::int64_t k) {
   Tensor out = Tensor::empty({n, k1 - k0}, dtype_of_v<T>);
   T* dst = out.data<T>();
   for (std::int64_t r = 0; r < n; ++r) {
@@ -57,8 +57,7 @@ ApotLinear::ApotLinear(const ApotTensor& weight, std::optional<Tensor> bias)
   check_argument(codes_.dtype() == DType::Int32, kWhere, "weight.codes.dtype",
                  dtype_name(codes_.dtype()), "int32 APoT codes");
   check_argument(codes_.dim() == 2 && codes_.size(0) >= 1 && codes_.size(1) >= 1, kWhere,
-                 "weight.codes.shape", shape_to_string(codes_.shape()),
-                 "[N, K] with N, K >= 1");
+                 "weight.codes.shape", shape_to_string(codes_.shape()), "[N, K] with N, K >= 1");
   n_ = codes_.size(0);
   k_ = codes_.size(1);
   if (bias_) {
@@ -125,8 +124,7 @@ float ApotLinear::output_scale(double x_scale) const {
   check_argument(std::isfinite(x_scale) && x_scale > 0, "ApotLinear::output_scale", "x_scale",
                  x_scale, "a finite value > 0");
   // x_scale · gamma · 2^-E in double (the power of two is exact), rounded once.
-  return static_cast<float>(std::ldexp(x_scale * static_cast<double>(qparams().gamma),
-                                       -exponent_));
+  return static_cast<float>(std::ldexp(x_scale * static_cast<double>(qparams().gamma), -exponent_));
 }
 
 void ApotLinear::check_forward(const Tensor& x, double x_scale, std::int32_t x_zero_point,
@@ -142,8 +140,8 @@ void ApotLinear::check_forward(const Tensor& x, double x_scale, std::int32_t x_z
                  "a finite value > 0");
   // The int64 accumulator is exact: K · 255 · max|M| < 2^63.
   const std::int64_t bound = std::numeric_limits<std::int64_t>::max() / kMaxActivationMagnitude;
-  check_argument(max_abs_multiplier_ == 0 || k_ <= bound / max_abs_multiplier_, where,
-                 "scheme", qparams().scheme.label(),
+  check_argument(max_abs_multiplier_ == 0 || k_ <= bound / max_abs_multiplier_, where, "scheme",
+                 qparams().scheme.label(),
                  "K * 255 * max|M| < 2^63 for exact integer accumulation (max|M| = " +
                      std::to_string(max_abs_multiplier_) + ", K = " + std::to_string(k_) +
                      "); use an fp32 linear for this scheme");
@@ -183,7 +181,8 @@ Tensor ApotLinear::forward(const Tensor& x, double x_scale, std::int32_t x_zero_
     // int32 GEMMs over K chunks that cannot overflow, summed exactly in int64.
     for (const Chunk& chunk : chunks_) {
       const Tensor xs = slice_columns(x, m, k_, chunk.k0, chunk.k1);
-      const Tensor part = kernels::qlinear(xs, x_zero_point, *chunk.packed, kernels::Int32Epilogue{});
+      const Tensor part =
+          kernels::qlinear(xs, x_zero_point, *chunk.packed, kernels::Int32Epilogue{});
       const std::int32_t* p = part.data<std::int32_t>();
       for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += p[i];
     }

@@ -41,27 +41,24 @@ void gemm_f32(std::int64_t m, std::int64_t n, std::int64_t k, const float* x, co
   pin_openblas_to_one_thread();
   // Row-major y[m,n] = x[m,k] · w[n,k]ᵀ + y.
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, x,
-              static_cast<blasint>(k), w, static_cast<blasint>(k), 1.0f, y,
-              static_cast<blasint>(n));
+              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, x, static_cast<blasint>(k), w,
+              static_cast<blasint>(k), 1.0f, y, static_cast<blasint>(n));
 }
 
 Tensor linear_f32(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias) {
   constexpr const char* kWhere = "linear_f32";
-  check_argument(x.dtype() == DType::Float32, kWhere, "x.dtype", dtype_name(x.dtype()),
-                 "float32");
-  check_argument(w.dtype() == DType::Float32, kWhere, "w.dtype", dtype_name(w.dtype()),
-                 "float32");
+  check_argument(x.dtype() == DType::Float32, kWhere, "x.dtype", dtype_name(x.dtype()), "float32");
+  check_argument(w.dtype() == DType::Float32, kWhere, "w.dtype", dtype_name(w.dtype()), "float32");
   check_argument(w.dim() == 2, kWhere, "w.shape", shape_to_string(w.shape()),
                  "a 2-d [N, K] weight");
   const std::int64_t n = w.size(0), k = w.size(1);
   check_argument(x.dim() >= 1 && x.size(-1) == k, kWhere, "x.shape", shape_to_string(x.shape()),
                  "[..., K] with K = " + std::to_string(k) + " (the weight's input size)");
   if (bias) {
-    check_argument(bias->dtype() == DType::Float32, kWhere, "bias.dtype",
-                   dtype_name(bias->dtype()), "float32");
-    check_argument(bias->shape() == Shape{n}, kWhere, "bias.shape",
-                   shape_to_string(bias->shape()), "[" + std::to_string(n) + "]");
+    check_argument(bias->dtype() == DType::Float32, kWhere, "bias.dtype", dtype_name(bias->dtype()),
+                   "float32");
+    check_argument(bias->shape() == Shape{n}, kWhere, "bias.shape", shape_to_string(bias->shape()),
+                   "[" + std::to_string(n) + "]");
   }
   Shape out_shape = x.shape();
   out_shape.back() = n;

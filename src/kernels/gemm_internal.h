@@ -30,13 +30,13 @@ struct QGemmProblem {
   const std::int32_t* row_sum = nullptr;       // [m]; null when w_zero_point is null
 
   OutputKind kind = OutputKind::Int32;
-  const float* scale = nullptr;   // Float32: scale; Quantized: multiplier (padded, per column)
-  const float* bias = nullptr;    // Float32 only, padded; may be null
-  float clamp_lo = 0.0f;          // Quantized: float(qmin - out_zp)
-  float clamp_hi = 0.0f;          // Quantized: float(qmax - out_zp)
+  const float* scale = nullptr;  // Float32: scale; Quantized: multiplier (padded, per column)
+  const float* bias = nullptr;   // Float32 only, padded; may be null
+  float clamp_lo = 0.0f;         // Quantized: float(qmin - out_zp)
+  float clamp_hi = 0.0f;         // Quantized: float(qmax - out_zp)
   std::int32_t out_zero_point = 0;
   RequantRounding rounding = RequantRounding::NearestEven;
-  void* y = nullptr;              // [m, n] row-major of int32 / float / (u)int8
+  void* y = nullptr;  // [m, n] row-major of int32 / float / (u)int8
 };
 
 // Scalar helpers for the portable translation units. `static` on purpose: translation units
@@ -70,7 +70,7 @@ static inline std::int32_t wrap_mul(std::int32_t a, std::int32_t b) {
 
 // Stores the epilogue of acc for output (m, n): the scalar form of the header's formulas.
 static inline void store_epilogue_scalar(const QGemmProblem& p, std::int64_t m, std::int64_t n,
-                                  std::int32_t acc) {
+                                         std::int32_t acc) {
   const std::int64_t index = m * p.n + n;
   switch (p.kind) {
     case OutputKind::Int32:
@@ -122,7 +122,7 @@ template <class Kernel>
 void run_tiles(const QGemmProblem& p) {
   constexpr int kRows = Kernel::kMaxRows;
   constexpr int kBlocks = Kernel::kMaxBlocks;
-  static constexpr std::array<TileFn, kRows * kBlocks> table =
+  static constexpr std::array<TileFn, kRows* kBlocks> table =
       make_tile_table<Kernel>(std::make_integer_sequence<int, kRows * kBlocks>{});
   const std::int64_t blocks = (p.n + PackedWeights::kBlockN - 1) / PackedWeights::kBlockN;
   for (std::int64_t b0 = 0; b0 < blocks; b0 += kBlocks) {

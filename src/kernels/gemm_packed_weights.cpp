@@ -72,13 +72,11 @@ PackedWeights::PackedWeights(const Tensor& w, std::span<const std::int32_t> zero
 }
 
 std::int32_t PackedWeights::at(std::int64_t n, std::int64_t k) const {
-  check_argument(n >= 0 && n < n_, "PackedWeights::at", "n", n,
-                 "0 <= n < " + std::to_string(n_));
-  check_argument(k >= 0 && k < k_, "PackedWeights::at", "k", k,
-                 "0 <= k < " + std::to_string(k_));
-  const std::int64_t index =
-      (n / kBlockN) * k_padded_ * kBlockN + (k / kGroupK) * kBlockN * kGroupK +
-      (n % kBlockN) * kGroupK + k % kGroupK;
+  check_argument(n >= 0 && n < n_, "PackedWeights::at", "n", n, "0 <= n < " + std::to_string(n_));
+  check_argument(k >= 0 && k < k_, "PackedWeights::at", "k", k, "0 <= k < " + std::to_string(k_));
+  const std::int64_t index = (n / kBlockN) * k_padded_ * kBlockN +
+                             (k / kGroupK) * kBlockN * kGroupK + (n % kBlockN) * kGroupK +
+                             k % kGroupK;
   return dtype_ == DType::Int8 ? packed_.data<std::int8_t>()[index]
                                : packed_.data<std::int16_t>()[index];
 }

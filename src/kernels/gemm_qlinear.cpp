@@ -40,8 +40,8 @@ QLinearShape validate_qlinear(const char* where, const Tensor& x, std::int32_t x
 
   const auto check_per_channel = [&](const std::vector<float>& values, const char* arg,
                                      bool positive) {
-    check_argument(values.size() == 1 || static_cast<std::int64_t>(values.size()) == n, where,
-                   arg, values.size(), "1 or N = " + std::to_string(n) + " values");
+    check_argument(values.size() == 1 || static_cast<std::int64_t>(values.size()) == n, where, arg,
+                   values.size(), "1 or N = " + std::to_string(n) + " values");
     for (float v : values) {
       check_argument(std::isfinite(v) && (!positive || v > 0.0f), where, arg, v,
                      positive ? "finite values > 0" : "finite values");
@@ -61,12 +61,12 @@ QLinearShape validate_qlinear(const char* where, const Tensor& x, std::int32_t x
   } else {
     const auto& re = std::get<RequantEpilogue>(epilogue);
     check_per_channel(re.multiplier, "multiplier", true);
-    check_argument(re.out_dtype == DType::Int8 || re.out_dtype == DType::UInt8, where,
-                   "out_dtype", dtype_name(re.out_dtype), "int8 or uint8");
+    check_argument(re.out_dtype == DType::Int8 || re.out_dtype == DType::UInt8, where, "out_dtype",
+                   dtype_name(re.out_dtype), "int8 or uint8");
     const std::int64_t lo = dtype_min(re.out_dtype), hi = dtype_max(re.out_dtype);
     const std::string range = "inside the " + std::string(dtype_name(re.out_dtype)) + " range";
-    check_argument(re.zero_point >= lo && re.zero_point <= hi, where, "zero_point",
-                   re.zero_point, "a value " + range);
+    check_argument(re.zero_point >= lo && re.zero_point <= hi, where, "zero_point", re.zero_point,
+                   "a value " + range);
     check_argument(re.quant_min >= lo && re.quant_min <= hi, where, "quant_min", re.quant_min,
                    "a value " + range);
     check_argument(re.quant_max >= re.quant_min && re.quant_max <= hi, where, "quant_max",
@@ -119,9 +119,12 @@ void set_avx512_vnni_enabled(bool enabled) { g_vnni_enabled.store(enabled); }
 
 const char* active_qlinear_kernel() {
   switch (active_isa()) {
-    case IsaLevel::Avx512: return vnni_active() ? "avx512_vnni" : "avx512";
-    case IsaLevel::Avx2: return "avx2";
-    case IsaLevel::Portable: return "portable";
+    case IsaLevel::Avx512:
+      return vnni_active() ? "avx512_vnni" : "avx512";
+    case IsaLevel::Avx2:
+      return "avx2";
+    case IsaLevel::Portable:
+      return "portable";
   }
   return "portable";
 }
@@ -129,8 +132,7 @@ const char* active_qlinear_kernel() {
 Tensor qlinear(const Tensor& x, std::int32_t x_zero_point, const PackedWeights& w,
                const Epilogue& epilogue, const std::optional<Tensor>& bias_i32) {
   const auto shape =
-      gemm_detail::validate_qlinear("qlinear", x, x_zero_point, w.n(), w.k(), epilogue,
-                                    bias_i32);
+      gemm_detail::validate_qlinear("qlinear", x, x_zero_point, w.n(), w.k(), epilogue, bias_i32);
   Tensor y = Tensor::empty(shape.out_shape, shape.out_dtype);
   const std::int64_t n = w.n(), k = w.k();
   if (shape.m == 0 || n == 0) return y;
@@ -202,8 +204,12 @@ Tensor qlinear(const Tensor& x, std::int32_t x_zero_point, const PackedWeights& 
         gemm_detail::qgemm_avx512(p);
       }
       break;
-    case IsaLevel::Avx2: gemm_detail::qgemm_avx2(p); break;
-    case IsaLevel::Portable: gemm_detail::qgemm_portable(p); break;
+    case IsaLevel::Avx2:
+      gemm_detail::qgemm_avx2(p);
+      break;
+    case IsaLevel::Portable:
+      gemm_detail::qgemm_portable(p);
+      break;
   }
   return y;
 }

@@ -39,8 +39,8 @@ inline __m256i first_lanes(std::int64_t count) {
 // Epilogue for columns [n0, n0 + count) of row m, count <= 8.
 inline void store_8(const QGemmProblem& p, __m256i acc, std::int64_t m, std::int64_t n0,
                     std::int64_t count) {
-  acc = _mm256_add_epi32(
-      acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.col_offset + n0)));
+  acc = _mm256_add_epi32(acc,
+                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.col_offset + n0)));
   if (p.w_zero_point) {
     const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.w_zero_point + n0));
     acc = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zp, _mm256_set1_epi32(p.row_sum[m])));
@@ -71,21 +71,20 @@ inline void store_8(const QGemmProblem& p, __m256i acc, std::int64_t m, std::int
       __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(p.scale + n0));
       v = _mm256_max_ps(v, _mm256_set1_ps(p.clamp_lo));
       v = _mm256_min_ps(v, _mm256_set1_ps(p.clamp_hi));
-      const __m256i q =
-          p.rounding == RequantRounding::NearestEven
-              ? _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
-              : _mm256_cvttps_epi32(v);
+      const __m256i q = p.rounding == RequantRounding::NearestEven
+                            ? _mm256_cvtps_epi32(
+                                  _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+                            : _mm256_cvttps_epi32(v);
       const __m256i r = _mm256_add_epi32(q, _mm256_set1_epi32(p.out_zero_point));
       // In [qmin, qmax]: the low byte of each lane is the int8 / uint8 value. Gather the low
       // bytes of each 128-bit half, then the two halves' dwords side by side.
       const __m256i bytes = _mm256_shuffle_epi8(
-          r, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4,
-                              8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+          r, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8,
+                              12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
       const __m256i packed =
           _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
       const long long eight = _mm_cvtsi128_si64(_mm256_castsi256_si128(packed));
-      std::memcpy(static_cast<std::uint8_t*>(p.y) + index, &eight,
-                  static_cast<std::size_t>(count));
+      std::memcpy(static_cast<std::uint8_t*>(p.y) + index, &eight, static_cast<std::size_t>(count));
       return;
     }
   }
@@ -164,7 +163,8 @@ struct MaddwdKernel {
 #pragma GCC unroll 16
     for (int i = 0; i < MR * 2; ++i) {
       const int r = i / 2, half = i % 2;
-      const __m256i s0 = _mm256_add_epi32(acc[r][2 * half], _mm256_srli_epi64(acc[r][2 * half], 32));
+      const __m256i s0 =
+          _mm256_add_epi32(acc[r][2 * half], _mm256_srli_epi64(acc[r][2 * half], 32));
       const __m256i s1 =
           _mm256_add_epi32(acc[r][2 * half + 1], _mm256_srli_epi64(acc[r][2 * half + 1], 32));
       const __m256 even = _mm256_shuffle_ps(_mm256_castsi256_ps(s0), _mm256_castsi256_ps(s1),
@@ -179,8 +179,8 @@ struct MaddwdKernel {
         const std::int64_t c0 = n0 + half * 8;
         const std::int64_t left = p.n - c0;
         if (left <= 0) break;
-        store_8(p, _mm256_load_si256(reinterpret_cast<const __m256i*>(sums[r] + half * 8)),
-                m0 + r, c0, left < 8 ? left : 8);
+        store_8(p, _mm256_load_si256(reinterpret_cast<const __m256i*>(sums[r] + half * 8)), m0 + r,
+                c0, left < 8 ? left : 8);
       }
     }
   }

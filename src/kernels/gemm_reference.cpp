@@ -40,10 +40,10 @@ void reference_loops(const X* x, std::int32_t x_zp, const W* w, const std::int32
         const float multiplier = re.multiplier.size() == 1 ? re.multiplier[0] : re.multiplier[n];
         const float lo = static_cast<float>(re.quant_min - re.zero_point);
         const float hi = static_cast<float>(re.quant_max - re.zero_point);
-        const std::int32_t q = gemm_detail::requant_round(
-                                   gemm_detail::requant_clamped(acc, multiplier, lo, hi),
-                                   re.rounding) +
-                               re.zero_point;
+        const std::int32_t q =
+            gemm_detail::requant_round(gemm_detail::requant_clamped(acc, multiplier, lo, hi),
+                                       re.rounding) +
+            re.zero_point;
         if (re.out_dtype == DType::Int8) {
           y.data<std::int8_t>()[index] = static_cast<std::int8_t>(q);
         } else {
@@ -96,11 +96,12 @@ Tensor qlinear_reference(const Tensor& x, std::int32_t x_zero_point, const Tenso
                    "w_zero_points", zp,
                    "a value inside the " + std::string(dtype_name(w.dtype())) + " range");
   }
-  const auto shape = gemm_detail::validate_qlinear(kWhere, x, x_zero_point, n, k, epilogue,
-                                                   bias_i32);
+  const auto shape =
+      gemm_detail::validate_qlinear(kWhere, x, x_zero_point, n, k, epilogue, bias_i32);
   std::vector<std::int32_t> zp(static_cast<std::size_t>(n), 0);
   for (std::int64_t c = 0; c < n; ++c) {
-    if (!w_zero_points.empty()) zp[c] = w_zero_points.size() == 1 ? w_zero_points[0] : w_zero_points[c];
+    if (!w_zero_points.empty())
+      zp[c] = w_zero_points.size() == 1 ? w_zero_points[0] : w_zero_points[c];
   }
   const std::int32_t* bias = bias_i32 ? bias_i32->data<std::int32_t>() : nullptr;
   Tensor y = Tensor::empty(shape.out_shape, shape.out_dtype);
@@ -111,11 +112,15 @@ Tensor qlinear_reference(const Tensor& x, std::int32_t x_zero_point, const Tenso
                     epilogue, y);
   };
   if (x.dtype() == DType::UInt8) {
-    if (w.dtype() == DType::Int8) run(std::uint8_t{}, std::int8_t{});
-    else run(std::uint8_t{}, std::int16_t{});
+    if (w.dtype() == DType::Int8)
+      run(std::uint8_t{}, std::int8_t{});
+    else
+      run(std::uint8_t{}, std::int16_t{});
   } else {
-    if (w.dtype() == DType::Int8) run(std::int8_t{}, std::int8_t{});
-    else run(std::int8_t{}, std::int16_t{});
+    if (w.dtype() == DType::Int8)
+      run(std::int8_t{}, std::int8_t{});
+    else
+      run(std::int8_t{}, std::int16_t{});
   }
   return y;
 }

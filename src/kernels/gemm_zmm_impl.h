@@ -158,7 +158,8 @@ struct MaddwdKernel {
     for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
     __m512i acc[MR][NB][2];
 #pragma GCC unroll 32
-    for (int i = 0; i < MR * NB * 2; ++i) acc[i / (NB * 2)][i / 2 % NB][i % 2] = _mm512_setzero_si512();
+    for (int i = 0; i < MR * NB * 2; ++i)
+      acc[i / (NB * 2)][i / 2 % NB][i % 2] = _mm512_setzero_si512();
 
     const std::int64_t full = p.k / kGroup;
     std::uint32_t x4[MR];
@@ -169,7 +170,8 @@ struct MaddwdKernel {
     }
     if (full * kGroup < p.k) {
 #pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
+      for (int r = 0; r < MR; ++r)
+        x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
       accumulate<MR, NB>(acc, wbase + full * kBlock * kGroup, kp * kBlock, x4, flip);
     }
 
@@ -236,7 +238,8 @@ struct DpbusdKernel {
     }
     if (full * kGroup < p.k) {
 #pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
+      for (int r = 0; r < MR; ++r)
+        x4[r] = load_partial_group(rows[r] + full * kGroup, p.k - full * kGroup);
       accumulate<MR, NB>(acc, wbase + full * kBlock * kGroup, kp * kBlock, x4, flip);
     }
 

@@ -3,6 +3,8 @@
 // kernel family, and the float result against fp32 linear of the dequantized operands.
 #include "quantkit/apot/apot_linear.h"
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -12,8 +14,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
@@ -71,7 +71,7 @@ Tensor random_activations(std::mt19937& rng, Shape shape, DType dtype) {
   auto* p = static_cast<std::uint8_t*>(t.raw_data());
   for (std::int64_t i = 0; i < t.numel(); ++i) {
     // The extremes of the range now and then.
-    const int v = i % 11 == 0 ? static_cast<int>(dtype_min(dtype))
+    const int v = i % 11 == 0   ? static_cast<int>(dtype_min(dtype))
                   : i % 13 == 0 ? static_cast<int>(dtype_max(dtype))
                                 : d(rng);
     p[i] = static_cast<std::uint8_t>(v);
@@ -88,18 +88,18 @@ std::string label(const ApotScheme& s) { return s.label(); }
 // level(code) = float32(gamma · M(code) · 2^-E) exactly whenever the float32 running sum of
 // the terms is exact (E <= 23): the multipliers are the levels, scaled.
 TEST(ApotLinearMultipliers, ReproduceTheFloat32Levels) {
-  for (const ApotScheme s : {ApotScheme{4, 2, false}, ApotScheme{4, 2, true},
-                             ApotScheme{6, 2, false}, ApotScheme{8, 2, true},
-                             ApotScheme{4, 1, false}, ApotScheme{8, 1, false},
-                             ApotScheme{6, 3, true}, ApotScheme{9, 3, false}}) {
+  for (const ApotScheme s :
+       {ApotScheme{4, 2, false}, ApotScheme{4, 2, true}, ApotScheme{6, 2, false},
+        ApotScheme{8, 2, true}, ApotScheme{4, 1, false}, ApotScheme{8, 1, false},
+        ApotScheme{6, 3, true}, ApotScheme{9, 3, false}}) {
     ASSERT_LE(s.smallest_term_exponent(), 23) << label(s);
     const ApotQParams qp = make_apot_qparams(s, 0.8125f);
     const std::vector<std::int64_t> m = apot_level_multipliers(s);
     for (std::size_t p = 0; p < qp.levels.size(); ++p) {
       const std::int64_t code = qp.level_indices[p];
-      const double scaled = std::ldexp(static_cast<double>(qp.gamma) *
-                                           static_cast<double>(m[static_cast<std::size_t>(code)]),
-                                       -s.smallest_term_exponent());
+      const double scaled = std::ldexp(
+          static_cast<double>(qp.gamma) * static_cast<double>(m[static_cast<std::size_t>(code)]),
+          -s.smallest_term_exponent());
       EXPECT_EQ(qp.levels[p], static_cast<float>(scaled)) << label(s) << " code " << code;
     }
   }
@@ -114,10 +114,10 @@ TEST(ApotLinearMultipliers, StorageFollowsTheLargestMultiplier) {
     std::int64_t max_m;
     ApotLinear::WeightStorage storage;
   } cases[] = {
-      {{4, 2, false}, 48, ApotLinear::WeightStorage::Int8},   // 2^5 + 2^4
+      {{4, 2, false}, 48, ApotLinear::WeightStorage::Int8},  // 2^5 + 2^4
       {{4, 2, true}, 48, ApotLinear::WeightStorage::Int8},
-      {{4, 1, true}, 15, ApotLinear::WeightStorage::Int8},    // 8 + 4 + 2 + 1
-      {{8, 2, true}, 3840, ApotLinear::WeightStorage::Int16}, // 2^11 + 2^10 + 2^9 + 2^8
+      {{4, 1, true}, 15, ApotLinear::WeightStorage::Int8},     // 8 + 4 + 2 + 1
+      {{8, 2, true}, 3840, ApotLinear::WeightStorage::Int16},  // 2^11 + 2^10 + 2^9 + 2^8
       {{8, 1, false}, 255, ApotLinear::WeightStorage::Int16},
       {{16, 1, false}, 65535, ApotLinear::WeightStorage::Int64},
   };
@@ -137,10 +137,10 @@ TEST(ApotLinearMultipliers, MatchTheLevelsWithinRoundingForWideSchemes) {
     const ApotQParams qp = make_apot_qparams(s, 0.8125f);
     const std::vector<std::int64_t> m = apot_level_multipliers(s);
     for (std::size_t p = 0; p < qp.levels.size(); ++p) {
-      const double scaled = std::ldexp(
-          static_cast<double>(qp.gamma) *
-              static_cast<double>(m[static_cast<std::size_t>(qp.level_indices[p])]),
-          -s.smallest_term_exponent());
+      const double scaled =
+          std::ldexp(static_cast<double>(qp.gamma) *
+                         static_cast<double>(m[static_cast<std::size_t>(qp.level_indices[p])]),
+                     -s.smallest_term_exponent());
       EXPECT_NEAR(qp.levels[p], scaled, (s.n() + 1) * std::ldexp(std::fabs(scaled), -24))
           << label(s) << " position " << p;
     }
@@ -185,11 +185,10 @@ void expect_kernels_match_reference(const ApotLinear& layer, const Tensor& x, do
 
 TEST(ApotLinear, KernelsMatchShiftAndAddBitForBit) {
   std::mt19937 rng(2024);
-  const std::vector<ApotScheme> schemes{{4, 2, false}, {4, 2, true}, {6, 2, true},
-                                        {8, 2, false}, {8, 2, true}, {4, 1, true},
-                                        {8, 1, false}, {16, 1, false}};
-  const std::vector<std::array<std::int64_t, 3>> shapes{{1, 1, 1}, {3, 17, 5}, {7, 33, 64},
-                                                        {13, 70, 31}};
+  const std::vector<ApotScheme> schemes{{4, 2, false}, {4, 2, true}, {6, 2, true},  {8, 2, false},
+                                        {8, 2, true},  {4, 1, true}, {8, 1, false}, {16, 1, false}};
+  const std::vector<std::array<std::int64_t, 3>> shapes{
+      {1, 1, 1}, {3, 17, 5}, {7, 33, 64}, {13, 70, 31}};
   int index = 0;
   for (const ApotScheme& s : schemes) {
     for (const auto& [m, n, k] : shapes) {
@@ -200,9 +199,9 @@ TEST(ApotLinear, KernelsMatchShiftAndAddBitForBit) {
       const DType xd = index % 3 == 0 ? DType::Int8 : DType::UInt8;
       const Tensor x = random_activations(rng, {m, k}, xd);
       const std::int32_t zp = xd == DType::UInt8 ? 200 : -100;
-      expect_kernels_match_reference(layer, x, 0.037, zp,
-                                     label(s) + " " + std::to_string(m) + "x" +
-                                         std::to_string(n) + "x" + std::to_string(k));
+      expect_kernels_match_reference(
+          layer, x, 0.037, zp,
+          label(s) + " " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
       ++index;
     }
   }
@@ -220,8 +219,8 @@ TEST(ApotLinear, LongInt16RowsAreSplitIntoExactChunks) {
   Tensor x = Tensor::empty({4, 2500}, DType::UInt8);
   for (std::uint8_t& v : x.span<std::uint8_t>()) v = 255;
   expect_kernels_match_reference(layer, x, 0.01, 0, "chunked b8 k2");
-  expect_kernels_match_reference(layer, random_activations(rng, {4, 2500}, DType::Int8), 0.01,
-                                 3, "chunked b8 k2, random");
+  expect_kernels_match_reference(layer, random_activations(rng, {4, 2500}, DType::Int8), 0.01, 3,
+                                 "chunked b8 k2, random");
 }
 
 TEST(ApotLinear, BatchedInputKeepsLeadingDimensions) {
@@ -266,8 +265,8 @@ TEST(ApotLinear, EqualsFp32LinearOfDequantizedOperandsWithinRounding) {
       for (std::int64_t c = 0; c < n; ++c) {
         double magnitude = std::fabs(bias.data<float>()[c]);
         for (std::int64_t i = 0; i < k; ++i) {
-          magnitude += std::fabs(double{x_hat.data<float>()[r * k + i]} *
-                                 w_hat.data<float>()[c * k + i]);
+          magnitude +=
+              std::fabs(double{x_hat.data<float>()[r * k + i]} * w_hat.data<float>()[c * k + i]);
         }
         const double tolerance = (k + 8) * std::ldexp(1.0, -24) * magnitude;
         EXPECT_NEAR(y.data<float>()[r * n + c], y32.data<float>()[r * n + c], tolerance)
@@ -306,11 +305,12 @@ TEST(ApotLinear, RejectsBadArguments) {
   EXPECT_THROW(layer.forward_reference(x, -1.0, 0), Error);
   // Construction.
   EXPECT_THROW(ApotLinear::from_float(w, ApotScheme{4, 3, false}), Error);  // b % k != 0
-  EXPECT_THROW(ApotLinear::from_float(Tensor::zeros({4, 3}, DType::Float64),
-                                      ApotScheme{4, 2, false}),
-               Error);
-  EXPECT_THROW(ApotLinear::from_float(w, ApotScheme{4, 2, false}, Tensor::zeros({3}, DType::Float32)),
-               Error);
+  EXPECT_THROW(
+      ApotLinear::from_float(Tensor::zeros({4, 3}, DType::Float64), ApotScheme{4, 2, false}),
+      Error);
+  EXPECT_THROW(
+      ApotLinear::from_float(w, ApotScheme{4, 2, false}, Tensor::zeros({3}, DType::Float32)),
+      Error);
   EXPECT_THROW(ApotLinear::from_float(w, ApotScheme{4, 2, false}, Tensor::zeros({4}, DType::Int32)),
                Error);
   ApotTensor bad{layer.codes().clone(), nullptr};

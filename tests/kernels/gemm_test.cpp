@@ -4,19 +4,18 @@
 #include "quantkit/kernels/gemm.h"
 
 #include <cblas.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <random>
 #include <optional>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
@@ -73,8 +72,7 @@ TEST(GemmKernelConfig, EveryConfigRunsTheKernelItNames) {
 // ---------------------------------------------------------------------------------------
 
 // Integers of `dtype` in [lo, hi]; one in four values is an extreme of the range.
-Tensor random_ints(std::mt19937& rng, Shape shape, DType dtype, std::int64_t lo,
-                   std::int64_t hi) {
+Tensor random_ints(std::mt19937& rng, Shape shape, DType dtype, std::int64_t lo, std::int64_t hi) {
   Tensor t = Tensor::empty(std::move(shape), dtype);
   std::uniform_int_distribution<std::int64_t> value(lo, hi);
   std::uniform_int_distribution<int> pick(0, 7);
@@ -127,7 +125,8 @@ Epilogue random_epilogue(std::mt19937& rng, int kind, std::int64_t n, std::int64
   re.quant_min = random_in(rng, lo, (lo + hi) / 2);
   re.quant_max = random_in(rng, re.quant_min, hi);
   // Scaled so that typical accumulators land across the output range, some clamped.
-  const float typical = 1.0f / (64.0f * static_cast<float>(std::sqrt(static_cast<double>(k) + 1)) * 128.0f);
+  const float typical =
+      1.0f / (64.0f * static_cast<float>(std::sqrt(static_cast<double>(k) + 1)) * 128.0f);
   re.multiplier = random_scales(rng, count, typical * 0.25f, typical * 4.0f);
   re.rounding = std::bernoulli_distribution(0.5)(rng) ? RequantRounding::NearestEven
                                                       : RequantRounding::TowardZero;
@@ -173,23 +172,28 @@ void expect_all_kernels_match_reference(const Case& c, const std::string& label)
   }
 }
 
-Case random_case(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k,
-                 DType x_dtype, DType w_dtype, int epilogue_kind) {
+Case random_case(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, DType x_dtype,
+                 DType w_dtype, int epilogue_kind) {
   Case c;
   c.x = random_ints(rng, {m, k}, x_dtype);
   c.x_zp = random_in(rng, dtype_min(x_dtype), dtype_max(x_dtype));
   // int16 weights in the range the APoT linear uses (multipliers up to a few thousand), and
   // now and then the full range.
-  const std::int64_t w_lim = w_dtype == DType::Int8 ? 127 : (std::bernoulli_distribution(0.2)(rng) ? 32767 : 3840);
+  const std::int64_t w_lim =
+      w_dtype == DType::Int8 ? 127 : (std::bernoulli_distribution(0.2)(rng) ? 32767 : 3840);
   c.w = random_ints(rng, {n, k}, w_dtype, -w_lim - (w_dtype == DType::Int8 ? 1 : 0), w_lim);
   switch (std::uniform_int_distribution<int>(0, 2)(rng)) {
-    case 0: break;  // no weight zero points
-    case 1: c.w_zp = {random_in(rng, -20, 20)}; break;
+    case 0:
+      break;  // no weight zero points
+    case 1:
+      c.w_zp = {random_in(rng, -20, 20)};
+      break;
     default:
       for (std::int64_t i = 0; i < n; ++i) c.w_zp.push_back(random_in(rng, -128, 127));
   }
   c.epilogue = random_epilogue(rng, epilogue_kind, n, k);
-  if (std::bernoulli_distribution(0.5)(rng)) c.bias = random_ints(rng, {n}, DType::Int32, -100000, 100000);
+  if (std::bernoulli_distribution(0.5)(rng))
+    c.bias = random_ints(rng, {n}, DType::Int32, -100000, 100000);
   return c;
 }
 
@@ -210,9 +214,9 @@ TEST(QLinear, ShapeSweepMatchesReferenceOnEveryKernel) {
         const DType wd = (index % 5 == 4) ? DType::Int16 : DType::Int8;
         const int kind = index % 3;
         const Case c = random_case(rng, m, n, k, xd, wd, kind);
-        expect_all_kernels_match_reference(
-            c, "M=" + std::to_string(m) + " N=" + std::to_string(n) + " K=" + std::to_string(k) +
-                   " epilogue " + std::to_string(kind));
+        expect_all_kernels_match_reference(c, "M=" + std::to_string(m) + " N=" + std::to_string(n) +
+                                                  " K=" + std::to_string(k) + " epilogue " +
+                                                  std::to_string(kind));
         ++index;
       }
     }
@@ -316,7 +320,8 @@ TEST(QLinear, OverflowWrapsIdenticallyOnEveryKernel) {
     exact += std::int64_t{c.x.data<std::uint8_t>()[kk]} * c.w.data<std::int8_t>()[kk];
   }
   ASSERT_GT(exact, std::numeric_limits<std::int32_t>::max());
-  EXPECT_EQ(y.data<std::int32_t>()[0], static_cast<std::int32_t>(static_cast<std::uint32_t>(exact)));
+  EXPECT_EQ(y.data<std::int32_t>()[0],
+            static_cast<std::int32_t>(static_cast<std::uint32_t>(exact)));
   expect_all_kernels_match_reference(c, "overflow");
 }
 
@@ -446,18 +451,30 @@ TEST(QLinear, RejectsBadArguments) {
   };
   EXPECT_NO_THROW(qlinear(x, 0, w, requant([](RequantEpilogue&) {})));
   EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.multiplier = {0.0f}; })), Error);
-  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.multiplier = {INFINITY}; })), Error);
-  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.multiplier = {1, 1, 1}; })), Error);
-  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.out_dtype = DType::Int32; })), Error);
-  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.zero_point = 200; })), Error);
-  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.quant_min = 10, r.quant_max = 9; })), Error);
+  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.multiplier = {INFINITY}; })),
+               Error);
   EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) {
-                 r.out_dtype = DType::UInt8, r.zero_point = 0, r.quant_min = -1; })), Error);
+                         r.multiplier = {1, 1, 1};
+                       })),
+               Error);
+  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.out_dtype = DType::Int32; })),
+               Error);
+  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.zero_point = 200; })), Error);
+  EXPECT_THROW(
+      qlinear(x, 0, w, requant([](RequantEpilogue& r) { r.quant_min = 10, r.quant_max = 9; })),
+      Error);
+  EXPECT_THROW(qlinear(x, 0, w, requant([](RequantEpilogue& r) {
+                         r.out_dtype = DType::UInt8, r.zero_point = 0, r.quant_min = -1;
+                       })),
+               Error);
   // The reference checks the same, plus its unpacked weight.
-  EXPECT_THROW(qlinear_reference(x, 0, Tensor::zeros({4, 3}, DType::Float32), {}, Int32Epilogue{}), Error);
-  EXPECT_THROW(qlinear_reference(x, 0, Tensor::zeros({4, 2}, DType::Int8), {}, Int32Epilogue{}), Error);
+  EXPECT_THROW(qlinear_reference(x, 0, Tensor::zeros({4, 3}, DType::Float32), {}, Int32Epilogue{}),
+               Error);
+  EXPECT_THROW(qlinear_reference(x, 0, Tensor::zeros({4, 2}, DType::Int8), {}, Int32Epilogue{}),
+               Error);
   const std::vector<std::int32_t> three{0, 0, 0};
-  EXPECT_THROW(qlinear_reference(x, 0, Tensor::zeros({4, 3}, DType::Int8), three, Int32Epilogue{}), Error);
+  EXPECT_THROW(qlinear_reference(x, 0, Tensor::zeros({4, 3}, DType::Int8), three, Int32Epilogue{}),
+               Error);
 }
 
 TEST(QLinear, ErrorMessagesNameTheArgument) {
@@ -541,11 +558,10 @@ TEST(LinearF32, BiasIsAddedAndLeadingDimensionsKept) {
   const Tensor w = Tensor::from_vector<float>({1, 0, 0, 1, 1, 1}, {3, 2});
   const Tensor y = linear_f32(x, w, Tensor::from_vector<float>({10, 20, 30}));
   EXPECT_EQ(y.shape(), (Shape{3, 1, 3}));
-  EXPECT_EQ(y.to_vector<float>(),
-            (std::vector<float>{11, 22, 33, 13, 24, 37, 15, 26, 41}));
-  const Tensor y0 = linear_f32(Tensor::zeros({2, 0}, DType::Float32),
-                               Tensor::zeros({3, 0}, DType::Float32),
-                               Tensor::from_vector<float>({1, 2, 3}));
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{11, 22, 33, 13, 24, 37, 15, 26, 41}));
+  const Tensor y0 =
+      linear_f32(Tensor::zeros({2, 0}, DType::Float32), Tensor::zeros({3, 0}, DType::Float32),
+                 Tensor::from_vector<float>({1, 2, 3}));
   EXPECT_EQ(y0.to_vector<float>(), (std::vector<float>{1, 2, 3, 1, 2, 3}));
 }
 

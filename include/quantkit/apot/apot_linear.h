@@ -84,15 +84,15 @@ class ApotLinear {
                      const char* where) const;
 
   std::shared_ptr<const ApotQuantizer> quantizer_;
-  Tensor codes_;                        // int32 [N, K]
-  std::optional<Tensor> bias_;          // float32 [N]
+  Tensor codes_;                // int32 [N, K]
+  std::optional<Tensor> bias_;  // float32 [N]
   std::int64_t n_ = 0, k_ = 0;
   int exponent_ = 0;
   std::vector<std::int64_t> multipliers_;  // M(code) for every code of the scheme
   std::vector<std::int64_t> weights_;      // M(code[n][k]), [N, K]
   std::int64_t max_abs_multiplier_ = 0;
   WeightStorage storage_ = WeightStorage::Int64;
-  std::vector<Chunk> chunks_;              // Int8 / Int16 storage
+  std::vector<Chunk> chunks_;  // Int8 / Int16 storage
 };
 
 }  // namespace quantkit::apot

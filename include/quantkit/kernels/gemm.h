@@ -127,8 +127,8 @@ enum class RequantRounding { NearestEven, TowardZero };
 struct Int32Epilogue {};
 
 struct FloatEpilogue {
-  std::vector<float> scale;       // 1 or N finite values
-  std::optional<Tensor> bias;     // float32 [N], added after the scale multiply
+  std::vector<float> scale;    // 1 or N finite values
+  std::optional<Tensor> bias;  // float32 [N], added after the scale multiply
 };
 
 struct RequantEpilogue {
