@@ -11,6 +11,7 @@ import itertools
 import json
 import time
 
+import numpy as np
 import torch
 
 N = 1 << 24
@@ -36,7 +37,7 @@ def levels_and_indices(b, k, signed, alpha):
 
 
 def make_quantizer(levels, indices, alpha):
-    distinct, first = [], []
+    distinct = []
     for p in range(len(levels)):
         if p == 0 or levels[p] != levels[p - 1]:
             distinct.append(p)
@@ -51,6 +52,20 @@ def make_quantizer(levels, indices, alpha):
         return codes[torch.searchsorted(mids, xc)]
 
     return quantize
+
+
+def check_against_scan(quantize, levels, indices, x):
+    """The timed quantizer must give PyTorch's codes: compare it with apot_utils'
+    float_to_apot scan (float32 |level - x|, first strict minimum) on a sample."""
+    lv = levels.numpy()
+    idx = indices.numpy()
+    sample = x[:2000]
+    got = quantize(sample).numpy()
+    for i, v in enumerate(torch.clamp(sample, -ALPHA, ALPHA).numpy()):
+        d = np.abs(lv - np.float32(v))  # float32 arithmetic
+        want = idx[int(np.argmin(d))]   # argmin returns the first minimum
+        if got[i] != want:
+            raise SystemExit(f"searchsorted quantizer disagrees with the scan at x={v}")
 
 
 def rate(fn, n):
@@ -74,6 +89,8 @@ def main():
     for b, k, signed in SCHEMES:
         levels, indices = levels_and_indices(b, k, signed, ALPHA)
         quantize = make_quantizer(levels, indices, ALPHA)
+        if len(levels) <= 4096:
+            check_against_scan(quantize, levels, indices, x)
         out[f"b{b}_k{k}_{'s' if signed else 'u'}"] = rate(lambda: quantize(x), N)
     print(json.dumps(out))
 
