@@ -9,13 +9,20 @@ namespace quantkit::graph {
 
 std::string_view attr_kind_name(AttrKind kind) {
   switch (kind) {
-    case AttrKind::Int: return "int";
-    case AttrKind::Float: return "float";
-    case AttrKind::Ints: return "ints";
-    case AttrKind::Floats: return "floats";
-    case AttrKind::String: return "string";
-    case AttrKind::DType: return "dtype";
-    case AttrKind::Tensor: return "tensor";
+    case AttrKind::Int:
+      return "int";
+    case AttrKind::Float:
+      return "float";
+    case AttrKind::Ints:
+      return "ints";
+    case AttrKind::Floats:
+      return "floats";
+    case AttrKind::String:
+      return "string";
+    case AttrKind::DType:
+      return "dtype";
+    case AttrKind::Tensor:
+      return "tensor";
   }
   return "unknown";
 }
@@ -64,8 +71,10 @@ const Tensor& Attribute::as_tensor(std::string_view what) const {
 
 std::string Attribute::to_string() const {
   switch (kind()) {
-    case AttrKind::Int: return std::to_string(std::get<std::int64_t>(value_));
-    case AttrKind::Float: return format_double(std::get<double>(value_));
+    case AttrKind::Int:
+      return std::to_string(std::get<std::int64_t>(value_));
+    case AttrKind::Float:
+      return format_double(std::get<double>(value_));
     case AttrKind::Ints: {
       std::string out = "[";
       const auto& v = std::get<std::vector<std::int64_t>>(value_);
@@ -78,8 +87,10 @@ std::string Attribute::to_string() const {
       for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + format_double(v[i]);
       return out + "]";
     }
-    case AttrKind::String: return "'" + std::get<std::string>(value_) + "'";
-    case AttrKind::DType: return std::string(dtype_name(std::get<DType>(value_)));
+    case AttrKind::String:
+      return "'" + std::get<std::string>(value_) + "'";
+    case AttrKind::DType:
+      return std::string(dtype_name(std::get<DType>(value_)));
     case AttrKind::Tensor: {
       const Tensor& t = std::get<Tensor>(value_);
       return "tensor(" + std::string(dtype_name(t.dtype())) + shape_to_string(t.shape()) + ")";

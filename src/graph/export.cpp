@@ -84,8 +84,8 @@ Graph export_model(Module& model, std::span<const TensorType> input_types,
     std::string name = !options.input_names.empty() ? options.input_names[i]
                        : input_types.size() == 1    ? std::string("x")
                                                     : "x" + std::to_string(i);
-    inputs.push_back(tracer.wrap(tracer.builder().input(std::move(name), input_types[i].dtype,
-                                                        input_types[i].shape)));
+    inputs.push_back(tracer.wrap(
+        tracer.builder().input(std::move(name), input_types[i].dtype, input_types[i].shape)));
   }
   const std::vector<Proxy> outputs = model(inputs);
   check_argument(!outputs.empty(), "export_model", "model", model.type_name(),

@@ -19,15 +19,14 @@ void check_same_trace(const Proxy& a, const Proxy& b, std::string_view where) {
 // A 0-d constant holding `v` in x's dtype (torch's scalar operands do not promote).
 Value* scalar_like(const Proxy& x, double v, std::string_view where) {
   if (is_integer(x.dtype())) {
-    check_argument(v == std::trunc(v) && v >= static_cast<double>(dtype_min(x.dtype())) &&
-                       v <= static_cast<double>(dtype_max(x.dtype())),
-                   where, "scalar", v,
-                   "an integer inside " + std::string(dtype_name(x.dtype())) +
-                       " (the tensor's dtype)");
+    check_argument(
+        v == std::trunc(v) && v >= static_cast<double>(dtype_min(x.dtype())) &&
+            v <= static_cast<double>(dtype_max(x.dtype())),
+        where, "scalar", v,
+        "an integer inside " + std::string(dtype_name(x.dtype())) + " (the tensor's dtype)");
   }
-  Tensor t = visit_dtype(x.dtype(), [&](auto zero) {
-    return Tensor::scalar(static_cast<decltype(zero)>(v));
-  });
+  Tensor t = visit_dtype(x.dtype(),
+                         [&](auto zero) { return Tensor::scalar(static_cast<decltype(zero)>(v)); });
   return builder_of(x).constant(std::move(t), "scalar");
 }
 

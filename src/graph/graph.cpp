@@ -9,10 +9,14 @@ namespace quantkit::graph {
 
 std::string_view value_kind_name(ValueKind kind) {
   switch (kind) {
-    case ValueKind::Input: return "input";
-    case ValueKind::Parameter: return "parameter";
-    case ValueKind::Constant: return "constant";
-    case ValueKind::NodeOutput: return "node output";
+    case ValueKind::Input:
+      return "input";
+    case ValueKind::Parameter:
+      return "parameter";
+    case ValueKind::Constant:
+      return "constant";
+    case ValueKind::NodeOutput:
+      return "node output";
   }
   return "?";
 }
@@ -62,7 +66,9 @@ const Attribute& Node::attr(std::string_view name) const {
   if (it == attrs_.end()) throw Error(describe(name) + " is missing");
   return it->second;
 }
-std::int64_t Node::attr_int(std::string_view name) const { return attr(name).as_int(describe(name)); }
+std::int64_t Node::attr_int(std::string_view name) const {
+  return attr(name).as_int(describe(name));
+}
 double Node::attr_float(std::string_view name) const { return attr(name).as_float(describe(name)); }
 const std::vector<std::int64_t>& Node::attr_ints(std::string_view name) const {
   return attr(name).as_ints(describe(name));
@@ -199,7 +205,8 @@ Node* Graph::add_node(OpKind op, std::vector<Value*> inputs, AttributeMap attrs,
   }
   if (inputs.size() < schema.min_inputs || inputs.size() > schema.max_inputs()) {
     throw Error("node '" + name + "' (" + std::string(schema.name) + "): got " +
-                std::to_string(inputs.size()) + " inputs, expected " + std::string(schema.signature));
+                std::to_string(inputs.size()) + " inputs, expected " +
+                std::string(schema.signature));
   }
   for (const auto& [attr_name, value] : attrs) {
     const AttrSpec* spec = schema.find_attr(attr_name);
@@ -221,8 +228,8 @@ Node* Graph::add_node(OpKind op, std::vector<Value*> inputs, AttributeMap attrs,
     std::string value_name =
         output_types.size() == 1 ? name : name + "_" + std::string(schema.output_names[i]);
     if (value_name != name) value_name = unique_name(value_name);
-    auto value = std::unique_ptr<Value>(
-        new Value(this, ValueKind::NodeOutput, value_name, output_types[i]));
+    auto value =
+        std::unique_ptr<Value>(new Value(this, ValueKind::NodeOutput, value_name, output_types[i]));
     value->producer_ = node.get();
     value->output_index_ = i;
     if (value_name != name) names_.insert(value_name);
@@ -431,8 +438,8 @@ Graph Graph::clone() const {
     for (const auto& [k, a] : n->attrs_) node->attrs_.emplace(k, a.clone());
     node->source_ = n->source_;
     for (const auto& out : n->outputs_) {
-      auto value = std::unique_ptr<Value>(
-          new Value(&g, ValueKind::NodeOutput, out->name_, out->type_));
+      auto value =
+          std::unique_ptr<Value>(new Value(&g, ValueKind::NodeOutput, out->name_, out->type_));
       value->producer_ = node.get();
       value->output_index_ = out->output_index_;
       g.names_.insert(out->name_);

@@ -55,14 +55,12 @@ QuantRange range_of(const Node& n) {
 }
 
 double scalar_as_double(const Tensor& t) {
-  return visit_dtype(t.dtype(), [&](auto zero) {
-    return static_cast<double>(t.data<decltype(zero)>()[0]);
-  });
+  return visit_dtype(t.dtype(),
+                     [&](auto zero) { return static_cast<double>(t.data<decltype(zero)>()[0]); });
 }
 std::int64_t scalar_as_int(const Tensor& t) {
-  return visit_dtype(t.dtype(), [&](auto zero) {
-    return static_cast<std::int64_t>(t.data<decltype(zero)>()[0]);
-  });
+  return visit_dtype(
+      t.dtype(), [&](auto zero) { return static_cast<std::int64_t>(t.data<decltype(zero)>()[0]); });
 }
 
 // Per-tensor qparams from the attributes or from the 1-element scale / zero_point inputs.
@@ -100,26 +98,32 @@ std::vector<Tensor> choose_qparams(const Node& n, const Tensor& x) {
     lo = std::min(lo, p[i]);
     hi = std::max(hi, p[i]);
   }
-  const QParams q = calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                                      QScheme::PerTensorAffine, range_of(n),
-                                      static_cast<float>(n.attr_float("eps")));
+  const QParams q = calculate_qparams(std::span<const float>(&lo, 1),
+                                      std::span<const float>(&hi, 1), QScheme::PerTensorAffine,
+                                      range_of(n), static_cast<float>(n.attr_float("eps")));
   return {Tensor::from_vector(std::vector<double>{q.scale[0]}, Shape{1}),
           Tensor::from_vector(std::vector<std::int64_t>{q.zero_point[0]}, Shape{1})};
 }
 
 Tensor dispatch(const Node& n, std::span<const Tensor> in) {
   switch (n.op()) {
-    case OpKind::Linear: return ref::linear_f32(in[0], in[1], optional_input(in, 2));
-    case OpKind::Conv2d: return ref::conv2d_f32(in[0], in[1], optional_input(in, 2), conv_params(n));
+    case OpKind::Linear:
+      return ref::linear_f32(in[0], in[1], optional_input(in, 2));
+    case OpKind::Conv2d:
+      return ref::conv2d_f32(in[0], in[1], optional_input(in, 2), conv_params(n));
     case OpKind::Add:
     case OpKind::Sub:
     case OpKind::Mul:
-    case OpKind::Div: return ref::binary(n.op(), in[0], in[1]);
-    case OpKind::Relu: return ref::relu(in[0]);
+    case OpKind::Div:
+      return ref::binary(n.op(), in[0], in[1]);
+    case OpKind::Relu:
+      return ref::relu(in[0]);
     case OpKind::Hardtanh:
       return ref::clamp(in[0], n.attr_float("min_val"), n.attr_float("max_val"));
-    case OpKind::Clamp: return ref::clamp(in[0], optional_float(n, "min"), optional_float(n, "max"));
-    case OpKind::MaxPool2d: return ref::max_pool2d(in[0], pool_params(n, true));
+    case OpKind::Clamp:
+      return ref::clamp(in[0], optional_float(n, "min"), optional_float(n, "max"));
+    case OpKind::MaxPool2d:
+      return ref::max_pool2d(in[0], pool_params(n, true));
     case OpKind::AvgPool2d: {
       std::optional<std::int64_t> divisor;
       if (n.has_attr("divisor_override")) divisor = n.attr_int("divisor_override");
@@ -134,10 +138,14 @@ Tensor dispatch(const Node& n, std::span<const Tensor> in) {
       return ref::batch_norm(in[0], in[1], in[2], in[3], in[4], n.attr_float("eps"));
     // Shape-only ops return views; the interpreter copies outputs that could alias.
     case OpKind::Flatten:
-    case OpKind::Reshape: return in[0].reshape(n.output(0)->shape());
-    case OpKind::Transpose: return ref::transpose(in[0], n.attr_int("dim0"), n.attr_int("dim1"));
-    case OpKind::Cat: return ref::cat(in, n.attr_int("dim"));
-    case OpKind::Softmax: return ref::softmax(in[0], n.attr_int("dim"));
+    case OpKind::Reshape:
+      return in[0].reshape(n.output(0)->shape());
+    case OpKind::Transpose:
+      return ref::transpose(in[0], n.attr_int("dim0"), n.attr_int("dim1"));
+    case OpKind::Cat:
+      return ref::cat(in, n.attr_int("dim"));
+    case OpKind::Softmax:
+      return ref::softmax(in[0], n.attr_int("dim"));
     case OpKind::QuantizePerTensor: {
       const auto [scale, zp] = per_tensor_qparams(n, in);
       return quantize_per_tensor(in[0], scale, zp, range_of(n));
@@ -150,12 +158,15 @@ Tensor dispatch(const Node& n, std::span<const Tensor> in) {
       return quantize_per_channel(in[0], to_doubles(in[1]), to_int64s(in[2]), n.attr_int("axis"),
                                   range_of(n));
     case OpKind::DequantizePerChannel:
-      return dequantize_per_channel(in[0], to_doubles(in[1]), to_int64s(in[2]),
-                                    n.attr_int("axis"));
-    case OpKind::ChooseQParams: break;  // two outputs: handled by evaluate_node
-    case OpKind::Cast: return ref::cast(in[0], n.attr_dtype("dtype"));
-    case OpKind::Round: return ref::round_half_even(in[0]);
-    case OpKind::IntegerLinear: return ref::integer_linear(in[0], in[1], optional_input(in, 2));
+      return dequantize_per_channel(in[0], to_doubles(in[1]), to_int64s(in[2]), n.attr_int("axis"));
+    case OpKind::ChooseQParams:
+      break;  // two outputs: handled by evaluate_node
+    case OpKind::Cast:
+      return ref::cast(in[0], n.attr_dtype("dtype"));
+    case OpKind::Round:
+      return ref::round_half_even(in[0]);
+    case OpKind::IntegerLinear:
+      return ref::integer_linear(in[0], in[1], optional_input(in, 2));
     case OpKind::IntegerConv2d:
       return ref::integer_conv2d(in[0], in[1], optional_input(in, 2), conv_params(n));
     case OpKind::Requantize:
@@ -180,8 +191,8 @@ std::vector<Tensor> evaluate_node(const Node& node, std::span<const Tensor> inpu
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const TensorType actual{inputs[i].dtype(), inputs[i].shape()};
     if (actual != node.input(i)->type()) {
-      throw Error("evaluate_node: node '" + node.name() + "' input " + std::to_string(i) +
-                  " is " + actual.to_string() + ", expected " + node.input(i)->type().to_string());
+      throw Error("evaluate_node: node '" + node.name() + "' input " + std::to_string(i) + " is " +
+                  actual.to_string() + ", expected " + node.input(i)->type().to_string());
     }
   }
   try {
@@ -226,8 +237,8 @@ Interpreter::Interpreter(const Graph& graph) : graph_(graph) {
 
 std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
   const auto graph_inputs = graph_.inputs();
-  check_argument(inputs.size() == graph_inputs.size(), "Interpreter::run", "inputs",
-                 inputs.size(), std::to_string(graph_inputs.size()) + " tensors");
+  check_argument(inputs.size() == graph_inputs.size(), "Interpreter::run", "inputs", inputs.size(),
+                 std::to_string(graph_inputs.size()) + " tensors");
   std::vector<Tensor> slots(num_slots_);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const TensorType actual{inputs[i].dtype(), inputs[i].shape()};

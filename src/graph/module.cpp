@@ -85,10 +85,10 @@ std::vector<Proxy> Module::operator()(const std::vector<Proxy>& inputs) {
 void Module::check_new_name(const std::string& name) const {
   check_argument(!name.empty() && name.find('.') == std::string::npos, type_name_, "name", name,
                  "a non-empty name without '.'");
-  const bool taken =
-      std::any_of(children_.begin(), children_.end(), [&](const auto& c) { return c.first == name; }) ||
-      std::any_of(parameters_.begin(), parameters_.end(),
-                  [&](const auto& p) { return p.first == name; });
+  const bool taken = std::any_of(children_.begin(), children_.end(),
+                                 [&](const auto& c) { return c.first == name; }) ||
+                     std::any_of(parameters_.begin(), parameters_.end(),
+                                 [&](const auto& p) { return p.first == name; });
   check_argument(!taken, type_name_, "name", name, "a name not yet registered in this module");
 }
 
@@ -126,7 +126,8 @@ std::vector<std::pair<std::string, const Module*>> Module::named_modules() const
 std::vector<std::pair<std::string, Tensor*>> Module::named_parameters() {
   std::vector<std::pair<std::string, Tensor*>> out;
   for (auto& [path, m] : named_modules()) {
-    for (auto& [name, t] : m->parameters_) out.emplace_back(path.empty() ? name : path + "." + name, t);
+    for (auto& [name, t] : m->parameters_)
+      out.emplace_back(path.empty() ? name : path + "." + name, t);
   }
   return out;
 }

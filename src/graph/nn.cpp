@@ -60,19 +60,18 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t
              bias) {}
 
 Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels,
-               std::pair<std::int64_t, std::int64_t> kernel_size, Conv2dOptions options,
-               bool bias)
+               std::pair<std::int64_t, std::int64_t> kernel_size, Conv2dOptions options, bool bias)
     : Module("Conv2d"), options_(std::move(options)), has_bias_(bias) {
   check_argument(options_.groups >= 1, "Conv2d", "groups", options_.groups, ">= 1");
   check_argument(in_channels >= 1 && in_channels % options_.groups == 0, "Conv2d", "in_channels",
                  in_channels, "a positive multiple of groups");
-  check_argument(out_channels >= 1 && out_channels % options_.groups == 0, "Conv2d",
-                 "out_channels", out_channels, "a positive multiple of groups");
+  check_argument(out_channels >= 1 && out_channels % options_.groups == 0, "Conv2d", "out_channels",
+                 out_channels, "a positive multiple of groups");
   check_argument(kernel_size.first >= 1 && kernel_size.second >= 1, "Conv2d", "kernel_size",
                  std::to_string(kernel_size.first) + "x" + std::to_string(kernel_size.second),
                  "positive sizes");
-  weight = make_param({out_channels, in_channels / options_.groups, kernel_size.first,
-                       kernel_size.second});
+  weight = make_param(
+      {out_channels, in_channels / options_.groups, kernel_size.first, kernel_size.second});
   register_parameter("weight", weight);
   if (bias) {
     this->bias = make_param({out_channels});
@@ -96,8 +95,7 @@ Proxy Conv2d::forward(const Proxy& x) {
 
 // ---- BatchNorm2d ----
 
-BatchNorm2d::BatchNorm2d(std::int64_t num_features, double eps)
-    : Module("BatchNorm2d"), eps_(eps) {
+BatchNorm2d::BatchNorm2d(std::int64_t num_features, double eps) : Module("BatchNorm2d"), eps_(eps) {
   check_argument(num_features >= 1, "BatchNorm2d", "num_features", num_features, ">= 1");
   check_argument(eps >= 0, "BatchNorm2d", "eps", eps, ">= 0");
   weight = make_param({num_features});
@@ -134,7 +132,8 @@ Proxy ReLU::forward(const Proxy& x) { return functional::relu(x); }
 
 Proxy Hardtanh::forward(const Proxy& x) { return functional::hardtanh(x, min_val_, max_val_); }
 
-MaxPool2d::MaxPool2d(MaxPool2dOptions options) : Module("MaxPool2d"), options_(std::move(options)) {}
+MaxPool2d::MaxPool2d(MaxPool2dOptions options)
+    : Module("MaxPool2d"), options_(std::move(options)) {}
 
 MaxPool2d::MaxPool2d(std::int64_t kernel_size, std::optional<std::int64_t> stride,
                      std::int64_t padding)
@@ -144,7 +143,8 @@ MaxPool2d::MaxPool2d(std::int64_t kernel_size, std::optional<std::int64_t> strid
 
 Proxy MaxPool2d::forward(const Proxy& x) { return functional::max_pool2d(x, options_); }
 
-AvgPool2d::AvgPool2d(AvgPool2dOptions options) : Module("AvgPool2d"), options_(std::move(options)) {}
+AvgPool2d::AvgPool2d(AvgPool2dOptions options)
+    : Module("AvgPool2d"), options_(std::move(options)) {}
 
 AvgPool2d::AvgPool2d(std::int64_t kernel_size, std::optional<std::int64_t> stride,
                      std::int64_t padding)

@@ -12,13 +12,20 @@ namespace quantkit::graph {
 
 std::string_view short_dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "f32";
-    case DType::Float64: return "f64";
-    case DType::Int8: return "i8";
-    case DType::UInt8: return "u8";
-    case DType::Int16: return "i16";
-    case DType::Int32: return "i32";
-    case DType::Int64: return "i64";
+    case DType::Float32:
+      return "f32";
+    case DType::Float64:
+      return "f64";
+    case DType::Int8:
+      return "i8";
+    case DType::UInt8:
+      return "u8";
+    case DType::Int16:
+      return "i16";
+    case DType::Int32:
+      return "i32";
+    case DType::Int64:
+      return "i64";
   }
   return "?";
 }
@@ -94,9 +101,7 @@ const AttrSpec* OpSchema::find_attr(std::string_view attr_name) const {
   return nullptr;
 }
 
-std::size_t OpSchema::max_inputs() const {
-  return variadic ? SIZE_MAX : input_names.size();
-}
+std::size_t OpSchema::max_inputs() const { return variadic ? SIZE_MAX : input_names.size(); }
 
 namespace {
 
@@ -145,31 +150,37 @@ std::vector<OpSchema> build_schemas() {
       infer::binary_elementwise);
   add(OpKind::Mul, "mul", "mul(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
       infer::binary_elementwise);
-  add(OpKind::Div, "div", "div(a: F[...], b: F[...]) -> F[broadcast]  (F floating)",
-      {"a", "b"}, 2, {}, infer::binary_floating);
+  add(OpKind::Div, "div", "div(a: F[...], b: F[...]) -> F[broadcast]  (F floating)", {"a", "b"}, 2,
+      {}, infer::binary_floating);
   add(OpKind::Relu, "relu", "relu(x: T[...]) -> T[...]", {"x"}, 1, {}, infer::unary_same);
-  add(OpKind::Hardtanh, "hardtanh",
-      "hardtanh(x: F[...]; min_val: float, max_val: float) -> F[...]", {"x"}, 1,
-      {{"min_val", K::Float}, {"max_val", K::Float}}, infer::unary_floating);
+  add(OpKind::Hardtanh, "hardtanh", "hardtanh(x: F[...]; min_val: float, max_val: float) -> F[...]",
+      {"x"}, 1, {{"min_val", K::Float}, {"max_val", K::Float}}, infer::unary_floating);
   add(OpKind::Clamp, "clamp", "clamp(x: T[...]; min?: float, max?: float) -> T[...]", {"x"}, 1,
       {{"min", K::Float, false}, {"max", K::Float, false}}, infer::clamp);
   add(OpKind::MaxPool2d, "max_pool2d",
       "max_pool2d(x: T[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
       "dilation: ints[2], ceil_mode: int) -> T[N?, C, oH, oW]",
       {"x"}, 1,
-      {{"kernel_size", K::Ints}, {"stride", K::Ints}, {"padding", K::Ints},
-       {"dilation", K::Ints}, {"ceil_mode", K::Int}},
+      {{"kernel_size", K::Ints},
+       {"stride", K::Ints},
+       {"padding", K::Ints},
+       {"dilation", K::Ints},
+       {"ceil_mode", K::Int}},
       infer::max_pool2d);
   add(OpKind::AvgPool2d, "avg_pool2d",
       "avg_pool2d(x: F[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
       "ceil_mode: int, count_include_pad: int, divisor_override?: int) -> F[N?, C, oH, oW]",
       {"x"}, 1,
-      {{"kernel_size", K::Ints}, {"stride", K::Ints}, {"padding", K::Ints},
-       {"ceil_mode", K::Int}, {"count_include_pad", K::Int}, {"divisor_override", K::Int, false}},
+      {{"kernel_size", K::Ints},
+       {"stride", K::Ints},
+       {"padding", K::Ints},
+       {"ceil_mode", K::Int},
+       {"count_include_pad", K::Int},
+       {"divisor_override", K::Int, false}},
       infer::avg_pool2d);
   add(OpKind::AdaptiveAvgPool2d, "adaptive_avg_pool2d",
-      "adaptive_avg_pool2d(x: F[N?, C, H, W]; output_size: ints[2]) -> F[N?, C, oH, oW]", {"x"},
-      1, {{"output_size", K::Ints}}, infer::adaptive_avg_pool2d);
+      "adaptive_avg_pool2d(x: F[N?, C, H, W]; output_size: ints[2]) -> F[N?, C, oH, oW]", {"x"}, 1,
+      {{"output_size", K::Ints}}, infer::adaptive_avg_pool2d);
   add(OpKind::BatchNorm, "batch_norm",
       "batch_norm(x: f32[N, C, ...], weight: f32[C], bias: f32[C], running_mean: f32[C], "
       "running_var: f32[C]; eps: float) -> f32[N, C, ...]  (inference: running statistics)",
@@ -179,8 +190,8 @@ std::vector<OpSchema> build_schemas() {
       {"x"}, 1, {{"start_dim", K::Int}, {"end_dim", K::Int}}, infer::flatten);
   add(OpKind::Reshape, "reshape", "reshape(x: T[...]; shape: ints (one -1 allowed)) -> T[shape]",
       {"x"}, 1, {{"shape", K::Ints}}, infer::reshape);
-  add(OpKind::Transpose, "transpose", "transpose(x: T[...]; dim0: int, dim1: int) -> T[...]",
-      {"x"}, 1, {{"dim0", K::Int}, {"dim1", K::Int}}, infer::transpose);
+  add(OpKind::Transpose, "transpose", "transpose(x: T[...]; dim0: int, dim1: int) -> T[...]", {"x"},
+      1, {{"dim0", K::Int}, {"dim1", K::Int}}, infer::transpose);
   add(OpKind::Cat, "cat", "cat(x0: T[...], x1: T[...], ...; dim: int) -> T[...]", {"x"}, 1,
       {{"dim", K::Int}}, infer::cat, {"out"}, /*variadic=*/true);
   add(OpKind::Softmax, "softmax", "softmax(x: F[...]; dim: int) -> F[...]", {"x"}, 1,

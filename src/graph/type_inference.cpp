@@ -35,8 +35,8 @@ void expect_floating(const InferContext& ctx, std::size_t i) {
 void expect_rank(const InferContext& ctx, std::size_t i, std::int64_t lo, std::int64_t hi) {
   const auto rank = static_cast<std::int64_t>(ctx.input(i).shape.size());
   if (rank < lo || rank > hi) {
-    std::string expected = lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " +
-                                                               std::to_string(hi);
+    std::string expected =
+        lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
     ctx.fail("input " + std::to_string(i) + " has type " + describe(ctx.input(i)) +
              ", expected rank " + expected);
   }
@@ -84,12 +84,12 @@ void check_per_tensor_qparams(const InferContext& ctx) {
               "needs 'scale' and 'zero_point' attributes when they are not inputs");
     const double scale = ctx.attr_float("scale");
     ctx.check(scale > 0 && scale <= 3.4028234663852886e38,
-              "attribute 'scale' must be a finite float32 value > 0, got " +
-                  std::to_string(scale));
+              "attribute 'scale' must be a finite float32 value > 0, got " + std::to_string(scale));
     return;
   }
-  ctx.check(ctx.num_inputs() == 3, "takes scale and zero_point both as inputs or both as "
-                                   "attributes, got 2 inputs");
+  ctx.check(ctx.num_inputs() == 3,
+            "takes scale and zero_point both as inputs or both as "
+            "attributes, got 2 inputs");
   ctx.check(!attrs, "scale and zero_point are inputs, so the attributes must be absent");
   const TensorType& s = ctx.input(1);
   const TensorType& z = ctx.input(2);
@@ -124,9 +124,9 @@ Shape conv2d_shape(const InferContext& ctx) {
   ctx.check(x[1] % groups == 0 && w[0] % groups == 0,
             "in_channels " + std::to_string(x[1]) + " and out_channels " + std::to_string(w[0]) +
                 " must both be divisible by groups " + std::to_string(groups));
-  ctx.check(w[1] * groups == x[1],
-            "weight " + describe(ctx.input(1)) + " expects " + std::to_string(w[1] * groups) +
-                " input channels, x " + describe(ctx.input(0)) + " has " + std::to_string(x[1]));
+  ctx.check(w[1] * groups == x[1], "weight " + describe(ctx.input(1)) + " expects " +
+                                       std::to_string(w[1] * groups) + " input channels, x " +
+                                       describe(ctx.input(0)) + " has " + std::to_string(x[1]));
   if (ctx.num_inputs() == 3) {
     expect_vector(ctx, 2, w[0], "out_channels");
   }
@@ -147,9 +147,9 @@ Shape linear_shape(const InferContext& ctx) {
   expect_rank(ctx, 1, 2, 2);
   const Shape& x = ctx.input(0).shape;
   const Shape& w = ctx.input(1).shape;
-  ctx.check(x.back() == w[1], "x " + describe(ctx.input(0)) + " has " +
-                                  std::to_string(x.back()) + " features, weight " +
-                                  describe(ctx.input(1)) + " expects " + std::to_string(w[1]));
+  ctx.check(x.back() == w[1], "x " + describe(ctx.input(0)) + " has " + std::to_string(x.back()) +
+                                  " features, weight " + describe(ctx.input(1)) + " expects " +
+                                  std::to_string(w[1]));
   if (ctx.num_inputs() == 3) expect_vector(ctx, 2, w[0], "out_features");
   Shape out = x;
   out.back() = w[0];
@@ -165,10 +165,11 @@ std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t
 
 std::int64_t pooling_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
                                  std::int64_t stride, std::int64_t dilation, bool ceil_mode) {
-  const std::int64_t numerator = in + 2 * pad - dilation * (kernel - 1) - 1 +
-                                 (ceil_mode ? stride - 1 : 0);
+  const std::int64_t numerator =
+      in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
   // Floor division (numerator may be negative for windows that do not fit).
-  std::int64_t out = (numerator >= 0 ? numerator / stride : -((-numerator + stride - 1) / stride)) + 1;
+  std::int64_t out =
+      (numerator >= 0 ? numerator / stride : -((-numerator + stride - 1) / stride)) + 1;
   // torch: in ceil mode the last window must start inside the input or the left padding.
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
   return out;
@@ -180,8 +181,8 @@ Shape broadcast_shapes(const InferContext& ctx, const Shape& a, const Shape& b) 
   for (std::size_t i = 0; i < rank; ++i) {
     const std::int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     const std::int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    ctx.check(da == db || da == 1 || db == 1, "shapes " + shape_to_string(a) + " and " +
-                                                  shape_to_string(b) + " do not broadcast");
+    ctx.check(da == db || da == 1 || db == 1,
+              "shapes " + shape_to_string(a) + " and " + shape_to_string(b) + " do not broadcast");
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -248,8 +249,7 @@ Types clamp(const InferContext& ctx) {
     }
   }
   if (has_min && has_max) {
-    ctx.check(ctx.attr_float("min") <= ctx.attr_float("max"),
-              "attribute 'min' must be <= 'max'");
+    ctx.check(ctx.attr_float("min") <= ctx.attr_float("max"), "attribute 'min' must be <= 'max'");
   }
   return {ctx.input(0)};
 }
@@ -267,9 +267,9 @@ Types pool2d(const InferContext& ctx, bool has_dilation) {
   Shape out = x;
   const std::size_t h = x.size() - 2;
   for (std::size_t d = 0; d < 2; ++d) {
-    ctx.check(padding[d] <= kernel[d] / 2,
-              "padding " + std::to_string(padding[d]) + " must be at most half the kernel size " +
-                  std::to_string(kernel[d]));
+    ctx.check(padding[d] <= kernel[d] / 2, "padding " + std::to_string(padding[d]) +
+                                               " must be at most half the kernel size " +
+                                               std::to_string(kernel[d]));
     const std::int64_t o =
         pooling_output_size(x[h + d], kernel[d], padding[d], stride[d], dilation[d], ceil_mode);
     ctx.check(o >= 1, "input " + describe(ctx.input(0)) + " is too small for the pooling window");
@@ -295,8 +295,8 @@ Types adaptive_avg_pool2d(const InferContext& ctx) {
   const auto& size = pair_attr(ctx, "output_size", 1);
   Shape out = ctx.input(0).shape;
   for (std::size_t d = 0; d < 2; ++d) {
-    ctx.check(out[out.size() - 2 + d] > 0, "input " + describe(ctx.input(0)) +
-                                               " has an empty spatial dim");
+    ctx.check(out[out.size() - 2 + d] > 0,
+              "input " + describe(ctx.input(0)) + " has an empty spatial dim");
     out[out.size() - 2 + d] = size[d];
   }
   return {TensorType{ctx.input(0).dtype, out}};
@@ -345,9 +345,9 @@ Types reshape(const InferContext& ctx) {
     }
   }
   if (inferred >= 0) {
-    ctx.check(known != 0 && numel % known == 0,
-              "cannot infer the -1 dim of " + shape_to_string(out) + " for " +
-                  std::to_string(numel) + " elements");
+    ctx.check(known != 0 && numel % known == 0, "cannot infer the -1 dim of " +
+                                                    shape_to_string(out) + " for " +
+                                                    std::to_string(numel) + " elements");
     out[static_cast<std::size_t>(inferred)] = numel / known;
   }
   ctx.check(shape_numel(out) == numel, "shape " + shape_to_string(out) + " does not hold the " +
@@ -438,9 +438,9 @@ Types cast(const InferContext& ctx) {
 
 Types integer_linear(const InferContext& ctx) {
   for (std::size_t i = 0; i < 2; ++i) {
-    ctx.check(is_integer_operand(ctx.input(i).dtype),
-              "input " + std::to_string(i) + " has type " + describe(ctx.input(i)) +
-                  ", expected int8, uint8, int16 or int32");
+    ctx.check(is_integer_operand(ctx.input(i).dtype), "input " + std::to_string(i) + " has type " +
+                                                          describe(ctx.input(i)) +
+                                                          ", expected int8, uint8, int16 or int32");
   }
   if (ctx.num_inputs() == 3) expect_dtype(ctx, 2, DType::Int32);
   return {TensorType{DType::Int32, linear_shape(ctx)}};
@@ -448,9 +448,9 @@ Types integer_linear(const InferContext& ctx) {
 
 Types integer_conv2d(const InferContext& ctx) {
   for (std::size_t i = 0; i < 2; ++i) {
-    ctx.check(is_integer_operand(ctx.input(i).dtype),
-              "input " + std::to_string(i) + " has type " + describe(ctx.input(i)) +
-                  ", expected int8, uint8, int16 or int32");
+    ctx.check(is_integer_operand(ctx.input(i).dtype), "input " + std::to_string(i) + " has type " +
+                                                          describe(ctx.input(i)) +
+                                                          ", expected int8, uint8, int16 or int32");
   }
   if (ctx.num_inputs() == 3) expect_dtype(ctx, 2, DType::Int32);
   return {TensorType{DType::Int32, conv2d_shape(ctx)}};

@@ -19,8 +19,8 @@
 namespace quantkit::graph {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::all_close;
+using ::testing::HasSubstr;
 using testing::random_tensor;
 
 namespace F = functional;
@@ -59,10 +59,10 @@ TEST(Export, SmallCnnGraphStructureNamesAndSources) {
   EXPECT_EQ(g.inputs()[0]->name(), "x");
   std::vector<std::string> params;
   for (const Value* p : g.parameters()) params.push_back(p->name());
-  EXPECT_EQ(params, (std::vector<std::string>{"features.0.weight", "features.0.bias",
-                                              "features.1.weight", "features.1.bias",
-                                              "features.1.running_mean", "features.1.running_var",
-                                              "fc.weight", "fc.bias"}));
+  EXPECT_EQ(params,
+            (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.1.weight",
+                                      "features.1.bias", "features.1.running_mean",
+                                      "features.1.running_var", "fc.weight", "fc.bias"}));
   EXPECT_EQ(g.find_node("conv2d")->source(), (SourceInfo{"features.0", "Conv2d"}));
   EXPECT_EQ(g.find_node("relu")->source(), (SourceInfo{"features.2", "ReLU"}));
   EXPECT_EQ(g.find_node("flatten")->source(), (SourceInfo{"flatten", "Flatten"}));
@@ -81,7 +81,9 @@ TEST(Export, BuilderAndModuleGiveTheSameGraph) {
 
   GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {2, 2, 6, 6});
-  auto param = [&](const std::string& name) { return b.parameter(name, net.parameter(name).clone()); };
+  auto param = [&](const std::string& name) {
+    return b.parameter(name, net.parameter(name).clone());
+  };
   b.set_source({"features.0", "Conv2d"});
   Value* w = param("features.0.weight");
   Value* bias = param("features.0.bias");
@@ -216,10 +218,10 @@ TEST(Export, FunctionalOpsInsideCustomForward) {
     }
   } m;
   const Graph g = export_model(m, {Tensor::zeros({2, 3, 4, 4}, DType::Float32)});
-  EXPECT_EQ(ops_of(g), (std::vector<OpKind>{OpKind::Conv2d, OpKind::Conv2d, OpKind::Relu,
-                                            OpKind::Cat, OpKind::Add, OpKind::Mul,
-                                            OpKind::AdaptiveAvgPool2d, OpKind::Flatten,
-                                            OpKind::Softmax}));
+  EXPECT_EQ(ops_of(g),
+            (std::vector<OpKind>{OpKind::Conv2d, OpKind::Conv2d, OpKind::Relu, OpKind::Cat,
+                                 OpKind::Add, OpKind::Mul, OpKind::AdaptiveAvgPool2d,
+                                 OpKind::Flatten, OpKind::Softmax}));
   EXPECT_EQ(g.constants().size(), 2u);  // the scalars 1.0 and 0.5
   EXPECT_EQ(g.find_node("cat")->source(), (SourceInfo{"", "Branches"}));
   EXPECT_EQ(g.find_node("conv2d_1")->source(), (SourceInfo{"b", "Conv2d"}));
@@ -305,8 +307,8 @@ TEST(Export, Errors) {
   LinearModel m;
   EXPECT_THROW(export_model(m, {Tensor::zeros({2, 4}, DType::Float32)}), Error);  // wrong features
   EXPECT_THROW(export_model(m, std::span<const Tensor>{}), Error);
-  EXPECT_THROW(export_model(m, {Tensor::zeros({2, 5}, DType::Float32)}, {.input_names = {"a", "b"}}),
-               Error);
+  EXPECT_THROW(
+      export_model(m, {Tensor::zeros({2, 5}, DType::Float32)}, {.input_names = {"a", "b"}}), Error);
 }
 
 TEST(Module, RegistrationRules) {

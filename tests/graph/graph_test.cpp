@@ -175,7 +175,7 @@ TEST(Graph, DeadCodeEliminationDropsUnusedConstantsButKeepsParameters) {
   Value* x = b.input("x", DType::Float32, {4});
   Value* c = b.constant(Tensor::scalar(2.0f), "two");
   Value* unused_param = b.parameter("p", Tensor::zeros({4}, DType::Float32));
-  b.mul(x, c);  // dead
+  b.mul(x, c);             // dead
   b.add(x, unused_param);  // dead
   b.output(b.relu(x));
   Graph g = std::move(b).build();

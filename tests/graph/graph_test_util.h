@@ -44,8 +44,8 @@ inline ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& 
   for (std::int64_t i = 0; i < actual.numel(); ++i) {
     const bool both_nan = std::isnan(a[i]) && std::isnan(e[i]);
     if (!both_nan && !(std::fabs(a[i] - e[i]) <= atol + rtol * std::fabs(e[i]))) {
-      return ::testing::AssertionFailure() << "element " << i << ": got " << a[i] << ", expected "
-                                           << e[i];
+      return ::testing::AssertionFailure()
+             << "element " << i << ": got " << a[i] << ", expected " << e[i];
     }
   }
   return ::testing::AssertionSuccess();

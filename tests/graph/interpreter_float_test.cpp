@@ -6,20 +6,20 @@
 #include <vector>
 
 #include "graph_test_util.h"
-#include "reference_loops.h"
 #include "quantkit/core/error.h"
 #include "quantkit/graph/builder.h"
 #include "quantkit/graph/interpreter.h"
+#include "reference_loops.h"
 
 namespace quantkit::graph {
 namespace {
 
 using testing::all_close;
-using testing::identical;
-using testing::random_tensor;
 using testing::conv_reference;
+using testing::identical;
 using testing::linear_reference;
 using testing::max_pool_reference;
+using testing::random_tensor;
 
 // Runs a one-node graph built by `make` on `inputs` (graph inputs named in0, in1, ...).
 template <class Make>
@@ -41,9 +41,8 @@ TEST(InterpreterFloat, LinearAnyRankWithAndWithoutBias) {
     const Tensor x = random_tensor(xs, 1);
     const Tensor w = random_tensor({4, 5}, 2);
     const Tensor bias = random_tensor({4}, 3);
-    Tensor y = run_single({x, w, bias}, [](GraphBuilder& b, auto v) {
-      return b.linear(v[0], v[1], v[2]);
-    });
+    Tensor y = run_single({x, w, bias},
+                          [](GraphBuilder& b, auto v) { return b.linear(v[0], v[1], v[2]); });
     EXPECT_TRUE(all_close(y, linear_reference(x, w, &bias))) << shape_to_string(xs);
     Tensor y2 = run_single({x, w}, [](GraphBuilder& b, auto v) { return b.linear(v[0], v[1]); });
     EXPECT_TRUE(all_close(y2, linear_reference(x, w, nullptr))) << shape_to_string(xs);
@@ -60,13 +59,13 @@ struct ConvCase {
 
 TEST(InterpreterFloat, Conv2dStridePaddingDilationGroups) {
   const std::vector<ConvCase> cases = {
-      {1, 3, 3, 3, 3, 3, 3, Conv2dOptions(), true},                                  // the seed's conv
-      {2, 3, 7, 6, 4, 3, 3, Conv2dOptions({1, 1}, {1, 1}), true},   // same padding
-      {1, 4, 9, 9, 6, 3, 2, Conv2dOptions({2, 3}, {1, 0}, {1, 1}, 2), false},        // stride, groups
-      {1, 2, 10, 8, 2, 3, 3, Conv2dOptions({1, 1}, {2, 2}, {2, 3}), true},        // dilation
-      {2, 4, 5, 5, 4, 3, 3, Conv2dOptions({1, 1}, {1, 1}, {1, 1}, 4), true},  // depthwise
-      {1, 5, 4, 6, 3, 1, 1, Conv2dOptions(), true},                                  // pointwise
-      {1, 2, 2, 2, 2, 1, 1, Conv2dOptions({2, 2}, {1, 1}), false},        // 1x1, strided, padded
+      {1, 3, 3, 3, 3, 3, 3, Conv2dOptions(), true},                            // the seed's conv
+      {2, 3, 7, 6, 4, 3, 3, Conv2dOptions({1, 1}, {1, 1}), true},              // same padding
+      {1, 4, 9, 9, 6, 3, 2, Conv2dOptions({2, 3}, {1, 0}, {1, 1}, 2), false},  // stride, groups
+      {1, 2, 10, 8, 2, 3, 3, Conv2dOptions({1, 1}, {2, 2}, {2, 3}), true},     // dilation
+      {2, 4, 5, 5, 4, 3, 3, Conv2dOptions({1, 1}, {1, 1}, {1, 1}, 4), true},   // depthwise
+      {1, 5, 4, 6, 3, 1, 1, Conv2dOptions(), true},                            // pointwise
+      {1, 2, 2, 2, 2, 1, 1, Conv2dOptions({2, 2}, {1, 1}), false},  // 1x1, strided, padded
   };
   std::uint32_t seed = 10;
   for (const ConvCase& cc : cases) {
@@ -78,8 +77,8 @@ TEST(InterpreterFloat, Conv2dStridePaddingDilationGroups) {
     Tensor y = run_single(inputs, [&](GraphBuilder& b, auto v) {
       return b.conv2d(v[0], v[1], cc.bias ? v[2] : nullptr, cc.options);
     });
-    EXPECT_TRUE(all_close(y, conv_reference(x, w, cc.bias ? &bias : nullptr, cc.options), 1e-5f,
-                          1e-4f))
+    EXPECT_TRUE(
+        all_close(y, conv_reference(x, w, cc.bias ? &bias : nullptr, cc.options), 1e-5f, 1e-4f))
         << "case with groups " << cc.options.groups << " stride " << cc.options.stride[0];
   }
 }
@@ -110,9 +109,8 @@ TEST(InterpreterFloat, BinaryOpsBroadcast) {
 
 TEST(InterpreterFloat, ScalarOperand) {
   const Tensor a = random_tensor({3, 2}, 22);
-  Tensor y = run_single({a}, [](GraphBuilder& b, auto v) {
-    return b.mul(v[0], b.constant(Tensor::scalar(3.0f)));
-  });
+  Tensor y = run_single(
+      {a}, [](GraphBuilder& b, auto v) { return b.mul(v[0], b.constant(Tensor::scalar(3.0f))); });
   for (std::int64_t i = 0; i < 6; ++i) EXPECT_EQ(y.data<float>()[i], a.data<float>()[i] * 3.0f);
 }
 
@@ -136,8 +134,10 @@ TEST(InterpreterFloat, ReluHardtanhClamp) {
   EXPECT_TRUE(identical(r, Tensor::from_vector(std::vector<float>{0, 0, 0, 0.5f, 3.0f, nan})));
   Tensor h = run_single({x}, [](GraphBuilder& b, auto v) { return b.hardtanh(v[0], -1, 1); });
   EXPECT_TRUE(identical(h, Tensor::from_vector(std::vector<float>{-1, -0.5f, 0, 0.5f, 1, nan})));
-  Tensor lo = run_single({x}, [](GraphBuilder& b, auto v) { return b.clamp(v[0], 0.25, std::nullopt); });
-  EXPECT_TRUE(identical(lo, Tensor::from_vector(std::vector<float>{0.25f, 0.25f, 0.25f, 0.5f, 3, nan})));
+  Tensor lo =
+      run_single({x}, [](GraphBuilder& b, auto v) { return b.clamp(v[0], 0.25, std::nullopt); });
+  EXPECT_TRUE(
+      identical(lo, Tensor::from_vector(std::vector<float>{0.25f, 0.25f, 0.25f, 0.5f, 3, nan})));
   const Tensor i = Tensor::from_vector(std::vector<std::int32_t>{-300, -5, 0, 5, 300});
   Tensor ci = run_single({i}, [](GraphBuilder& b, auto v) { return b.clamp(v[0], -128, 127); });
   EXPECT_EQ(ci.to_vector<std::int32_t>(), (std::vector<std::int32_t>{-128, -5, 0, 5, 127}));
@@ -176,7 +176,8 @@ TEST(InterpreterFloat, MaxPool2d) {
 }
 
 TEST(InterpreterFloat, MaxPool2dOnIntegersAndNaN) {
-  const Tensor x = Tensor::from_vector(std::vector<std::int32_t>{-5, -7, -9, -1}, Shape{1, 1, 2, 2});
+  const Tensor x =
+      Tensor::from_vector(std::vector<std::int32_t>{-5, -7, -9, -1}, Shape{1, 1, 2, 2});
   Tensor y = run_single({x}, [](GraphBuilder& b, auto v) {
     return b.max_pool2d(v[0], MaxPool2dOptions({2, 2}, {}, {1, 1}));
   });
@@ -184,20 +185,25 @@ TEST(InterpreterFloat, MaxPool2dOnIntegersAndNaN) {
   EXPECT_EQ(y.to_vector<std::int32_t>(), (std::vector<std::int32_t>{-5, -7, -9, -1}));
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const Tensor f = Tensor::from_vector(std::vector<float>{1, nan, 3, 2}, Shape{1, 1, 2, 2});
-  Tensor m = run_single({f}, [](GraphBuilder& b, auto v) { return b.max_pool2d(v[0], MaxPool2dOptions({2, 2})); });
+  Tensor m = run_single({f}, [](GraphBuilder& b, auto v) {
+    return b.max_pool2d(v[0], MaxPool2dOptions({2, 2}));
+  });
   EXPECT_TRUE(std::isnan(m.data<float>()[0]));  // NaN propagates as in torch
 }
 
 TEST(InterpreterFloat, AvgPool2dPaddingModes) {
   const Tensor ones = Tensor::from_vector(std::vector<float>(9, 1.0f), Shape{1, 1, 3, 3});
   AvgPool2dOptions o({2, 2}, {2, 2}, {1, 1});
-  Tensor with_pad = run_single({ones}, [&](GraphBuilder& b, auto v) { return b.avg_pool2d(v[0], o); });
+  Tensor with_pad =
+      run_single({ones}, [&](GraphBuilder& b, auto v) { return b.avg_pool2d(v[0], o); });
   EXPECT_EQ(with_pad.to_vector<float>(), (std::vector<float>{0.25f, 0.5f, 0.5f, 1.0f}));
   o.count_include_pad = false;
-  Tensor without = run_single({ones}, [&](GraphBuilder& b, auto v) { return b.avg_pool2d(v[0], o); });
+  Tensor without =
+      run_single({ones}, [&](GraphBuilder& b, auto v) { return b.avg_pool2d(v[0], o); });
   EXPECT_EQ(without.to_vector<float>(), (std::vector<float>(4, 1.0f)));
   o.divisor_override = 2;
-  Tensor divided = run_single({ones}, [&](GraphBuilder& b, auto v) { return b.avg_pool2d(v[0], o); });
+  Tensor divided =
+      run_single({ones}, [&](GraphBuilder& b, auto v) { return b.avg_pool2d(v[0], o); });
   EXPECT_EQ(divided.to_vector<float>(), (std::vector<float>{0.5f, 1.0f, 1.0f, 2.0f}));
 
   // ceil mode on 5x5, kernel 2 stride 2: the last window covers one row/column only, and
@@ -214,7 +220,9 @@ TEST(InterpreterFloat, AvgPool2dPaddingModes) {
 
 TEST(InterpreterFloat, AdaptiveAvgPool2d) {
   const Tensor x = random_tensor({2, 3, 5, 7}, 41);
-  Tensor y = run_single({x}, [](GraphBuilder& b, auto v) { return b.adaptive_avg_pool2d(v[0], {3, 2}); });
+  Tensor y = run_single({x}, [](GraphBuilder& b, auto v) {
+    return b.adaptive_avg_pool2d(v[0], {3, 2});
+  });
   ASSERT_EQ(y.shape(), (Shape{2, 3, 3, 2}));
   for (std::int64_t p = 0; p < 6; ++p)
     for (std::int64_t i = 0; i < 3; ++i)
@@ -224,10 +232,13 @@ TEST(InterpreterFloat, AdaptiveAvgPool2d) {
         double sum = 0;
         for (std::int64_t u = y0; u < y1; ++u)
           for (std::int64_t v = x0; v < x1; ++v) sum += x.data<float>()[(p * 5 + u) * 7 + v];
-        EXPECT_NEAR(y.data<float>()[(p * 3 + i) * 2 + j], sum / double((y1 - y0) * (x1 - x0)), 1e-6);
+        EXPECT_NEAR(y.data<float>()[(p * 3 + i) * 2 + j], sum / double((y1 - y0) * (x1 - x0)),
+                    1e-6);
       }
   // Global pooling is the mean of each plane.
-  Tensor g = run_single({x}, [](GraphBuilder& b, auto v) { return b.adaptive_avg_pool2d(v[0], {1, 1}); });
+  Tensor g = run_single({x}, [](GraphBuilder& b, auto v) {
+    return b.adaptive_avg_pool2d(v[0], {1, 1});
+  });
   double mean = 0;
   for (std::int64_t i = 0; i < 35; ++i) mean += x.data<float>()[i];
   EXPECT_NEAR(g.data<float>()[0], mean / 35, 1e-6);
@@ -247,7 +258,8 @@ TEST(InterpreterFloat, BatchNormUsesRunningStatistics) {
   for (std::int64_t i = 0; i < x.numel(); ++i) {
     const std::int64_t c = (i / 20) % 3;
     const double expected = (x.data<float>()[i] - mean.data<float>()[c]) /
-                                std::sqrt(double{var.data<float>()[c]} + 1e-3) * w.data<float>()[c] +
+                                std::sqrt(double{var.data<float>()[c]} + 1e-3) *
+                                w.data<float>()[c] +
                             bias.data<float>()[c];
     EXPECT_NEAR(y.data<float>()[i], expected, 1e-5);
   }
@@ -282,7 +294,8 @@ TEST(InterpreterFloat, CatFlattenReshapeTranspose) {
   for (std::int64_t i = 0; i < 2; ++i)
     for (std::int64_t j = 0; j < 3; ++j)
       for (std::int64_t k = 0; k < 3; ++k) {
-        const float expected = j < 2 ? a.data<float>()[(i * 2 + j) * 3 + k] : b.data<float>()[i * 3 + k];
+        const float expected =
+            j < 2 ? a.data<float>()[(i * 2 + j) * 3 + k] : b.data<float>()[i * 3 + k];
         EXPECT_EQ(c.data<float>()[(i * 3 + j) * 3 + k], expected);
       }
   Tensor c0 = run_single({a, a}, [](GraphBuilder& g, auto v) { return g.cat({v[0], v[1]}, -3); });

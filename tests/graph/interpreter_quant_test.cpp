@@ -35,7 +35,8 @@ std::vector<Tensor> run_nodes(const std::vector<Tensor>& inputs, Make make) {
 
 template <class Make>
 Tensor run_single(const std::vector<Tensor>& inputs, Make make) {
-  return run_nodes(inputs, [&](GraphBuilder& b, auto v) { return std::vector<Value*>{make(b, v)}; })[0];
+  return run_nodes(inputs,
+                   [&](GraphBuilder& b, auto v) { return std::vector<Value*>{make(b, v)}; })[0];
 }
 
 // ---- quantize / dequantize ----
@@ -58,14 +59,16 @@ TEST(InterpreterQuant, QParamsAsAttributesOrInputsAgreeWithAffine) {
   const QuantizeAttrs qa{0.0234, 5, 0, 255, DType::UInt8};
   auto outs = run_nodes({x}, [&](GraphBuilder& b, auto v) {
     Value* s = b.constant(Tensor::from_vector(std::vector<double>{qa.scale}, Shape{1}), "s");
-    Value* z = b.constant(Tensor::from_vector(std::vector<std::int64_t>{qa.zero_point}, Shape{1}), "z");
+    Value* z =
+        b.constant(Tensor::from_vector(std::vector<std::int64_t>{qa.zero_point}, Shape{1}), "z");
     Value* by_attr = b.quantize_per_tensor(v[0], qa);
     Value* by_input = b.quantize_per_tensor(v[0], s, z, 0, 255, DType::UInt8);
     Value* dq_attr = b.dequantize_per_tensor(by_attr, qa);
     Value* dq_input = b.dequantize_per_tensor(by_input, s, z, 0, 255, DType::UInt8);
     return std::vector<Value*>{by_attr, by_input, dq_attr, dq_input};
   });
-  const Tensor expected = quantize_per_tensor(x, qa.scale, qa.zero_point, QuantRange::full(DType::UInt8));
+  const Tensor expected =
+      quantize_per_tensor(x, qa.scale, qa.zero_point, QuantRange::full(DType::UInt8));
   EXPECT_TRUE(identical(outs[0], expected));
   EXPECT_TRUE(identical(outs[1], expected));
   const Tensor expected_dq = dequantize_per_tensor(expected, qa.scale, qa.zero_point);
@@ -85,7 +88,8 @@ TEST(InterpreterQuant, PerChannelAgreesWithAffine) {
   });
   const std::vector<double> s64(scales.begin(), scales.end());
   const std::vector<std::int64_t> z64(zps.begin(), zps.end());
-  const Tensor expected = quantize_per_channel(w, s64, z64, 1, QuantRange::of(DType::Int8, -127, 127));
+  const Tensor expected =
+      quantize_per_channel(w, s64, z64, 1, QuantRange::of(DType::Int8, -127, 127));
   EXPECT_TRUE(identical(outs[0], expected));
   EXPECT_TRUE(identical(outs[1], dequantize_per_channel(expected, s64, z64, 1)));
 }
@@ -111,20 +115,21 @@ TEST(InterpreterQuant, ChooseQParamsThenQuantize) {
   EXPECT_NEAR(outs[0].data<double>()[0], 3.0 / 255.0, 1e-7);
   EXPECT_EQ(outs[1].data<std::int64_t>()[0], -43);
   const float lo = -1.0f, hi = 2.0f;
-  const QParams q = calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                                      QScheme::PerTensorAffine, QuantRange::full(DType::Int8),
-                                      1.1920928955078125e-07f);
+  const QParams q = calculate_qparams(std::span<const float>(&lo, 1),
+                                      std::span<const float>(&hi, 1), QScheme::PerTensorAffine,
+                                      QuantRange::full(DType::Int8), 1.1920928955078125e-07f);
   EXPECT_EQ(outs[0].data<double>()[0], q.scale[0]);
-  EXPECT_TRUE(identical(outs[2], quantize_per_tensor(x, q.scale[0], q.zero_point[0],
-                                                     QuantRange::full(DType::Int8))));
+  EXPECT_TRUE(identical(
+      outs[2], quantize_per_tensor(x, q.scale[0], q.zero_point[0], QuantRange::full(DType::Int8))));
 }
 
 TEST(InterpreterQuant, ChooseQParamsRejectsEmptyInput) {
   const Tensor x = Tensor::empty({0, 3}, DType::Float32);
-  EXPECT_THROW(run_nodes({x}, [](GraphBuilder& b, auto v) {
-                 auto [s, z] = b.choose_qparams(v[0], -128, 127, 1e-7, DType::Int8);
-                 return std::vector<Value*>{s, z};
-               }),
+  EXPECT_THROW(run_nodes({x},
+                         [](GraphBuilder& b, auto v) {
+                           auto [s, z] = b.choose_qparams(v[0], -128, 127, 1e-7, DType::Int8);
+                           return std::vector<Value*>{s, z};
+                         }),
                Error);
 }
 
@@ -137,9 +142,11 @@ TEST(InterpreterQuant, CastTruncatesSaturatesAndWraps) {
   Tensor i8 = run_single({f}, [](GraphBuilder& b, auto v) { return b.cast(v[0], DType::Int8); });
   EXPECT_EQ(i8.to_vector<std::int8_t>(), (std::vector<std::int8_t>{2, -2, 127, -128, 0, 127}));
   const Tensor i = Tensor::from_vector(std::vector<std::int32_t>{200, -129, 65537});
-  Tensor wrapped = run_single({i}, [](GraphBuilder& b, auto v) { return b.cast(v[0], DType::Int8); });
+  Tensor wrapped =
+      run_single({i}, [](GraphBuilder& b, auto v) { return b.cast(v[0], DType::Int8); });
   EXPECT_EQ(wrapped.to_vector<std::int8_t>(), (std::vector<std::int8_t>{-56, 127, 1}));
-  Tensor back = run_single({i}, [](GraphBuilder& b, auto v) { return b.cast(v[0], DType::Float32); });
+  Tensor back =
+      run_single({i}, [](GraphBuilder& b, auto v) { return b.cast(v[0], DType::Float32); });
   EXPECT_EQ(back.to_vector<float>(), (std::vector<float>{200.0f, -129.0f, 65537.0f}));
 }
 
@@ -161,7 +168,8 @@ Tensor integer_linear_reference(const Tensor& x, const Tensor& w, const Tensor* 
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < n; ++j) {
       std::int64_t acc = bias ? bias->data<std::int32_t>()[j] : 0;
-      for (std::int64_t i = 0; i < k; ++i) acc += x64.data<std::int64_t>()[r * k + i] * w64.data<std::int64_t>()[j * k + i];
+      for (std::int64_t i = 0; i < k; ++i)
+        acc += x64.data<std::int64_t>()[r * k + i] * w64.data<std::int64_t>()[j * k + i];
       out.data<std::int32_t>()[r * n + j] = static_cast<std::int32_t>(acc);
     }
   return out;
@@ -171,15 +179,18 @@ TEST(InterpreterQuant, IntegerLinearAccumulatesInInt32) {
   const Tensor x = random_ints<std::int16_t>({2, 3, 7}, 3, -255, 255);
   const Tensor w = random_ints<std::int8_t>({5, 7}, 4, -127, 127);
   const Tensor bias = random_ints<std::int32_t>({5}, 5, -10000, 10000);
-  Tensor y = run_single({x, w, bias}, [](GraphBuilder& b, auto v) { return b.integer_linear(v[0], v[1], v[2]); });
+  Tensor y = run_single({x, w, bias},
+                        [](GraphBuilder& b, auto v) { return b.integer_linear(v[0], v[1], v[2]); });
   EXPECT_TRUE(identical(y, integer_linear_reference(x, w, &bias)));
   const Tensor xu = random_ints<std::uint8_t>({4, 7}, 6, 0, 255);
-  Tensor yu = run_single({xu, w}, [](GraphBuilder& b, auto v) { return b.integer_linear(v[0], v[1]); });
+  Tensor yu =
+      run_single({xu, w}, [](GraphBuilder& b, auto v) { return b.integer_linear(v[0], v[1]); });
   EXPECT_TRUE(identical(yu, integer_linear_reference(xu, w, nullptr)));
   // Overflow wraps modulo 2^32 like torch's int32 arithmetic: 2^20 * 2^12 = 2^32 -> 0.
   const Tensor big = Tensor::from_vector(std::vector<std::int32_t>{1 << 20, 1}, Shape{1, 2});
   const Tensor wb = Tensor::from_vector(std::vector<std::int32_t>{1 << 12, 5}, Shape{1, 2});
-  Tensor yw = run_single({big, wb}, [](GraphBuilder& b, auto v) { return b.integer_linear(v[0], v[1]); });
+  Tensor yw =
+      run_single({big, wb}, [](GraphBuilder& b, auto v) { return b.integer_linear(v[0], v[1]); });
   EXPECT_EQ(yw.to_vector<std::int32_t>(), (std::vector<std::int32_t>{5}));
 }
 
@@ -188,7 +199,8 @@ TEST(InterpreterQuant, IntegerConv2dMatchesLoops) {
   const Tensor w = random_ints<std::int8_t>({6, 2, 3, 3}, 8, -127, 127);
   const Tensor bias = random_ints<std::int32_t>({6}, 9, -1000, 1000);
   const Conv2dOptions o({2, 1}, {1, 2}, {1, 2}, 2);
-  Tensor y = run_single({x, w, bias}, [&](GraphBuilder& b, auto v) { return b.integer_conv2d(v[0], v[1], v[2], o); });
+  Tensor y = run_single(
+      {x, w, bias}, [&](GraphBuilder& b, auto v) { return b.integer_conv2d(v[0], v[1], v[2], o); });
   const std::int64_t oh = (6 + 2 - 2 - 1) / 2 + 1, ow = (5 + 4 - 4 - 1) / 1 + 1;
   ASSERT_EQ(y.shape(), (Shape{2, 6, oh, ow}));
   for (std::int64_t n = 0; n < 2; ++n)
@@ -202,8 +214,9 @@ TEST(InterpreterQuant, IntegerConv2dMatchesLoops) {
               for (std::int64_t v = 0; v < 3; ++v) {
                 const std::int64_t yy = i * 2 - 1 + u, xx = j - 2 + v * 2;
                 if (yy < 0 || yy >= 6 || xx < 0 || xx >= 5) continue;
-                acc += std::int64_t{x.data<std::int16_t>()[((n * 4 + g * 2 + c) * 6 + yy) * 5 + xx]} *
-                       w.data<std::int8_t>()[((k * 2 + c) * 3 + u) * 3 + v];
+                acc +=
+                    std::int64_t{x.data<std::int16_t>()[((n * 4 + g * 2 + c) * 6 + yy) * 5 + xx]} *
+                    w.data<std::int8_t>()[((k * 2 + c) * 3 + u) * 3 + v];
               }
           EXPECT_EQ(y.data<std::int32_t>()[((n * 6 + k) * oh + i) * ow + j], acc);
         }
@@ -311,17 +324,18 @@ TEST(Interpreter, ReferenceLinearMatchesQdqWithinTwoOutputScales) {
   {
     Value* in = ref.input("x", DType::Float32, {2, 5});
     Value* x_i8 = ref.quantize_per_tensor(in, xq);
-    Value* x_i16 = ref.sub(ref.cast(x_i8, DType::Int16),
-                           ref.constant(Tensor::scalar(static_cast<std::int16_t>(xq.zero_point)), "x_zp"));
+    Value* x_i16 =
+        ref.sub(ref.cast(x_i8, DType::Int16),
+                ref.constant(Tensor::scalar(static_cast<std::int16_t>(xq.zero_point)), "x_zp"));
     Value* w_i16 = ref.cast(ref.constant(w_int8, "w_int8"), DType::Int16);
     Value* acc = ref.integer_linear(x_i16, w_i16);
     const float bias_scale = static_cast<float>(xq.scale * wq.scale);
     Value* bias_i32 = ref.cast(ref.div(ref.parameter("bias", bias),
                                        ref.constant(Tensor::scalar(bias_scale), "bias_scale")),
                                DType::Int32);
-    Value* out_q = ref.requantize(ref.add(acc, bias_i32),
-                                  QuantizeAttrs{xq.scale * wq.scale / yq.scale, yq.zero_point,
-                                                -128, 127, DType::Int8});
+    Value* out_q = ref.requantize(
+        ref.add(acc, bias_i32),
+        QuantizeAttrs{xq.scale * wq.scale / yq.scale, yq.zero_point, -128, 127, DType::Int8});
     ref.output(ref.dequantize_per_tensor(out_q, yq));
   }
   const Graph g_qdq = std::move(qdq).build();

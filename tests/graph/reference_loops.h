@@ -27,7 +27,8 @@ inline Tensor linear_reference(const Tensor& x, const Tensor& w, const Tensor* b
   return out;
 }
 
-inline Tensor conv_reference(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dOptions& o) {
+inline Tensor conv_reference(const Tensor& x, const Tensor& w, const Tensor* bias,
+                             const Conv2dOptions& o) {
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
   const std::int64_t oc = w.size(0), kh = w.size(2), kw = w.size(3);
   const std::int64_t g = o.groups, cg = c / g, og = oc / g;
@@ -56,7 +57,8 @@ inline Tensor conv_reference(const Tensor& x, const Tensor& w, const Tensor* bia
   return out;
 }
 
-inline Tensor max_pool_reference(const Tensor& x, const MaxPool2dOptions& o, std::int64_t oh, std::int64_t ow) {
+inline Tensor max_pool_reference(const Tensor& x, const MaxPool2dOptions& o, std::int64_t oh,
+                                 std::int64_t ow) {
   const std::int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
   Tensor out = Tensor::empty({x.size(0), x.size(1), oh, ow}, DType::Float32);
   for (std::int64_t p = 0; p < planes; ++p)
@@ -67,7 +69,8 @@ inline Tensor max_pool_reference(const Tensor& x, const MaxPool2dOptions& o, std
           for (std::int64_t v = 0; v < o.kernel_size[1]; ++v) {
             const std::int64_t y = i * o.stride[0] - o.padding[0] + u * o.dilation[0];
             const std::int64_t z = j * o.stride[1] - o.padding[1] + v * o.dilation[1];
-            if (y >= 0 && y < h && z >= 0 && z < w) best = std::max(best, x.data<float>()[(p * h + y) * w + z]);
+            if (y >= 0 && y < h && z >= 0 && z < w)
+              best = std::max(best, x.data<float>()[(p * h + y) * w + z]);
           }
         out.data<float>()[(p * oh + i) * ow + j] = best;
       }

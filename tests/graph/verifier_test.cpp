@@ -50,15 +50,15 @@ TEST(Verifier, RejectsUseBeforeDefinition) {
   Chain c = make_chain();
   // relu reads relu_1's output, which is defined after it: a cycle.
   c.first->set_input(0, c.second->output());
-  EXPECT_THAT(verify_message(c.graph),
-              AllOf(HasSubstr("node 'relu' (relu)"), HasSubstr("'relu_1'"),
-                    HasSubstr("used before it is defined")));
+  EXPECT_THAT(verify_message(c.graph), AllOf(HasSubstr("node 'relu' (relu)"), HasSubstr("'relu_1'"),
+                                             HasSubstr("used before it is defined")));
 }
 
 TEST(Verifier, RejectsSelfLoop) {
   Chain c = make_chain();
   c.first->set_input(0, c.first->output());
-  EXPECT_THAT(verify_message(c.graph), HasSubstr("used before it is defined (or the graph has a cycle)"));
+  EXPECT_THAT(verify_message(c.graph),
+              HasSubstr("used before it is defined (or the graph has a cycle)"));
 }
 
 TEST(Verifier, RejectsOutOfOrderNodes) {
@@ -89,7 +89,8 @@ TEST(Verifier, RejectsMistypedAttribute) {
 TEST(Verifier, RejectsUnknownAttribute) {
   Chain c = make_chain();
   c.first->set_attr("inplace", std::int64_t{1});
-  EXPECT_THAT(verify_message(c.graph), HasSubstr("node 'relu' (relu): unknown attribute 'inplace'"));
+  EXPECT_THAT(verify_message(c.graph),
+              HasSubstr("node 'relu' (relu): unknown attribute 'inplace'"));
 }
 
 TEST(Verifier, RejectsDtypeMismatchWithInference) {
@@ -100,8 +101,8 @@ TEST(Verifier, RejectsDtypeMismatchWithInference) {
   b.output(b.add(x, y));
   Graph g = std::move(b).build();
   g.nodes()[0]->set_input(1, i);
-  EXPECT_THAT(verify_message(g), AllOf(HasSubstr("node 'add' (add)"),
-                                       HasSubstr("different dtypes"), HasSubstr("i32[2, 3]")));
+  EXPECT_THAT(verify_message(g), AllOf(HasSubstr("node 'add' (add)"), HasSubstr("different dtypes"),
+                                       HasSubstr("i32[2, 3]")));
 }
 
 TEST(Verifier, RejectsStaleOutputType) {
@@ -124,8 +125,8 @@ TEST(Verifier, RejectsShapeErrorsFoundByInference) {
   b.output(b.conv2d(x, w));
   Graph g = std::move(b).build();
   g.nodes()[0]->set_input(0, x4);
-  EXPECT_THAT(verify_message(g), AllOf(HasSubstr("node 'conv2d' (conv2d)"),
-                                       HasSubstr("expects 3 input channels")));
+  EXPECT_THAT(verify_message(g),
+              AllOf(HasSubstr("node 'conv2d' (conv2d)"), HasSubstr("expects 3 input channels")));
 }
 
 TEST(Verifier, RejectsBadQuantRange) {
@@ -134,7 +135,8 @@ TEST(Verifier, RejectsBadQuantRange) {
   b.output(b.quantize_per_tensor(x, QuantizeAttrs{0.1, 0, -128, 127, DType::Int8}));
   Graph g = std::move(b).build();
   g.nodes()[0]->set_attr("quant_max", std::int64_t{300});
-  EXPECT_THAT(verify_message(g), HasSubstr("quant range [-128, 300] is not a non-empty range inside int8"));
+  EXPECT_THAT(verify_message(g),
+              HasSubstr("quant range [-128, 300] is not a non-empty range inside int8"));
   g.nodes()[0]->set_attr("quant_max", std::int64_t{127});
   g.nodes()[0]->set_attr("scale", -1.0);
   EXPECT_THAT(verify_message(g), HasSubstr("attribute 'scale' must be a finite float32 value > 0"));

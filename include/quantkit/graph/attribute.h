@@ -24,15 +24,15 @@ std::string_view attr_kind_name(AttrKind kind);
 
 class Attribute {
  public:
-  Attribute(std::int64_t v) : value_(v) {}  // NOLINT(google-explicit-constructor)
+  Attribute(std::int64_t v) : value_(v) {}                    // NOLINT(google-explicit-constructor)
   Attribute(int v) : value_(static_cast<std::int64_t>(v)) {}  // NOLINT
-  Attribute(double v) : value_(v) {}  // NOLINT
+  Attribute(double v) : value_(v) {}                          // NOLINT
   Attribute(std::vector<std::int64_t> v) : value_(std::move(v)) {}  // NOLINT
-  Attribute(std::vector<double> v) : value_(std::move(v)) {}  // NOLINT
-  Attribute(std::string v) : value_(std::move(v)) {}  // NOLINT
-  Attribute(const char* v) : value_(std::string(v)) {}  // NOLINT
-  Attribute(DType v) : value_(v) {}  // NOLINT
-  Attribute(Tensor v) : value_(std::move(v)) {}  // NOLINT
+  Attribute(std::vector<double> v) : value_(std::move(v)) {}        // NOLINT
+  Attribute(std::string v) : value_(std::move(v)) {}                // NOLINT
+  Attribute(const char* v) : value_(std::string(v)) {}              // NOLINT
+  Attribute(DType v) : value_(v) {}                                 // NOLINT
+  Attribute(Tensor v) : value_(std::move(v)) {}                     // NOLINT
 
   AttrKind kind() const { return static_cast<AttrKind>(value_.index()); }
 
@@ -55,8 +55,8 @@ class Attribute {
 
  private:
   // Alternative order must match AttrKind.
-  std::variant<std::int64_t, double, std::vector<std::int64_t>, std::vector<double>,
-               std::string, DType, Tensor>
+  std::variant<std::int64_t, double, std::vector<std::int64_t>, std::vector<double>, std::string,
+               DType, Tensor>
       value_;
 };
 

@@ -29,8 +29,10 @@ struct Conv2dOptions {
   explicit Conv2dOptions(std::vector<std::int64_t> stride_hw,
                          std::vector<std::int64_t> padding_hw = {0, 0},
                          std::vector<std::int64_t> dilation_hw = {1, 1}, std::int64_t groups_ = 1)
-      : stride(std::move(stride_hw)), padding(std::move(padding_hw)),
-        dilation(std::move(dilation_hw)), groups(groups_) {}
+      : stride(std::move(stride_hw)),
+        padding(std::move(padding_hw)),
+        dilation(std::move(dilation_hw)),
+        groups(groups_) {}
 
   std::vector<std::int64_t> stride{1, 1};
   std::vector<std::int64_t> padding{0, 0};
@@ -43,8 +45,11 @@ struct MaxPool2dOptions {
                             std::vector<std::int64_t> stride_hw = {},
                             std::vector<std::int64_t> padding_hw = {0, 0},
                             std::vector<std::int64_t> dilation_hw = {1, 1}, bool ceil = false)
-      : kernel_size(std::move(kernel_hw)), stride(std::move(stride_hw)),
-        padding(std::move(padding_hw)), dilation(std::move(dilation_hw)), ceil_mode(ceil) {}
+      : kernel_size(std::move(kernel_hw)),
+        stride(std::move(stride_hw)),
+        padding(std::move(padding_hw)),
+        dilation(std::move(dilation_hw)),
+        ceil_mode(ceil) {}
 
   std::vector<std::int64_t> kernel_size;
   std::vector<std::int64_t> stride;  // empty: the kernel size (torch's default)
@@ -59,8 +64,11 @@ struct AvgPool2dOptions {
                             std::vector<std::int64_t> padding_hw = {0, 0}, bool ceil = false,
                             bool include_pad = true,
                             std::optional<std::int64_t> divisor = std::nullopt)
-      : kernel_size(std::move(kernel_hw)), stride(std::move(stride_hw)),
-        padding(std::move(padding_hw)), ceil_mode(ceil), count_include_pad(include_pad),
+      : kernel_size(std::move(kernel_hw)),
+        stride(std::move(stride_hw)),
+        padding(std::move(padding_hw)),
+        ceil_mode(ceil),
+        count_include_pad(include_pad),
         divisor_override(divisor) {}
 
   std::vector<std::int64_t> kernel_size;
@@ -106,8 +114,8 @@ class GraphBuilder {
   Value* max_pool2d(Value* x, const MaxPool2dOptions& options);
   Value* avg_pool2d(Value* x, const AvgPool2dOptions& options);
   Value* adaptive_avg_pool2d(Value* x, std::vector<std::int64_t> output_size);
-  Value* batch_norm(Value* x, Value* weight, Value* bias, Value* running_mean,
-                    Value* running_var, double eps = 1e-5);
+  Value* batch_norm(Value* x, Value* weight, Value* bias, Value* running_mean, Value* running_var,
+                    double eps = 1e-5);
   // torch.flatten's defaults (nn.Flatten uses start_dim = 1).
   Value* flatten(Value* x, std::int64_t start_dim = 0, std::int64_t end_dim = -1);
   Value* reshape(Value* x, std::vector<std::int64_t> shape);
@@ -128,8 +136,8 @@ class GraphBuilder {
   Value* dequantize_per_channel(Value* q, Value* scales, Value* zero_points, std::int64_t axis,
                                 std::int64_t quant_min, std::int64_t quant_max, DType dtype);
   // Returns (scale, zero_point).
-  std::pair<Value*, Value*> choose_qparams(Value* x, std::int64_t quant_min,
-                                           std::int64_t quant_max, double eps, DType dtype);
+  std::pair<Value*, Value*> choose_qparams(Value* x, std::int64_t quant_min, std::int64_t quant_max,
+                                           double eps, DType dtype);
 
   // ---- integer reference ops ----
   Value* cast(Value* x, DType dtype);

@@ -124,7 +124,8 @@ class Node {
 
  private:
   friend class Graph;
-  Node(Graph* owner, OpKind op, std::string name) : owner_(owner), op_(op), name_(std::move(name)) {}
+  Node(Graph* owner, OpKind op, std::string name)
+      : owner_(owner), op_(op), name_(std::move(name)) {}
   std::string describe(std::string_view attr) const;
 
   Graph* owner_;

@@ -81,7 +81,8 @@ class Tracer {
 // the same weights with every standard library).
 class ParameterInit {
  public:
-  explicit ParameterInit(std::uint64_t seed) : engine_(static_cast<std::uint32_t>(seed ^ (seed >> 32))) {}
+  explicit ParameterInit(std::uint64_t seed)
+      : engine_(static_cast<std::uint32_t>(seed ^ (seed >> 32))) {}
   // Fills `t` (float32) with values uniform in [lo, hi).
   void uniform(Tensor& t, float lo, float hi);
 
@@ -146,7 +147,8 @@ class Module {
  private:
   void add_child(std::string name, Module& child);
   void check_new_name(const std::string& name) const;
-  void collect_modules(const std::string& prefix, std::vector<std::pair<std::string, Module*>>& out);
+  void collect_modules(const std::string& prefix,
+                       std::vector<std::pair<std::string, Module*>>& out);
 
   std::string type_name_;
   bool in_default_forward_ = false;  // detects a module that overrides neither forward

@@ -55,11 +55,11 @@ enum class OpKind : std::uint8_t {
   DequantizePerChannel,  // dequantize_per_channel(q, scales, zero_points)
   ChooseQParams,         // choose_qparams(x) -> (scale, zero_point)
   // ---- integer reference representation ----
-  Cast,            // cast(x)                      any dtype -> attribute dtype
-  Round,           // round(x)                     half to even, floating only
-  IntegerLinear,   // integer_linear(x, weight, bias?)  int32 accumulation
-  IntegerConv2d,   // integer_conv2d(x, weight, bias?)  int32 accumulation
-  Requantize,      // requantize(acc)              int32 -> int8/uint8 with scale, zero point
+  Cast,           // cast(x)                      any dtype -> attribute dtype
+  Round,          // round(x)                     half to even, floating only
+  IntegerLinear,  // integer_linear(x, weight, bias?)  int32 accumulation
+  IntegerConv2d,  // integer_conv2d(x, weight, bias?)  int32 accumulation
+  Requantize,     // requantize(acc)              int32 -> int8/uint8 with scale, zero point
 };
 
 inline constexpr std::size_t kNumOpKinds = static_cast<std::size_t>(OpKind::Requantize) + 1;
@@ -120,8 +120,8 @@ using InferFn = std::function<std::vector<TensorType>(const InferContext&)>;
 
 struct OpSchema {
   OpKind kind;
-  std::string_view name;       // "conv2d"
-  std::string_view signature;  // human-readable, shown in docs and error messages
+  std::string_view name;                      // "conv2d"
+  std::string_view signature;                 // human-readable, shown in docs and error messages
   std::vector<std::string_view> input_names;  // all inputs, optional ones last
   std::size_t min_inputs = 0;                 // inputs beyond this are optional
   bool variadic = false;                      // the last input name repeats (cat)

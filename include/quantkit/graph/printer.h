@@ -6,9 +6,8 @@
 //       %conv.weight: f32[8, 3, 3, 3]
 //     constants:
 //       %scale: f32[] = 0.5
-//     %conv2d: f32[1, 8, 6, 6] = conv2d(%x, %conv.weight, dilation=[1, 1], groups=1, ...)  # conv (Conv2d)
-//     %relu: f32[1, 8, 6, 6] = relu(%conv2d)
-//     return (%relu)
+//     %conv2d: f32[1, 8, 6, 6] = conv2d(%x, %conv.weight, dilation=[1, 1], groups=1, ...)  # conv
+//     (Conv2d) %relu: f32[1, 8, 6, 6] = relu(%conv2d) return (%relu)
 //
 // Attributes are listed in name order; constants with at most 8 elements show their values;
 // the trailing comment gives the module a traced node came from.

@@ -84,11 +84,16 @@ template <class T>
 void binary_typed(OpKind op, const Tensor& a, const Tensor& b, Tensor& out) {
   if constexpr (std::is_floating_point_v<T>) {
     switch (op) {
-      case OpKind::Add: return broadcast_apply<T>(a, b, out, [](T x, T y) { return x + y; });
-      case OpKind::Sub: return broadcast_apply<T>(a, b, out, [](T x, T y) { return x - y; });
-      case OpKind::Mul: return broadcast_apply<T>(a, b, out, [](T x, T y) { return x * y; });
-      case OpKind::Div: return broadcast_apply<T>(a, b, out, [](T x, T y) { return x / y; });
-      default: break;
+      case OpKind::Add:
+        return broadcast_apply<T>(a, b, out, [](T x, T y) { return x + y; });
+      case OpKind::Sub:
+        return broadcast_apply<T>(a, b, out, [](T x, T y) { return x - y; });
+      case OpKind::Mul:
+        return broadcast_apply<T>(a, b, out, [](T x, T y) { return x * y; });
+      case OpKind::Div:
+        return broadcast_apply<T>(a, b, out, [](T x, T y) { return x / y; });
+      default:
+        break;
     }
   } else {
     using U = std::uint64_t;
@@ -100,7 +105,8 @@ void binary_typed(OpKind op, const Tensor& a, const Tensor& b, Tensor& out) {
         return broadcast_apply<T>(a, b, out, [&](T x, T y) { return wrap<T>(u(x) - u(y)); });
       case OpKind::Mul:
         return broadcast_apply<T>(a, b, out, [&](T x, T y) { return wrap<T>(u(x) * u(y)); });
-      default: break;
+      default:
+        break;
     }
   }
   throw Error("binary: op '" + std::string(op_name(op)) + "' is not defined for dtype " +
@@ -198,8 +204,8 @@ Tensor round_half_even(const Tensor& x) {
   return out;
 }
 
-Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point,
-                  std::int64_t quant_min, std::int64_t quant_max, DType dtype) {
+Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point, std::int64_t quant_min,
+                  std::int64_t quant_max, DType dtype) {
   Tensor out = Tensor::empty(acc.shape(), dtype);
   const auto* in = acc.data<std::int32_t>();
   const auto s = static_cast<float>(scale);

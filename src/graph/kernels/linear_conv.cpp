@@ -7,21 +7,21 @@
 #include <cstring>
 #include <vector>
 
+#include "../type_inference.h"
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/gemm.h"
 #include "reference_ops.h"
-#include "../type_inference.h"
 
 namespace quantkit::graph::ref {
 namespace {
 
 struct ConvGeometry {
-  std::int64_t n, c, h, w;        // input
-  std::int64_t o, kh, kw;         // weight (o output channels)
-  std::int64_t oh, ow;            // output spatial size
-  std::int64_t groups, cg, og;    // channels per group
-  std::int64_t patch;             // cg * kh * kw: one column of im2col
-  std::int64_t pixels;            // oh * ow
+  std::int64_t n, c, h, w;      // input
+  std::int64_t o, kh, kw;       // weight (o output channels)
+  std::int64_t oh, ow;          // output spatial size
+  std::int64_t groups, cg, og;  // channels per group
+  std::int64_t patch;           // cg * kh * kw: one column of im2col
+  std::int64_t pixels;          // oh * ow
 };
 
 ConvGeometry geometry(const Tensor& x, const Tensor& weight, const ConvParams& p) {
@@ -93,8 +93,8 @@ inline std::uint64_t product(std::int32_t a, std::int32_t b) {
 }  // namespace
 
 Tensor linear_f32(const Tensor& x, const Tensor& weight, const Tensor* bias) {
-  return quantkit::kernels::linear_f32(x, weight, bias != nullptr ? std::optional<Tensor>(*bias)
-                                                        : std::nullopt);
+  return quantkit::kernels::linear_f32(
+      x, weight, bias != nullptr ? std::optional<Tensor>(*bias) : std::nullopt);
 }
 
 Tensor conv2d_f32(const Tensor& x, const Tensor& weight, const Tensor* bias, const ConvParams& p) {
@@ -110,7 +110,7 @@ Tensor conv2d_f32(const Tensor& x, const Tensor& weight, const Tensor* bias, con
       im2row(xs + (img * g.c + grp * g.cg) * g.h * g.w, g, p, rows.data());
       // y[og, pixels] = W[og, patch] · rows[pixels, patch]ᵀ
       quantkit::kernels::gemm_f32(g.og, g.pixels, g.patch, ws + grp * g.og * g.patch, rows.data(),
-                        nullptr, yg);
+                                  nullptr, yg);
       if (bias == nullptr) continue;
       // Adding the bias after the GEMM rounds exactly like sgemm's beta = 1 update
       // (round(round(dot) + bias)).
@@ -166,7 +166,8 @@ Tensor integer_conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias,
         std::int32_t* yrow = y + (img * g.o + channel) * g.pixels;
         for (std::int64_t px = 0; px < g.pixels; ++px) {
           const std::int32_t* patch = rows.data() + px * g.patch;
-          std::uint64_t acc = b != nullptr ? static_cast<std::uint64_t>(std::int64_t{b[channel]}) : 0;
+          std::uint64_t acc =
+              b != nullptr ? static_cast<std::uint64_t>(std::int64_t{b[channel]}) : 0;
           for (std::int64_t kk = 0; kk < g.patch; ++kk) acc += product(wrow[kk], patch[kk]);
           yrow[px] = wrap_to_i32(acc);
         }

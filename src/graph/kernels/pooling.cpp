@@ -7,8 +7,8 @@
 #include <limits>
 #include <type_traits>
 
-#include "reference_ops.h"
 #include "../type_inference.h"
+#include "reference_ops.h"
 
 namespace quantkit::graph::ref {
 namespace {

@@ -44,8 +44,8 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 // integer -> narrower integer wraps (two's complement); anything -> float rounds to nearest.
 Tensor cast(const Tensor& x, DType dtype);
 Tensor round_half_even(const Tensor& x);
-Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point,
-                  std::int64_t quant_min, std::int64_t quant_max, DType dtype);
+Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point, std::int64_t quant_min,
+                  std::int64_t quant_max, DType dtype);
 
 // ---- pooling / normalization ----
 Tensor max_pool2d(const Tensor& x, const PoolParams& p);
