@@ -535,6 +535,8 @@ TEST(ObserverOptionsValidation, InvalidOptionsAreRejected) {
   expect_invalid("histogram", o, "bins");
   o.bins = -5;
   expect_invalid("histogram", o, "bins");
+  o.bins = 65537;
+  expect_invalid("histogram", o, "bins");
   for (const float eps : {0.0f, -1e-7f, kNaN, kInf}) {
     o = {};
     o.eps = eps;

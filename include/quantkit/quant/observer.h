@@ -61,8 +61,11 @@ class Observer {
   // State and configuration as a JSON document; load_observer() restores it exactly
   // (float bits included).
   virtual std::string save() const = 0;
-  // Folds `other`'s statistics into this one, as if this observer had also seen every
-  // tensor `other` saw. Throws Error if the kinds or configurations differ.
+  // Folds `other`'s statistics into this one. For the min/max and per-channel min/max
+  // observers this is exactly as if this observer had also seen every tensor `other` saw;
+  // moving averages and histograms have their own precisely defined rules (observers.h).
+  // Merging an empty observer changes nothing; merging into an empty one copies. Throws
+  // Error if the kinds or configurations (or per-channel channel counts) differ.
   virtual void merge(const Observer& other) = 0;
   virtual std::unique_ptr<Observer> clone() const = 0;
 
