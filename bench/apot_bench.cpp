@@ -14,7 +14,7 @@ namespace {
 using namespace quantkit;
 using namespace quantkit::apot;
 
-constexpr std::int64_t kElements = std::int64_t{1} << 24;     // 16M: memory-bound for small b
+constexpr std::int64_t kElements = std::int64_t{1} << 24;       // 16M: memory-bound for small b
 constexpr std::int64_t kCacheElements = std::int64_t{1} << 16;  // 64K: in L2, compute-bound
 
 const Tensor& input() {

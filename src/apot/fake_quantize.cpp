@@ -34,8 +34,7 @@ Tensor apot_fake_quantize_backward(const Tensor& grad_output, const Tensor& x, f
   check_argument(x.dtype() == DType::Float32 || x.dtype() == DType::Float64, where, "x.dtype",
                  dtype_name(x.dtype()), "float32 or float64");
   check_argument(grad_output.dtype() == DType::Float32 || grad_output.dtype() == DType::Float64,
-                 where, "grad_output.dtype", dtype_name(grad_output.dtype()),
-                 "float32 or float64");
+                 where, "grad_output.dtype", dtype_name(grad_output.dtype()), "float32 or float64");
   check_argument(grad_output.shape() == x.shape(), where, "grad_output.shape",
                  shape_to_string(grad_output.shape()), "x's shape " + shape_to_string(x.shape()));
   check_argument(std::isfinite(alpha) && alpha >= 0.0f, where, "alpha", alpha,
@@ -84,12 +83,11 @@ Tensor ApotFakeQuantize::backward(const Tensor& grad_output, const Tensor& x) co
   constexpr const char* where = "ApotFakeQuantize::backward";
   if (!fake_quant_enabled_) {
     check_argument(grad_output.shape() == x.shape(), where, "grad_output.shape",
-                   shape_to_string(grad_output.shape()),
-                   "x's shape " + shape_to_string(x.shape()));
-    check_argument(is_floating(x.dtype()) && is_floating(grad_output.dtype()), where, "dtypes",
-                   std::string(dtype_name(grad_output.dtype())) + "/" +
-                       std::string(dtype_name(x.dtype())),
-                   "floating grad_output and x");
+                   shape_to_string(grad_output.shape()), "x's shape " + shape_to_string(x.shape()));
+    check_argument(
+        is_floating(x.dtype()) && is_floating(grad_output.dtype()), where, "dtypes",
+        std::string(dtype_name(grad_output.dtype())) + "/" + std::string(dtype_name(x.dtype())),
+        "floating grad_output and x");
     return grad_output.dtype() == x.dtype() ? grad_output.clone() : grad_output.to(x.dtype());
   }
   check_argument(quantizer_ != nullptr, where, "qparams", "none",

@@ -6,9 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "quantkit/core/error.h"
 
@@ -25,9 +24,9 @@ std::string float_bits_hex(float v) {
 
 float float_from_hex(const std::string& hex, const char* arg) {
   const char* where = "ApotObserver::load";
-  check_argument(hex.size() == 8 && hex.find_first_not_of("0123456789abcdefABCDEF") ==
-                                        std::string::npos,
-                 where, arg, hex, "8 hex digits (float32 bits)");
+  check_argument(
+      hex.size() == 8 && hex.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos,
+      where, arg, hex, "8 hex digits (float32 bits)");
   const std::uint32_t bits = static_cast<std::uint32_t>(std::stoul(hex, nullptr, 16));
   float v;
   std::memcpy(&v, &bits, sizeof v);
@@ -164,8 +163,7 @@ void ApotObserver::merge(const ApotObserver& other) {
   if (other.b_ != b_ || other.k_ != k_) {
     throw_invalid_argument("ApotObserver::merge", "other",
                            "b=" + std::to_string(other.b_) + " k=" + std::to_string(other.k_),
-                           "an observer with b=" + std::to_string(b_) +
-                               " k=" + std::to_string(k_));
+                           "an observer with b=" + std::to_string(b_) + " k=" + std::to_string(k_));
   }
   if (other.min_val_) min_val_ = min_val_ ? std::min(*min_val_, *other.min_val_) : *other.min_val_;
   if (other.max_val_) max_val_ = max_val_ ? std::max(*max_val_, *other.max_val_) : *other.max_val_;

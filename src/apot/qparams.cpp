@@ -77,20 +77,20 @@ void validate_apot_qparams(const ApotQParams& q, const char* where) {
                  "one index per level (" + std::to_string(q.levels.size()) + ")");
   for (std::size_t p = 0; p < q.levels.size(); ++p) {
     if (!std::isfinite(q.levels[p]) || (p > 0 && q.levels[p] < q.levels[p - 1])) {
-      throw_invalid_argument(where, "levels", q.levels[p],
-                             "finite levels in ascending order (at position " +
-                                 std::to_string(p) + ")");
+      throw_invalid_argument(
+          where, "levels", q.levels[p],
+          "finite levels in ascending order (at position " + std::to_string(p) + ")");
     }
     const std::int64_t c = q.level_indices[p];
-    check_argument(c >= 0 && c < static_cast<std::int64_t>(q.levels.size()), where,
-                   "level_indices", c,
-                   "indices in [0, " + std::to_string(q.levels.size()) + ") (one per level)");
+    check_argument(c >= 0 && c < static_cast<std::int64_t>(q.levels.size()), where, "level_indices",
+                   c, "indices in [0, " + std::to_string(q.levels.size()) + ") (one per level)");
   }
   std::vector<std::int64_t> sorted = q.level_indices;
   std::sort(sorted.begin(), sorted.end());
   const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
   if (dup != sorted.end()) {
-    throw_invalid_argument(where, "level_indices", *dup, "a permutation of [0, L) (duplicate found)");
+    throw_invalid_argument(where, "level_indices", *dup,
+                           "a permutation of [0, L) (duplicate found)");
   }
 }
 

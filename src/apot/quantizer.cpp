@@ -63,16 +63,15 @@ void ApotQuantizer::dequantize_into(const Tensor& codes, Tensor& out) const {
   constexpr const char* where = "ApotQuantizer::dequantize_into";
   check_argument(codes.dtype() == DType::Int32, where, "codes.dtype", dtype_name(codes.dtype()),
                  "int32");
-  check_argument(out.dtype() == DType::Float32 || out.dtype() == DType::Float64, where,
-                 "out.dtype", dtype_name(out.dtype()), "float32 or float64");
+  check_argument(out.dtype() == DType::Float32 || out.dtype() == DType::Float64, where, "out.dtype",
+                 dtype_name(out.dtype()), "float32 or float64");
   check_out(out, out.dtype(), codes.shape(), where, "out");
   const std::int32_t* c = codes.data<std::int32_t>();
-  const std::int64_t bad =
-      out.dtype() == DType::Float32
-          ? kernels::apot_dequantize_f32(level_of_code_.data(), num_levels(), c, codes.numel(),
-                                         out.data<float>())
-          : kernels::apot_dequantize_f64(level_of_code_.data(), num_levels(), c, codes.numel(),
-                                         out.data<double>());
+  const std::int64_t bad = out.dtype() == DType::Float32
+                               ? kernels::apot_dequantize_f32(level_of_code_.data(), num_levels(),
+                                                              c, codes.numel(), out.data<float>())
+                               : kernels::apot_dequantize_f64(level_of_code_.data(), num_levels(),
+                                                              c, codes.numel(), out.data<double>());
   if (bad >= 0) {
     throw_invalid_argument(where, "codes[" + std::to_string(bad) + "]", c[bad],
                            "a level index in [0, " + std::to_string(num_levels()) + ")");

@@ -35,12 +35,12 @@ void ApotScheme::validate(const char* where) const {
                  where, "k", k,
                  "n * (2^k - 1) - 1 <= 149 so that every term 2^-e is a nonzero float32 (b = " +
                      std::to_string(b) + ")");
-  const std::int64_t levels = bounded_power(
-      is_signed ? (std::int64_t{2} << k) - 1 : std::int64_t{1} << k, n());
+  const std::int64_t levels =
+      bounded_power(is_signed ? (std::int64_t{2} << k) - 1 : std::int64_t{1} << k, n());
   if (levels < 0) {
     throw_invalid_argument(where, "b", b,
-                           "a scheme with at most 2^23 = 8388608 levels (k = " +
-                               std::to_string(k) + (is_signed ? ", signed" : ", unsigned") +
+                           "a scheme with at most 2^23 = 8388608 levels (k = " + std::to_string(k) +
+                               (is_signed ? ", signed" : ", unsigned") +
                                " has more; PyTorch's sorted level table must be materialized)");
   }
 }
@@ -64,9 +64,9 @@ std::vector<int> apot_term_exponents(const ApotScheme& scheme, int i) {
     out.push_back(-1);
     out.insert(out.end(), powers.begin(), powers.end());
   } else {
-    out.insert(out.end(), powers.begin(), powers.end());        // +2^-i ... +smallest
-    out.push_back(-1);                                            // 0
-    out.insert(out.end(), powers.rbegin(), powers.rend());      // -smallest ... -2^-i
+    out.insert(out.end(), powers.begin(), powers.end());    // +2^-i ... +smallest
+    out.push_back(-1);                                      // 0
+    out.insert(out.end(), powers.rbegin(), powers.rend());  // -smallest ... -2^-i
   }
   return out;
 }

@@ -88,8 +88,8 @@ ApotSearchTable build_apot_search_table(const float* levels, const std::int64_t*
   for (std::int32_t j = 1; j < d && !t.exact_scan_needed; ++j) {
     const float vj = t.distinct_levels[static_cast<std::size_t>(j)];
     if (vj > alpha) break;
-    const float x_max = j + 1 < d ? std::nextafter(t.thresholds[static_cast<std::size_t>(j)], -kInf)
-                                  : alpha;
+    const float x_max =
+        j + 1 < d ? std::nextafter(t.thresholds[static_cast<std::size_t>(j)], -kInf) : alpha;
     const float top = x_max < alpha ? x_max : alpha;
     if (top > vj &&
         lower_neighbour_may_tie(t.distinct_levels[static_cast<std::size_t>(j) - 1], vj, top)) {
@@ -138,9 +138,14 @@ void apot_lookup(const ApotSearchTable& table, const float* x, std::int64_t n,
                  const std::int32_t* payload, std::int32_t* out) {
   if (!table.exact_scan_needed) {
     switch (active_isa()) {
-      case IsaLevel::Avx512: detail::apot_lookup_avx512(table, x, n, payload, out); return;
-      case IsaLevel::Avx2: detail::apot_lookup_avx2(table, x, n, payload, out); return;
-      case IsaLevel::Portable: break;
+      case IsaLevel::Avx512:
+        detail::apot_lookup_avx512(table, x, n, payload, out);
+        return;
+      case IsaLevel::Avx2:
+        detail::apot_lookup_avx2(table, x, n, payload, out);
+        return;
+      case IsaLevel::Portable:
+        break;
     }
   }
   apot_lookup_portable(table, x, n, payload, out);

@@ -75,7 +75,8 @@ void lookup_large(const ApotSearchTable& table, const float* x, std::int64_t n,
     _mm256_store_ps(xs, v);
     for (int lane = 0; lane < 8; ++lane) {
       std::int32_t idx = base[lane];
-      for (std::int32_t s = stride >> 1; s > 0; s >>= 1) idx += (t[idx + s - 1] <= xs[lane]) ? s : 0;
+      for (std::int32_t s = stride >> 1; s > 0; s >>= 1)
+        idx += (t[idx + s - 1] <= xs[lane]) ? s : 0;
       out[i + lane] = payload[idx];
     }
   }

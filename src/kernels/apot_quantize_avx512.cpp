@@ -192,7 +192,8 @@ void lookup_large(const ApotSearchTable& table, const float* x, std::int64_t n,
     _mm512_store_ps(xs, v);
     for (int lane = 0; lane < 16; ++lane) {
       std::int32_t idx = base[lane];
-      for (std::int32_t s = block2 >> 1; s > 0; s >>= 1) idx += (t[idx + s - 1] <= xs[lane]) ? s : 0;
+      for (std::int32_t s = block2 >> 1; s > 0; s >>= 1)
+        idx += (t[idx + s - 1] <= xs[lane]) ? s : 0;
       out[i + lane] = payload[idx];
     }
   }

@@ -4,10 +4,9 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "quantkit/apot/qparams.h"
 #include "quantkit/core/tensor.h"
@@ -68,7 +67,8 @@ inline Tensor f32_tensor(const json& item, const std::string& key) {
 // Qparams as recorded: inline levels or a reference into apot_levels.json.
 inline ApotQParams qparams_of(const json& set) {
   ApotQParams q;
-  q.scheme = ApotScheme{set.at("b").get<int>(), set.at("k").get<int>(), set.at("signed").get<bool>()};
+  q.scheme =
+      ApotScheme{set.at("b").get<int>(), set.at("k").get<int>(), set.at("signed").get<bool>()};
   q.alpha = f32_scalar(set, "alpha");
   q.gamma = f32_scalar(set, "gamma");
   const json* src = &set;

@@ -1,12 +1,13 @@
 // ApotFakeQuantize: the seed tests (test_fake_quantize.py) ported, the golden module runs and
 // straight-through-gradient cases, and a finite-difference gradient check.
+#include "quantkit/apot/fake_quantize.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "apot/apot_golden.h"
-#include "quantkit/apot/fake_quantize.h"
 #include "quantkit/core/error.h"
 
 namespace quantkit::apot {
@@ -103,7 +104,8 @@ TEST(ApotFakeQuantizeSeed, FiniteDifferenceGradientCheck) {
     return std::fabs(std::fabs(x) - alpha) < 1e-4;
   };
   auto forward_at = [&](double x) {
-    return apot_fake_quantize(Tensor::from_vector(std::vector<double>{x}), quantizer).data<double>()[0];
+    return apot_fake_quantize(Tensor::from_vector(std::vector<double>{x}), quantizer)
+        .data<double>()[0];
   };
   auto surrogate = [&](double x) { return std::min(std::max(x, -alpha), alpha); };
   const Tensor x = Tensor::from_vector(v);
@@ -112,7 +114,8 @@ TEST(ApotFakeQuantizeSeed, FiniteDifferenceGradientCheck) {
     if (near_boundary(v[j])) continue;
     std::vector<double> dy(v.size(), 0.0);
     dy[j] = 1.0;
-    const Tensor grad = apot_fake_quantize_backward(Tensor::from_vector(dy), x, quantizer.qparams().alpha);
+    const Tensor grad =
+        apot_fake_quantize_backward(Tensor::from_vector(dy), x, quantizer.qparams().alpha);
     const double fd_forward = (forward_at(v[j] + h) - forward_at(v[j] - h)) / (2 * h);
     const double fd_surrogate = (surrogate(v[j] + h) - surrogate(v[j] - h)) / (2 * h);
     EXPECT_EQ(fd_forward, 0.0) << "x=" << v[j];
@@ -143,7 +146,8 @@ TEST(ApotFakeQuantizeGolden, ModuleStepSequences) {
       EXPECT_TRUE(bitwise_equal(x, x_before));
       EXPECT_EQ(bits_of(fake.qparams().alpha), bits_of(f32_scalar(s, "alpha_after")));
       EXPECT_EQ(bits_of(fake.qparams().gamma), bits_of(f32_scalar(s, "gamma_after")));
-      EXPECT_EQ(static_cast<std::int64_t>(fake.qparams().levels.size()), s.at("num_levels").get<std::int64_t>());
+      EXPECT_EQ(static_cast<std::int64_t>(fake.qparams().levels.size()),
+                s.at("num_levels").get<std::int64_t>());
       if (!s.at("fake_quant_enabled").get<bool>()) {
         EXPECT_EQ(out.raw_data(), x.raw_data());  // the input itself
         EXPECT_TRUE(floats_bitwise_equal(f32(s, "output"), out.to_vector<float>()));
@@ -162,7 +166,8 @@ TEST(ApotFakeQuantizeGolden, ModuleStepSequences) {
       EXPECT_EQ(out.dtype(), DType::Float64);
       const std::vector<double> got = out.to_vector<double>();
       ASSERT_EQ(got.size(), expected.size());
-      for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(bits_of(got[i]), bits_of(expected[i])) << i;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(bits_of(got[i]), bits_of(expected[i])) << i;
     }
   }
 }
@@ -196,7 +201,9 @@ TEST(ApotFakeQuantize, DisabledFakeQuantPassesGradientAndErrors) {
   EXPECT_EQ(dx.to_vector<float>(), (std::vector<float>{0.5f, -2.0f}));
   EXPECT_THROW(fake.backward(Tensor::from_vector(std::vector<double>{1.0}), x), Error);
   EXPECT_THROW(apot_fake_quantize_backward(dy, x, -1.0f), Error);
-  EXPECT_THROW(apot_fake_quantize_backward(Tensor::from_vector(std::vector<std::int32_t>{1, 2}), x, 1.0f), Error);
+  EXPECT_THROW(
+      apot_fake_quantize_backward(Tensor::from_vector(std::vector<std::int32_t>{1, 2}), x, 1.0f),
+      Error);
   // set_qparams drives forward without an observer pass.
   fake.disable_observer();
   fake.enable_fake_quant();

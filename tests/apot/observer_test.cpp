@@ -1,11 +1,12 @@
 // ApotObserver: PyTorch's test_nonuniform_observer.py ported, plus min/max overrides, errors,
 // save/load (exact bits) and merge.
+#include "quantkit/apot/observer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <set>
 
-#include "quantkit/apot/observer.h"
 #include "quantkit/core/error.h"
 #include "support/golden.h"
 
@@ -56,7 +57,8 @@ TEST(ApotObserverPyTorch, Signed) {
 
 TEST(ApotObserverPyTorch, ForwardAlphaIsMaxAbs) {
   ApotObserver obs(4, 2);
-  const Tensor x = Tensor::from_vector(std::vector<float>{0.0f, -100.23f, -37.18f, 3.42f, 8.93f, 9.21f, 87.92f});
+  const Tensor x =
+      Tensor::from_vector(std::vector<float>{0.0f, -100.23f, -37.18f, 3.42f, 8.93f, 9.21f, 87.92f});
   const Tensor same = obs.forward(x);
   EXPECT_EQ(same.raw_data(), x.raw_data());  // forward returns x itself
   EXPECT_EQ(obs.calculate_qparams(true).alpha, 100.23f);
@@ -111,9 +113,15 @@ TEST(ApotObserver, SaveLoadIsExact) {
   EXPECT_FALSE(fresh.has_min_val());
   EXPECT_THROW(ApotObserver::load("not json"), Error);
   EXPECT_THROW(ApotObserver::load(R"({"kind":"minmax","b":4,"k":2})"), Error);
-  EXPECT_THROW(ApotObserver::load(R"({"kind":"apot","b":5,"k":2,"min_val_bits":null,"max_val_bits":null})"), Error);
-  EXPECT_THROW(ApotObserver::load(R"({"kind":"apot","b":4,"k":2,"min_val_bits":"zz","max_val_bits":null})"), Error);
-  EXPECT_THROW(ApotObserver::load(R"({"kind":"apot","b":4,"k":2,"min_val_bits":"7fc00000","max_val_bits":null})"), Error);
+  EXPECT_THROW(
+      ApotObserver::load(R"({"kind":"apot","b":5,"k":2,"min_val_bits":null,"max_val_bits":null})"),
+      Error);
+  EXPECT_THROW(
+      ApotObserver::load(R"({"kind":"apot","b":4,"k":2,"min_val_bits":"zz","max_val_bits":null})"),
+      Error);
+  EXPECT_THROW(ApotObserver::load(
+                   R"({"kind":"apot","b":4,"k":2,"min_val_bits":"7fc00000","max_val_bits":null})"),
+               Error);
 }
 
 TEST(ApotObserver, MergeEqualsObservingBoth) {

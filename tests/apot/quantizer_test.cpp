@@ -2,6 +2,8 @@
 // every ISA, PyTorch's out-of-range records against our documented clamping, the tie rule
 // probed at +-3 ulps around every midpoint of every golden level set against PyTorch's
 // literal scan, the ported test_quantizer.py cases, and error handling.
+#include "quantkit/apot/quantizer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +14,6 @@
 #include "apot/apot_golden.h"
 #include "apot/apot_reference.h"
 #include "quantkit/apot/observer.h"
-#include "quantkit/apot/quantizer.h"
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/quant/affine.h"
@@ -60,7 +61,8 @@ TEST(ApotQuantizeGolden, EveryCaseBitExactOnEveryIsa) {
       const ApotTensor q = quantize_apot(x, quantizer);
       EXPECT_TRUE(bitwise_equal(x, x_before)) << "input modified";
       EXPECT_EQ(q.codes.shape(), shape(c, "quantize_APoT"));
-      EXPECT_TRUE(ints_equal(ints<std::int32_t>(c, "quantize_APoT"), q.codes.to_vector<std::int32_t>()));
+      EXPECT_TRUE(
+          ints_equal(ints<std::int32_t>(c, "quantize_APoT"), q.codes.to_vector<std::int32_t>()));
       const Tensor dq = dequantize_apot(q);
       EXPECT_EQ(dq.dtype(), DType::Float64);
       EXPECT_EQ(dq.shape(), shape(c, "dequantize_APoT"));
@@ -71,7 +73,8 @@ TEST(ApotQuantizeGolden, EveryCaseBitExactOnEveryIsa) {
       }
       EXPECT_TRUE(floats_bitwise_equal(f32(c, "quant_dequant"),
                                        quantizer->quant_dequant(x).to_vector<float>()));
-      EXPECT_TRUE(floats_bitwise_equal(f32(c, "quant_dequant"), dequantize_apot_f32(q).to_vector<float>()));
+      EXPECT_TRUE(
+          floats_bitwise_equal(f32(c, "quant_dequant"), dequantize_apot_f32(q).to_vector<float>()));
       elements += static_cast<std::size_t>(x.numel());
     }
   });
@@ -153,11 +156,11 @@ void probe_level_set(const ApotQParams& q, std::size_t max_pairs, std::size_t& p
     if (x >= -q.alpha && x <= q.alpha) in_range.push_back(x);
   }
   std::vector<std::int32_t> expected;
-  for (const float x : in_range) expected.push_back(static_cast<std::int32_t>(reference_code(q, x)));
+  for (const float x : in_range)
+    expected.push_back(static_cast<std::int32_t>(reference_code(q, x)));
   const Tensor xt = Tensor::from_vector(in_range);
-  for_each_isa([&] {
-    EXPECT_TRUE(ints_equal(expected, quantizer.quantize(xt).to_vector<std::int32_t>()));
-  });
+  for_each_isa(
+      [&] { EXPECT_TRUE(ints_equal(expected, quantizer.quantize(xt).to_vector<std::int32_t>())); });
   // The exact scalar search (used for sets that need it) agrees too.
   for (std::size_t i = 0; i < in_range.size(); ++i) {
     const std::int32_t pos = kernels::apot_exact_position(quantizer.table(), in_range[i]);
@@ -196,15 +199,16 @@ TEST(ApotQuantizeTieRule, ExactTiesGoToLowerLevelAndFirstDuplicate) {
   EXPECT_EQ(q.gamma, 1.0f);
   const ApotQuantizer quantizer(q);
   const float lo = 0.25f, hi = 0.28125f;
-  const Tensor x = Tensor::from_vector(std::vector<float>{0.265625f, std::nextafter(0.265625f, 1.0f)});
+  const Tensor x =
+      Tensor::from_vector(std::vector<float>{0.265625f, std::nextafter(0.265625f, 1.0f)});
   const Tensor out = quantizer.quant_dequant(x);
   EXPECT_EQ(out.data<float>()[0], lo);  // tie -> lower level
   EXPECT_EQ(out.data<float>()[1], hi);
   // Signed: duplicates (e.g. +2^-1 + -2^-1 = 0 and 0 + 0) -> first in sorted order.
   const ApotQParams s = make_apot_qparams({4, 2, true}, 1.5f);
   const ApotQuantizer signed_quantizer(s);
-  const std::size_t first_zero =
-      static_cast<std::size_t>(std::find(s.levels.begin(), s.levels.end(), 0.0f) - s.levels.begin());
+  const std::size_t first_zero = static_cast<std::size_t>(
+      std::find(s.levels.begin(), s.levels.end(), 0.0f) - s.levels.begin());
   const Tensor zero = Tensor::from_vector(std::vector<float>{0.0f, -0.0f});
   EXPECT_EQ(signed_quantizer.quantize(zero).data<std::int32_t>()[0], s.level_indices[first_zero]);
   EXPECT_EQ(signed_quantizer.quantize(zero).data<std::int32_t>()[1], s.level_indices[first_zero]);
@@ -213,7 +217,8 @@ TEST(ApotQuantizeTieRule, ExactTiesGoToLowerLevelAndFirstDuplicate) {
 // ---- PyTorch test_quantizer.py ----
 
 TEST(ApotQuantizerPyTorch, QuantizeK2HandCalculated) {
-  const Tensor x = Tensor::from_vector(std::vector<float>{0.0f, 0.0215f, 0.1692f, 0.385f, 1.0f, 0.0391f});
+  const Tensor x =
+      Tensor::from_vector(std::vector<float>{0.0f, 0.0215f, 0.1692f, 0.385f, 1.0f, 0.0391f});
   ApotObserver observer(4, 2);
   observer.observe(x);
   const ApotTensor q = quantize_apot(x, observer.calculate_qparams(false));
@@ -237,8 +242,12 @@ void dequantize_quantize_round_trip(int b, int k, std::uint32_t seed) {
   }
 }
 
-TEST(ApotQuantizerPyTorch, DequantizeQuantizeRoundTripB4K2) { dequantize_quantize_round_trip(4, 2, 1); }
-TEST(ApotQuantizerPyTorch, DequantizeQuantizeRoundTripB12K4) { dequantize_quantize_round_trip(12, 4, 2); }
+TEST(ApotQuantizerPyTorch, DequantizeQuantizeRoundTripB4K2) {
+  dequantize_quantize_round_trip(4, 2, 1);
+}
+TEST(ApotQuantizerPyTorch, DequantizeQuantizeRoundTripB12K4) {
+  dequantize_quantize_round_trip(12, 4, 2);
+}
 
 TEST(ApotQuantizerPyTorch, DequantizeKeepsShape) {
   std::mt19937 gen(3);
@@ -391,8 +400,18 @@ TEST(ApotQuantizer, ExactScanFallbackMatchesScan) {
   q.level_indices = {0, 1, 2};
   const ApotQuantizer quantizer(q);
   EXPECT_TRUE(quantizer.table().exact_scan_needed);
-  std::vector<float> xs{0.25f, 0.49f, 0.5f, 0.51f, std::ldexp(1.0f, -30), std::ldexp(1.0f, -29),
-                        std::ldexp(1.0f, -31), 1e-9f, 1e-8f, 1e-7f, 0.0f, 1.0f};
+  std::vector<float> xs{0.25f,
+                        0.49f,
+                        0.5f,
+                        0.51f,
+                        std::ldexp(1.0f, -30),
+                        std::ldexp(1.0f, -29),
+                        std::ldexp(1.0f, -31),
+                        1e-9f,
+                        1e-8f,
+                        1e-7f,
+                        0.0f,
+                        1.0f};
   for (float x : xs) {
     const Tensor t = Tensor::from_vector(std::vector<float>{x});
     for_each_isa([&] {

@@ -1,5 +1,7 @@
 // APoT scheme and level construction: every golden level set bit for bit (values and the
 // order of duplicate levels), validation, the size limits, and the integer level view.
+#include "quantkit/apot/scheme.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include "apot/apot_golden.h"
 #include "quantkit/apot/observer.h"
 #include "quantkit/apot/qparams.h"
-#include "quantkit/apot/scheme.h"
 #include "quantkit/core/error.h"
 
 namespace quantkit::apot {
@@ -36,8 +37,10 @@ void expect_entry(const json& e) {
               quantkit::testing::bits_of(f32_scalar(e, "max_val")));
   }
   const ApotQParams q = obs.calculate_qparams(e.at("signed").get<bool>());
-  EXPECT_EQ(quantkit::testing::bits_of(q.alpha), quantkit::testing::bits_of(f32_scalar(e, "alpha")));
-  EXPECT_EQ(quantkit::testing::bits_of(q.gamma), quantkit::testing::bits_of(f32_scalar(e, "gamma")));
+  EXPECT_EQ(quantkit::testing::bits_of(q.alpha),
+            quantkit::testing::bits_of(f32_scalar(e, "alpha")));
+  EXPECT_EQ(quantkit::testing::bits_of(q.gamma),
+            quantkit::testing::bits_of(f32_scalar(e, "gamma")));
   EXPECT_EQ(static_cast<std::int64_t>(q.levels.size()), e.at("num_levels").get<std::int64_t>());
   EXPECT_EQ(q.scheme.num_levels(), e.at("num_levels").get<std::int64_t>());
   EXPECT_TRUE(floats_bitwise_equal(f32(e, "quantization_levels"), q.levels));
@@ -75,8 +78,8 @@ TEST(ApotLevelsGolden, MakeQparamsMatchesObserverPath) {
 TEST(ApotScheme, PaperExampleB4K2) {
   // PyTorch's test_quantize_APoT_k2 docstring: b=4, k=2, alpha=1.
   const ApotQParams q = make_apot_qparams({4, 2, false}, 1.0f);
-  const std::vector<std::int64_t> expected_indices{0, 3, 12, 15, 2, 14, 8, 11,
-                                                   10, 1, 13, 9, 4, 7, 6, 5};
+  const std::vector<std::int64_t> expected_indices{0,  3, 12, 15, 2, 14, 8, 11,
+                                                   10, 1, 13, 9,  4, 7,  6, 5};
   EXPECT_EQ(q.level_indices, expected_indices);
   EXPECT_FLOAT_EQ(q.gamma, 2.0f / 3.0f);
   EXPECT_EQ(q.levels.front(), 0.0f);
@@ -182,7 +185,7 @@ TEST(ApotScheme, LevelMultipliersAreExactIntegerViews) {
   EXPECT_EQ(*std::max_element(m.begin(), m.end()), 48);
   EXPECT_EQ(m[5], 48);  // digits (1,1): 2^0 + 2^-1 = 1.5 = 48 * 2^-5
   EXPECT_EQ(apot_level_multipliers({16, 4, false}).size(), 65536u);  // E = 59 fits int64
-  EXPECT_THROW(apot_level_multipliers({12, 6, false}), Error);        // E = 125 does not
+  EXPECT_THROW(apot_level_multipliers({12, 6, false}), Error);       // E = 125 does not
 }
 
 }  // namespace

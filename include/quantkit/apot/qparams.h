@@ -11,10 +11,10 @@ namespace quantkit::apot {
 
 struct ApotQParams {
   ApotScheme scheme;
-  float alpha = 0.0f;                      // clipping level, max(-min_val, max_val)
-  float gamma = 0.0f;                      // level scale
-  std::vector<float> levels;               // ascending, scheme.num_levels() entries
-  std::vector<std::int64_t> level_indices; // cartesian index (= APoT code) per level
+  float alpha = 0.0f;                       // clipping level, max(-min_val, max_val)
+  float gamma = 0.0f;                       // level scale
+  std::vector<float> levels;                // ascending, scheme.num_levels() entries
+  std::vector<std::int64_t> level_indices;  // cartesian index (= APoT code) per level
 
   // torch-like views: float32 [L] and int64 [L] (copies).
   Tensor levels_tensor() const;

@@ -30,8 +30,8 @@ inline constexpr std::int64_t kMaxApotLevels = std::int64_t{1} << 23;
 inline constexpr int kMaxApotTermExponent = 149;
 
 struct ApotScheme {
-  int b = 4;             // total bits
-  int k = 2;             // bits per additive term
+  int b = 4;  // total bits
+  int k = 2;  // bits per additive term
   bool is_signed = false;
 
   // Throws quantkit::Error unless b > 0, k > 0, b % k == 0 and the scheme is within the

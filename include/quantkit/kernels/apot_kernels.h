@@ -24,14 +24,14 @@
 namespace quantkit::kernels {
 
 struct ApotSearchTable {
-  float lower = 0.0f;                 // -alpha
-  float upper = 0.0f;                 // alpha
-  std::int32_t num_distinct = 0;      // D distinct level values
-  std::int32_t padded_size = 16;      // P: power of two >= max(D, 16)
-  std::vector<float> thresholds;      // P entries; T[j] for j < D-1, +inf after
-  std::vector<float> distinct_levels; // D entries, ascending
-  std::vector<std::int32_t> codes;    // P entries: code of distinct level j (first in sorted
-                                      // order among equal values); padding repeats the last
+  float lower = 0.0f;                    // -alpha
+  float upper = 0.0f;                    // alpha
+  std::int32_t num_distinct = 0;         // D distinct level values
+  std::int32_t padded_size = 16;         // P: power of two >= max(D, 16)
+  std::vector<float> thresholds;         // P entries; T[j] for j < D-1, +inf after
+  std::vector<float> distinct_levels;    // D entries, ascending
+  std::vector<std::int32_t> codes;       // P entries: code of distinct level j (first in sorted
+                                         // order among equal values); padding repeats the last
   std::vector<std::int32_t> value_bits;  // P entries: float32 bits of distinct level j
   bool exact_scan_needed = false;
 };
