@@ -57,16 +57,15 @@ QuantRange observer_quant_range(DType dtype, std::optional<std::int64_t> quant_m
 }
 
 QParams calculate_qparams(std::span<const float> min_val, std::span<const float> max_val,
-                          QScheme qscheme, const QuantRange& range, float eps,
-                          std::int64_t axis) {
-  const bool customized = !(range.dtype == DType::UInt8 && range.quant_min == 0 &&
-                            range.quant_max == 255);
+                          QScheme qscheme, const QuantRange& range, float eps, std::int64_t axis) {
+  const bool customized =
+      !(range.dtype == DType::UInt8 && range.quant_min == 0 && range.quant_max == 255);
   return calculate_qparams(min_val, max_val, qscheme, range, eps, axis, customized);
 }
 
 QParams calculate_qparams(std::span<const float> min_val, std::span<const float> max_val,
-                          QScheme qscheme, const QuantRange& range, float eps,
-                          std::int64_t axis, bool customized_range) {
+                          QScheme qscheme, const QuantRange& range, float eps, std::int64_t axis,
+                          bool customized_range) {
   constexpr std::string_view where = "calculate_qparams";
   check_argument(is_observer_dtype(range.dtype), where, "range.dtype", dtype_name(range.dtype),
                  "int8, uint8 or int32");
@@ -158,8 +157,7 @@ DynamicQParams choose_qparams_dynamic(float min, float max, std::int64_t quant_m
   constexpr std::int64_t i32_hi = std::numeric_limits<std::int32_t>::max();
   check_argument(std::isfinite(min), where, "min", min, "a finite value");
   check_argument(std::isfinite(max), where, "max", max, "a finite value");
-  check_argument(min <= max, where, "min", min,
-                 "a value <= max = " + detail::describe_value(max));
+  check_argument(min <= max, where, "min", min, "a value <= max = " + detail::describe_value(max));
   // torch computes qmax - qmin in C int: keep it representable.
   check_argument(quant_min >= i32_lo && quant_min <= i32_hi, where, "quant_min", quant_min,
                  "a value that fits in int32");
@@ -201,10 +199,8 @@ DynamicQParams choose_qparams_dynamic(float min, float max, std::int64_t quant_m
   // Zero point from whichever end adds the smaller terms.
   const double zp_from_min = static_cast<double>(qmin) - min / scale;
   const double zp_from_max = static_cast<double>(qmax) - max / scale;
-  const double zp_from_min_error =
-      static_cast<double>(std::abs(qmin)) - std::abs(min / scale);
-  const double zp_from_max_error =
-      static_cast<double>(std::abs(qmax)) - std::abs(max / scale);
+  const double zp_from_min_error = static_cast<double>(std::abs(qmin)) - std::abs(min / scale);
+  const double zp_from_max_error = static_cast<double>(std::abs(qmax)) - std::abs(max / scale);
   const double initial = zp_from_min_error < zp_from_max_error ? zp_from_min : zp_from_max;
   std::int64_t zp;
   if (initial < static_cast<double>(qmin)) {
@@ -220,10 +216,9 @@ DynamicQParams choose_qparams_dynamic(float min, float max, std::int64_t quant_m
 namespace {
 
 void check_dynamic_input(const Tensor& x, DType dtype, std::string_view where) {
-  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()),
-                 "float32");
-  check_argument(dtype == DType::Int8 || dtype == DType::UInt8, where, "dtype",
-                 dtype_name(dtype), "int8 or uint8");
+  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()), "float32");
+  check_argument(dtype == DType::Int8 || dtype == DType::UInt8, where, "dtype", dtype_name(dtype),
+                 "int8 or uint8");
   check_argument(x.numel() > 0, where, "x.numel()", x.numel(),
                  "a non-empty tensor (torch's min() of an empty tensor raises too)");
 }
@@ -253,8 +248,7 @@ std::pair<float, float> finite_min_max(std::span<const float> v, std::string_vie
 
 }  // namespace
 
-DynamicQParams choose_qparams_per_tensor_dynamic(const Tensor& x, DType dtype,
-                                                 bool reduce_range) {
+DynamicQParams choose_qparams_per_tensor_dynamic(const Tensor& x, DType dtype, bool reduce_range) {
   constexpr std::string_view where = "choose_qparams_per_tensor_dynamic";
   check_dynamic_input(x, dtype, where);
   const auto [lo, hi] = finite_min_max(x.span<float>(), where, "x");
@@ -263,8 +257,7 @@ DynamicQParams choose_qparams_per_tensor_dynamic(const Tensor& x, DType dtype,
 
 QParams choose_qparams_per_row_dynamic(const Tensor& x, const QuantRange& range) {
   constexpr std::string_view where = "choose_qparams_per_row_dynamic";
-  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()),
-                 "float32");
+  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()), "float32");
   check_argument(x.dim() >= 1, where, "x.dim()", x.dim(), "at least 1 (rows along the last axis)");
   range.validate(where);
   const std::int64_t row_len = x.size(-1);

@@ -61,10 +61,9 @@ void histc_add(std::span<const float> x, float lo, float hi, std::span<float> co
       // constant |v| >= 2^24, where v - 1 and v + 1 round back to v (the middle bin, where
       // exact arithmetic puts a constant).
       const double exact_width = static_cast<double>(right) - left;
-      pos = exact_width > 0.0
-                ? static_cast<float>((static_cast<double>(v) - left) *
-                                     static_cast<double>(bins) / exact_width)
-                : static_cast<float>(bins / 2);
+      pos = exact_width > 0.0 ? static_cast<float>((static_cast<double>(v) - left) *
+                                                   static_cast<double>(bins) / exact_width)
+                              : static_cast<float>(bins / 2);
     }
     auto idx = static_cast<std::int64_t>(std::min(pos, fbins));
     idx = std::clamp<std::int64_t>(idx, 0, bins - 1);
@@ -192,8 +191,8 @@ double quantization_error(std::span<const float> histogram, float min, float max
                           std::int64_t start_bin, std::int64_t end_bin, std::int64_t dst_bins) {
   const auto bins = static_cast<std::int64_t>(histogram.size());
   // Python doubles, evaluated left to right as torchao writes them.
-  const double bin_width = (static_cast<double>(max) - static_cast<double>(min)) /
-                           static_cast<double>(bins);
+  const double bin_width =
+      (static_cast<double>(max) - static_cast<double>(min)) / static_cast<double>(bins);
   const double dst_bin_width =
       bin_width * static_cast<double>(end_bin - start_bin + 1) / static_cast<double>(dst_bins);
   if (dst_bin_width == 0.0) return 0.0;
@@ -267,8 +266,7 @@ HistogramSearch non_linear_param_search(std::span<const float> histogram, float 
     // `while r > start and csum[r] > beta_mass: r -= 1`; on a non-decreasing csum these are
     // the binary searches below, with identical results.
     const auto first = csum.begin();
-    const std::int64_t l =
-        std::lower_bound(first + start, first + end, alpha_mass) - first;
+    const std::int64_t l = std::lower_bound(first + start, first + end, alpha_mass) - first;
     const std::int64_t r =
         (std::upper_bound(first + start + 1, first + end + 1, beta_mass) - first) - 1;
 

@@ -26,8 +26,7 @@ HistogramState empty_state(std::int64_t bins) {
 
 bool HistogramState::initialized() const { return !(min_val == kInf || max_val == -kInf); }
 
-HistogramObserver::HistogramObserver(const ObserverOptions& options)
-    : Observer(options), state_() {
+HistogramObserver::HistogramObserver(const ObserverOptions& options) : Observer(options), state_() {
   validate_options(kHistogram, options_);
   state_ = empty_state(options_.bins);
 }
@@ -131,8 +130,8 @@ void HistogramObserver::merge(const Observer& other) {
   const float new_max = state_.max_val < o.max_val ? o.max_val : state_.max_val;
   std::vector<float> mine =
       move_histogram(state_.histogram, state_.min_val, state_.max_val, new_min, new_max);
-  const std::vector<float> theirs = move_histogram(o.histogram, o.min_val, o.max_val, new_min,
-                                                   new_max);
+  const std::vector<float> theirs =
+      move_histogram(o.histogram, o.min_val, o.max_val, new_min, new_max);
   for (std::size_t i = 0; i < mine.size(); ++i) mine[i] += theirs[i];
   state_ = HistogramState{new_min, new_max, std::move(mine)};
 }
@@ -155,8 +154,7 @@ void HistogramObserver::set_state(const HistogramState& state) {
     check_argument(state.min_val == kInf && state.max_val == -kInf, where, "state.min_val",
                    state.min_val, "+inf with max_val -inf (uninitialized) or finite values");
     for (const float h : state.histogram) {
-      check_argument(h == 0.0f, where, "state.histogram", h,
-                     "all zero while nothing was observed");
+      check_argument(h == 0.0f, where, "state.histogram", h, "all zero while nothing was observed");
     }
   } else {
     check_argument(std::isfinite(state.min_val), where, "state.min_val", state.min_val,

@@ -42,8 +42,7 @@ MinMaxState uninitialized_min_max() { return MinMaxState{kInf, -kInf}; }
 
 // ---- MinMaxObserver ----
 
-MinMaxObserver::MinMaxObserver(const ObserverOptions& options)
-    : MinMaxObserver(options, kMinMax) {}
+MinMaxObserver::MinMaxObserver(const ObserverOptions& options) : MinMaxObserver(options, kMinMax) {}
 
 MinMaxObserver::MinMaxObserver(const ObserverOptions& options, std::string_view kind_name)
     : Observer(options), state_(uninitialized_min_max()) {

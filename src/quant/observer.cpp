@@ -21,8 +21,8 @@ void Observer::check_mergeable(const Observer& other) const {
   const std::string where = "Observer::merge (" + std::string(kind()) + ")";
   check_argument(other.kind() == kind(), where, "other.kind()", other.kind(),
                  "the same kind, '" + std::string(kind()) + "'");
-  check_argument(observer_detail::same_options(options_, other.options_), where,
-                 "other.options()", std::string("a different configuration"),
+  check_argument(observer_detail::same_options(options_, other.options_), where, "other.options()",
+                 std::string("a different configuration"),
                  "identical options (dtype, qscheme, range, eps, ch_axis, averaging_constant, "
                  "bins, fixed qparams)");
 }
@@ -48,8 +48,7 @@ namespace observer_detail {
 
 void validate_options(std::string_view kind, const ObserverOptions& o) {
   const std::string where(kind.empty() ? "observer" : std::string(kind) + " observer");
-  check_argument(std::isfinite(o.eps) && o.eps > 0.0f, where, "eps", o.eps,
-                 "a finite value > 0");
+  check_argument(std::isfinite(o.eps) && o.eps > 0.0f, where, "eps", o.eps, "a finite value > 0");
   const bool per_channel_kind = kind == kPerChannelMinMax || kind == kMovingAveragePerChannelMinMax;
   if (kind != kPlaceholder) {
     if (per_channel_kind) {
@@ -79,8 +78,8 @@ void validate_options(std::string_view kind, const ObserverOptions& o) {
     check_argument(!o.reduce_range, where, "reduce_range", o.reduce_range,
                    "false (a fixed-qparams observer takes its range as given)");
     const float scale32 = static_cast<float>(o.fixed_scale);
-    check_argument(std::isfinite(o.fixed_scale) && o.fixed_scale > 0.0 &&
-                       std::isfinite(scale32) && scale32 > 0.0f,
+    check_argument(std::isfinite(o.fixed_scale) && o.fixed_scale > 0.0 && std::isfinite(scale32) &&
+                       scale32 > 0.0f,
                    where, "fixed_scale", o.fixed_scale, "a value > 0 that is finite in float32");
   }
 }
@@ -99,8 +98,7 @@ bool same_options(const ObserverOptions& a, const ObserverOptions& b) {
 }
 
 void check_observer_input(const Tensor& x, std::string_view where) {
-  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()),
-                 "float32");
+  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()), "float32");
 }
 
 FiniteMinMax finite_min_max(std::span<const float> values, std::string_view where) {

@@ -3,15 +3,15 @@
 //    "options": {...every ObserverOptions field...}, "state": {...kind-specific...}}
 // Floats are bit patterns so that save -> load is exact; load validates every field and
 // then goes through the observers' own validating constructors.
+#include "observer_codec.h"
+
 #include <bit>
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-#include "observer_codec.h"
 #include "observer_internal.h"
 #include "quantkit/core/error.h"
 #include "quantkit/quant/observers.h"
@@ -93,8 +93,8 @@ void only_keys(const json& object, const std::string& path, std::set<std::string
 }
 
 std::uint64_t read_bits(const json& v, const std::string& path, int digits) {
-  const std::string expected = "a string \"0x\" followed by " + std::to_string(digits) +
-                               " hex digits (IEEE bit pattern)";
+  const std::string expected =
+      "a string \"0x\" followed by " + std::to_string(digits) + " hex digits (IEEE bit pattern)";
   if (!v.is_string()) malformed(path, v, expected);
   const std::string& s = v.get_ref<const std::string&>();
   if (s.size() != static_cast<std::size_t>(digits) + 2 || s[0] != '0' || s[1] != 'x') {
@@ -164,8 +164,7 @@ ObserverOptions read_options(const json& j) {
             {"dtype", "qscheme", "reduce_range", "quant_min", "quant_max", "eps", "ch_axis",
              "averaging_constant", "bins", "fixed_scale", "fixed_zero_point"});
   ObserverOptions o;
-  o.dtype = dtype_from_name(read_string(field(j, path, "dtype"), path + ".dtype"),
-                            "options.dtype");
+  o.dtype = dtype_from_name(read_string(field(j, path, "dtype"), path + ".dtype"), "options.dtype");
   o.qscheme = qscheme_from_name(read_string(field(j, path, "qscheme"), path + ".qscheme"),
                                 "options.qscheme");
   o.reduce_range = read_bool(field(j, path, "reduce_range"), path + ".reduce_range");
@@ -208,8 +207,8 @@ std::string encode_observer(const Observer& observer, const MinMaxState& state) 
 }
 
 std::string encode_observer(const Observer& observer, const PerChannelState& state) {
-  return document(observer,
-                  json{{"min_val", float_list(state.min_val)}, {"max_val", float_list(state.max_val)}});
+  return document(observer, json{{"min_val", float_list(state.min_val)},
+                                 {"max_val", float_list(state.max_val)}});
 }
 
 std::string encode_observer(const Observer& observer, const HistogramState& state) {
@@ -218,9 +217,7 @@ std::string encode_observer(const Observer& observer, const HistogramState& stat
                                  {"histogram", float_list(state.histogram)}});
 }
 
-std::string encode_observer(const Observer& observer) {
-  return document(observer, json::object());
-}
+std::string encode_observer(const Observer& observer) { return document(observer, json::object()); }
 
 }  // namespace observer_detail
 

@@ -64,10 +64,10 @@ bool PerChannelMinMaxObserver::batch_min_max(const Tensor& x, std::vector<float>
   const std::int64_t axis = options_.ch_axis < 0 ? options_.ch_axis + ndim : options_.ch_axis;
   const std::int64_t channels = x.shape()[static_cast<std::size_t>(axis)];
   if (state_.initialized()) {
-    check_argument(static_cast<std::size_t>(channels) == state_.min_val.size(), where,
-                   "x.shape()[ch_axis]", channels,
-                   std::to_string(state_.min_val.size()) +
-                       " channels, as in the batches observed before");
+    check_argument(
+        static_cast<std::size_t>(channels) == state_.min_val.size(), where, "x.shape()[ch_axis]",
+        channels,
+        std::to_string(state_.min_val.size()) + " channels, as in the batches observed before");
   }
   std::int64_t outer = 1;
   std::int64_t inner = 1;
@@ -132,9 +132,9 @@ void PerChannelMinMaxObserver::merge(const Observer& other) {
     state_ = o;
     return;
   }
-  check_argument(o.min_val.size() == state_.min_val.size(), "Observer::merge (" +
-                 std::string(kind()) + ")", "other channel count", o.min_val.size(),
-                 std::to_string(state_.min_val.size()) + " channels");
+  check_argument(o.min_val.size() == state_.min_val.size(),
+                 "Observer::merge (" + std::string(kind()) + ")", "other channel count",
+                 o.min_val.size(), std::to_string(state_.min_val.size()) + " channels");
   for (std::size_t c = 0; c < o.min_val.size(); ++c) {
     state_.min_val[c] = state_.min_val[c] < o.min_val[c] ? state_.min_val[c] : o.min_val[c];
     state_.max_val[c] = o.max_val[c] < state_.max_val[c] ? state_.max_val[c] : o.max_val[c];
@@ -190,9 +190,9 @@ void MovingAveragePerChannelMinMaxObserver::merge(const Observer& other) {
     state_ = o;
     return;
   }
-  check_argument(o.min_val.size() == state_.min_val.size(), "Observer::merge (" +
-                 std::string(kind()) + ")", "other channel count", o.min_val.size(),
-                 std::to_string(state_.min_val.size()) + " channels");
+  check_argument(o.min_val.size() == state_.min_val.size(),
+                 "Observer::merge (" + std::string(kind()) + ")", "other channel count",
+                 o.min_val.size(), std::to_string(state_.min_val.size()) + " channels");
   // other's averages arrive as one more batch (see observers.h).
   const float c = options_.averaging_constant;
   for (std::size_t i = 0; i < o.min_val.size(); ++i) {

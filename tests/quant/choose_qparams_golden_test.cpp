@@ -4,10 +4,10 @@
 //
 // Our API takes reduce_range as given; torch forces it off under the 'qnnpack' engine, so
 // the qnnpack cases run here with reduce_range = false (their effective range confirms it).
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/choose_qparams.h"
@@ -48,7 +48,8 @@ TEST(ChooseQParamsDynamicGolden, EveryResult) {
   int qnnpack_cases = 0;
   for (const json& c : golden()["cases"]) {
     SCOPED_TRACE(case_label(c));
-    const Tensor x = Tensor::from_vector(floats_from_bits(c["x_bits"]), testing::shape_of(c["shape"]));
+    const Tensor x =
+        Tensor::from_vector(floats_from_bits(c["x_bits"]), testing::shape_of(c["shape"]));
     const Tensor before = x.clone();
     const float x_min = float_from_bits(c["x_min_bits"].get<std::string>());
     const float x_max = float_from_bits(c["x_max_bits"].get<std::string>());

@@ -1,13 +1,14 @@
 // choose_qparams.h beyond the golden data: effective ranges, the customized-range rule,
 // float zero points, and validation of every entry point.
+#include "quantkit/quant/choose_qparams.h"
+
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "quantkit/core/error.h"
-#include "quantkit/quant/choose_qparams.h"
 
 namespace quantkit {
 namespace {
@@ -54,12 +55,13 @@ TEST(ObserverQuantRange, InvalidRangesAreRejected) {
   EXPECT_THROW(observer_quant_range(DType::Int8, -129, 127, false), Error);
   EXPECT_THROW(observer_quant_range(DType::UInt8, 0, 256, false), Error);
   EXPECT_THROW(observer_quant_range(DType::UInt8, -1, 255, false), Error);
-  EXPECT_THROW(observer_quant_range(DType::Int8, 1, 7, false), Error);   // excludes 0
+  EXPECT_THROW(observer_quant_range(DType::Int8, 1, 7, false), Error);    // excludes 0
   EXPECT_THROW(observer_quant_range(DType::Int8, -7, -1, false), Error);  // excludes 0
-  EXPECT_THROW(observer_quant_range(DType::Int8, 0, 0, false), Error);   // empty
+  EXPECT_THROW(observer_quant_range(DType::Int8, 0, 0, false), Error);    // empty
 }
 
-QParams per_tensor(float lo, float hi, QScheme scheme, QuantRange range, float eps = kDefaultObserverEps) {
+QParams per_tensor(float lo, float hi, QScheme scheme, QuantRange range,
+                   float eps = kDefaultObserverEps) {
   const float mn[1] = {lo};
   const float mx[1] = {hi};
   return calculate_qparams(mn, mx, scheme, range, eps);
@@ -93,13 +95,13 @@ TEST(CalculateQParams, SymmetricUint8ZeroPointFollowsTorchsCustomizedRangeRule) 
   const QuantRange full{DType::UInt8, 0, 255};
   EXPECT_EQ(calculate_qparams(mn, mx, QScheme::PerTensorSymmetric, full).zero_point[0], 128);
   // The same range given explicitly as a custom range: (0 + 255) // 2.
-  EXPECT_EQ(calculate_qparams(mn, mx, QScheme::PerTensorSymmetric, full, kDefaultObserverEps, 0,
-                              true)
-                .zero_point[0],
-            127);
-  EXPECT_EQ(calculate_qparams(mn, mx, QScheme::PerTensorSymmetric, {DType::UInt8, 0, 15})
-                .zero_point[0],
-            7);
+  EXPECT_EQ(
+      calculate_qparams(mn, mx, QScheme::PerTensorSymmetric, full, kDefaultObserverEps, 0, true)
+          .zero_point[0],
+      127);
+  EXPECT_EQ(
+      calculate_qparams(mn, mx, QScheme::PerTensorSymmetric, {DType::UInt8, 0, 15}).zero_point[0],
+      7);
 }
 
 TEST(CalculateQParams, PerChannelAndFloatQParams) {
@@ -112,7 +114,7 @@ TEST(CalculateQParams, PerChannelAndFloatQParams) {
   ASSERT_EQ(qp.float_zero_point.size(), 3u);
   EXPECT_EQ(qp.scale[0], static_cast<double>(2.0f / 255.0f));
   EXPECT_EQ(qp.float_zero_point[0], 1.0f / (2.0f / 255.0f));
-  EXPECT_EQ(qp.scale[1], 1.0);  // (max - min) <= eps -> 1
+  EXPECT_EQ(qp.scale[1], 1.0);                        // (max - min) <= eps -> 1
   EXPECT_TRUE(std::signbit(qp.float_zero_point[1]));  // -0.0 / 1, as torch's -1 * min / scale
   EXPECT_EQ(qp.float_zero_point[2], -0.5f / (1.5f / 255.0f));
 }
@@ -172,11 +174,10 @@ TEST(ChooseQParamsDynamic, InvalidInputsAreRejected) {
 
   const Tensor x = Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 2.0f});
   EXPECT_THROW(choose_qparams_per_tensor_dynamic(x, DType::Int32, false), Error);
-  EXPECT_THROW(choose_qparams_per_tensor_dynamic(x.to(DType::Float64), DType::UInt8, false),
-               Error);
-  EXPECT_THROW(choose_qparams_per_tensor_dynamic(Tensor::zeros({0}, DType::Float32), DType::UInt8,
-                                                 false),
-               Error);
+  EXPECT_THROW(choose_qparams_per_tensor_dynamic(x.to(DType::Float64), DType::UInt8, false), Error);
+  EXPECT_THROW(
+      choose_qparams_per_tensor_dynamic(Tensor::zeros({0}, DType::Float32), DType::UInt8, false),
+      Error);
   EXPECT_THROW(quantize_per_tensor_dynamic(Tensor::zeros({0}, DType::Float32), DType::Int8, false),
                Error);
   const Tensor with_nan = Tensor::from_vector(std::vector<float>{0.5f, kNaN});
@@ -196,12 +197,14 @@ TEST(ChooseQParamsPerRow, OneQParamsPerRowOfTheLastAxis) {
   ASSERT_EQ(qp.zero_point.size(), 4u);
   const float bounds[4][2] = {{-1, 1}, {0, 4}, {-3, -1}, {5, 5}};
   for (int r = 0; r < 4; ++r) {
-    const DynamicQParams expected = choose_qparams_dynamic(bounds[r][0], bounds[r][1], 0, 255, false);
+    const DynamicQParams expected =
+        choose_qparams_dynamic(bounds[r][0], bounds[r][1], 0, 255, false);
     EXPECT_EQ(qp.scale[r], expected.scale) << r;
     EXPECT_EQ(qp.zero_point[r], expected.zero_point) << r;
   }
   // No rows: empty qparams. Empty rows: an error.
-  EXPECT_TRUE(choose_qparams_per_row_dynamic(Tensor::zeros({0, 4}, DType::Float32), u8).scale.empty());
+  EXPECT_TRUE(
+      choose_qparams_per_row_dynamic(Tensor::zeros({0, 4}, DType::Float32), u8).scale.empty());
   EXPECT_THROW(choose_qparams_per_row_dynamic(Tensor::zeros({3, 0}, DType::Float32), u8), Error);
   EXPECT_THROW(choose_qparams_per_row_dynamic(Tensor::scalar(1.0f), u8), Error);
   EXPECT_THROW(choose_qparams_per_row_dynamic(x.to(DType::Float64), u8), Error);

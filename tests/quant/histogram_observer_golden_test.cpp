@@ -4,11 +4,11 @@
 // quantization-error probes, scale and zero point. Norms are compared bit-exactly because
 // the library reproduces torch.sum's summation order; they are also checked against the
 // exactly rounded sums within the README's 1e-6 relative tolerance.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quantkit/quant/observer.h"
 #include "quantkit/quant/observers.h"
@@ -79,17 +79,17 @@ TEST(HistogramObserverGolden, EveryCaseBitExact) {
     const json& after = c["after_each_batch"];
     ASSERT_EQ(batches.size(), after.size());
     for (std::size_t b = 0; b < batches.size(); ++b) {
-      SCOPED_TRACE("after batch " + std::to_string(b) + " (" +
-                   after[b]["path"].get<std::string>() + ")");
+      SCOPED_TRACE("after batch " + std::to_string(b) + " (" + after[b]["path"].get<std::string>() +
+                   ")");
       const Tensor x = Tensor::from_vector(floats_from_bits(batches[b]["x_bits"]),
-                                          testing::shape_of(batches[b]["shape"]));
+                                           testing::shape_of(batches[b]["shape"]));
       const Tensor before = x.clone();
       obs.observe(x);
       EXPECT_TRUE(bitwise_equal(x, before));
       EXPECT_EQ(bits_of(obs.state().min_val), bits_of(bits(after[b]["min_val_bits"])));
       EXPECT_EQ(bits_of(obs.state().max_val), bits_of(bits(after[b]["max_val_bits"])));
-      EXPECT_TRUE(floats_bitwise_equal(dense_histogram(after[b]["histogram"]),
-                                       obs.state().histogram));
+      EXPECT_TRUE(
+          floats_bitwise_equal(dense_histogram(after[b]["histogram"]), obs.state().histogram));
     }
     EXPECT_EQ(bits_of(obs.state().min_val), bits_of(bits(c["min_val_bits"])));
     EXPECT_EQ(bits_of(obs.state().max_val), bits_of(bits(c["max_val_bits"])));
@@ -134,8 +134,8 @@ TEST(HistogramObserverGolden, SearchTraceMatchesQuantizationError) {
   ASSERT_EQ(c["id"], "histmod_0044");
   HistogramObserver obs(options_of(c));
   for (const json& batch : c["batches"]) {
-    obs.observe(Tensor::from_vector(floats_from_bits(batch["x_bits"]),
-                                    testing::shape_of(batch["shape"])));
+    obs.observe(
+        Tensor::from_vector(floats_from_bits(batch["x_bits"]), testing::shape_of(batch["shape"])));
   }
   const HistogramSearch s = obs.search();
   ASSERT_EQ(s.trace.size(), 6u);

@@ -1,5 +1,10 @@
 // Observer behaviour beyond the golden data: save/load, merge, reset, clone, validation,
 // empty and non-finite input.
+#include "quantkit/quant/observer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -7,11 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "quantkit/core/error.h"
-#include "quantkit/quant/observer.h"
 #include "quantkit/quant/observers.h"
 
 namespace quantkit {
@@ -121,7 +122,8 @@ TEST(ObserverSaveLoad, RoundTripIsExactForEveryKind) {
     EXPECT_EQ(loaded->save(), saved);
     EXPECT_EQ(loaded->quant_range().quant_min, obs->quant_range().quant_min);
     EXPECT_EQ(loaded->quant_range().quant_max, obs->quant_range().quant_max);
-    if (has_qparams(k.kind)) expect_same_qparams(obs->calculate_qparams(), loaded->calculate_qparams());
+    if (has_qparams(k.kind))
+      expect_same_qparams(obs->calculate_qparams(), loaded->calculate_qparams());
     // Both continue identically.
     const Tensor more = random_batch(99, {4, 6, 5}, 4.0f, 1.0f);
     obs->observe(more);
@@ -301,8 +303,7 @@ TEST(ObserverMerge, HistogramWithEqualRangesAddsBins) {
   EXPECT_EQ(left.state().min_val, -2.0f);
   EXPECT_EQ(left.state().max_val, 3.0f);
   // And it equals one observer on both batches.
-  EXPECT_EQ(left.save(),
-            histogram_of(o, {Tensor::from_vector(a), Tensor::from_vector(b)}).save());
+  EXPECT_EQ(left.save(), histogram_of(o, {Tensor::from_vector(a), Tensor::from_vector(b)}).save());
 }
 
 TEST(ObserverMerge, HistogramMergingAWiderSingleBatchEqualsObservingIt) {

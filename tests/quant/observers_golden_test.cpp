@@ -8,13 +8,13 @@
 // it implements the modern algorithm, tested bit for bit in histogram_observer_golden_test.cpp.
 // Here those cases only check what the modern observer guarantees on the same data: every
 // value is counted, and min/max are the data's true extremes.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quantkit/core/error.h"
 #include "quantkit/quant/observer.h"

@@ -30,14 +30,14 @@ QuantRange observer_quant_range(DType dtype, std::optional<std::int64_t> quant_m
 // qint32 cases where torch's int32 cast overflows clamp cleanly instead.
 // This overload treats a uint8 range other than 0..255 as customized (see below).
 QParams calculate_qparams(std::span<const float> min_val, std::span<const float> max_val,
-                          QScheme qscheme, const QuantRange& range,
-                          float eps = kDefaultObserverEps, std::int64_t axis = 0);
+                          QScheme qscheme, const QuantRange& range, float eps = kDefaultObserverEps,
+                          std::int64_t axis = 0);
 // The same, with torch's has_customized_qrange given explicitly: it only matters for
 // symmetric uint8, whose zero point is 128 for the default range and (qmin + qmax) // 2
 // for a customized one (so an explicitly given 0..255 gives 127, as in torch).
 QParams calculate_qparams(std::span<const float> min_val, std::span<const float> max_val,
-                          QScheme qscheme, const QuantRange& range, float eps,
-                          std::int64_t axis, bool customized_range);
+                          QScheme qscheme, const QuantRange& range, float eps, std::int64_t axis,
+                          bool customized_range);
 
 struct DynamicQParams {
   double scale = 1.0;  // unrounded double, as torch returns it; kernels use float32(scale)

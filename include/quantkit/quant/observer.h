@@ -25,9 +25,9 @@ struct ObserverOptions {
   std::optional<std::int64_t> quant_min;  // custom range: both or neither
   std::optional<std::int64_t> quant_max;
   float eps = kDefaultObserverEps;
-  std::int64_t ch_axis = 0;            // per-channel observers; negative counts from the end
-  float averaging_constant = 0.01f;    // moving-average observers
-  std::int64_t bins = 2048;            // histogram observer
+  std::int64_t ch_axis = 0;          // per-channel observers; negative counts from the end
+  float averaging_constant = 0.01f;  // moving-average observers
+  std::int64_t bins = 2048;          // histogram observer
   // FixedQParamsObserver
   double fixed_scale = 1.0;
   std::int64_t fixed_zero_point = 0;
