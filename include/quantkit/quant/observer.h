@@ -48,7 +48,9 @@ class Observer {
   virtual QParams calculate_qparams() const = 0;
   virtual void reset() = 0;
   // Running statistics, one entry per channel (one for per-tensor observers). Before any
-  // data they are +inf / -inf like torch's buffers; kinds without them return empty vectors.
+  // data a per-tensor observer reports +inf / -inf like torch's buffers and a per-channel
+  // one reports empty vectors (its channel count is not known yet); kinds without
+  // statistics (placeholder, fixed qparams) return empty vectors.
   virtual std::vector<float> min_val() const { return {}; }
   virtual std::vector<float> max_val() const { return {}; }
   // "minmax", "moving-average-minmax", "per-channel-minmax",

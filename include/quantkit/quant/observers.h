@@ -45,6 +45,8 @@ class MinMaxObserver : public Observer {
   std::unique_ptr<Observer> clone() const override;
 
   const MinMaxState& state() const { return state_; }
+  std::vector<float> min_val() const override { return {state_.min_val}; }
+  std::vector<float> max_val() const override { return {state_.max_val}; }
   // Validates the state (finite with min <= max, or the uninitialized pair).
   void set_state(const MinMaxState& state);
 
@@ -95,6 +97,8 @@ class PerChannelMinMaxObserver : public Observer {
   std::unique_ptr<Observer> clone() const override;
 
   const PerChannelState& state() const { return state_; }
+  std::vector<float> min_val() const override { return state_.min_val; }
+  std::vector<float> max_val() const override { return state_.max_val; }
   void set_state(const PerChannelState& state);
 
  protected:
@@ -165,6 +169,8 @@ class HistogramObserver : public Observer {
   std::unique_ptr<Observer> clone() const override;
 
   const HistogramState& state() const { return state_; }
+  std::vector<float> min_val() const override { return {state_.min_val}; }
+  std::vector<float> max_val() const override { return {state_.max_val}; }
   void set_state(const HistogramState& state);
   // The L2 search calculate_qparams() runs (Error if nothing was observed).
   HistogramSearch search() const;
