@@ -11,22 +11,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${1:-$root/build/release/bench/apot_bench}
 
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  echo "== installing python3-torch (Debian)" >&2
-  sudo_cmd=()
-  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-  "${sudo_cmd[@]}" apt-get install -y python3-torch >&2
-fi
-
-if [ ! -x "$bench" ]; then
-  echo "== building $bench" >&2
-  if [ "$bench" = "$root/build/release/bench/apot_bench" ]; then
-    "$root/scripts/build" build/release >&2
-  else
-    echo "error: $bench does not exist" >&2
-    exit 1
-  fi
-fi
+source "$root/bench/bench_common.sh"
+ensure_torch
+ensure_bench_binary "$bench" apot_bench
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
