@@ -400,7 +400,9 @@ TEST(AffineSemantics, PerGroupMatchesPerTensorPerGroupAndRoundTrips) {
       const float xv = xs[g * group + i];
       const float lo = sv[g] * static_cast<float>(-8 - zv[g]);
       const float hi = sv[g] * static_cast<float>(7 - zv[g]);
-      if (xv > lo && xv < hi) EXPECT_LE(std::fabs(dqg[i] - xv), sv[g] * 0.5f + 1e-6f);
+      if (xv > lo && xv < hi) {
+        EXPECT_LE(std::fabs(dqg[i] - xv), sv[g] * 0.5f + 1e-6f);
+      }
     }
   }
 }
