@@ -105,6 +105,16 @@ std::vector<Tensor> choose_qparams(const Node& n, const Tensor& x) {
           Tensor::from_vector(std::vector<std::int64_t>{q.zero_point[0]}, Shape{1})};
 }
 
+ref::QuantizedParams quantized_params(const Node& n) {
+  ref::QuantizedParams p;
+  p.x_zero_point = n.attr_int("x_zero_point");
+  p.out_zero_point = n.attr_int("out_zero_point");
+  p.quant_min = n.attr_int("quant_min");
+  p.quant_max = n.attr_int("quant_max");
+  p.dtype = n.attr_dtype("dtype");
+  return p;
+}
+
 Tensor dispatch(const Node& n, std::span<const Tensor> in) {
   switch (n.op()) {
     case OpKind::Linear:
@@ -173,6 +183,60 @@ Tensor dispatch(const Node& n, std::span<const Tensor> in) {
       return ref::requantize(in[0], n.attr_float("scale"), n.attr_int("zero_point"),
                              n.attr_int("quant_min"), n.attr_int("quant_max"),
                              n.attr_dtype("dtype"));
+    case OpKind::Sigmoid:
+    case OpKind::Tanh:
+    case OpKind::HardSwish:
+      return ref::unary_activation(n.op(), in[0]);
+    case OpKind::HardSigmoid:
+      return ref::unary_activation(n.op(), in[0], n.attr_float("alpha"), n.attr_float("beta"));
+    case OpKind::LeakyRelu:
+      return ref::unary_activation(n.op(), in[0], n.attr_float("negative_slope"));
+    case OpKind::MatMul:
+      return ref::matmul_f32(in[0], in[1], n.output(0)->shape());
+    case OpKind::Pad2d:
+      return ref::pad2d(in[0], n.attr_ints("pads"), n.attr_float("value"));
+    case OpKind::Observe:
+      return in[0];  // identity; calibration reads it through the stateful kernel
+    case OpKind::FakeQuantize:
+      throw Error("fake_quantize needs its fake-quant module: run the graph through its "
+                  "PT2E prepared model (or install Interpreter::set_stateful_kernel)");
+    case OpKind::ApotDequantize: {
+      const auto& levels = n.attr_floats("levels");
+      Tensor out = Tensor::empty(in[0].shape(), DType::Float32);
+      const auto* codes = in[0].data<std::int32_t>();
+      float* o = out.data<float>();
+      for (std::int64_t i = 0; i < out.numel(); ++i) {
+        const std::int32_t c = codes[i];
+        if (c < 0 || static_cast<std::size_t>(c) >= levels.size()) {
+          throw Error("apot_dequantize: code " + std::to_string(c) + " at position " +
+                      std::to_string(i) + " is not a level index (there are " +
+                      std::to_string(levels.size()) + " levels)");
+        }
+        o[i] = static_cast<float>(levels[static_cast<std::size_t>(c)]);
+      }
+      return out;
+    }
+    case OpKind::QuantizedLinear:
+      return ref::quantized_linear(in[0], in[1], in[2], in[3], quantized_params(n));
+    case OpKind::QuantizedConv2d:
+      return ref::quantized_conv2d(in[0], in[1], in[2], in[3], conv_params(n),
+                                   quantized_params(n));
+    case OpKind::QuantizedAdd: {
+      ref::QuantizedAddParams p;
+      p.a_zero_point = n.attr_int("a_zero_point");
+      p.a_multiplier = n.attr_float("a_multiplier");
+      p.b_zero_point = n.attr_int("b_zero_point");
+      p.b_multiplier = n.attr_float("b_multiplier");
+      p.out.out_zero_point = n.attr_int("out_zero_point");
+      p.out.quant_min = n.attr_int("quant_min");
+      p.out.quant_max = n.attr_int("quant_max");
+      p.out.dtype = n.attr_dtype("dtype");
+      return ref::quantized_add(in[0], in[1], p);
+    }
+    case OpKind::DynamicQuantizedLinear:
+      return ref::dynamic_quantized_linear(in[0], in[1], in[2], optional_input(in, 3),
+                                           n.attr_int("quant_min"), n.attr_int("quant_max"),
+                                           n.attr_float("eps"));
   }
   throw Error("interpreter: no kernel for op '" + std::string(op_name(n.op())) + "'");
 }
@@ -180,7 +244,8 @@ Tensor dispatch(const Node& n, std::span<const Tensor> in) {
 bool may_alias_inputs(const Value* v) {
   if (v->kind() != ValueKind::NodeOutput) return true;
   const OpKind op = v->producer()->op();
-  return op == OpKind::Flatten || op == OpKind::Reshape;
+  return op == OpKind::Flatten || op == OpKind::Reshape || op == OpKind::Observe ||
+         op == OpKind::FakeQuantize;
 }
 
 }  // namespace
@@ -255,7 +320,13 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
   for (const Step& step : steps_) {
     args.clear();
     for (std::size_t s : step.inputs) args.push_back(slots[s]);
-    std::vector<Tensor> results = evaluate_node(*step.node, args);
+    const OpKind op = step.node->op();
+    std::vector<Tensor> results;
+    if (stateful_ && (op == OpKind::Observe || op == OpKind::FakeQuantize)) {
+      results.push_back(stateful_(*step.node, args[0]));
+    } else {
+      results = evaluate_node(*step.node, args);
+    }
     for (std::size_t i = 0; i < results.size(); ++i) slots[step.outputs[i]] = std::move(results[i]);
     if (observer_) {
       std::vector<Tensor> outs;

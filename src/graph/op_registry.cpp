@@ -245,6 +245,81 @@ std::vector<OpSchema> build_schemas() {
         "int, dtype: dtype) -> dtype[...]  (clamp(int32(f32(acc) * f32(scale)) + zero_point))",
         {"acc"}, 1, std::move(attrs), infer::requantize);
   }
+
+  add(OpKind::Sigmoid, "sigmoid", "sigmoid(x: F[...]) -> F[...]", {"x"}, 1, {},
+      infer::unary_floating);
+  add(OpKind::Tanh, "tanh", "tanh(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating);
+  add(OpKind::HardSigmoid, "hardsigmoid",
+      "hardsigmoid(x: F[...]; alpha: float, beta: float) -> F[...]  "
+      "(max(0, min(1, alpha * x + beta)); torch's is alpha = 1/6, beta = 1/2)",
+      {"x"}, 1, {{"alpha", K::Float}, {"beta", K::Float}}, infer::unary_floating);
+  add(OpKind::HardSwish, "hardswish", "hardswish(x: F[...]) -> F[...]  (x * relu6(x + 3) / 6)",
+      {"x"}, 1, {}, infer::unary_floating);
+  add(OpKind::LeakyRelu, "leaky_relu",
+      "leaky_relu(x: F[...]; negative_slope: float) -> F[...]", {"x"}, 1,
+      {{"negative_slope", K::Float}}, infer::unary_floating);
+  add(OpKind::MatMul, "matmul",
+      "matmul(a: f32[..., M, K], b: f32[..., K, N]) -> f32[broadcast(...), M, N]  (numpy "
+      "matmul; rank-1 operands are promoted and the added dim removed)",
+      {"a", "b"}, 2, {}, infer::matmul);
+  add(OpKind::Pad2d, "pad2d",
+      "pad2d(x: T[..., H, W]; pads: ints[4] (top, left, bottom, right, each >= 0), value: "
+      "float) -> T[..., H + top + bottom, W + left + right]",
+      {"x"}, 1, {{"pads", K::Ints}, {"value", K::Float}}, infer::pad2d);
+
+  add(OpKind::Observe, "observe",
+      "observe(x: f32[...]; observer: string) -> f32[...]  (identity; PT2E calibration feeds x "
+      "to the observer named by the attribute)",
+      {"x"}, 1, {{"observer", K::String}}, infer::observe);
+  add(OpKind::FakeQuantize, "fake_quantize",
+      "fake_quantize(x: f32[...]; module: string) -> f32[...]  (the fake-quant module named "
+      "by the attribute; needs Interpreter::set_stateful_kernel)",
+      {"x"}, 1, {{"module", K::String}}, infer::observe);
+  add(OpKind::ApotDequantize, "apot_dequantize",
+      "apot_dequantize(codes: i32[...]; levels: floats) -> f32[...]  (float32(levels[code]))",
+      {"codes"}, 1, {{"levels", K::Floats}}, infer::apot_dequantize);
+
+  {
+    std::vector<AttrSpec> attrs{{"x_zero_point", K::Int},
+                                {"out_zero_point", K::Int},
+                                {"quant_min", K::Int},
+                                {"quant_max", K::Int},
+                                {"dtype", K::DType}};
+    add(OpKind::QuantizedLinear, "quantized_linear",
+        "quantized_linear(x: Q[..., in], weight: i8[out, in], bias: i32[out], multipliers: "
+        "f32[out or 1]; x_zero_point, out_zero_point, quant_min, quant_max: int, dtype) -> "
+        "Q[..., out]  (clamp(trunc(f32(sum((x - x_zp) * w) + bias) * multiplier) + out_zp))",
+        {"x", "weight", "bias", "multipliers"}, 4, attrs, infer::quantized_linear);
+    auto conv = conv_attrs();
+    conv.insert(conv.end(), attrs.begin(), attrs.end());
+    add(OpKind::QuantizedConv2d, "quantized_conv2d",
+        "quantized_conv2d(x: Q[N, C, H, W], weight: i8[O, C/groups, kH, kW], bias: i32[O], "
+        "multipliers: f32[O or 1]; conv attributes, x_zero_point, out_zero_point, quant_min, "
+        "quant_max: int, dtype) -> Q[N, O, oH, oW]  (as quantized_linear; padding reads x_zp)",
+        {"x", "weight", "bias", "multipliers"}, 4, std::move(conv), infer::quantized_conv2d);
+  }
+  add(OpKind::QuantizedAdd, "quantized_add",
+      "quantized_add(a: Q[...], b: Q[...]; a_zero_point: int, a_multiplier: float, "
+      "b_zero_point: int, b_multiplier: float, out_zero_point, quant_min, quant_max: int, "
+      "dtype) -> Q[broadcast]  (clamp(trunc(f32(a - a_zp) * a_mult) + trunc(f32(b - b_zp) * "
+      "b_mult) + out_zp))",
+      {"a", "b"}, 2,
+      {{"a_zero_point", K::Int},
+       {"a_multiplier", K::Float},
+       {"b_zero_point", K::Int},
+       {"b_multiplier", K::Float},
+       {"out_zero_point", K::Int},
+       {"quant_min", K::Int},
+       {"quant_max", K::Int},
+       {"dtype", K::DType}},
+      infer::quantized_add);
+  add(OpKind::DynamicQuantizedLinear, "dynamic_quantized_linear",
+      "dynamic_quantized_linear(x: f32[..., in], weight: i8[out, in], weight_scales: f32[out or "
+      "1], bias?: f32[out]; quant_min, quant_max: int, eps: float) -> f32[..., out]  (x "
+      "quantized to int8 per tensor at run time, int32 accumulation; see docs/graph.md)",
+      {"x", "weight", "weight_scales", "bias"}, 3,
+      {{"quant_min", K::Int}, {"quant_max", K::Int}, {"eps", K::Float}},
+      infer::dynamic_quantized_linear);
   if (s.size() != kNumOpKinds) throw Error("op registry: not every OpKind has a schema");
   return s;
 }

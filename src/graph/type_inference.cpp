@@ -465,4 +465,154 @@ Types requantize(const InferContext& ctx) {
   return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
 }
 
+Types matmul(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  expect_dtype(ctx, 1, DType::Float32);
+  expect_rank(ctx, 0, 1, 8);
+  expect_rank(ctx, 1, 1, 8);
+  Shape a = ctx.input(0).shape;
+  Shape b = ctx.input(1).shape;
+  const bool a_vector = a.size() == 1;
+  const bool b_vector = b.size() == 1;
+  if (a_vector) a.insert(a.begin(), 1);
+  if (b_vector) b.push_back(1);
+  const std::int64_t m = a[a.size() - 2];
+  const std::int64_t k = a.back();
+  const std::int64_t n = b.back();
+  ctx.check(b[b.size() - 2] == k, "a " + describe(ctx.input(0)) + " has " + std::to_string(k) +
+                                      " columns, b " + describe(ctx.input(1)) + " has " +
+                                      std::to_string(b[b.size() - 2]) + " rows");
+  Shape out = broadcast_shapes(ctx, Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  if (!a_vector) out.push_back(m);
+  if (!b_vector) out.push_back(n);
+  return {TensorType{DType::Float32, out}};
+}
+
+Types pad2d(const InferContext& ctx) {
+  expect_rank(ctx, 0, 2, 8);
+  const auto& pads = ctx.attr_ints("pads");
+  ctx.check(pads.size() == 4, "attribute 'pads' must have 4 entries (top, left, bottom, right), got " +
+                                  std::to_string(pads.size()));
+  for (std::int64_t p : pads) {
+    ctx.check(p >= 0 && p <= (std::int64_t{1} << 20),
+              "attribute 'pads' entries must be in [0, 2^20], got " + std::to_string(p));
+  }
+  const double value = ctx.attr_float("value");
+  const DType dtype = ctx.input(0).dtype;
+  if (is_integer(dtype)) {
+    ctx.check(value == static_cast<double>(static_cast<std::int64_t>(value)) &&
+                  value >= static_cast<double>(dtype_min(dtype)) &&
+                  value <= static_cast<double>(dtype_max(dtype)),
+              "attribute 'value' is " + std::to_string(value) + ", expected an integer inside " +
+                  std::string(dtype_name(dtype)));
+  }
+  Shape out = ctx.input(0).shape;
+  out[out.size() - 2] += pads[0] + pads[2];
+  out[out.size() - 1] += pads[1] + pads[3];
+  return {TensorType{dtype, out}};
+}
+
+Types observe(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  const char* attr = ctx.has_attr("observer") ? "observer" : "module";
+  ctx.check(!ctx.attr_string(attr).empty(), "attribute '" + std::string(attr) + "' is empty");
+  return {ctx.input(0)};
+}
+
+Types apot_dequantize(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Int32);
+  const auto& it = ctx.attrs().find("levels");
+  const auto& levels = it->second.as_floats("attribute 'levels'");
+  ctx.check(!levels.empty(), "attribute 'levels' is empty");
+  return {TensorType{DType::Float32, ctx.input(0).shape}};
+}
+
+namespace {
+// x: the activation storage dtype (= the 'dtype' attribute); weight: int8; bias: int32
+// vector; multipliers: f32 vector of `channels` or 1 finite values > 0 (checked by kernels
+// on data, here by shape).
+void check_fused_operands(const InferContext& ctx, std::int64_t channels) {
+  check_quant_attrs(ctx);
+  const DType dtype = ctx.attr_dtype("dtype");
+  ctx.check(dtype == DType::Int8 || dtype == DType::UInt8,
+            "attribute 'dtype' must be int8 or uint8, got " + std::string(dtype_name(dtype)));
+  expect_dtype(ctx, 0, dtype);
+  expect_dtype(ctx, 1, DType::Int8);
+  expect_dtype(ctx, 2, DType::Int32);
+  expect_vector(ctx, 2, channels, "bias, one per output channel");
+  expect_dtype(ctx, 3, DType::Float32);
+  const TensorType& m = ctx.input(3);
+  ctx.check(m.shape == Shape{channels} || m.shape == Shape{1},
+            "input 3 'multipliers' has type " + describe(m) + ", expected f32[" +
+                std::to_string(channels) + "] or f32[1]");
+  const std::int64_t x_zp = ctx.attr_int("x_zero_point");
+  const std::int64_t out_zp = ctx.attr_int("out_zero_point");
+  ctx.check(x_zp >= dtype_min(dtype) && x_zp <= dtype_max(dtype),
+            "attribute 'x_zero_point' is " + std::to_string(x_zp) + ", expected a value of " +
+                std::string(dtype_name(dtype)));
+  ctx.check(out_zp >= dtype_min(dtype) && out_zp <= dtype_max(dtype),
+            "attribute 'out_zero_point' is " + std::to_string(out_zp) + ", expected a value of " +
+                std::string(dtype_name(dtype)));
+}
+}  // namespace
+
+Types quantized_linear(const InferContext& ctx) {
+  const Shape out = linear_shape(ctx);
+  check_fused_operands(ctx, ctx.input(1).shape[0]);
+  return {TensorType{ctx.attr_dtype("dtype"), out}};
+}
+
+Types quantized_conv2d(const InferContext& ctx) {
+  const Shape out = conv2d_shape(ctx);
+  check_fused_operands(ctx, ctx.input(1).shape[0]);
+  return {TensorType{ctx.attr_dtype("dtype"), out}};
+}
+
+Types quantized_add(const InferContext& ctx) {
+  check_quant_attrs(ctx);
+  const DType dtype = ctx.attr_dtype("dtype");
+  ctx.check(dtype == DType::Int8 || dtype == DType::UInt8,
+            "attribute 'dtype' must be int8 or uint8, got " + std::string(dtype_name(dtype)));
+  expect_dtype(ctx, 0, dtype);
+  expect_dtype(ctx, 1, dtype);
+  for (std::string_view name : {std::string_view("a_multiplier"), std::string_view("b_multiplier")}) {
+    const double m = ctx.attr_float(name);
+    ctx.check(m > 0 && m <= 3.4028234663852886e38,
+              "attribute '" + std::string(name) + "' must be a finite float32 value > 0, got " +
+                  std::to_string(m));
+  }
+  return {TensorType{dtype, broadcast_shapes(ctx, ctx.input(0).shape, ctx.input(1).shape)}};
+}
+
+Types dynamic_quantized_linear(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  expect_dtype(ctx, 1, DType::Int8);
+  expect_dtype(ctx, 2, DType::Float32);
+  expect_rank(ctx, 0, 1, 8);
+  expect_rank(ctx, 1, 2, 2);
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  ctx.check(x.back() == w[1], "x " + describe(ctx.input(0)) + " has " + std::to_string(x.back()) +
+                                  " features, weight " + describe(ctx.input(1)) + " expects " +
+                                  std::to_string(w[1]));
+  const TensorType& s = ctx.input(2);
+  ctx.check(s.shape == Shape{w[0]} || s.shape == Shape{1},
+            "input 2 'weight_scales' has type " + describe(s) + ", expected f32[" +
+                std::to_string(w[0]) + "] or f32[1]");
+  if (ctx.num_inputs() == 4) {
+    expect_dtype(ctx, 3, DType::Float32);
+    expect_vector(ctx, 3, w[0], "out_features");
+  }
+  const std::int64_t qmin = ctx.attr_int("quant_min");
+  const std::int64_t qmax = ctx.attr_int("quant_max");
+  ctx.check(-128 <= qmin && qmin < qmax && qmax <= 127,
+            "quant range [" + std::to_string(qmin) + ", " + std::to_string(qmax) +
+                "] is not a range of at least two int8 values");
+  const double eps = ctx.attr_float("eps");
+  ctx.check(eps > 0 && eps < 1, "attribute 'eps' must be in (0, 1), got " + std::to_string(eps));
+  Shape out = x;
+  out.back() = w[0];
+  return {TensorType{DType::Float32, out}};
+}
+
 }  // namespace quantkit::graph::infer

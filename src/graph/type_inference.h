@@ -36,6 +36,14 @@ Types cast(const InferContext& ctx);
 Types integer_linear(const InferContext& ctx);
 Types integer_conv2d(const InferContext& ctx);
 Types requantize(const InferContext& ctx);
+Types matmul(const InferContext& ctx);
+Types pad2d(const InferContext& ctx);
+Types observe(const InferContext& ctx);
+Types apot_dequantize(const InferContext& ctx);
+Types quantized_linear(const InferContext& ctx);
+Types quantized_conv2d(const InferContext& ctx);
+Types quantized_add(const InferContext& ctx);
+Types dynamic_quantized_linear(const InferContext& ctx);
 
 // Shared with the kernels so both use the same window arithmetic as torch.
 // Output length of a pooling window sweep (torch's pooling_output_shape).

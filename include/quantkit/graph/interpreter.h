@@ -23,6 +23,11 @@ namespace quantkit::graph {
 // comparisons between graphs, collecting statistics).
 using NodeObserver = std::function<void(const Node& node, std::span<const Tensor> outputs)>;
 
+// Evaluates the stateful ops (observe, fake_quantize) whose state lives outside the graph:
+// PT2E's prepared models hold the observers and fake-quant modules and install one of these.
+// Without it, observe is the identity and fake_quantize is an Error.
+using StatefulKernel = std::function<Tensor(const Node& node, const Tensor& x)>;
+
 class Interpreter {
  public:
   // Verifies `graph` (Error if broken). The graph must outlive the interpreter and must not
@@ -36,6 +41,7 @@ class Interpreter {
   }
 
   void set_observer(NodeObserver observer) { observer_ = std::move(observer); }
+  void set_stateful_kernel(StatefulKernel kernel) { stateful_ = std::move(kernel); }
   const Graph& graph() const { return graph_; }
 
  private:
@@ -53,6 +59,7 @@ class Interpreter {
   std::vector<Step> steps_;
   std::vector<std::size_t> output_slots_;
   NodeObserver observer_;
+  StatefulKernel stateful_;
 };
 
 // Evaluates a single node's op on tensors (the interpreter's kernel dispatch). Inputs must

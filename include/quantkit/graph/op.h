@@ -60,9 +60,28 @@ enum class OpKind : std::uint8_t {
   IntegerLinear,  // integer_linear(x, weight, bias?)  int32 accumulation
   IntegerConv2d,  // integer_conv2d(x, weight, bias?)  int32 accumulation
   Requantize,     // requantize(acc)              int32 -> int8/uint8 with scale, zero point
+  // ---- more float32 compute (ONNX import) ----
+  Sigmoid,      // sigmoid(x)
+  Tanh,         // tanh(x)
+  HardSigmoid,  // hardsigmoid(x)       max(0, min(1, alpha*x + beta)) (ONNX form)
+  HardSwish,    // hardswish(x)         x * relu6(x + 3) / 6
+  LeakyRelu,    // leaky_relu(x)        negative_slope attribute
+  MatMul,       // matmul(a, b)         numpy matmul with batch broadcasting, f32
+  Pad2d,        // pad2d(x)             constant padding of the last two dims
+  // ---- stateful (PT2E prepare): evaluated through Interpreter::set_stateful_kernel ----
+  Observe,       // observe(x)          identity; its observer records x during calibration
+  FakeQuantize,  // fake_quantize(x)    the fake-quant module named by the 'module' attribute
+  // ---- APoT ----
+  ApotDequantize,  // apot_dequantize(codes)  levels[code]
+  // ---- fused integer kernels (the lowering pass; equal to the reference representation) --
+  QuantizedLinear,         // quantized_linear(x, weight, bias, multipliers)
+  QuantizedConv2d,         // quantized_conv2d(x, weight, bias, multipliers)
+  QuantizedAdd,            // quantized_add(a, b)
+  DynamicQuantizedLinear,  // dynamic_quantized_linear(x, weight, weight_scales, bias?)
+  kLast = DynamicQuantizedLinear,
 };
 
-inline constexpr std::size_t kNumOpKinds = static_cast<std::size_t>(OpKind::Requantize) + 1;
+inline constexpr std::size_t kNumOpKinds = static_cast<std::size_t>(OpKind::kLast) + 1;
 
 // Attribute declaration of an op.
 struct AttrSpec {

@@ -56,6 +56,39 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                   const Tensor& var, double eps);
 Tensor softmax(const Tensor& x, std::int64_t dim);
 
+// ---- more float ops (ONNX) ----
+// op is Sigmoid, Tanh, HardSigmoid (alpha, beta), HardSwish or LeakyRelu (alpha = slope).
+Tensor unary_activation(OpKind op, const Tensor& x, double alpha = 0, double beta = 0);
+// numpy matmul of f32 operands; out_shape from type inference.
+Tensor matmul_f32(const Tensor& a, const Tensor& b, const Shape& out_shape);
+// pads = {top, left, bottom, right} on the last two dims, filled with `value`.
+Tensor pad2d(const Tensor& x, std::span<const std::int64_t> pads, double value);
+
+// ---- fused integer ops (quantized_ops.cpp) ----
+struct QuantizedParams {
+  std::int64_t x_zero_point = 0;
+  std::int64_t out_zero_point = 0;
+  std::int64_t quant_min = -128;
+  std::int64_t quant_max = 127;
+  DType dtype = DType::Int8;
+};
+struct QuantizedAddParams {
+  std::int64_t a_zero_point = 0;
+  double a_multiplier = 1;
+  std::int64_t b_zero_point = 0;
+  double b_multiplier = 1;
+  QuantizedParams out;  // x_zero_point unused
+};
+Tensor quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& multipliers, const QuantizedParams& p);
+Tensor quantized_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& multipliers, const ConvParams& conv,
+                        const QuantizedParams& p);
+Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams& p);
+Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& weight_scales,
+                                const Tensor* bias, std::int64_t quant_min,
+                                std::int64_t quant_max, double eps);
+
 // ---- data movement ----
 Tensor cat(std::span<const Tensor> xs, std::int64_t dim);
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);

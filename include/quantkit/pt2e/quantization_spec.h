@@ -1,0 +1,124 @@
+#pragma once
+// How a value should be quantized: the PT2E QuantizationSpec family
+// (torchao/quantization/pt2e/quantizer/quantizer.py), and the per-node annotations a
+// Quantizer writes and prepare_pt2e reads.
+//
+//  * QuantizationSpec: dtype, range, scheme, axis, dynamic or static, and which observer
+//    (or, for QAT, fake quant around it) collects the statistics. An `apot` field makes it
+//    an APoT (b, k) weight spec instead of a uniform one.
+//  * SharedQuantizationSpec: use the same observer (hence the same qparams) as another
+//    edge or node output — max_pool2d, flatten and cat share their input's qparams.
+//  * DerivedQuantizationSpec: qparams computed from others' (bias scale = x_scale * w_scale).
+//  * FixedQParamsQuantizationSpec: constant scale / zero point (sigmoid-like outputs).
+//
+// Annotations are kept beside the graph (PyTorch stores them in node.meta): a map from
+// node to QuantizationAnnotation. Input specs are keyed by the input Value (PyTorch keys
+// by the producing fx.Node; a Value is exactly that node's output here).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "quantkit/graph/graph.h"
+#include "quantkit/quant/observer.h"
+#include "quantkit/quant/qparams.h"
+
+namespace quantkit::pt2e {
+
+using graph::Graph;
+using graph::Node;
+using graph::Value;
+
+// APoT weights (apot/): b bits, k bits per term, signed or not. alpha (the clipping level)
+// comes from the APoT observer's max |w|.
+struct ApotSpec {
+  int b = 4;
+  int k = 2;
+  bool is_signed = true;
+  friend bool operator==(const ApotSpec&, const ApotSpec&) = default;
+};
+
+struct QuantizationSpec {
+  DType dtype = DType::Int8;
+  std::int64_t quant_min = -128;
+  std::int64_t quant_max = 127;
+  QScheme qscheme = QScheme::PerTensorAffine;
+  std::int64_t ch_axis = 0;
+  bool is_dynamic = false;
+  // The observer kind for make_observer ("minmax", "histogram", "per_channel_minmax",
+  // "moving_average_minmax", "placeholder", ...) and its options. dtype, qscheme, ch_axis,
+  // quant_min/quant_max above override the options' fields when the observer is built.
+  std::string observer = "minmax";
+  ObserverOptions observer_options;
+  // QAT: wrap the observer in a FakeQuantize (prepare_qat_pt2e requires it for every spec
+  // that is not dynamic).
+  bool fake_quant = false;
+  // Set: an APoT weight spec; the uniform fields above are ignored.
+  std::optional<ApotSpec> apot;
+
+  // The observer this spec asks for (options merged as described above).
+  std::unique_ptr<Observer> make_observer() const;
+};
+
+// A place a value flows: the output of a node, or the `value` input of `user` (an edge).
+struct Edge {
+  const Value* value = nullptr;
+  const Node* user = nullptr;
+  friend bool operator==(const Edge&, const Edge&) = default;
+};
+using EdgeOrNode = std::variant<Edge, const Node*>;
+
+struct SharedQuantizationSpec {
+  EdgeOrNode edge_or_node;
+};
+
+// qparams derived from the observers of `derived_from` (their calculate_qparams results, in
+// order) by `derive_qparams`. The bias spec: derived from (x edge, weight edge), scale =
+// x_scale * w_scale (per channel when the weight is), zero point 0, int32.
+struct DerivedQuantizationSpec {
+  std::vector<EdgeOrNode> derived_from;
+  std::function<QParams(std::span<const QParams>)> derive_qparams;
+  DType dtype = DType::Int32;
+  std::int64_t quant_min = -2147483648LL;
+  std::int64_t quant_max = 2147483647;
+  QScheme qscheme = QScheme::PerTensorSymmetric;
+  std::int64_t ch_axis = 0;
+};
+
+struct FixedQParamsQuantizationSpec {
+  DType dtype = DType::UInt8;
+  double scale = 1.0 / 256.0;
+  std::int64_t zero_point = 0;
+  std::int64_t quant_min = 0;
+  std::int64_t quant_max = 255;
+  QScheme qscheme = QScheme::PerTensorAffine;
+  bool fake_quant = false;
+};
+
+using QuantizationSpecBase = std::variant<QuantizationSpec, SharedQuantizationSpec,
+                                          DerivedQuantizationSpec, FixedQParamsQuantizationSpec>;
+
+struct QuantizationAnnotation {
+  // Keyed by the node's input Value; iteration order follows the node's inputs when
+  // prepare walks them (std::map order is only for determinism of dumps).
+  std::map<const Value*, QuantizationSpecBase> input_qspec_map;
+  std::optional<QuantizationSpecBase> output_qspec;
+  // PyTorch's allow_implicit_sharing: a consumer whose input spec equals the producer's
+  // output spec reuses the producer's observer instead of adding a second one.
+  bool allow_implicit_sharing = true;
+  // Set by the quantizer on every node of a matched pattern, so later patterns skip them.
+  bool annotated = false;
+};
+
+using Annotations = std::unordered_map<const Node*, QuantizationAnnotation>;
+
+// "int8 per_tensor_affine [-128, 127] histogram", "shared with %conv2d", ... (dumps, errors).
+std::string describe(const QuantizationSpecBase& spec);
+
+}  // namespace quantkit::pt2e

@@ -1,0 +1,71 @@
+#pragma once
+// XNNPACKQuantizer (torchao/testing/pt2e/_xnnpack_quantizer.py): symmetric int8 for
+// XNNPACK-style backends, static or dynamic, per-tensor or per-channel weights, PTQ or QAT,
+// plus an APoT-weight configuration (APoT (b, k) weights, uniform int8 activations).
+//
+// Configuration precedence, as in PyTorch: module name (set_module_name) over object type
+// (set_object_type: the traced module's type, "Linear", "Conv2d") over operator type
+// (set_operator_type: the graph op) over the global config. std::nullopt means "leave in
+// float" for that scope.
+//
+// Annotated patterns, in XNNPACK's order (each node is annotated once; fused patterns
+// first): linear (+ relu), conv2d (+ batch_norm) (+ relu), add (+ relu), mul, max_pool2d,
+// adaptive_avg_pool2d, flatten/reshape (shared with input), cat (shared), and the
+// activations relu/hardtanh when standalone. Dynamic configs annotate linear only (as
+// XNNPACK's dynamic quantization does).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "quantkit/graph/op.h"
+#include "quantkit/pt2e/quantizer.h"
+
+namespace quantkit::pt2e {
+
+struct QuantizationConfig {
+  std::optional<QuantizationSpec> input_activation;
+  std::optional<QuantizationSpec> output_activation;
+  std::optional<QuantizationSpec> weight;
+  // Usually empty (XNNPACK leaves bias in float; convert keeps it float in Q/DQ form).
+  std::optional<QuantizationSpec> bias;
+  bool is_qat = false;
+};
+
+// XNNPACK's defaults: static activations Histogram observer, int8 [act_qmin, act_qmax],
+// per-tensor affine, eps 2^-12; dynamic activations PlaceholderObserver (per-tensor
+// affine, is_dynamic); weights int8 [weight_qmin, weight_qmax] symmetric, per-channel
+// MinMax on axis 0 when is_per_channel, per-tensor MinMax otherwise; QAT: fake quants
+// (moving-average observers for activations, as PyTorch's QAT config).
+QuantizationConfig get_symmetric_quantization_config(bool is_per_channel = false,
+                                                     bool is_qat = false, bool is_dynamic = false,
+                                                     std::int64_t act_qmin = -128,
+                                                     std::int64_t act_qmax = 127,
+                                                     std::int64_t weight_qmin = -127,
+                                                     std::int64_t weight_qmax = 127);
+
+// APoT (b, k) weights (signed, alpha = max |w| per tensor) with the static int8 activation
+// spec of get_symmetric_quantization_config: PyTorch's APoT qconfigs' counterpart.
+QuantizationConfig get_apot_weight_config(int b = 4, int k = 2);
+
+class XNNPACKQuantizer : public Quantizer {
+ public:
+  XNNPACKQuantizer& set_global(std::optional<QuantizationConfig> config);
+  XNNPACKQuantizer& set_object_type(std::string module_type,
+                                    std::optional<QuantizationConfig> config);
+  XNNPACKQuantizer& set_operator_type(graph::OpKind op, std::optional<QuantizationConfig> config);
+  // Applies to nodes traced from this module or its submodules (path prefix at a '.').
+  XNNPACKQuantizer& set_module_name(std::string module_name,
+                                    std::optional<QuantizationConfig> config);
+
+  Annotations annotate(const Graph& graph) const override;
+
+ private:
+  std::optional<QuantizationConfig> global_;
+  std::vector<std::pair<std::string, std::optional<QuantizationConfig>>> object_types_;
+  std::vector<std::pair<graph::OpKind, std::optional<QuantizationConfig>>> operator_types_;
+  std::vector<std::pair<std::string, std::optional<QuantizationConfig>>> module_names_;
+};
+
+}  // namespace quantkit::pt2e

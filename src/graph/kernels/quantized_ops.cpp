@@ -1,0 +1,152 @@
+// Reference kernels of the fused integer ops the lowering pass produces (quantized_linear,
+// quantized_conv2d, quantized_add, dynamic_quantized_linear). They are written as the
+// composition of the reference-representation ops, so they equal it by construction; the
+// optimized kernels the runtime uses are tested against these.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "quantkit/core/error.h"
+#include "quantkit/quant/affine.h"
+#include "quantkit/quant/choose_qparams.h"
+#include "reference_ops.h"
+
+namespace quantkit::graph::ref {
+namespace {
+
+// float -> int32 truncating toward zero, saturating (torch's .to(int32) is undefined out of
+// range; saturation is the defined choice), NaN -> 0.
+std::int64_t truncate_to_i32(float v) {
+  if (v != v) return 0;
+  if (v >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
+  if (v <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(v);
+}
+
+Tensor minus_zero_point_i32(const Tensor& q, std::int64_t zero_point) {
+  return binary(OpKind::Sub, cast(q, DType::Int32),
+                Tensor::scalar(static_cast<std::int32_t>(zero_point)));
+}
+
+// out[i] = clamp(trunc(f32(acc[i]) * m[channel(i)]) + zp): channel(i) walks dimension
+// `channel_dim` of acc's shape; a 1-element multiplier applies everywhere.
+Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers,
+                              std::size_t channel_dim, std::int64_t zero_point,
+                              std::int64_t quant_min, std::int64_t quant_max, DType dtype) {
+  const Shape& shape = acc.shape();
+  std::int64_t inner = 1;
+  for (std::size_t d = channel_dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  const std::int64_t channels = shape[channel_dim];
+  const float* m = multipliers.data<float>();
+  const bool per_channel = multipliers.numel() > 1;
+  const auto* a = acc.data<std::int32_t>();
+  Tensor out = Tensor::empty(shape, dtype);
+  visit_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    T* o = out.data<T>();
+    for (std::int64_t i = 0; i < acc.numel(); ++i) {
+      const float mult = per_channel ? m[(i / inner) % channels] : m[0];
+      const std::int64_t v = truncate_to_i32(static_cast<float>(a[i]) * mult) + zero_point;
+      o[i] = static_cast<T>(std::clamp(v, quant_min, quant_max));
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& multipliers, const QuantizedParams& p) {
+  const Tensor acc = integer_linear(minus_zero_point_i32(x, p.x_zero_point), weight, &bias);
+  return requantize_per_channel(acc, multipliers, acc.shape().size() - 1, p.out_zero_point,
+                                p.quant_min, p.quant_max, p.dtype);
+}
+
+Tensor quantized_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& multipliers, const ConvParams& conv,
+                        const QuantizedParams& p) {
+  // Zero padding of (x - x_zp) is padding x with x_zp: both paths agree.
+  const Tensor acc =
+      integer_conv2d(minus_zero_point_i32(x, p.x_zero_point), weight, &bias, conv);
+  return requantize_per_channel(acc, multipliers, 1, p.out_zero_point, p.quant_min, p.quant_max,
+                                p.dtype);
+}
+
+Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams& p) {
+  auto rescale = [](const Tensor& q, std::int64_t zp, double multiplier) {
+    const Tensor centered = minus_zero_point_i32(q, zp);
+    Tensor out = Tensor::empty(q.shape(), DType::Int32);
+    const auto* c = centered.data<std::int32_t>();
+    auto* o = out.data<std::int32_t>();
+    const auto m = static_cast<float>(multiplier);
+    for (std::int64_t i = 0; i < q.numel(); ++i) {
+      o[i] = static_cast<std::int32_t>(truncate_to_i32(static_cast<float>(c[i]) * m));
+    }
+    return out;
+  };
+  const Tensor sum = binary(OpKind::Add, rescale(a, p.a_zero_point, p.a_multiplier),
+                            rescale(b, p.b_zero_point, p.b_multiplier));
+  // The sum of two int32 values plus a zero point: int64 keeps it exact before the clamp.
+  Tensor out = Tensor::empty(sum.shape(), p.out.dtype);
+  const auto* s = sum.data<std::int32_t>();
+  visit_dtype(p.out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    T* o = out.data<T>();
+    for (std::int64_t i = 0; i < sum.numel(); ++i) {
+      const std::int64_t v = static_cast<std::int64_t>(s[i]) + p.out.out_zero_point;
+      o[i] = static_cast<T>(std::clamp(v, p.out.quant_min, p.out.quant_max));
+    }
+  });
+  return out;
+}
+
+Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& weight_scales,
+                                const Tensor* bias, std::int64_t quant_min,
+                                std::int64_t quant_max, double eps) {
+  check_argument(x.numel() > 0, "dynamic_quantized_linear", "x", shape_to_string(x.shape()),
+                 "a non-empty tensor (its min/max choose the qparams)");
+  // choose_qparams.tensor: min/max of x, then the per-tensor affine observer formula.
+  const float* px = x.data<float>();
+  float lo = px[0], hi = px[0];
+  for (std::int64_t i = 1; i < x.numel(); ++i) {
+    lo = std::min(lo, px[i]);
+    hi = std::max(hi, px[i]);
+  }
+  const QuantRange range = QuantRange::of(DType::Int8, quant_min, quant_max);
+  const QParams q = calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
+                                      QScheme::PerTensorAffine, range, static_cast<float>(eps));
+  const double x_scale = q.scale[0];
+  const std::int64_t x_zp = q.zero_point[0];
+  const Tensor x_q = quantize_per_tensor(x, x_scale, x_zp, range);
+  const Tensor acc = integer_linear(minus_zero_point_i32(x_q, x_zp), weight, nullptr);
+  // bias_i32 = trunc(bias / (x_scale * w_scale)) and out = acc * (x_scale * w_scale): the
+  // scale products are float64 (x_scale is choose_qparams' float64 tensor).
+  const std::int64_t out_features = weight.shape()[0];
+  const float* ws = weight_scales.data<float>();
+  std::vector<double> combined(static_cast<std::size_t>(out_features));
+  for (std::int64_t c = 0; c < out_features; ++c) {
+    combined[static_cast<std::size_t>(c)] =
+        x_scale * static_cast<double>(ws[weight_scales.numel() > 1 ? c : 0]);
+  }
+  Tensor out = Tensor::empty(acc.shape(), DType::Float32);
+  const auto* a = acc.data<std::int32_t>();
+  float* o = out.data<float>();
+  const float* b = bias != nullptr ? bias->data<float>() : nullptr;
+  for (std::int64_t i = 0; i < acc.numel(); ++i) {
+    const std::int64_t c = i % out_features;
+    const double s = combined[static_cast<std::size_t>(c)];
+    std::int64_t v = a[i];
+    if (b != nullptr) {
+      const double scaled = static_cast<double>(b[c]) / s;
+      const std::int64_t bias_i32 =
+          scaled != scaled ? 0 : static_cast<std::int64_t>(std::clamp(scaled, -2147483648.0, 2147483647.0));
+      // int32 accumulation wraps like torch's int32 add.
+      v = static_cast<std::int32_t>(static_cast<std::uint32_t>(v) + static_cast<std::uint32_t>(bias_i32));
+    }
+    o[i] = static_cast<float>(static_cast<double>(v) * s);
+  }
+  return out;
+}
+
+}  // namespace quantkit::graph::ref
