@@ -32,10 +32,15 @@ Tensor as_samples(const Tensor& t, const graph::TensorType& input, const std::st
     throw_invalid_argument("load_batches", "data", origin + " (" + std::string(dtype_name(t.dtype())) + ")",
                            "float32 samples or uint8 images");
   }
-  check_argument(per_sample > 0 && t.numel() % per_sample == 0, "load_batches", "data",
+  // Either exactly one batch of the input's shape, or N samples stacked on dim 0 whose
+  // remaining dims hold one sample each.
+  const bool one_batch = t.shape() == input.shape;
+  const bool stacked = !t.shape().empty() &&
+                       shape_numel(Shape(t.shape().begin() + 1, t.shape().end())) == per_sample;
+  check_argument(per_sample > 0 && (one_batch || stacked), "load_batches", "data",
                  origin + " " + shape_to_string(t.shape()),
-                 "a whole number of samples of " + std::to_string(per_sample) +
-                     " elements (model input " + input.to_string() + ")");
+                 "the model input's shape " + shape_to_string(input.shape) +
+                     " or N samples of " + std::to_string(per_sample) + " elements on dim 0");
   return f.reshape(Shape{t.numel() / per_sample, per_sample});
 }
 
