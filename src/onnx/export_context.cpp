@@ -1,0 +1,119 @@
+// ExportContext: ONNX names, initializers, nodes and value infos of the model being written.
+#include <bit>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "export_context.h"
+#include "quantkit/core/error.h"
+
+namespace quantkit::onnx::export_detail {
+
+static_assert(std::endian::native == std::endian::little,
+              "ONNX raw_data is little-endian; the exporter copies tensor bytes as they are");
+
+std::int32_t onnx_elem_type(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return ::onnx::TensorProto_DataType_FLOAT;
+    case DType::Float64: return ::onnx::TensorProto_DataType_DOUBLE;
+    case DType::Int8: return ::onnx::TensorProto_DataType_INT8;
+    case DType::UInt8: return ::onnx::TensorProto_DataType_UINT8;
+    case DType::Int16: return ::onnx::TensorProto_DataType_INT16;
+    case DType::Int32: return ::onnx::TensorProto_DataType_INT32;
+    case DType::Int64: return ::onnx::TensorProto_DataType_INT64;
+  }
+  throw_invalid_argument("export_onnx", "dtype", static_cast<int>(dtype), "a valid DType");
+}
+
+void tensor_to_proto(const Tensor& tensor, const std::string& name, ::onnx::TensorProto* proto) {
+  proto->set_name(name);
+  proto->set_data_type(onnx_elem_type(tensor.dtype()));
+  for (std::int64_t d : tensor.shape()) proto->add_dims(d);
+  if (tensor.nbytes() > 0) {
+    proto->set_raw_data(static_cast<const char*>(tensor.raw_data()), tensor.nbytes());
+  }
+}
+
+void set_attr(::onnx::NodeProto* node, std::string_view name, std::int64_t value) {
+  auto* a = node->add_attribute();
+  a->set_name(std::string(name));
+  a->set_type(::onnx::AttributeProto_AttributeType_INT);
+  a->set_i(value);
+}
+
+void set_attr(::onnx::NodeProto* node, std::string_view name, float value) {
+  auto* a = node->add_attribute();
+  a->set_name(std::string(name));
+  a->set_type(::onnx::AttributeProto_AttributeType_FLOAT);
+  a->set_f(value);
+}
+
+void set_attr(::onnx::NodeProto* node, std::string_view name,
+              const std::vector<std::int64_t>& values) {
+  auto* a = node->add_attribute();
+  a->set_name(std::string(name));
+  a->set_type(::onnx::AttributeProto_AttributeType_INTS);
+  for (std::int64_t v : values) a->add_ints(v);
+}
+
+ExportContext::ExportContext(const graph::Graph& graph, const ExportOptions& options,
+                             ::onnx::GraphProto* proto)
+    : graph_(graph), options_(options), proto_(proto) {
+  // Reserve every graph name first so helper names never shadow a graph value.
+  for (const graph::Value* v : graph.inputs()) names_.insert(v->name());
+  for (const graph::Value* v : graph.parameters()) names_.insert(v->name());
+  for (const graph::Value* v : graph.constants()) names_.insert(v->name());
+  for (const graph::Node* n : graph.nodes()) {
+    names_.insert(n->name());
+    for (const graph::Value* v : n->outputs()) names_.insert(v->name());
+  }
+}
+
+std::string ExportContext::fresh_name(std::string_view hint) {
+  std::string name(hint);
+  while (names_.count(name) != 0) name = std::string(hint) + "__" + std::to_string(counter_++);
+  names_.insert(name);
+  return name;
+}
+
+std::string ExportContext::add_initializer(const Tensor& tensor, std::string_view hint) {
+  std::string name = fresh_name(hint);
+  tensor_to_proto(tensor, name, proto_->add_initializer());
+  return name;
+}
+
+std::string ExportContext::use(const graph::Value* value) {
+  if (value->has_data() && initialized_.insert(value).second) {
+    tensor_to_proto(value->data(), value->name(), proto_->add_initializer());
+  }
+  return value->name();
+}
+
+::onnx::NodeProto* ExportContext::add_node(std::string_view op_type,
+                                           std::vector<std::string> inputs,
+                                           std::vector<std::string> outputs, std::string name) {
+  auto* node = proto_->add_node();
+  node->set_op_type(std::string(op_type));
+  node->set_name(std::move(name));
+  for (std::string& in : inputs) node->add_input(std::move(in));
+  for (std::string& out : outputs) node->add_output(std::move(out));
+  return node;
+}
+
+void ExportContext::add_value_info(const graph::Value* value) {
+  auto* info = proto_->add_value_info();
+  info->set_name(value->name());
+  auto* tensor_type = info->mutable_type()->mutable_tensor_type();
+  tensor_type->set_elem_type(onnx_elem_type(value->dtype()));
+  auto* shape = tensor_type->mutable_shape();
+  for (std::int64_t d : value->shape()) shape->add_dim()->set_dim_value(d);
+}
+
+void ExportContext::fail(const graph::Node& node, std::string_view why) const {
+  std::string message = "export_onnx: node '";
+  message.append(node.name()).append("' (").append(graph::op_name(node.op())).append("): ");
+  message.append(why);
+  throw Error(message);
+}
+
+}  // namespace quantkit::onnx::export_detail

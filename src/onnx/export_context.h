@@ -1,0 +1,89 @@
+#pragma once
+// Internal to the ONNX exporter (src/onnx/export_*.cpp).
+//
+// The exporter walks the graph's nodes in execution order (already topological, which ONNX
+// requires) and emits one or a few ONNX nodes per graph node. Graph values keep their names
+// in the ONNX model; helper values the lowering needs (transposed operands, Clip bounds,
+// scalar qparams) get fresh names that collide with nothing. Parameters and constants
+// become initializers lazily, the first time a node reads one as an operand, so tensors only
+// read through a conversion (f64 per-channel scales → f32) are not written twice.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <onnx/onnx_pb.h>
+
+#include "quantkit/graph/graph.h"
+#include "quantkit/onnx/onnx_export.h"
+
+namespace quantkit::onnx::export_detail {
+
+// DType → ONNX TensorProto.DataType.
+std::int32_t onnx_elem_type(DType dtype);
+// Fills `proto` (name, dims, raw little-endian data) from `tensor`.
+void tensor_to_proto(const Tensor& tensor, const std::string& name, ::onnx::TensorProto* proto);
+
+// A choose_qparams node exported as DynamicQuantizeLinear: the uint8 tensor and its
+// qparams (ONNX names), and the value it quantizes.
+struct DynamicQuantization {
+  const graph::Value* source = nullptr;
+  std::string quantized;   // uint8 tensor
+  std::string scale;       // f32 scalar
+  std::string zero_point;  // uint8 scalar
+};
+
+class ExportContext {
+ public:
+  ExportContext(const graph::Graph& graph, const ExportOptions& options,
+                ::onnx::GraphProto* proto);
+
+  const graph::Graph& graph() const { return graph_; }
+  std::int64_t opset() const { return options_.opset; }
+
+  // The ONNX name of a graph value used as an operand; parameters and constants become
+  // initializers on first use.
+  std::string use(const graph::Value* value);
+  // A fresh ONNX name derived from `hint`.
+  std::string fresh_name(std::string_view hint);
+  // An initializer holding `tensor` under a fresh name derived from `hint`.
+  std::string add_initializer(const Tensor& tensor, std::string_view hint);
+
+  // Appends an ONNX node. `name` must be fresh (a graph node name, or from fresh_name).
+  ::onnx::NodeProto* add_node(std::string_view op_type, std::vector<std::string> inputs,
+                              std::vector<std::string> outputs, std::string name);
+  // Records the static type of an ONNX value named after a graph value.
+  void add_value_info(const graph::Value* value);
+
+  // Error "export_onnx: node '<name>' (<op>): <why>".
+  [[noreturn]] void fail(const graph::Node& node, std::string_view why) const;
+
+  // choose_qparams nodes exported as DynamicQuantizeLinear, by the graph node.
+  std::unordered_map<const graph::Node*, DynamicQuantization> dynamic;
+  // quantize_per_tensor nodes fed by such a choose_qparams: their output maps to the
+  // DynamicQuantizeLinear result.
+  std::unordered_map<const graph::Value*, const DynamicQuantization*> dynamic_outputs;
+
+ private:
+  const graph::Graph& graph_;
+  const ExportOptions& options_;
+  ::onnx::GraphProto* proto_;
+  std::unordered_set<std::string> names_;         // every ONNX name in use
+  std::unordered_set<const graph::Value*> initialized_;
+  std::size_t counter_ = 0;
+};
+
+// Attribute setters.
+void set_attr(::onnx::NodeProto* node, std::string_view name, std::int64_t value);
+void set_attr(::onnx::NodeProto* node, std::string_view name, float value);
+void set_attr(::onnx::NodeProto* node, std::string_view name,
+              const std::vector<std::int64_t>& values);
+
+// Emits the ONNX form of `node` (export_ops_*.cpp). Error for ops without one.
+void export_float_node(ExportContext& ctx, const graph::Node& node);
+void export_quant_node(ExportContext& ctx, const graph::Node& node);
+bool is_quant_op(graph::OpKind op);
+
+}  // namespace quantkit::onnx::export_detail
