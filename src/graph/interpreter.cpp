@@ -231,6 +231,7 @@ Tensor dispatch(const Node& n, std::span<const Tensor> in) {
       p.out.quant_min = n.attr_int("quant_min");
       p.out.quant_max = n.attr_int("quant_max");
       p.out.dtype = n.attr_dtype("dtype");
+      p.round_half_even = n.attr_string("rounding") == "half_even";
       return ref::quantized_add(in[0], in[1], p);
     }
     case OpKind::DynamicQuantizedLinear:

@@ -301,8 +301,9 @@ std::vector<OpSchema> build_schemas() {
   add(OpKind::QuantizedAdd, "quantized_add",
       "quantized_add(a: Q[...], b: Q[...]; a_zero_point: int, a_multiplier: float, "
       "b_zero_point: int, b_multiplier: float, out_zero_point, quant_min, quant_max: int, "
-      "dtype) -> Q[broadcast]  (clamp(trunc(f32(a - a_zp) * a_mult) + trunc(f32(b - b_zp) * "
-      "b_mult) + out_zp))",
+      "dtype, rounding: string) -> Q[broadcast]  (clamp(R(f32(a - a_zp) * a_mult) + R(f32(b - "
+      "b_zp) * b_mult) + out_zp), R = trunc for rounding 'toward_zero' (torchao's add_relu), "
+      "round half to even for 'half_even' (torchao's add))",
       {"a", "b"}, 2,
       {{"a_zero_point", K::Int},
        {"a_multiplier", K::Float},
@@ -311,7 +312,8 @@ std::vector<OpSchema> build_schemas() {
        {"out_zero_point", K::Int},
        {"quant_min", K::Int},
        {"quant_max", K::Int},
-       {"dtype", K::DType}},
+       {"dtype", K::DType},
+       {"rounding", K::String}},
       infer::quantized_add);
   add(OpKind::DynamicQuantizedLinear, "dynamic_quantized_linear",
       "dynamic_quantized_linear(x: f32[..., in], weight: i8[out, in], weight_scales: f32[out or "

@@ -581,6 +581,9 @@ Types quantized_add(const InferContext& ctx) {
               "attribute '" + std::string(name) + "' must be a finite float32 value > 0, got " +
                   std::to_string(m));
   }
+  const std::string& rounding = ctx.attr_string("rounding");
+  ctx.check(rounding == "toward_zero" || rounding == "half_even",
+            "attribute 'rounding' must be 'toward_zero' or 'half_even', got '" + rounding + "'");
   return {TensorType{dtype, broadcast_shapes(ctx, ctx.input(0).shape, ctx.input(1).shape)}};
 }
 

@@ -9,6 +9,8 @@
 
 namespace quantkit::pt2e {
 
+using graph::Graph;
+
 struct LoweringStats {
   std::size_t linear = 0, conv2d = 0, add = 0, dynamic_linear = 0, passthrough = 0;
 };

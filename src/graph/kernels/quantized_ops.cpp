@@ -74,27 +74,32 @@ Tensor quantized_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 }
 
 Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams& p) {
-  auto rescale = [](const Tensor& q, std::int64_t zp, double multiplier) {
+  // torchao: x_i32 = R(f32(x_i32 - x_zp) * f32(x_scale / out_scale)), R = out_dtype's
+  // truncation (add_relu) or torch.round(...).to(int32) (add).
+  const bool half_even = p.round_half_even;
+  auto rescale = [half_even](const Tensor& q, std::int64_t zp, double multiplier) {
     const Tensor centered = minus_zero_point_i32(q, zp);
     Tensor out = Tensor::empty(q.shape(), DType::Int32);
     const auto* c = centered.data<std::int32_t>();
     auto* o = out.data<std::int32_t>();
     const auto m = static_cast<float>(multiplier);
     for (std::int64_t i = 0; i < q.numel(); ++i) {
-      o[i] = static_cast<std::int32_t>(truncate_to_i32(static_cast<float>(c[i]) * m));
+      const float v = static_cast<float>(c[i]) * m;
+      o[i] = static_cast<std::int32_t>(truncate_to_i32(half_even ? std::nearbyint(v) : v));
     }
     return out;
   };
+  // out_i32 = x_i32 + y_i32 + out_zp in torch's int32 (wrapping), then clamp.
   const Tensor sum = binary(OpKind::Add, rescale(a, p.a_zero_point, p.a_multiplier),
                             rescale(b, p.b_zero_point, p.b_multiplier));
-  // The sum of two int32 values plus a zero point: int64 keeps it exact before the clamp.
   Tensor out = Tensor::empty(sum.shape(), p.out.dtype);
   const auto* s = sum.data<std::int32_t>();
   visit_dtype(p.out.dtype, [&](auto zero) {
     using T = decltype(zero);
     T* o = out.data<T>();
     for (std::int64_t i = 0; i < sum.numel(); ++i) {
-      const std::int64_t v = static_cast<std::int64_t>(s[i]) + p.out.out_zero_point;
+      const auto v = static_cast<std::int64_t>(static_cast<std::int32_t>(
+          static_cast<std::uint32_t>(s[i]) + static_cast<std::uint32_t>(p.out.out_zero_point)));
       o[i] = static_cast<T>(std::clamp(v, p.out.quant_min, p.out.quant_max));
     }
   });
@@ -106,7 +111,9 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
                                 std::int64_t quant_max, double eps) {
   check_argument(x.numel() > 0, "dynamic_quantized_linear", "x", shape_to_string(x.shape()),
                  "a non-empty tensor (its min/max choose the qparams)");
-  // choose_qparams.tensor: min/max of x, then the per-tensor affine observer formula.
+  // choose_qparams.tensor: min/max of x, then the per-tensor affine observer formula (the
+  // interpreter's choose_qparams kernel does the same). The scale is a float32 value held in
+  // a float64 0-d tensor, the zero point an int64 0-d tensor.
   const float* px = x.data<float>();
   float lo = px[0], hi = px[0];
   for (std::int64_t i = 1; i < x.numel(); ++i) {
@@ -118,33 +125,43 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
                                       QScheme::PerTensorAffine, range, static_cast<float>(eps));
   const double x_scale = q.scale[0];
   const std::int64_t x_zp = q.zero_point[0];
-  const Tensor x_q = quantize_per_tensor(x, x_scale, x_zp, range);
+  // torchao's decomposed quantize: round(x_f32 / x_scale) in float32 (a 0-d float64 tensor
+  // does not promote a float32 tensor), .to(int32), + zp, clamp, .to(int8). This divides
+  // where quantize_per_tensor multiplies by 1/scale, so it is spelled out here.
+  const auto x_scale_f32 = static_cast<float>(x_scale);
+  Tensor x_q = Tensor::empty(x.shape(), DType::Int8);
+  auto* pq = x_q.data<std::int8_t>();
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const std::int64_t v = truncate_to_i32(std::nearbyint(px[i] / x_scale_f32)) + x_zp;
+    pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min, quant_max));
+  }
   const Tensor acc = integer_linear(minus_zero_point_i32(x_q, x_zp), weight, nullptr);
-  // bias_i32 = trunc(bias / (x_scale * w_scale)) and out = acc * (x_scale * w_scale): the
-  // scale products are float64 (x_scale is choose_qparams' float64 tensor).
+  // bias_scale = x_scale * w_scale is a float64 0-d tensor: bias_i32 = out_dtype(div, int32,
+  // bias_f32, bias_scale) divides in float32 and truncates; out = acc_i32 * (x_scale *
+  // w_scale) is computed in float64 (an int32 tensor times a float64 0-d tensor) and
+  // rounded to float32 here (torch's output stays float64).
   const std::int64_t out_features = weight.shape()[0];
   const float* ws = weight_scales.data<float>();
   std::vector<double> combined(static_cast<std::size_t>(out_features));
+  std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(out_features), 0);
+  const float* b = bias != nullptr ? bias->data<float>() : nullptr;
   for (std::int64_t c = 0; c < out_features; ++c) {
-    combined[static_cast<std::size_t>(c)] =
-        x_scale * static_cast<double>(ws[weight_scales.numel() > 1 ? c : 0]);
+    const double s = x_scale * static_cast<double>(ws[weight_scales.numel() > 1 ? c : 0]);
+    combined[static_cast<std::size_t>(c)] = s;
+    if (b != nullptr) {
+      bias_i32[static_cast<std::size_t>(c)] =
+          static_cast<std::int32_t>(truncate_to_i32(b[c] / static_cast<float>(s)));
+    }
   }
   Tensor out = Tensor::empty(acc.shape(), DType::Float32);
   const auto* a = acc.data<std::int32_t>();
   float* o = out.data<float>();
-  const float* b = bias != nullptr ? bias->data<float>() : nullptr;
   for (std::int64_t i = 0; i < acc.numel(); ++i) {
-    const std::int64_t c = i % out_features;
-    const double s = combined[static_cast<std::size_t>(c)];
-    std::int64_t v = a[i];
-    if (b != nullptr) {
-      const double scaled = static_cast<double>(b[c]) / s;
-      const std::int64_t bias_i32 =
-          scaled != scaled ? 0 : static_cast<std::int64_t>(std::clamp(scaled, -2147483648.0, 2147483647.0));
-      // int32 accumulation wraps like torch's int32 add.
-      v = static_cast<std::int32_t>(static_cast<std::uint32_t>(v) + static_cast<std::uint32_t>(bias_i32));
-    }
-    o[i] = static_cast<float>(static_cast<double>(v) * s);
+    const auto c = static_cast<std::size_t>(i % out_features);
+    // int32 addition wraps like torch's.
+    const auto v = static_cast<std::int32_t>(static_cast<std::uint32_t>(a[i]) +
+                                             static_cast<std::uint32_t>(bias_i32[c]));
+    o[i] = static_cast<float>(static_cast<double>(v) * combined[c]);
   }
   return out;
 }

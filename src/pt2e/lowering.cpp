@@ -1,0 +1,291 @@
+// lower_to_fused_kernels: Q/DQ patterns → fused integer ops. The precomputed constants
+// follow torchao's reference representation (reference_representation_rewrite.py):
+//   multiplier[c] = float32(x_scale · w_scale[c] / out_scale)   (double arithmetic, one rounding)
+//   bias_i32[c]   = trunc(float32(bias[c]) / float32(x_scale · w_scale[c]))  (out_dtype(div))
+//   add:  a_multiplier = a_scale / out_scale, b_multiplier = b_scale / out_scale
+// A relu between the op and its quantize becomes quant_min = max(quant_min, out_zero_point):
+// quantize(relu(y)) == max(quantize(y), out_zp) for every y (both give out_zp for y <= 0 and
+// quantize(y) otherwise), so clamping at the zero point is exact.
+#include "quantkit/pt2e/lowering.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <unordered_set>
+
+#include "lowering_qparams.h"
+#include "quantkit/core/error.h"
+#include "quantkit/graph/verifier.h"
+#include "quantkit/kernels/gemm.h"
+
+namespace quantkit::pt2e {
+namespace {
+
+using graph::AttributeMap;
+using graph::Node;
+using graph::OpKind;
+using graph::Value;
+using lowering::TensorQParams;
+
+// float32 → int32 toward zero, saturating (out_dtype(div, int32, ...) on in-range values).
+std::int32_t truncate_to_i32(float v) {
+  if (v != v) return 0;
+  if (v >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
+  if (v <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(v);
+}
+
+// The quantize closing a pattern: `out` feeds it directly, or through one relu. Returns the
+// quantize node and whether a relu sits in between; null when the shape differs.
+struct Closing {
+  Node* relu = nullptr;
+  Node* quantize = nullptr;
+  TensorQParams q;
+};
+std::optional<Closing> closing_quantize(const Graph& g, const Value* out) {
+  Closing c;
+  Node* user = lowering::single_user(g, out);
+  if (user != nullptr && user->op() == OpKind::Relu) {
+    c.relu = user;
+    user = lowering::single_user(g, user->output());
+  }
+  if (user == nullptr || user->op() != OpKind::QuantizePerTensor) return std::nullopt;
+  const auto q = lowering::static_qparams(*user);
+  if (!q) return std::nullopt;
+  // A fused relu clamps at the zero point, which must lie inside the range.
+  if (c.relu != nullptr && q->zero_point > q->quant_max) return std::nullopt;
+  c.quantize = user;
+  c.q = *q;
+  return c;
+}
+
+// The static per-tensor dequantize producing `v` whose integer input is known to lie in its
+// quant range (torchao's reference clamps x to it; inside it the clamp is the identity).
+std::optional<TensorQParams> dequantized_input(const Value& v) {
+  const Node* dq = v.producer();
+  if (dq == nullptr || dq->op() != OpKind::DequantizePerTensor) return std::nullopt;
+  auto q = lowering::static_qparams(*dq);
+  if (!q || !lowering::known_within(*dq->input(0), q->quant_min, q->quant_max)) {
+    return std::nullopt;
+  }
+  return q;
+}
+
+AttributeMap output_attrs(const Closing& c) {
+  const std::int64_t qmin =
+      c.relu != nullptr ? std::max(c.q.quant_min, c.q.zero_point) : c.q.quant_min;
+  return {{"out_zero_point", c.q.zero_point},
+          {"quant_min", qmin},
+          {"quant_max", c.q.quant_max},
+          {"dtype", c.q.dtype}};
+}
+
+// Replaces the closing quantize's output by `fused` (already inserted) and drops the chain.
+void finish(Graph& g, const Closing& c, Node* fused) {
+  g.replace_all_uses(c.quantize->output(), fused->output());
+  g.remove_node(c.quantize);
+  if (c.relu != nullptr) g.remove_node(c.relu);
+}
+
+class Lowering {
+ public:
+  explicit Lowering(Graph& g) : g_(g) {}
+
+  void run(LoweringStats& stats) {
+    for (Node* n : g_.nodes()) {
+      if (!g_.contains(n)) continue;
+      switch (n->op()) {
+        case OpKind::Linear:
+          if (lower_static(n, false)) {
+            ++stats.linear;
+          } else if (lower_dynamic_linear(n)) {
+            ++stats.dynamic_linear;
+          }
+          break;
+        case OpKind::Conv2d:
+          if (lower_static(n, true)) ++stats.conv2d;
+          break;
+        case OpKind::Add:
+          if (lower_add(n)) ++stats.add;
+          break;
+        case OpKind::MaxPool2d:
+        case OpKind::Flatten:
+        case OpKind::Reshape:
+          if (lower_passthrough(n)) ++stats.passthrough;
+          break;
+        default:
+          break;
+      }
+    }
+    // The dequantize chains and float weights/biases the fused ops replaced.
+    g_.eliminate_dead_code();
+    g_.remove_unused_parameters();
+  }
+
+ private:
+  // dequantize(x) , dequantize(w_i8) → linear/conv2d (+ f32 bias) (+ relu) → quantize.
+  bool lower_static(Node* op, bool conv) {
+    const auto x = dequantized_input(*op->input(0));
+    const auto w = lowering::symmetric_int8_weight(*op->input(1));
+    if (!x || !w) return false;
+    const Value* bias = op->num_inputs() > 2 ? op->input(2) : nullptr;
+    if (bias != nullptr && (!bias->has_data() || bias->dtype() != DType::Float32)) return false;
+    const auto c = closing_quantize(g_, op->output());
+    if (!c || c->q.dtype != x->dtype) return false;
+
+    std::vector<float> multipliers;
+    try {
+      multipliers = kernels::requant_multipliers(x->scale, w->scales, c->q.scale);
+    } catch (const Error&) {
+      return false;  // a multiplier outside float32: leave the Q/DQ form
+    }
+    const std::int64_t out_channels = w->weight->shape()[0];
+    std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(out_channels), 0);
+    if (bias != nullptr) {
+      const float* b = bias->data().data<float>();
+      for (std::int64_t ch = 0; ch < out_channels; ++ch) {
+        const double s = x->scale * w->scales[w->scales.size() > 1 ? ch : 0];
+        bias_i32[static_cast<std::size_t>(ch)] = truncate_to_i32(b[ch] / static_cast<float>(s));
+      }
+    }
+    std::vector<Value*> inputs{
+        op->input(0)->producer()->input(0), const_cast<Value*>(w->weight),
+        g_.add_constant(Tensor::from_vector(bias_i32), op->name() + "_bias_i32"),
+        g_.add_constant(Tensor::from_vector(multipliers), op->name() + "_multipliers")};
+    AttributeMap attrs = output_attrs(*c);
+    attrs.emplace("x_zero_point", x->zero_point);
+    if (conv) {
+      for (const char* a : {"stride", "padding", "dilation", "groups"}) {
+        attrs.emplace(a, op->attr(a));
+      }
+    }
+    Node* fused = g_.add_node(conv ? OpKind::QuantizedConv2d : OpKind::QuantizedLinear,
+                              std::move(inputs), std::move(attrs),
+                              conv ? "quantized_conv2d" : "quantized_linear", c->quantize);
+    fused->set_source(op->source());
+    finish(g_, *c, fused);
+    g_.remove_node(op);
+    return true;
+  }
+
+  // dequantize(a), dequantize(b) → add (+ relu) → quantize, one dtype throughout.
+  bool lower_add(Node* op) {
+    const auto a = dequantized_input(*op->input(0));
+    const auto b = dequantized_input(*op->input(1));
+    if (!a || !b) return false;
+    const auto c = closing_quantize(g_, op->output());
+    if (!c || a->dtype != c->q.dtype || b->dtype != c->q.dtype) return false;
+    const double a_mult = a->scale / c->q.scale;
+    const double b_mult = b->scale / c->q.scale;
+    constexpr double kFloatMax = std::numeric_limits<float>::max();
+    if (!(a_mult > 0 && a_mult <= kFloatMax && b_mult > 0 && b_mult <= kFloatMax)) return false;
+    AttributeMap attrs = output_attrs(*c);
+    attrs.emplace("a_zero_point", a->zero_point);
+    attrs.emplace("a_multiplier", a_mult);
+    attrs.emplace("b_zero_point", b->zero_point);
+    attrs.emplace("b_multiplier", b_mult);
+    // torchao: add rounds half to even, add_relu truncates (out_dtype).
+    attrs.emplace("rounding", c->relu != nullptr ? "toward_zero" : "half_even");
+    Node* fused = g_.add_node(
+        OpKind::QuantizedAdd,
+        {op->input(0)->producer()->input(0), op->input(1)->producer()->input(0)}, std::move(attrs),
+        "quantized_add", c->quantize);
+    fused->set_source(op->source());
+    finish(g_, *c, fused);
+    g_.remove_node(op);
+    return true;
+  }
+
+  // choose_qparams(x) → quantize(x, s, zp) → dequantize(·, s, zp), dequantize(w_i8) →
+  // linear (+ f32 bias), float output.
+  bool lower_dynamic_linear(Node* op) {
+    const Node* dq = op->input(0)->producer();
+    if (dq == nullptr || dq->op() != OpKind::DequantizePerTensor || dq->num_inputs() != 3) {
+      return false;
+    }
+    const Node* q = dq->input(0)->producer();
+    const Node* choose = dq->input(1)->producer();
+    if (q == nullptr || q->op() != OpKind::QuantizePerTensor || q->num_inputs() != 3 ||
+        choose == nullptr || choose->op() != OpKind::ChooseQParams) {
+      return false;
+    }
+    const Value* x = choose->input(0);
+    const bool same_qparams = dq->input(1) == choose->output(0) &&
+                              dq->input(2) == choose->output(1) &&
+                              q->input(1) == choose->output(0) &&
+                              q->input(2) == choose->output(1) && q->input(0) == x;
+    if (!same_qparams) return false;
+    const std::int64_t qmin = choose->attr_int("quant_min");
+    const std::int64_t qmax = choose->attr_int("quant_max");
+    for (const Node* n : {choose, q, dq}) {
+      if (n->attr_dtype("dtype") != DType::Int8 || n->attr_int("quant_min") != qmin ||
+          n->attr_int("quant_max") != qmax) {
+        return false;
+      }
+    }
+    const auto w = lowering::symmetric_int8_weight(*op->input(1));
+    if (!w) return false;
+    // weight_scales is float32: each scale must survive the conversion exactly.
+    std::vector<float> scales;
+    for (double s : w->scales) {
+      const auto f = static_cast<float>(s);
+      if (static_cast<double>(f) != s || !(f > 0) || !std::isfinite(f)) return false;
+      scales.push_back(f);
+    }
+    std::vector<Value*> inputs{const_cast<Value*>(x), const_cast<Value*>(w->weight),
+                               g_.add_constant(Tensor::from_vector(scales),
+                                               op->name() + "_weight_scales")};
+    if (op->num_inputs() > 2) {
+      const Value* bias = op->input(2);
+      if (!bias->has_data() || bias->dtype() != DType::Float32) return false;
+      inputs.push_back(op->input(2));
+    }
+    Node* fused = g_.add_node(OpKind::DynamicQuantizedLinear, std::move(inputs),
+                              {{"quant_min", qmin},
+                               {"quant_max", qmax},
+                               {"eps", choose->attr_float("eps")}},
+                              "dynamic_quantized_linear", op);
+    fused->set_source(op->source());
+    g_.replace_all_uses(op->output(), fused->output());
+    g_.remove_node(op);
+    return true;
+  }
+
+  // dequantize(x_q) → max_pool2d / flatten / reshape → quantize with the same qparams: the
+  // op on x_q itself. dequantize is monotone and quantize(dequantize(q)) == q for q inside
+  // the range (|q - zp| <= 255 keeps the float32 round trip within 0.5 of q - zp).
+  bool lower_passthrough(Node* op) {
+    const auto x = dequantized_input(*op->input(0));
+    if (!x) return false;
+    Node* q = lowering::single_user(g_, op->output());
+    if (q == nullptr || q->op() != OpKind::QuantizePerTensor) return false;
+    const auto out = lowering::static_qparams(*q);
+    if (!out || !(*out == *x)) return false;
+    AttributeMap attrs;
+    for (const auto& [name, value] : op->attrs()) attrs.emplace(name, value.clone());
+    Node* fused = g_.add_node(op->op(), {op->input(0)->producer()->input(0)}, std::move(attrs),
+                              op->name(), q);
+    fused->set_source(op->source());
+    g_.replace_all_uses(q->output(), fused->output());
+    g_.remove_node(q);
+    g_.remove_node(op);
+    return true;
+  }
+
+  Graph& g_;
+};
+
+}  // namespace
+
+Graph lower_to_fused_kernels(const Graph& qdq, LoweringStats* stats) {
+  graph::verify(qdq);
+  Graph g = qdq.clone();
+  LoweringStats local;
+  Lowering(g).run(local);
+  graph::verify(g);
+  if (stats != nullptr) *stats = local;
+  return g;
+}
+
+}  // namespace quantkit::pt2e

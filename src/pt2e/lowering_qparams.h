@@ -1,0 +1,44 @@
+#pragma once
+// Reading quantization parameters off the Q/DQ nodes convert_pt2e produces (internal to the
+// lowering pass). Each reader returns nullopt when the node is not of the expected form, so
+// the pass leaves that pattern as it is.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "quantkit/core/dtype.h"
+#include "quantkit/graph/graph.h"
+
+namespace quantkit::pt2e::lowering {
+
+// Static per-tensor qparams of a quantize_per_tensor / dequantize_per_tensor node with its
+// scale and zero point as attributes (the .default overloads).
+struct TensorQParams {
+  double scale = 1;
+  std::int64_t zero_point = 0;
+  std::int64_t quant_min = 0;
+  std::int64_t quant_max = 0;
+  DType dtype = DType::Int8;
+  friend bool operator==(const TensorQParams&, const TensorQParams&) = default;
+};
+std::optional<TensorQParams> static_qparams(const graph::Node& node);
+
+// A symmetric int8 weight folded as a constant: dequantize_per_tensor (zero point 0) or
+// dequantize_per_channel on axis 0 (every zero point 0) of an int8 parameter/constant
+// whose values all lie in [quant_min, quant_max] (torchao's reference clamps the weight
+// to that range; inside it the clamp is the identity).
+struct WeightQParams {
+  const graph::Value* weight = nullptr;  // the int8 tensor
+  std::vector<double> scales;            // 1 (per tensor) or out-channels values
+};
+std::optional<WeightQParams> symmetric_int8_weight(const graph::Value& dequantized);
+
+// Whether every element of `value` is known to lie in [quant_min, quant_max]: its dtype's
+// full range does, so does the output of a quantize (or fused integer op) clamping to a
+// sub-range, and of max_pool2d / flatten / reshape of such a value.
+bool known_within(const graph::Value& value, std::int64_t quant_min, std::int64_t quant_max);
+
+// The only user of `value` when it has exactly one use and is not a graph output.
+graph::Node* single_user(const graph::Graph& graph, const graph::Value* value);
+
+}  // namespace quantkit::pt2e::lowering
