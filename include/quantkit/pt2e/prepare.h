@@ -12,8 +12,14 @@
 // (attribute 'observer' / 'module'); running it is calibration (PTQ) or the QAT forward.
 // Preparing a graph the quantizer leaves unannotated returns an equal graph with no
 // observers, and preparing twice is refused with an Error (the graph already observes).
+//
+// Before annotation, prepare folds every conv2d -> batch_norm pair into the conv's weight
+// and bias (fold_batch_norm, as PyTorch's _fuse_conv_bn_). PyTorch keeps batch norm in QAT
+// graphs to train it; quantkit folds it there too (eval-mode statistics) because training is
+// out of scope for now.
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,17 +34,27 @@
 
 namespace quantkit::pt2e {
 
-// What one observe / fake_quantize node stands for.
+// What one observe / fake_quantize node stands for (one per shared group). Several nodes
+// may name the same place (an output observer shared with a later input edge, like
+// PyTorch's one observer module called at two spots).
 struct ObservedPlace {
   QuantizationSpecBase spec;  // resolved: never a SharedQuantizationSpec
   std::unique_ptr<Observer> observer;             // uniform specs (PTQ)
   std::unique_ptr<FakeQuantize> fake_quant;       // uniform specs (QAT)
   std::unique_ptr<apot::ApotObserver> apot;       // APoT weight specs
+  // Derived specs: the places whose qparams feed derive_qparams, in derived_from order.
+  std::vector<std::string> derived_from;
+  // APoT fake quant (an APoT spec with fake_quant): switches, as FakeQuantize's.
+  bool apot_observer_enabled = true;
+  bool apot_fake_quant_enabled = true;
 };
 
 class PreparedModel {
  public:
-  PreparedModel(Graph graph, std::map<std::string, ObservedPlace> places, bool is_qat);
+  // `annotated_nodes`: names of the nodes the quantizer annotated (convert duplicates a
+  // shared dequantize once per annotated user, as PyTorch's DuplicateDQPass).
+  PreparedModel(Graph graph, std::map<std::string, ObservedPlace> places, bool is_qat,
+                std::set<std::string> annotated_nodes = {});
   PreparedModel(PreparedModel&&) noexcept;
   PreparedModel& operator=(PreparedModel&&) noexcept;
   ~PreparedModel();
@@ -56,6 +72,8 @@ class PreparedModel {
   // Keyed by the 'observer' / 'module' attribute of the inserted nodes.
   const std::map<std::string, ObservedPlace>& places() const { return places_; }
   ObservedPlace& place(const std::string& name);  // Error naming the place if absent
+  const ObservedPlace& place(const std::string& name) const;
+  const std::set<std::string>& annotated_nodes() const { return annotated_nodes_; }
 
   // QAT switches over every fake quant (torch.ao's enable/disable_observer / fake_quant).
   void enable_observers(bool enabled);
@@ -65,8 +83,11 @@ class PreparedModel {
   Graph graph_;
   std::map<std::string, ObservedPlace> places_;
   bool is_qat_ = false;
+  std::set<std::string> annotated_nodes_;
 };
 
+// Both validate the graph (verify) and the annotations (every key an input of its node,
+// shared specs pointing at annotated places, float32 values only, APoT only on weights).
 PreparedModel prepare_pt2e(const Graph& model, const Quantizer& quantizer);
 PreparedModel prepare_qat_pt2e(const Graph& model, const Quantizer& quantizer);
 

@@ -51,13 +51,17 @@ struct QuantizationSpec {
   QScheme qscheme = QScheme::PerTensorAffine;
   std::int64_t ch_axis = 0;
   bool is_dynamic = false;
-  // The observer kind for make_observer ("minmax", "histogram", "per_channel_minmax",
-  // "moving_average_minmax", "placeholder", ...) and its options. dtype, qscheme, ch_axis,
+  // The observer kind for quantkit::make_observer ("minmax", "histogram",
+  // "per-channel-minmax", "moving-average-minmax", "moving-average-per-channel-minmax",
+  // "placeholder", "fixed-qparams") and its options. dtype, qscheme, ch_axis and
   // quant_min/quant_max above override the options' fields when the observer is built.
+  // A floating dtype (Float32) means "leave in float": prepare inserts no observer state and
+  // convert drops the place (PyTorch's float bias spec).
   std::string observer = "minmax";
   ObserverOptions observer_options;
-  // QAT: wrap the observer in a FakeQuantize (prepare_qat_pt2e requires it for every spec
-  // that is not dynamic).
+  // Wrap the observer in a FakeQuantize (QAT). Like PyTorch's observer_or_fake_quant_ctr,
+  // the spec decides, not the prepare function: prepare_pt2e with a QAT config inserts fake
+  // quants too.
   bool fake_quant = false;
   // Set: an APoT weight spec; the uniform fields above are ignored.
   std::optional<ApotSpec> apot;
@@ -120,5 +124,15 @@ using Annotations = std::unordered_map<const Node*, QuantizationAnnotation>;
 
 // "int8 per_tensor_affine [-128, 127] histogram", "shared with %conv2d", ... (dumps, errors).
 std::string describe(const QuantizationSpecBase& spec);
+std::string describe(const EdgeOrNode& edge_or_node);
+
+// The usual bias derivation (PyTorch's tests write it as derive_qparams_fn): from the
+// qparams of (input activation, weight), scale = float32(float32(x_scale) * float32(w_scale))
+// per weight channel when the weight is per channel (axis 0), else per tensor; zero point 0.
+QParams derive_bias_qparams(std::span<const QParams> input_and_weight);
+// DerivedQuantizationSpec for a bias: int32, derived from the (x, node) and (weight, node)
+// edges with derive_bias_qparams; per-channel (axis 0) when `per_channel_weight`.
+DerivedQuantizationSpec derived_bias_spec(const Node* node, const Value* x, const Value* weight,
+                                          bool per_channel_weight);
 
 }  // namespace quantkit::pt2e

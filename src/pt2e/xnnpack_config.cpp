@@ -1,0 +1,84 @@
+// XNNPACK's quantization configs (torchao/testing/pt2e/_xnnpack_quantizer.py,
+// get_symmetric_quantization_config) and the APoT-weight counterpart.
+#include <string>
+
+#include "quantkit/apot/scheme.h"
+#include "quantkit/core/error.h"
+#include "quantkit/pt2e/xnnpack_quantizer.h"
+
+namespace quantkit::pt2e {
+
+namespace {
+
+// eps = 2**-12 in every XNNPACK spec (extra_args = {"eps": 2**-12}).
+constexpr float kXnnpackEps = 1.0f / 4096.0f;
+
+QuantizationSpec activation_spec(bool is_qat, bool is_dynamic, std::int64_t qmin,
+                                 std::int64_t qmax) {
+  QuantRange::of(DType::Int8, qmin, qmax).validate("get_symmetric_quantization_config (act)");
+  QuantizationSpec spec;
+  spec.dtype = DType::Int8;
+  spec.quant_min = qmin;
+  spec.quant_max = qmax;
+  spec.qscheme = QScheme::PerTensorAffine;
+  spec.is_dynamic = is_dynamic;
+  spec.observer_options.eps = kXnnpackEps;
+  if (is_qat) {
+    // FusedMovingAvgObsFakeQuantize (static) or FakeQuantize around
+    // MovingAverageMinMaxObserver(averaging_constant=1) (dynamic: every batch's own range).
+    spec.observer = "moving-average-minmax";
+    if (is_dynamic) spec.observer_options.averaging_constant = 1.0f;
+    spec.fake_quant = true;
+  } else {
+    spec.observer = is_dynamic ? "placeholder" : "histogram";
+  }
+  return spec;
+}
+
+QuantizationSpec weight_spec(bool is_per_channel, bool is_qat, std::int64_t qmin,
+                             std::int64_t qmax) {
+  QuantRange::of(DType::Int8, qmin, qmax).validate("get_symmetric_quantization_config (weight)");
+  QuantizationSpec spec;
+  spec.dtype = DType::Int8;
+  spec.quant_min = qmin;
+  spec.quant_max = qmax;
+  spec.qscheme = is_per_channel ? QScheme::PerChannelSymmetric : QScheme::PerTensorSymmetric;
+  spec.ch_axis = 0;
+  spec.observer_options.eps = kXnnpackEps;
+  if (is_qat) {
+    spec.observer = is_per_channel ? "moving-average-per-channel-minmax" : "moving-average-minmax";
+    spec.fake_quant = true;
+  } else {
+    spec.observer = is_per_channel ? "per-channel-minmax" : "minmax";
+  }
+  return spec;
+}
+
+}  // namespace
+
+QuantizationConfig get_symmetric_quantization_config(bool is_per_channel, bool is_qat,
+                                                     bool is_dynamic, std::int64_t act_qmin,
+                                                     std::int64_t act_qmax,
+                                                     std::int64_t weight_qmin,
+                                                     std::int64_t weight_qmax) {
+  QuantizationConfig config;
+  config.input_activation = activation_spec(is_qat, is_dynamic, act_qmin, act_qmax);
+  // Dynamic quantization leaves outputs in float.
+  if (!is_dynamic) config.output_activation = config.input_activation;
+  config.weight = weight_spec(is_per_channel, is_qat, weight_qmin, weight_qmax);
+  config.is_qat = is_qat;
+  return config;
+}
+
+QuantizationConfig get_apot_weight_config(int b, int k) {
+  apot::ApotScheme{b, k, true}.validate("get_apot_weight_config");
+  QuantizationConfig config = get_symmetric_quantization_config();
+  QuantizationSpec weight;
+  weight.dtype = DType::Int32;  // APoT weights become int32 codes + a level table
+  weight.qscheme = QScheme::PerTensorSymmetric;
+  weight.apot = ApotSpec{b, k, true};
+  config.weight = weight;
+  return config;
+}
+
+}  // namespace quantkit::pt2e
