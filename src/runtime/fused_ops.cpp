@@ -1,0 +1,329 @@
+#include "fused_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "parallel.h"
+#include "quantkit/quant/choose_qparams.h"
+#include "quantkit/quant/qparams.h"
+
+namespace quantkit::runtime::detail {
+namespace {
+
+using graph::Node;
+using graph::OpKind;
+
+constexpr std::int64_t kMinMacsPerChunk = 1 << 16;
+
+std::byte* bytes(Tensor& t) { return static_cast<std::byte*>(t.raw_data()); }
+const std::byte* bytes(const Tensor& t) { return static_cast<const std::byte*>(t.raw_data()); }
+
+// Non-owning [rows, cols] view starting at row `row` of a row-major buffer.
+Tensor rows_view(const Tensor& t, std::int64_t row, std::int64_t rows, std::int64_t cols) {
+  const std::size_t offset = static_cast<std::size_t>(row * cols) * dtype_size(t.dtype());
+  return Tensor::from_blob(const_cast<std::byte*>(bytes(t)) + offset, {rows, cols}, t.dtype());
+}
+
+// out2d[m, n] = qlinear(x2d[m, k]) with rows split across threads (rows are independent).
+void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWeights& w,
+                  const kernels::Epilogue& epilogue, const std::optional<Tensor>& bias,
+                  Tensor& out2d, int threads) {
+  const std::int64_t m = x2d.shape()[0], k = w.k(), n = w.n();
+  const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
+  parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
+    const Tensor y = kernels::qlinear(rows_view(x2d, begin, end - begin, k), x_zp, w, epilogue, bias);
+    std::memcpy(bytes(out2d) + static_cast<std::size_t>(begin * n) * dtype_size(out2d.dtype()),
+                y.raw_data(), y.nbytes());
+  });
+}
+
+std::vector<float> floats_of(const Tensor& t) {
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+}
+
+bool valid_multipliers(const std::vector<float>& m) {
+  return std::all_of(m.begin(), m.end(), [](float v) { return std::isfinite(v) && v > 0; });
+}
+
+kernels::RequantEpilogue requant_epilogue(const Node& n, std::vector<float> multipliers) {
+  kernels::RequantEpilogue e;
+  e.multiplier = std::move(multipliers);
+  e.zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
+  e.out_dtype = n.attr_dtype("dtype");
+  e.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
+  e.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
+  // torchao's out_dtype(mul, int32, ...) truncates; clamping before the conversion (what
+  // the epilogue does) equals clamping after it because the bounds are integers.
+  e.rounding = kernels::RequantRounding::TowardZero;
+  return e;
+}
+
+class QuantizedLinearOp final : public FusedOp {
+ public:
+  explicit QuantizedLinearOp(const Node& n, std::vector<float> multipliers)
+      : weights_(n.input(1)->data()),
+        bias_(n.input(2)->data().clone()),
+        epilogue_(requant_epilogue(n, std::move(multipliers))),
+        x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
+        out_type_(n.output()->type()) {}
+
+  Tensor run(std::span<const Tensor> in, int threads) const override {
+    const Tensor& x = in[0];
+    Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
+    const std::int64_t k = weights_.k();
+    const std::int64_t m = x.numel() / k;  // k > 0 (planned only then)
+    Tensor out2d = Tensor::from_blob(out.raw_data(), {m, weights_.n()}, out.dtype());
+    qlinear_rows(rows_view(x, 0, m, k), x_zero_point_, weights_, epilogue_, bias_, out2d, threads);
+    return out;
+  }
+
+ private:
+  kernels::PackedWeights weights_;
+  std::optional<Tensor> bias_;
+  kernels::RequantEpilogue epilogue_;
+  std::int32_t x_zero_point_;
+  graph::TensorType out_type_;
+};
+
+class QuantizedConv2dOp final : public FusedOp {
+ public:
+  QuantizedConv2dOp(const Node& n, const std::vector<float>& multipliers)
+      : x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
+        out_type_(n.output()->type()) {
+    const Tensor& w = n.input(1)->data();
+    const auto& stride = n.attr_ints("stride");
+    const auto& padding = n.attr_ints("padding");
+    const auto& dilation = n.attr_ints("dilation");
+    for (int i = 0; i < 2; ++i) {
+      stride_[i] = stride[static_cast<std::size_t>(i)];
+      padding_[i] = padding[static_cast<std::size_t>(i)];
+      dilation_[i] = dilation[static_cast<std::size_t>(i)];
+    }
+    groups_ = n.attr_int("groups");
+    out_channels_ = w.shape()[0];
+    group_in_ = w.shape()[1];
+    kernel_[0] = w.shape()[2];
+    kernel_[1] = w.shape()[3];
+    const std::int64_t og = out_channels_ / groups_;
+    const std::int64_t kg = group_in_ * kernel_[0] * kernel_[1];
+    const Tensor& bias = n.input(2)->data();
+    for (std::int64_t g = 0; g < groups_; ++g) {
+      const Tensor slice = Tensor::from_blob(
+          const_cast<std::byte*>(bytes(w)) + static_cast<std::size_t>(g * og * kg), {og, kg},
+          DType::Int8);
+      Group grp{kernels::PackedWeights(slice), std::nullopt, {}};
+      std::vector<std::int32_t> b(bias.data<std::int32_t>() + g * og,
+                                  bias.data<std::int32_t>() + (g + 1) * og);
+      grp.bias = Tensor::from_vector(b);
+      std::vector<float> m = multipliers.size() == 1
+                                 ? multipliers
+                                 : std::vector<float>(multipliers.begin() + g * og,
+                                                      multipliers.begin() + (g + 1) * og);
+      grp.epilogue = requant_epilogue(n, std::move(m));
+      groups_data_.push_back(std::move(grp));
+    }
+  }
+
+  Tensor run(std::span<const Tensor> in, int threads) const override {
+    const Tensor& x = in[0];
+    Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
+    const std::int64_t batch = x.shape()[0], channels = x.shape()[1];
+    const std::int64_t h = x.shape()[2], w = x.shape()[3];
+    const std::int64_t oh = out_type_.shape[2], ow = out_type_.shape[3];
+    const std::int64_t pixels = oh * ow;
+    const std::int64_t og = out_channels_ / groups_;
+    const std::int64_t kg = group_in_ * kernel_[0] * kernel_[1];
+    if (out.numel() == 0) return out;
+    // Both int8 and uint8 are single bytes: im2col copies bytes, padding is x_zp's byte.
+    const auto pad = static_cast<std::uint8_t>(x_zero_point_);
+    const auto* px = reinterpret_cast<const std::uint8_t*>(x.raw_data());
+    auto* po = reinterpret_cast<std::uint8_t*>(out.raw_data());
+    const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, og * kg));
+    for (std::int64_t b = 0; b < batch; ++b) {
+      for (std::int64_t g = 0; g < groups_; ++g) {
+        const Group& grp = groups_data_[static_cast<std::size_t>(g)];
+        parallel_for(pixels, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
+          const std::int64_t rows = end - begin;
+          Tensor cols = Tensor::empty({rows, kg}, x.dtype());
+          auto* pc = reinterpret_cast<std::uint8_t*>(cols.raw_data());
+          for (std::int64_t p = begin; p < end; ++p) {
+            const std::int64_t y0 = (p / ow) * stride_[0] - padding_[0];
+            const std::int64_t x0 = (p % ow) * stride_[1] - padding_[1];
+            std::uint8_t* row = pc + (p - begin) * kg;
+            for (std::int64_t c = 0; c < group_in_; ++c) {
+              const std::uint8_t* plane = px + ((b * channels) + g * group_in_ + c) * h * w;
+              for (std::int64_t i = 0; i < kernel_[0]; ++i) {
+                const std::int64_t yy = y0 + i * dilation_[0];
+                for (std::int64_t j = 0; j < kernel_[1]; ++j) {
+                  const std::int64_t xx = x0 + j * dilation_[1];
+                  *row++ = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? plane[yy * w + xx] : pad;
+                }
+              }
+            }
+          }
+          const Tensor y = kernels::qlinear(cols, x_zero_point_, grp.weights, grp.epilogue, grp.bias);
+          // y is [rows, og] (pixel-major); the output is channel-major.
+          const auto* py = reinterpret_cast<const std::uint8_t*>(y.raw_data());
+          for (std::int64_t o = 0; o < og; ++o) {
+            std::uint8_t* dst = po + ((b * out_channels_) + g * og + o) * pixels + begin;
+            for (std::int64_t r = 0; r < rows; ++r) dst[r] = py[r * og + o];
+          }
+        });
+      }
+    }
+    return out;
+  }
+
+ private:
+  struct Group {
+    kernels::PackedWeights weights;
+    std::optional<Tensor> bias;
+    kernels::RequantEpilogue epilogue;
+  };
+  std::int32_t x_zero_point_;
+  graph::TensorType out_type_;
+  std::int64_t stride_[2]{}, padding_[2]{}, dilation_[2]{}, kernel_[2]{};
+  std::int64_t groups_ = 1, out_channels_ = 0, group_in_ = 0;
+  std::vector<Group> groups_data_;
+};
+
+class QuantizedAddOp final : public FusedOp {
+ public:
+  QuantizedAddOp(QAddParams p, graph::TensorType out_type) : p_(p), out_type_(std::move(out_type)) {}
+
+  Tensor run(std::span<const Tensor> in, int threads) const override {
+    Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
+    const auto* a = bytes(in[0]);
+    const auto* b = bytes(in[1]);
+    auto* o = bytes(out);
+    parallel_for(out.numel(), threads, std::int64_t{1} << 14,
+                 [&](std::int64_t begin, std::int64_t end) {
+                   qadd(a + begin, b + begin, o + begin, end - begin, p_);
+                 });
+    return out;
+  }
+
+ private:
+  QAddParams p_;
+  graph::TensorType out_type_;
+};
+
+class DynamicQuantizedLinearOp final : public FusedOp {
+ public:
+  explicit DynamicQuantizedLinearOp(const Node& n)
+      : weights_(n.input(1)->data()),
+        weight_scales_(floats_of(n.input(2)->data())),
+        bias_(n.num_inputs() > 3 ? floats_of(n.input(3)->data()) : std::vector<float>{}),
+        quant_min_(n.attr_int("quant_min")),
+        quant_max_(n.attr_int("quant_max")),
+        eps_(static_cast<float>(n.attr_float("eps"))),
+        out_shape_(n.output()->shape()) {}
+
+  Tensor run(std::span<const Tensor> in, int threads) const override {
+    const Tensor& x = in[0];
+    check_argument(x.numel() > 0, "Runtime::run", "dynamic_quantized_linear x",
+                   shape_to_string(x.shape()), "a non-empty tensor (its min/max choose the qparams)");
+    // choose_qparams.tensor, then torchao's decomposed quantize: round(x / x_scale) in
+    // float32, + zp, clamp (the reference kernel's arithmetic, see quantized_ops.cpp).
+    const float* px = x.data<float>();
+    float lo = px[0], hi = px[0];
+    for (std::int64_t i = 1; i < x.numel(); ++i) {
+      lo = std::min(lo, px[i]);
+      hi = std::max(hi, px[i]);
+    }
+    const QuantRange range = QuantRange::of(DType::Int8, quant_min_, quant_max_);
+    const QParams q = calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
+                                        QScheme::PerTensorAffine, range, eps_);
+    const double x_scale = q.scale[0];
+    const std::int64_t x_zp = q.zero_point[0];
+    const auto x_scale_f32 = static_cast<float>(x_scale);
+    Tensor xq = Tensor::empty(x.shape(), DType::Int8);
+    auto* pq = xq.data<std::int8_t>();
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+      const float r = std::nearbyint(px[i] / x_scale_f32);
+      const std::int64_t v = (r != r ? 0 : static_cast<std::int64_t>(std::clamp(r, -2147483648.0f, 2147483520.0f))) + x_zp;
+      pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min_, quant_max_));
+    }
+    const std::int64_t n = weights_.n(), k = weights_.k();
+    std::vector<double> combined(static_cast<std::size_t>(n));
+    std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(n), 0);
+    for (std::int64_t c = 0; c < n; ++c) {
+      const double s = x_scale * static_cast<double>(weight_scales_[weight_scales_.size() > 1 ? static_cast<std::size_t>(c) : 0]);
+      combined[static_cast<std::size_t>(c)] = s;
+      if (!bias_.empty()) {
+        const float v = bias_[static_cast<std::size_t>(c)] / static_cast<float>(s);
+        bias_i32[static_cast<std::size_t>(c)] =
+            v != v ? 0
+            : v >= 2147483648.0f ? std::numeric_limits<std::int32_t>::max()
+            : v <= -2147483648.0f ? std::numeric_limits<std::int32_t>::min()
+                                  : static_cast<std::int32_t>(v);
+      }
+    }
+    const std::int64_t m = x.numel() / k;
+    Tensor acc = Tensor::empty({m, n}, DType::Int32);
+    qlinear_rows(rows_view(xq, 0, m, k), static_cast<std::int32_t>(x_zp), weights_,
+                 kernels::Int32Epilogue{}, Tensor::from_vector(bias_i32), acc, threads);
+    Tensor out = Tensor::empty(out_shape_, DType::Float32);
+    const auto* pa = acc.data<std::int32_t>();
+    float* po = out.data<float>();
+    for (std::int64_t i = 0; i < m * n; ++i) {
+      po[i] = static_cast<float>(static_cast<double>(pa[i]) * combined[static_cast<std::size_t>(i % n)]);
+    }
+    return out;
+  }
+
+ private:
+  kernels::PackedWeights weights_;
+  std::vector<float> weight_scales_;
+  std::vector<float> bias_;
+  std::int64_t quant_min_, quant_max_;
+  float eps_;
+  Shape out_shape_;
+};
+
+bool weights_are_data(const Node& n, std::size_t first, std::size_t last) {
+  for (std::size_t i = first; i < std::min(last, n.num_inputs()); ++i) {
+    if (!n.input(i)->has_data()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
+  switch (n.op()) {
+    case OpKind::QuantizedLinear:
+    case OpKind::QuantizedConv2d: {
+      // Empty weights (no reduction) stay with the reference kernel.
+      if (!weights_are_data(n, 1, 4) || n.input(1)->data().numel() == 0) return nullptr;
+      std::vector<float> m = floats_of(n.input(3)->data());
+      if (!valid_multipliers(m)) return nullptr;
+      if (n.op() == OpKind::QuantizedLinear) return std::make_unique<QuantizedLinearOp>(n, std::move(m));
+      return std::make_unique<QuantizedConv2dOp>(n, m);
+    }
+    case OpKind::QuantizedAdd: {
+      if (n.input(0)->shape() != n.input(1)->shape()) return nullptr;  // broadcasting: reference
+      QAddParams p;
+      p.a_zero_point = static_cast<std::int32_t>(n.attr_int("a_zero_point"));
+      p.b_zero_point = static_cast<std::int32_t>(n.attr_int("b_zero_point"));
+      p.out_zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
+      p.a_multiplier = static_cast<float>(n.attr_float("a_multiplier"));
+      p.b_multiplier = static_cast<float>(n.attr_float("b_multiplier"));
+      p.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
+      p.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
+      p.half_even = n.attr_string("rounding") == "half_even";
+      p.dtype = n.attr_dtype("dtype");
+      if (!qadd_supported(p)) return nullptr;
+      return std::make_unique<QuantizedAddOp>(p, n.output()->type());
+    }
+    case OpKind::DynamicQuantizedLinear:
+      if (!weights_are_data(n, 1, 4) || n.input(1)->shape()[1] == 0) return nullptr;
+      return std::make_unique<DynamicQuantizedLinearOp>(n);
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace quantkit::runtime::detail
