@@ -1,7 +1,8 @@
-// to_reference_representation: torchao's reference_representation_rewrite over a copy of
-// the graph. The patterns run in torchao's order, each over the whole graph: the fused
-// ones (dynamic linear, linear, conv2d, add_relu, add, max_pool2d) first, so the
-// quantize/dequantize rewrites at the end only see the Q/DQ ops no fused pattern consumed.
+// to_reference_representation: torchao's reference_representation_rewrite over
+// a copy of the graph. The patterns run in torchao's order, each over the whole
+// graph: the fused ones (dynamic linear, linear, conv2d, add_relu, add,
+// max_pool2d) first, so the quantize/dequantize rewrites at the end only see
+// the Q/DQ ops no fused pattern consumed.
 #include "quantkit/pt2e/reference_representation.h"
 
 #include "quantkit/graph/verifier.h"
@@ -9,7 +10,7 @@
 
 namespace quantkit::pt2e {
 
-graph::Graph to_reference_representation(const graph::Graph& qdq) {
+graph::Graph to_reference_representation(const graph::Graph &qdq) {
   graph::verify(qdq);
   graph::Graph g = qdq.clone();
   detail::rewrite_dynamic_linear(g);
@@ -28,12 +29,14 @@ graph::Graph to_reference_representation(const graph::Graph& qdq) {
   return g;
 }
 
-std::size_t count_out_dtype_mul(const graph::Graph& graph) {
+std::size_t count_out_dtype_mul(const graph::Graph &graph) {
   std::size_t count = 0;
-  for (const graph::Node* n : graph.nodes()) {
-    if (n->op() != graph::OpKind::Mul) continue;
-    for (const graph::Use& u : graph.uses(n->output())) {
-      if (u.node->op() == graph::OpKind::Cast && u.node->attr_dtype("dtype") == DType::Int32) {
+  for (const graph::Node *n : graph.nodes()) {
+    if (n->op() != graph::OpKind::Mul)
+      continue;
+    for (const graph::Use &u : graph.uses(n->output())) {
+      if (u.node->op() == graph::OpKind::Cast &&
+          u.node->attr_dtype("dtype") == DType::Int32) {
         ++count;
         break;
       }
@@ -42,4 +45,4 @@ std::size_t count_out_dtype_mul(const graph::Graph& graph) {
   return count;
 }
 
-}  // namespace quantkit::pt2e
+} // namespace quantkit::pt2e
