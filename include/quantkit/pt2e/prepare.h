@@ -17,6 +17,7 @@
 // and bias (fold_batch_norm, as PyTorch's _fuse_conv_bn_). PyTorch keeps batch norm in QAT
 // graphs to train it; quantkit folds it there too (eval-mode statistics) because training is
 // out of scope for now.
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
@@ -65,6 +66,9 @@ class PreparedModel {
   // Runs the graph, feeding every observe node's input to its observer (calibration) and
   // every fake_quantize node through its module (QAT forward).
   std::vector<Tensor> run(std::span<const Tensor> inputs);
+  std::vector<Tensor> run(std::initializer_list<Tensor> inputs) {
+    return run(std::span<const Tensor>(inputs.begin(), inputs.size()));
+  }
   std::vector<Tensor> operator()(std::initializer_list<Tensor> inputs) {
     return run(std::span<const Tensor>(inputs.begin(), inputs.size()));
   }
