@@ -287,22 +287,23 @@ std::vector<OpSchema> build_schemas() {
                                 {"dtype", K::DType}};
     add(OpKind::QuantizedLinear, "quantized_linear",
         "quantized_linear(x: Q[..., in], weight: i8[out, in], bias: i32[out], multipliers: "
-        "f32[out or 1]; x_zero_point, out_zero_point, quant_min, quant_max: int, dtype) -> "
-        "Q[..., out]  (clamp(trunc(f32(sum((x - x_zp) * w) + bias) * multiplier) + out_zp))",
+        "f64[out or 1]; x_zero_point, out_zero_point, quant_min, quant_max: int, dtype) -> "
+        "Q[..., out]  (clamp(int32(trunc(f64(sum((x - x_zp) * w) + bias) * multiplier)) + "
+        "out_zp), the + out_zp in int32)",
         {"x", "weight", "bias", "multipliers"}, 4, attrs, infer::quantized_linear);
     auto conv = conv_attrs();
     conv.insert(conv.end(), attrs.begin(), attrs.end());
     add(OpKind::QuantizedConv2d, "quantized_conv2d",
         "quantized_conv2d(x: Q[N, C, H, W], weight: i8[O, C/groups, kH, kW], bias: i32[O], "
-        "multipliers: f32[O or 1]; conv attributes, x_zero_point, out_zero_point, quant_min, "
+        "multipliers: f64[O or 1]; conv attributes, x_zero_point, out_zero_point, quant_min, "
         "quant_max: int, dtype) -> Q[N, O, oH, oW]  (as quantized_linear; padding reads x_zp)",
         {"x", "weight", "bias", "multipliers"}, 4, std::move(conv), infer::quantized_conv2d);
   }
   add(OpKind::QuantizedAdd, "quantized_add",
       "quantized_add(a: Q[...], b: Q[...]; a_zero_point: int, a_multiplier: float, "
       "b_zero_point: int, b_multiplier: float, out_zero_point, quant_min, quant_max: int, "
-      "dtype, rounding: string) -> Q[broadcast]  (clamp(R(f32(a - a_zp) * a_mult) + R(f32(b - "
-      "b_zp) * b_mult) + out_zp), R = trunc for rounding 'toward_zero' (torchao's add_relu), "
+      "dtype, rounding: string) -> Q[broadcast]  (clamp(R(f64(a - a_zp) * a_mult) + R(f64(b - "
+      "b_zp) * b_mult) + out_zp) in int32, R = trunc for rounding 'toward_zero' (torchao's add_relu), "
       "round half to even for 'half_even' (torchao's add))",
       {"a", "b"}, 2,
       {{"a_zero_point", K::Int},
@@ -316,9 +317,11 @@ std::vector<OpSchema> build_schemas() {
        {"rounding", K::String}},
       infer::quantized_add);
   add(OpKind::DynamicQuantizedLinear, "dynamic_quantized_linear",
-      "dynamic_quantized_linear(x: f32[..., in], weight: i8[out, in], weight_scales: f32[out or "
+      "dynamic_quantized_linear(x: f32[..., in], weight: i8[out, in], weight_scales: f64[out or "
       "1], bias?: f32[out]; quant_min, quant_max: int, eps: float) -> f32[..., out]  (x "
-      "quantized to int8 per tensor at run time, int32 accumulation; see docs/graph.md)",
+      "quantized to int8 per tensor at run time (choose_qparams, round(f64(x) / x_scale)), "
+      "int32 accumulation, bias / (x_scale * w_scale) truncated in f64, output f32(f64(acc) "
+      "* x_scale * w_scale))",
       {"x", "weight", "weight_scales", "bias"}, 3,
       {{"quant_min", K::Int}, {"quant_max", K::Int}, {"eps", K::Float}},
       infer::dynamic_quantized_linear);

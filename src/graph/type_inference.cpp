@@ -540,10 +540,10 @@ void check_fused_operands(const InferContext& ctx, std::int64_t channels) {
   expect_dtype(ctx, 1, DType::Int8);
   expect_dtype(ctx, 2, DType::Int32);
   expect_vector(ctx, 2, channels, "bias, one per output channel");
-  expect_dtype(ctx, 3, DType::Float32);
+  expect_dtype(ctx, 3, DType::Float64);
   const TensorType& m = ctx.input(3);
   ctx.check(m.shape == Shape{channels} || m.shape == Shape{1},
-            "input 3 'multipliers' has type " + describe(m) + ", expected f32[" +
+            "input 3 'multipliers' has type " + describe(m) + ", expected f64[" +
                 std::to_string(channels) + "] or f32[1]");
   const std::int64_t x_zp = ctx.attr_int("x_zero_point");
   const std::int64_t out_zp = ctx.attr_int("out_zero_point");
@@ -590,7 +590,7 @@ Types quantized_add(const InferContext& ctx) {
 Types dynamic_quantized_linear(const InferContext& ctx) {
   expect_dtype(ctx, 0, DType::Float32);
   expect_dtype(ctx, 1, DType::Int8);
-  expect_dtype(ctx, 2, DType::Float32);
+  expect_dtype(ctx, 2, DType::Float64);
   expect_rank(ctx, 0, 1, 8);
   expect_rank(ctx, 1, 2, 2);
   const Shape& x = ctx.input(0).shape;
@@ -600,7 +600,7 @@ Types dynamic_quantized_linear(const InferContext& ctx) {
                                   std::to_string(w[1]));
   const TensorType& s = ctx.input(2);
   ctx.check(s.shape == Shape{w[0]} || s.shape == Shape{1},
-            "input 2 'weight_scales' has type " + describe(s) + ", expected f32[" +
+            "input 2 'weight_scales' has type " + describe(s) + ", expected f64[" +
                 std::to_string(w[0]) + "] or f32[1]");
   if (ctx.num_inputs() == 4) {
     expect_dtype(ctx, 3, DType::Float32);

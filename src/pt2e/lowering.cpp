@@ -1,8 +1,9 @@
 // lower_to_fused_kernels: Q/DQ patterns → fused integer ops. The precomputed constants
-// follow torchao's reference representation (reference_representation_rewrite.py):
-//   multiplier[c] = float32(x_scale · w_scale[c] / out_scale)   (double arithmetic, one rounding)
+// follow torchao's reference representation (reference_representation_rewrite.py, and
+// pt2e::to_reference_representation which spells it out):
+//   multiplier[c] = x_scale · w_scale[c] / out_scale            (float64, applied in float64)
 //   bias_i32[c]   = trunc(float32(bias[c]) / float32(x_scale · w_scale[c]))  (out_dtype(div))
-//   add:  a_multiplier = a_scale / out_scale, b_multiplier = b_scale / out_scale
+//   add:  a_multiplier = a_scale / out_scale, b_multiplier = b_scale / out_scale (float64)
 // A relu between the op and its quantize becomes quant_min = max(quant_min, out_zero_point):
 // quantize(relu(y)) == max(quantize(y), out_zp) for every y (both give out_zp for y <= 0 and
 // quantize(y) otherwise), so clamping at the zero point is exact.
@@ -17,7 +18,6 @@
 #include "lowering_qparams.h"
 #include "quantkit/core/error.h"
 #include "quantkit/graph/verifier.h"
-#include "quantkit/kernels/gemm.h"
 
 namespace quantkit::pt2e {
 namespace {
@@ -134,11 +134,11 @@ class Lowering {
     const auto c = closing_quantize(g_, op->output());
     if (!c || c->q.dtype != x->dtype) return false;
 
-    std::vector<float> multipliers;
-    try {
-      multipliers = kernels::requant_multipliers(x->scale, w->scales, c->q.scale);
-    } catch (const Error&) {
-      return false;  // a multiplier outside float32: leave the Q/DQ form
+    std::vector<double> multipliers;
+    for (double ws : w->scales) {
+      const double m = x->scale * ws / c->q.scale;
+      if (!(m > 0 && std::isfinite(m))) return false;  // degenerate scales: leave Q/DQ
+      multipliers.push_back(m);
     }
     const std::int64_t out_channels = w->weight->shape()[0];
     std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(out_channels), 0);
@@ -226,15 +226,8 @@ class Lowering {
     }
     const auto w = lowering::symmetric_int8_weight(*op->input(1));
     if (!w) return false;
-    // weight_scales is float32: each scale must survive the conversion exactly.
-    std::vector<float> scales;
-    for (double s : w->scales) {
-      const auto f = static_cast<float>(s);
-      if (static_cast<double>(f) != s || !(f > 0) || !std::isfinite(f)) return false;
-      scales.push_back(f);
-    }
     std::vector<Value*> inputs{const_cast<Value*>(x), const_cast<Value*>(w->weight),
-                               g_.add_constant(Tensor::from_vector(scales),
+                               g_.add_constant(Tensor::from_vector(w->scales),
                                                op->name() + "_weight_scales")};
     if (op->num_inputs() > 2) {
       const Value* bias = op->input(2);

@@ -39,57 +39,85 @@ void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWei
   });
 }
 
+// double → int32 toward zero, saturating, NaN → 0 (the reference's conversion).
+std::int32_t saturate_i32(double v) {
+  if (v != v) return 0;
+  if (v >= 2147483648.0) return std::numeric_limits<std::int32_t>::max();
+  if (v <= -2147483649.0) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(v);
+}
+
 std::vector<float> floats_of(const Tensor& t) {
   return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
 }
-
-bool valid_multipliers(const std::vector<float>& m) {
-  return std::all_of(m.begin(), m.end(), [](float v) { return std::isfinite(v) && v > 0; });
+std::vector<double> doubles_of(const Tensor& t) {
+  return std::vector<double>(t.data<double>(), t.data<double>() + t.numel());
 }
 
-kernels::RequantEpilogue requant_epilogue(const Node& n, std::vector<float> multipliers) {
-  kernels::RequantEpilogue e;
-  e.multiplier = std::move(multipliers);
-  e.zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
-  e.out_dtype = n.attr_dtype("dtype");
-  e.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
-  e.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
-  // torchao's out_dtype(mul, int32, ...) truncates; clamping before the conversion (what
-  // the epilogue does) equals clamping after it because the bounds are integers.
-  e.rounding = kernels::RequantRounding::TowardZero;
-  return e;
+// The requantization of quantized_linear / quantized_conv2d (see quantized_ops.cpp):
+// clamp(int32(trunc(f64(acc) * m[c])) + zp), the + zp in int32. The GEMM's RequantEpilogue
+// multiplies in float32, so the int32 accumulators are requantized here in float64.
+struct Requant {
+  std::vector<double> multiplier;  // 1 or N
+  std::int32_t zero_point = 0, quant_min = 0, quant_max = 0;
+
+  std::uint8_t operator()(std::int32_t acc, std::size_t channel) const {
+    const std::int32_t t = saturate_i32(static_cast<double>(acc) *
+                                        multiplier[multiplier.size() > 1 ? channel : 0]);
+    const auto shifted = static_cast<std::int32_t>(static_cast<std::uint32_t>(t) +
+                                                   static_cast<std::uint32_t>(zero_point));
+    // int8 and uint8 share the byte: the clamped value's low 8 bits are its encoding.
+    return static_cast<std::uint8_t>(std::clamp(shifted, quant_min, quant_max));
+  }
+};
+
+Requant requant_of(const Node& n, std::vector<double> multipliers) {
+  return Requant{std::move(multipliers), static_cast<std::int32_t>(n.attr_int("out_zero_point")),
+                 static_cast<std::int32_t>(n.attr_int("quant_min")),
+                 static_cast<std::int32_t>(n.attr_int("quant_max"))};
 }
 
 class QuantizedLinearOp final : public FusedOp {
  public:
-  explicit QuantizedLinearOp(const Node& n, std::vector<float> multipliers)
+  QuantizedLinearOp(const Node& n, std::vector<double> multipliers)
       : weights_(n.input(1)->data()),
         bias_(n.input(2)->data().clone()),
-        epilogue_(requant_epilogue(n, std::move(multipliers))),
+        requant_(requant_of(n, std::move(multipliers))),
         x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
         out_type_(n.output()->type()) {}
 
   Tensor run(std::span<const Tensor> in, int threads) const override {
     const Tensor& x = in[0];
     Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
-    const std::int64_t k = weights_.k();
-    const std::int64_t m = x.numel() / k;  // k > 0 (planned only then)
-    Tensor out2d = Tensor::from_blob(out.raw_data(), {m, weights_.n()}, out.dtype());
-    qlinear_rows(rows_view(x, 0, m, k), x_zero_point_, weights_, epilogue_, bias_, out2d, threads);
+    const std::int64_t k = weights_.k(), n = weights_.n();  // k > 0 (planned only then)
+    const std::int64_t m = x.numel() / k;
+    auto* po = reinterpret_cast<std::uint8_t*>(out.raw_data());
+    const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
+    parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
+      const Tensor acc = kernels::qlinear(rows_view(x, begin, end - begin, k), x_zero_point_,
+                                          weights_, kernels::Int32Epilogue{}, bias_);
+      const auto* pa = acc.data<std::int32_t>();
+      std::uint8_t* dst = po + begin * n;
+      for (std::int64_t r = 0; r < end - begin; ++r) {
+        for (std::int64_t c = 0; c < n; ++c) {
+          dst[r * n + c] = requant_(pa[r * n + c], static_cast<std::size_t>(c));
+        }
+      }
+    });
     return out;
   }
 
  private:
   kernels::PackedWeights weights_;
   std::optional<Tensor> bias_;
-  kernels::RequantEpilogue epilogue_;
+  Requant requant_;
   std::int32_t x_zero_point_;
   graph::TensorType out_type_;
 };
 
 class QuantizedConv2dOp final : public FusedOp {
  public:
-  QuantizedConv2dOp(const Node& n, const std::vector<float>& multipliers)
+  QuantizedConv2dOp(const Node& n, const std::vector<double>& multipliers)
       : x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
         out_type_(n.output()->type()) {
     const Tensor& w = n.input(1)->data();
@@ -113,16 +141,14 @@ class QuantizedConv2dOp final : public FusedOp {
       const Tensor slice = Tensor::from_blob(
           const_cast<std::byte*>(bytes(w)) + static_cast<std::size_t>(g * og * kg), {og, kg},
           DType::Int8);
-      Group grp{kernels::PackedWeights(slice), std::nullopt, {}};
       std::vector<std::int32_t> b(bias.data<std::int32_t>() + g * og,
                                   bias.data<std::int32_t>() + (g + 1) * og);
-      grp.bias = Tensor::from_vector(b);
-      std::vector<float> m = multipliers.size() == 1
-                                 ? multipliers
-                                 : std::vector<float>(multipliers.begin() + g * og,
-                                                      multipliers.begin() + (g + 1) * og);
-      grp.epilogue = requant_epilogue(n, std::move(m));
-      groups_data_.push_back(std::move(grp));
+      std::vector<double> m = multipliers.size() == 1
+                                  ? multipliers
+                                  : std::vector<double>(multipliers.begin() + g * og,
+                                                        multipliers.begin() + (g + 1) * og);
+      groups_data_.push_back(Group{kernels::PackedWeights(slice), Tensor::from_vector(b),
+                                   requant_of(n, std::move(m))});
     }
   }
 
@@ -163,12 +189,15 @@ class QuantizedConv2dOp final : public FusedOp {
               }
             }
           }
-          const Tensor y = kernels::qlinear(cols, x_zero_point_, grp.weights, grp.epilogue, grp.bias);
-          // y is [rows, og] (pixel-major); the output is channel-major.
-          const auto* py = reinterpret_cast<const std::uint8_t*>(y.raw_data());
+          const Tensor acc = kernels::qlinear(cols, x_zero_point_, grp.weights,
+                                              kernels::Int32Epilogue{}, grp.bias);
+          // acc is [rows, og] (pixel-major); the output is channel-major.
+          const auto* pa = acc.data<std::int32_t>();
           for (std::int64_t o = 0; o < og; ++o) {
             std::uint8_t* dst = po + ((b * out_channels_) + g * og + o) * pixels + begin;
-            for (std::int64_t r = 0; r < rows; ++r) dst[r] = py[r * og + o];
+            for (std::int64_t r = 0; r < rows; ++r) {
+              dst[r] = grp.requant(pa[r * og + o], static_cast<std::size_t>(o));
+            }
           }
         });
       }
@@ -180,7 +209,7 @@ class QuantizedConv2dOp final : public FusedOp {
   struct Group {
     kernels::PackedWeights weights;
     std::optional<Tensor> bias;
-    kernels::RequantEpilogue epilogue;
+    Requant requant;
   };
   std::int32_t x_zero_point_;
   graph::TensorType out_type_;
@@ -214,7 +243,7 @@ class DynamicQuantizedLinearOp final : public FusedOp {
  public:
   explicit DynamicQuantizedLinearOp(const Node& n)
       : weights_(n.input(1)->data()),
-        weight_scales_(floats_of(n.input(2)->data())),
+        weight_scales_(doubles_of(n.input(2)->data())),
         bias_(n.num_inputs() > 3 ? floats_of(n.input(3)->data()) : std::vector<float>{}),
         quant_min_(n.attr_int("quant_min")),
         quant_max_(n.attr_int("quant_max")),
@@ -225,8 +254,9 @@ class DynamicQuantizedLinearOp final : public FusedOp {
     const Tensor& x = in[0];
     check_argument(x.numel() > 0, "Runtime::run", "dynamic_quantized_linear x",
                    shape_to_string(x.shape()), "a non-empty tensor (its min/max choose the qparams)");
-    // choose_qparams.tensor, then torchao's decomposed quantize: round(x / x_scale) in
-    // float32, + zp, clamp (the reference kernel's arithmetic, see quantized_ops.cpp).
+    // choose_qparams.tensor, then torchao's decomposed quantize: round(f64(x) / x_scale),
+    // + zp, clamp; bias and output in float64 (the reference kernel's arithmetic, see
+    // quantized_ops.cpp).
     const float* px = x.data<float>();
     float lo = px[0], hi = px[0];
     for (std::int64_t i = 1; i < x.numel(); ++i) {
@@ -238,27 +268,21 @@ class DynamicQuantizedLinearOp final : public FusedOp {
                                         QScheme::PerTensorAffine, range, eps_);
     const double x_scale = q.scale[0];
     const std::int64_t x_zp = q.zero_point[0];
-    const auto x_scale_f32 = static_cast<float>(x_scale);
     Tensor xq = Tensor::empty(x.shape(), DType::Int8);
     auto* pq = xq.data<std::int8_t>();
     for (std::int64_t i = 0; i < x.numel(); ++i) {
-      const float r = std::nearbyint(px[i] / x_scale_f32);
-      const std::int64_t v = (r != r ? 0 : static_cast<std::int64_t>(std::clamp(r, -2147483648.0f, 2147483520.0f))) + x_zp;
+      const std::int64_t v = saturate_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
       pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min_, quant_max_));
     }
     const std::int64_t n = weights_.n(), k = weights_.k();
     std::vector<double> combined(static_cast<std::size_t>(n));
     std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(n), 0);
     for (std::int64_t c = 0; c < n; ++c) {
-      const double s = x_scale * static_cast<double>(weight_scales_[weight_scales_.size() > 1 ? static_cast<std::size_t>(c) : 0]);
+      const double s = x_scale * weight_scales_[weight_scales_.size() > 1 ? static_cast<std::size_t>(c) : 0];
       combined[static_cast<std::size_t>(c)] = s;
       if (!bias_.empty()) {
-        const float v = bias_[static_cast<std::size_t>(c)] / static_cast<float>(s);
         bias_i32[static_cast<std::size_t>(c)] =
-            v != v ? 0
-            : v >= 2147483648.0f ? std::numeric_limits<std::int32_t>::max()
-            : v <= -2147483648.0f ? std::numeric_limits<std::int32_t>::min()
-                                  : static_cast<std::int32_t>(v);
+            saturate_i32(static_cast<double>(bias_[static_cast<std::size_t>(c)]) / s);
       }
     }
     const std::int64_t m = x.numel() / k;
@@ -276,7 +300,7 @@ class DynamicQuantizedLinearOp final : public FusedOp {
 
  private:
   kernels::PackedWeights weights_;
-  std::vector<float> weight_scales_;
+  std::vector<double> weight_scales_;
   std::vector<float> bias_;
   std::int64_t quant_min_, quant_max_;
   float eps_;
@@ -298,8 +322,7 @@ std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
     case OpKind::QuantizedConv2d: {
       // Empty weights (no reduction) stay with the reference kernel.
       if (!weights_are_data(n, 1, 4) || n.input(1)->data().numel() == 0) return nullptr;
-      std::vector<float> m = floats_of(n.input(3)->data());
-      if (!valid_multipliers(m)) return nullptr;
+      std::vector<double> m = doubles_of(n.input(3)->data());
       if (n.op() == OpKind::QuantizedLinear) return std::make_unique<QuantizedLinearOp>(n, std::move(m));
       return std::make_unique<QuantizedConv2dOp>(n, m);
     }
@@ -309,8 +332,8 @@ std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
       p.a_zero_point = static_cast<std::int32_t>(n.attr_int("a_zero_point"));
       p.b_zero_point = static_cast<std::int32_t>(n.attr_int("b_zero_point"));
       p.out_zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
-      p.a_multiplier = static_cast<float>(n.attr_float("a_multiplier"));
-      p.b_multiplier = static_cast<float>(n.attr_float("b_multiplier"));
+      p.a_multiplier = n.attr_float("a_multiplier");
+      p.b_multiplier = n.attr_float("b_multiplier");
       p.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
       p.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
       p.half_even = n.attr_string("rounding") == "half_even";

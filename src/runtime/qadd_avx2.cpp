@@ -1,5 +1,6 @@
-// AVX2 quantized add: 32 elements per step (four 8 × int32 vectors), packed back to bytes
-// with packs + a dword permutation (the packs work per 128-bit lane).
+// AVX2 quantized add: 32 elements per step (four 8 × int32 vectors, each rescaled as two
+// 4 × float64 halves), packed back to bytes with packs + a dword permutation (the packs
+// work per 128-bit lane).
 #include <immintrin.h>
 
 #include "qadd_kernels.h"
@@ -13,10 +14,16 @@ __m256i widen8(const std::uint8_t* p) {
   return kSigned ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
 }
 
-__m256i rescale(__m256i q, __m256i zp, __m256 mult, bool half_even) {
-  const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, zp)), mult);
-  // cvtps rounds with MXCSR's default mode (nearest, ties to even); cvttps truncates.
-  return half_even ? _mm256_cvtps_epi32(v) : _mm256_cvttps_epi32(v);
+__m128i rescale4(__m128i centered, __m256d mult, bool half_even) {
+  const __m256d v = _mm256_mul_pd(_mm256_cvtepi32_pd(centered), mult);
+  // cvtpd rounds with MXCSR's default mode (nearest, ties to even); cvttpd truncates.
+  return half_even ? _mm256_cvtpd_epi32(v) : _mm256_cvttpd_epi32(v);
+}
+
+__m256i rescale(__m256i q, __m256i zp, __m256d mult, bool half_even) {
+  const __m256i c = _mm256_sub_epi32(q, zp);
+  return _mm256_set_m128i(rescale4(_mm256_extracti128_si256(c, 1), mult, half_even),
+                          rescale4(_mm256_castsi256_si128(c), mult, half_even));
 }
 
 template <bool kSigned>
@@ -24,7 +31,7 @@ void run(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::i
          const QAddParams& p) {
   const __m256i azp = _mm256_set1_epi32(p.a_zero_point), bzp = _mm256_set1_epi32(p.b_zero_point);
   const __m256i ozp = _mm256_set1_epi32(p.out_zero_point);
-  const __m256 am = _mm256_set1_ps(p.a_multiplier), bm = _mm256_set1_ps(p.b_multiplier);
+  const __m256d am = _mm256_set1_pd(p.a_multiplier), bm = _mm256_set1_pd(p.b_multiplier);
   const __m256i lo = _mm256_set1_epi32(p.quant_min), hi = _mm256_set1_epi32(p.quant_max);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   std::int64_t i = 0;

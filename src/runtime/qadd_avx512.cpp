@@ -1,4 +1,4 @@
-// AVX-512 quantized add: 16 elements per step, narrowed back with vpmovdb (values are
+// AVX-512 quantized add: 16 elements per step (two 8 × float64 halves), narrowed back with vpmovdb (values are
 // clamped into the byte range first, so the truncating narrow is exact).
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (they start from
 // _mm512_undefined; GCC bug 105593).
@@ -11,10 +11,17 @@
 namespace quantkit::runtime::detail {
 namespace {
 
-__m512i rescale(__m512i q, __m512i zp, __m512 mult, bool half_even) {
-  const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), mult);
-  return half_even ? _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-                   : _mm512_cvttps_epi32(v);
+__m256i rescale8(__m256i centered, __m512d mult, bool half_even) {
+  const __m512d v = _mm512_mul_pd(_mm512_cvtepi32_pd(centered), mult);
+  return half_even ? _mm512_cvt_roundpd_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                   : _mm512_cvttpd_epi32(v);
+}
+
+__m512i rescale(__m512i q, __m512i zp, __m512d mult, bool half_even) {
+  const __m512i c = _mm512_sub_epi32(q, zp);
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(rescale8(_mm512_castsi512_si256(c), mult, half_even)),
+      rescale8(_mm512_extracti64x4_epi64(c, 1), mult, half_even), 1);
 }
 
 template <bool kSigned>
@@ -22,7 +29,7 @@ void run(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::i
          const QAddParams& p) {
   const __m512i azp = _mm512_set1_epi32(p.a_zero_point), bzp = _mm512_set1_epi32(p.b_zero_point);
   const __m512i ozp = _mm512_set1_epi32(p.out_zero_point);
-  const __m512 am = _mm512_set1_ps(p.a_multiplier), bm = _mm512_set1_ps(p.b_multiplier);
+  const __m512d am = _mm512_set1_pd(p.a_multiplier), bm = _mm512_set1_pd(p.b_multiplier);
   const __m512i lo = _mm512_set1_epi32(p.quant_min), hi = _mm512_set1_epi32(p.quant_max);
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16) {

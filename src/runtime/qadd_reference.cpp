@@ -9,8 +9,8 @@ namespace {
 template <typename T>
 void qadd_scalar(const T* a, const T* b, T* out, std::int64_t n, const QAddParams& p) {
   for (std::int64_t i = 0; i < n; ++i) {
-    float va = static_cast<float>(static_cast<std::int32_t>(a[i]) - p.a_zero_point) * p.a_multiplier;
-    float vb = static_cast<float>(static_cast<std::int32_t>(b[i]) - p.b_zero_point) * p.b_multiplier;
+    double va = static_cast<double>(static_cast<std::int32_t>(a[i]) - p.a_zero_point) * p.a_multiplier;
+    double vb = static_cast<double>(static_cast<std::int32_t>(b[i]) - p.b_zero_point) * p.b_multiplier;
     if (p.half_even) {
       va = std::nearbyint(va);
       vb = std::nearbyint(vb);
@@ -24,7 +24,7 @@ void qadd_scalar(const T* a, const T* b, T* out, std::int64_t n, const QAddParam
 }  // namespace
 
 bool qadd_supported(const QAddParams& p) {
-  constexpr float kLimit = 536870912.0f / 255.0f;  // 2^29 / 255
+  constexpr double kLimit = 536870912.0 / 255.0;  // 2^29 / 255
   return p.a_multiplier > 0 && p.a_multiplier <= kLimit && p.b_multiplier > 0 &&
          p.b_multiplier <= kLimit && (p.dtype == DType::Int8 || p.dtype == DType::UInt8);
 }

@@ -1,7 +1,10 @@
 // Reference kernels of the fused integer ops the lowering pass produces (quantized_linear,
-// quantized_conv2d, quantized_add, dynamic_quantized_linear). They are written as the
-// composition of the reference-representation ops, so they equal it by construction; the
-// optimized kernels the runtime uses are tested against these.
+// quantized_conv2d, quantized_add, dynamic_quantized_linear). They spell out torchao's
+// reference representation (reference_representation_rewrite.py) with torch's dtype
+// promotion, as pt2e::to_reference_representation emits it: the requantization scales are
+// float64 0-d tensors (Python-float arithmetic), so acc * multiplier is a float64 product
+// truncated to int32, and the output zero point is added in int32. The optimized kernels
+// the runtime uses are tested against these.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,13 +18,18 @@
 namespace quantkit::graph::ref {
 namespace {
 
-// float -> int32 truncating toward zero, saturating (torch's .to(int32) is undefined out of
-// range; saturation is the defined choice), NaN -> 0.
-std::int64_t truncate_to_i32(float v) {
+// float/double -> int32 truncating toward zero, saturating (torch's .to(int32) is undefined
+// out of range; saturation is the defined choice), NaN -> 0.
+std::int32_t truncate_to_i32(double v) {
   if (v != v) return 0;
-  if (v >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
+  if (v >= 2147483648.0) return std::numeric_limits<std::int32_t>::max();
+  if (v <= -2147483649.0) return std::numeric_limits<std::int32_t>::min();
   return static_cast<std::int32_t>(v);
+}
+
+// torch's int32 addition wraps.
+std::int32_t add_i32(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
 }
 
 Tensor minus_zero_point_i32(const Tensor& q, std::int64_t zero_point) {
@@ -29,8 +37,8 @@ Tensor minus_zero_point_i32(const Tensor& q, std::int64_t zero_point) {
                 Tensor::scalar(static_cast<std::int32_t>(zero_point)));
 }
 
-// out[i] = clamp(trunc(f32(acc[i]) * m[channel(i)]) + zp): channel(i) walks dimension
-// `channel_dim` of acc's shape; a 1-element multiplier applies everywhere.
+// out[i] = clamp(int32(trunc(f64(acc[i]) * m[channel(i)])) + zp): channel(i) walks
+// dimension `channel_dim` of acc's shape; a 1-element multiplier applies everywhere.
 Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers,
                               std::size_t channel_dim, std::int64_t zero_point,
                               std::int64_t quant_min, std::int64_t quant_max, DType dtype) {
@@ -38,7 +46,7 @@ Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers,
   std::int64_t inner = 1;
   for (std::size_t d = channel_dim + 1; d < shape.size(); ++d) inner *= shape[d];
   const std::int64_t channels = shape[channel_dim];
-  const float* m = multipliers.data<float>();
+  const double* m = multipliers.data<double>();
   const bool per_channel = multipliers.numel() > 1;
   const auto* a = acc.data<std::int32_t>();
   Tensor out = Tensor::empty(shape, dtype);
@@ -46,8 +54,8 @@ Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers,
     using T = decltype(zero);
     T* o = out.data<T>();
     for (std::int64_t i = 0; i < acc.numel(); ++i) {
-      const float mult = per_channel ? m[(i / inner) % channels] : m[0];
-      const std::int64_t v = truncate_to_i32(static_cast<float>(a[i]) * mult) + zero_point;
+      const double mult = per_channel ? m[(i / inner) % channels] : m[0];
+      const std::int64_t v = add_i32(truncate_to_i32(static_cast<double>(a[i]) * mult), zero_point);
       o[i] = static_cast<T>(std::clamp(v, quant_min, quant_max));
     }
   });
@@ -74,18 +82,18 @@ Tensor quantized_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 }
 
 Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams& p) {
-  // torchao: x_i32 = R(f32(x_i32 - x_zp) * f32(x_scale / out_scale)), R = out_dtype's
-  // truncation (add_relu) or torch.round(...).to(int32) (add).
+  // torchao: x_i32 = R((x_i32 - x_zp) * (x_scale / out_scale)), a float64 product (the
+  // scale ratio is a float64 0-d tensor), R = out_dtype's truncation (add_relu) or
+  // torch.round(...).to(int32) (add).
   const bool half_even = p.round_half_even;
   auto rescale = [half_even](const Tensor& q, std::int64_t zp, double multiplier) {
     const Tensor centered = minus_zero_point_i32(q, zp);
     Tensor out = Tensor::empty(q.shape(), DType::Int32);
     const auto* c = centered.data<std::int32_t>();
     auto* o = out.data<std::int32_t>();
-    const auto m = static_cast<float>(multiplier);
     for (std::int64_t i = 0; i < q.numel(); ++i) {
-      const float v = static_cast<float>(c[i]) * m;
-      o[i] = static_cast<std::int32_t>(truncate_to_i32(half_even ? std::nearbyint(v) : v));
+      const double v = static_cast<double>(c[i]) * multiplier;
+      o[i] = truncate_to_i32(half_even ? std::nearbyint(v) : v);
     }
     return out;
   };
@@ -98,8 +106,7 @@ Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams&
     using T = decltype(zero);
     T* o = out.data<T>();
     for (std::int64_t i = 0; i < sum.numel(); ++i) {
-      const auto v = static_cast<std::int64_t>(static_cast<std::int32_t>(
-          static_cast<std::uint32_t>(s[i]) + static_cast<std::uint32_t>(p.out.out_zero_point)));
+      const std::int64_t v = add_i32(s[i], p.out.out_zero_point);
       o[i] = static_cast<T>(std::clamp(v, p.out.quant_min, p.out.quant_max));
     }
   });
@@ -125,32 +132,30 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
                                       QScheme::PerTensorAffine, range, static_cast<float>(eps));
   const double x_scale = q.scale[0];
   const std::int64_t x_zp = q.zero_point[0];
-  // torchao's decomposed quantize: round(x_f32 / x_scale) in float32 (a 0-d float64 tensor
-  // does not promote a float32 tensor), .to(int32), + zp, clamp, .to(int8). This divides
-  // where quantize_per_tensor multiplies by 1/scale, so it is spelled out here.
-  const auto x_scale_f32 = static_cast<float>(x_scale);
+  // torchao's decomposed quantize: x / x_scale with x float32 [..] and x_scale float64 [1]
+  // (both dimensioned: float64), round half to even, .to(int32), + zp (int64), clamp, int8.
+  // This divides where quantize_per_tensor multiplies by 1/scale, so it is spelled out.
   Tensor x_q = Tensor::empty(x.shape(), DType::Int8);
   auto* pq = x_q.data<std::int8_t>();
   for (std::int64_t i = 0; i < x.numel(); ++i) {
-    const std::int64_t v = truncate_to_i32(std::nearbyint(px[i] / x_scale_f32)) + x_zp;
+    const std::int64_t v =
+        static_cast<std::int64_t>(truncate_to_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale))) + x_zp;
     pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min, quant_max));
   }
   const Tensor acc = integer_linear(minus_zero_point_i32(x_q, x_zp), weight, nullptr);
-  // bias_scale = x_scale * w_scale is a float64 0-d tensor: bias_i32 = out_dtype(div, int32,
-  // bias_f32, bias_scale) divides in float32 and truncates; out = acc_i32 * (x_scale *
-  // w_scale) is computed in float64 (an int32 tensor times a float64 0-d tensor) and
-  // rounded to float32 here (torch's output stays float64).
+  // combined = x_scale * w_scale (float64); bias_i32 = trunc(f64(bias) / combined) (float32
+  // [out] and float64 [1] are both dimensioned: float64); out = f64(acc + bias_i32) *
+  // combined, float64 in torch, rounded to float32 here.
   const std::int64_t out_features = weight.shape()[0];
-  const float* ws = weight_scales.data<float>();
+  const double* ws = weight_scales.data<double>();
   std::vector<double> combined(static_cast<std::size_t>(out_features));
   std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(out_features), 0);
   const float* b = bias != nullptr ? bias->data<float>() : nullptr;
   for (std::int64_t c = 0; c < out_features; ++c) {
-    const double s = x_scale * static_cast<double>(ws[weight_scales.numel() > 1 ? c : 0]);
+    const double s = x_scale * ws[weight_scales.numel() > 1 ? c : 0];
     combined[static_cast<std::size_t>(c)] = s;
     if (b != nullptr) {
-      bias_i32[static_cast<std::size_t>(c)] =
-          static_cast<std::int32_t>(truncate_to_i32(b[c] / static_cast<float>(s)));
+      bias_i32[static_cast<std::size_t>(c)] = truncate_to_i32(static_cast<double>(b[c]) / s);
     }
   }
   Tensor out = Tensor::empty(acc.shape(), DType::Float32);
@@ -158,10 +163,7 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
   float* o = out.data<float>();
   for (std::int64_t i = 0; i < acc.numel(); ++i) {
     const auto c = static_cast<std::size_t>(i % out_features);
-    // int32 addition wraps like torch's.
-    const auto v = static_cast<std::int32_t>(static_cast<std::uint32_t>(a[i]) +
-                                             static_cast<std::uint32_t>(bias_i32[c]));
-    o[i] = static_cast<float>(static_cast<double>(v) * combined[c]);
+    o[i] = static_cast<float>(static_cast<double>(add_i32(a[i], bias_i32[c])) * combined[c]);
   }
   return out;
 }
