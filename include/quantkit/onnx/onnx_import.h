@@ -19,6 +19,13 @@ struct ImportOptions {
   // Fixed sizes for symbolic / unknown dims of the inputs (e.g. the batch dim), by input
   // name; dims left unknown without a value here default to 1.
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> input_shapes;
+  // ONNX's QuantizeLinear is saturate(round(x / scale) + zero_point); the graph's quantize
+  // ops are PyTorch's, x * (1 / scale), which can land on the other side of a rounding tie.
+  // By default QuantizeLinear becomes quantize_per_tensor / quantize_per_channel only where
+  // the two agree for every x (constant power-of-two scales) and is otherwise spelled out
+  // as div, round, add, clamp, cast. Set this to map every QuantizeLinear with constant
+  // qparams onto the quantize ops (PyTorch's numerics; what PT2E passes expect to see).
+  bool torch_quantize_numerics = false;
 };
 
 graph::Graph import_onnx(const std::filesystem::path& model_path, const ImportOptions& options = {});

@@ -1,0 +1,149 @@
+#pragma once
+// Internal to the ONNX importer (src/onnx/import_*.cpp).
+//
+// The importer walks the model's nodes in file order (ONNX requires topological order) and
+// maps every ONNX value name to a graph Value. Values known at import time — initializers,
+// Constant nodes, shape computations folded from static shapes — are graph parameters or
+// constants, so converters ask one question (`known(i)`) whether an operand is static.
+// Initializers become parameters lazily, the first time a converter uses one as a tensor
+// operand: initializers only read as arguments (Reshape's shape, Clip's bounds, qparams)
+// never appear in the graph.
+//
+// One converter per ONNX op type (import_ops_float.cpp, import_ops_quant.cpp,
+// import_folding.cpp). A converter reads its node through NodeContext, emits graph nodes
+// with `emit`, and binds the node's outputs with `set_output`. Attributes it does not read
+// are reported as unsupported after it returns, so every attribute a model sets is either
+// honoured or rejected — never silently ignored.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <onnx/onnx_pb.h>
+
+#include "quantkit/graph/graph.h"
+#include "quantkit/onnx/onnx_import.h"
+
+namespace quantkit::onnx::detail {
+
+// ONNX TensorProto.DataType → DType (float, double, int8, uint8, int16, int32, int64);
+// Error naming `what` for the others.
+DType dtype_from_onnx(std::int32_t elem_type, std::string_view what);
+std::string_view onnx_type_name(std::int32_t elem_type);
+// Decodes a TensorProto (raw_data or the typed fields). Sizes are checked against the dims
+// before anything is allocated; external data and mismatched sizes are Errors naming `what`.
+Tensor tensor_from_proto(const ::onnx::TensorProto& proto, std::string_view what);
+
+// Tensors the importer computes itself (folded constants, broadcast helpers) stay below
+// this many elements, so a hostile model cannot make the import allocate gigabytes; larger
+// computations are left to run time.
+inline constexpr std::int64_t kMaxFoldedNumel = std::int64_t{1} << 24;
+
+struct Importer {
+  const ImportOptions& options;
+  std::string model_name;
+  std::int64_t opset = 0;  // of the default ("" / "ai.onnx") domain
+  graph::Graph graph;
+  std::unordered_map<std::string, graph::Value*> values;  // ONNX name → graph value
+  std::unordered_map<std::string, Tensor> initializers;   // not yet materialized
+};
+
+class NodeContext {
+ public:
+  NodeContext(Importer& importer, const ::onnx::NodeProto& node);
+
+  const ::onnx::NodeProto& proto() const { return node_; }
+  const std::string& op_type() const { return node_.op_type(); }
+  std::int64_t opset() const { return importer_.opset; }
+  const ImportOptions& options() const { return importer_.options; }
+  graph::Graph& graph() { return importer_.graph; }
+
+  // ---- inputs (ONNX marks omitted optional inputs with an empty name) ----
+  std::size_t num_inputs() const { return static_cast<std::size_t>(node_.input_size()); }
+  bool has_input(std::size_t i) const;
+  // The graph value of input i (initializers become parameters here). Error when the input
+  // is missing or its name is not defined earlier in the model.
+  graph::Value* input(std::size_t i);
+  // The same, but an initializer becomes an anonymous constant rather than a named
+  // parameter (quantization parameters, scalar operands).
+  graph::Value* input_as_constant(std::size_t i);
+  // Input i's tensor when it is known at import time (initializer, Constant, folded), else
+  // nullopt. Does not materialize initializers.
+  std::optional<Tensor> known(std::size_t i);
+  // known(i), or Error saying that `what` must be a constant.
+  Tensor require_known(std::size_t i, std::string_view what);
+  // Static type of input i (without materializing).
+  graph::TensorType input_type(std::size_t i);
+  void require_inputs(std::size_t min, std::size_t max);
+
+  // ---- attributes ----
+  bool has_attr(std::string_view name) const;
+  std::int64_t attr_int(std::string_view name, std::int64_t fallback);
+  double attr_float(std::string_view name, double fallback);
+  std::vector<std::int64_t> attr_ints(std::string_view name, std::vector<std::int64_t> fallback);
+  std::vector<double> attr_floats(std::string_view name, std::vector<double> fallback);
+  std::string attr_string(std::string_view name, std::string fallback);
+  std::optional<Tensor> attr_tensor(std::string_view name);
+  // Marks an attribute as read without using it (e.g. BatchNormalization's momentum,
+  // which has no effect at inference).
+  void ignore_attr(std::string_view name);
+  // Error for every attribute no one read.
+  void check_all_attrs_used() const;
+
+  // ---- outputs ----
+  std::size_t num_outputs() const { return static_cast<std::size_t>(node_.output_size()); }
+  // Output i must be requested (non-empty name) for the converter to bind it; optional
+  // outputs the converter cannot produce are rejected with require_outputs.
+  void require_outputs(std::size_t max);
+  void set_output(std::size_t i, graph::Value* value);
+
+  // ---- building ----
+  // Adds a graph node named after the ONNX node. When every input is a constant, the node
+  // is evaluated right away and replaced by a constant (constant folding).
+  graph::Value* emit(graph::OpKind op, std::vector<graph::Value*> inputs,
+                     graph::AttributeMap attrs = {});
+  graph::Value* constant(Tensor data, std::string_view hint = "const");
+
+  [[noreturn]] void fail(std::string_view message) const;
+  void check(bool condition, std::string_view message) const {
+    if (!condition) fail(message);
+  }
+
+ private:
+  const ::onnx::AttributeProto* find_attr(std::string_view name, int type);
+  graph::Value* lookup(std::size_t i, bool as_parameter);
+
+  Importer& importer_;
+  const ::onnx::NodeProto& node_;
+  std::set<std::string, std::less<>> used_attrs_;
+  std::string name_hint_;
+};
+
+using Converter = std::function<void(NodeContext&)>;
+using ConverterTable = std::map<std::string, Converter, std::less<>>;
+
+// Each file registers its op types.
+void register_float_ops(ConverterTable& table);
+void register_shape_ops(ConverterTable& table);
+void register_quant_ops(ConverterTable& table);
+
+// Shared helpers for converters.
+// Normalizes an axis in [-rank, rank); Error through ctx otherwise.
+std::int64_t normalize_axis(NodeContext& ctx, std::int64_t axis, std::int64_t rank,
+                            std::string_view what);
+// Reshape through the graph (folded when x is constant).
+graph::Value* reshape_to(NodeContext& ctx, graph::Value* x, const Shape& shape);
+// A general permutation as a sequence of transposes.
+graph::Value* permute(NodeContext& ctx, graph::Value* x, const std::vector<std::int64_t>& perm);
+// Elementwise max (or min) of values that broadcast, exact, through max_pool2d.
+graph::Value* elementwise_extreme(NodeContext& ctx, std::vector<graph::Value*> xs, bool max);
+// max (or min) over the trailing `count` dims of x (keepdims false).
+graph::Value* reduce_trailing_extreme(NodeContext& ctx, graph::Value* x, std::size_t count,
+                                      bool max);
+
+}  // namespace quantkit::onnx::detail

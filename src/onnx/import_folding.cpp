@@ -1,0 +1,441 @@
+// Converters for the shape ops and the constant folding torch.onnx.export needs:
+// Constant, ConstantOfShape, Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Reshape,
+// Flatten, Transpose, and Pad (constant mode, spatial dims: torch's F.pad).
+//
+// Shapes are static in the graph IR, so Shape is always a constant, and the
+// Shape → Gather → Unsqueeze → Concat → Reshape chains torch emits for `x.view(x.size(0), -1)`
+// fold to a constant target shape. Gather on run-time data is not supported (no gather op).
+#include <algorithm>
+#include <limits>
+
+#include "import_context.h"
+
+namespace quantkit::onnx::detail {
+namespace {
+
+using graph::OpKind;
+using graph::Value;
+using Ints = std::vector<std::int64_t>;
+
+// Operand i for a shape op: known tensors stay constants (so the op folds).
+Value* shape_operand(NodeContext& ctx, std::size_t i) {
+  return ctx.known(i) ? ctx.input_as_constant(i) : ctx.input(i);
+}
+
+Ints int_values(NodeContext& ctx, const Tensor& t, std::string_view what) {
+  ctx.check(t.dtype() == DType::Int64 || t.dtype() == DType::Int32,
+            std::string(what) + " must be int64, got " + std::string(dtype_name(t.dtype())));
+  ctx.check(t.shape().size() <= 1, std::string(what) + " must be a vector");
+  Ints out;
+  if (t.dtype() == DType::Int64) {
+    out = t.to_vector<std::int64_t>();
+  } else {
+    for (std::int32_t v : t.span<const std::int32_t>()) out.push_back(v);
+  }
+  return out;
+}
+
+void convert_constant(NodeContext& ctx) {
+  ctx.require_inputs(0, 0);
+  ctx.require_outputs(1);
+  Tensor t;
+  if (std::optional<Tensor> v = ctx.attr_tensor("value")) {
+    t = *v;
+  } else if (ctx.has_attr("value_float")) {
+    t = Tensor::scalar(static_cast<float>(ctx.attr_float("value_float", 0)));
+  } else if (ctx.has_attr("value_floats")) {
+    std::vector<float> v;
+    for (double f : ctx.attr_floats("value_floats", {})) v.push_back(static_cast<float>(f));
+    t = Tensor::from_vector(v);
+  } else if (ctx.has_attr("value_int")) {
+    t = Tensor::scalar(ctx.attr_int("value_int", 0));
+  } else if (ctx.has_attr("value_ints")) {
+    t = Tensor::from_vector(ctx.attr_ints("value_ints", {}));
+  } else {
+    ctx.fail("needs a value (tensor, float(s) or int(s); sparse and string values are not "
+             "supported)");
+  }
+  ctx.set_output(0, ctx.constant(t, "constant"));
+}
+
+void convert_shape(NodeContext& ctx) {
+  ctx.require_inputs(1, 1);
+  ctx.require_outputs(1);
+  const Shape s = ctx.input_type(0).shape;
+  const auto rank = static_cast<std::int64_t>(s.size());
+  // Opset 15 slices the shape with start/end (clamped like Python slices).
+  auto clamp_index = [&](std::int64_t i) {
+    if (i < 0) i += rank;
+    return std::clamp<std::int64_t>(i, 0, rank);
+  };
+  const std::int64_t start = clamp_index(ctx.attr_int("start", 0));
+  const std::int64_t end = clamp_index(ctx.attr_int("end", rank));
+  Ints dims;
+  for (std::int64_t d = start; d < end; ++d) dims.push_back(s[static_cast<std::size_t>(d)]);
+  ctx.set_output(0, ctx.constant(Tensor::from_vector(dims), "shape"));
+}
+
+void convert_gather(NodeContext& ctx) {
+  ctx.require_inputs(2, 2);
+  ctx.require_outputs(1);
+  std::optional<Tensor> data = ctx.known(0);
+  ctx.check(data.has_value(), "Gather is only supported on constants (shape computations); "
+                              "its data is computed at run time");
+  const Tensor indices_t = ctx.require_known(1, "indices");
+  const Ints indices = indices_t.shape().size() <= 1
+                           ? int_values(ctx, indices_t, "indices")
+                           : (ctx.fail("indices of rank > 1 are not supported"), Ints{});
+  const Shape& s = data->shape();
+  ctx.check(!s.empty(), "data must have rank >= 1");
+  const auto axis = static_cast<std::size_t>(
+      normalize_axis(ctx, ctx.attr_int("axis", 0), static_cast<std::int64_t>(s.size()), "axis"));
+  const std::int64_t outer = shape_numel(Shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(axis)));
+  const std::int64_t inner = shape_numel(Shape(s.begin() + static_cast<std::ptrdiff_t>(axis) + 1, s.end()));
+  const std::int64_t dim = s[axis];
+  Shape out_shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(axis));
+  for (std::int64_t d : indices_t.shape()) out_shape.push_back(d);
+  out_shape.insert(out_shape.end(), s.begin() + static_cast<std::ptrdiff_t>(axis) + 1, s.end());
+  ctx.check(shape_numel(out_shape) <= kMaxFoldedNumel, "the gathered constant is too large");
+  Tensor out = Tensor::empty(out_shape, data->dtype());
+  const auto count = static_cast<std::int64_t>(indices.size());
+  const std::size_t elem = dtype_size(data->dtype());
+  const auto* src = static_cast<const std::byte*>(data->raw_data());
+  auto* dst = static_cast<std::byte*>(out.raw_data());
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t j = 0; j < count; ++j) {
+      std::int64_t idx = indices[static_cast<std::size_t>(j)];
+      ctx.check(idx >= -dim && idx < dim, "index " + std::to_string(idx) +
+                                              " is out of range for a dim of " + std::to_string(dim));
+      if (idx < 0) idx += dim;
+      std::copy_n(src + static_cast<std::size_t>((o * dim + idx) * inner) * elem,
+                  static_cast<std::size_t>(inner) * elem,
+                  dst + static_cast<std::size_t>((o * count + j) * inner) * elem);
+    }
+  }
+  ctx.set_output(0, ctx.constant(out, "gather"));
+}
+
+// Axes for Unsqueeze/Squeeze: an attribute before opset 13, an input from 13 on.
+std::optional<Ints> read_axes(NodeContext& ctx) {
+  if (ctx.opset() < 13) {
+    if (!ctx.has_attr("axes")) return std::nullopt;
+    return ctx.attr_ints("axes", {});
+  }
+  if (!ctx.has_input(1)) return std::nullopt;
+  return int_values(ctx, ctx.require_known(1, "axes"), "axes");
+}
+
+void convert_unsqueeze(NodeContext& ctx) {
+  ctx.require_inputs(1, 2);
+  ctx.require_outputs(1);
+  Value* x = shape_operand(ctx, 0);
+  std::optional<Ints> axes = read_axes(ctx);
+  ctx.check(axes.has_value() && !axes->empty(), "needs axes");
+  const auto out_rank = static_cast<std::int64_t>(x->shape().size() + axes->size());
+  std::vector<bool> inserted(static_cast<std::size_t>(out_rank), false);
+  for (std::int64_t a : *axes) {
+    const auto n = static_cast<std::size_t>(normalize_axis(ctx, a, out_rank, "axis"));
+    ctx.check(!inserted[n], "axes repeat");
+    inserted[n] = true;
+  }
+  Shape out;
+  std::size_t src = 0;
+  for (std::size_t d = 0; d < inserted.size(); ++d) {
+    out.push_back(inserted[d] ? 1 : x->shape()[src++]);
+  }
+  ctx.set_output(0, reshape_to(ctx, x, out));
+}
+
+void convert_squeeze(NodeContext& ctx) {
+  ctx.require_inputs(1, 2);
+  ctx.require_outputs(1);
+  Value* x = shape_operand(ctx, 0);
+  const Shape& s = x->shape();
+  std::vector<bool> drop(s.size(), false);
+  if (std::optional<Ints> axes = read_axes(ctx)) {
+    for (std::int64_t a : *axes) {
+      const auto n = static_cast<std::size_t>(
+          normalize_axis(ctx, a, static_cast<std::int64_t>(s.size()), "axis"));
+      ctx.check(s[n] == 1, "cannot squeeze dim " + std::to_string(n) + " of size " +
+                               std::to_string(s[n]));
+      drop[n] = true;
+    }
+  } else {
+    for (std::size_t d = 0; d < s.size(); ++d) drop[d] = s[d] == 1;
+  }
+  Shape out;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    if (!drop[d]) out.push_back(s[d]);
+  }
+  ctx.set_output(0, reshape_to(ctx, x, out));
+}
+
+void convert_concat(NodeContext& ctx) {
+  ctx.check(ctx.num_inputs() >= 1, "needs at least one input");
+  ctx.require_outputs(1);
+  std::vector<Value*> xs;
+  for (std::size_t i = 0; i < ctx.num_inputs(); ++i) {
+    ctx.check(ctx.has_input(i), "input " + std::to_string(i) + " is empty");
+    xs.push_back(shape_operand(ctx, i));
+  }
+  const auto rank = static_cast<std::int64_t>(xs[0]->shape().size());
+  ctx.check(rank >= 1, "inputs must have rank >= 1");
+  const std::int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), rank, "axis");
+  // ONNX allows empty operands (torch emits them in some shape chains); cat does not need them.
+  std::vector<Value*> nonempty;
+  for (Value* v : xs) {
+    if (v->type().numel() != 0 || v->shape().size() != static_cast<std::size_t>(rank)) {
+      nonempty.push_back(v);
+    }
+  }
+  if (nonempty.empty()) nonempty.push_back(xs[0]);
+  if (nonempty.size() == 1) {
+    ctx.set_output(0, nonempty[0]);
+    return;
+  }
+  ctx.set_output(0, ctx.emit(OpKind::Cat, nonempty, {{"dim", axis}}));
+}
+
+void convert_cast(NodeContext& ctx) {
+  ctx.require_inputs(1, 1);
+  ctx.require_outputs(1);
+  ctx.check(ctx.has_attr("to"), "needs the 'to' attribute");
+  const auto to = static_cast<std::int32_t>(ctx.attr_int("to", 0));
+  const DType dtype = dtype_from_onnx(to, "attribute 'to'");
+  ctx.ignore_attr("saturate");
+  Value* x = shape_operand(ctx, 0);
+  ctx.set_output(0, x->dtype() == dtype ? x : ctx.emit(OpKind::Cast, {x}, {{"dtype", dtype}}));
+}
+
+void convert_reshape(NodeContext& ctx) {
+  ctx.require_inputs(2, 2);
+  ctx.require_outputs(1);
+  Value* x = shape_operand(ctx, 0);
+  Ints target = int_values(ctx, ctx.require_known(1, "shape"), "shape");
+  const bool allow_zero = ctx.attr_int("allowzero", 0) != 0;
+  const Shape& s = x->shape();
+  std::int64_t known = 1;
+  int inferred = -1;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    std::int64_t& d = target[i];
+    if (d == 0 && !allow_zero) {
+      ctx.check(i < s.size(), "shape entry 0 copies dim " + std::to_string(i) +
+                                  ", which the input " + x->type().to_string() + " lacks");
+      d = s[i];
+    }
+    if (d == -1) {
+      ctx.check(inferred < 0, "shape has more than one -1");
+      inferred = static_cast<int>(i);
+      continue;
+    }
+    ctx.check(d >= 0, "shape has a negative entry " + std::to_string(d));
+    ctx.check(d == 0 || known <= std::numeric_limits<std::int64_t>::max() / d,
+              "shape overflows");
+    known *= d;
+  }
+  const std::int64_t numel = x->type().numel();
+  if (inferred >= 0) {
+    ctx.check(known != 0 && numel % known == 0,
+              "cannot infer the -1 entry for " + std::to_string(numel) + " elements");
+    target[static_cast<std::size_t>(inferred)] = numel / known;
+  }
+  ctx.check(shape_numel(target) == numel, "shape " + shape_to_string(target) +
+                                              " does not hold the elements of " +
+                                              x->type().to_string());
+  ctx.set_output(0, reshape_to(ctx, x, target));
+}
+
+void convert_flatten(NodeContext& ctx) {
+  ctx.require_inputs(1, 1);
+  ctx.require_outputs(1);
+  Value* x = shape_operand(ctx, 0);
+  const Shape& s = x->shape();
+  const auto rank = static_cast<std::int64_t>(s.size());
+  std::int64_t axis = ctx.attr_int("axis", 1);
+  ctx.check(axis >= -rank && axis <= rank, "axis " + std::to_string(axis) +
+                                               " is out of range for rank " + std::to_string(rank));
+  if (axis < 0) axis += rank;
+  if (axis == 1 && rank >= 2) {
+    // torch.flatten(x, 1): keep the op so a dump reads like the PyTorch model.
+    ctx.set_output(0, ctx.emit(OpKind::Flatten, {x},
+                               {{"start_dim", std::int64_t{1}}, {"end_dim", std::int64_t{-1}}}));
+    return;
+  }
+  const std::int64_t outer = shape_numel(Shape(s.begin(), s.begin() + axis));
+  const std::int64_t inner = shape_numel(Shape(s.begin() + axis, s.end()));
+  ctx.set_output(0, reshape_to(ctx, x, {outer, inner}));
+}
+
+void convert_transpose(NodeContext& ctx) {
+  ctx.require_inputs(1, 1);
+  ctx.require_outputs(1);
+  Value* x = shape_operand(ctx, 0);
+  const auto rank = static_cast<std::int64_t>(x->shape().size());
+  Ints reversed;
+  for (std::int64_t d = rank - 1; d >= 0; --d) reversed.push_back(d);
+  Ints perm = ctx.attr_ints("perm", reversed);
+  ctx.check(static_cast<std::int64_t>(perm.size()) == rank, "perm has the wrong length");
+  std::vector<bool> seen(perm.size(), false);
+  for (std::int64_t& p : perm) {
+    p = normalize_axis(ctx, p, rank, "perm entry");
+    ctx.check(!seen[static_cast<std::size_t>(p)], "perm is not a permutation");
+    seen[static_cast<std::size_t>(p)] = true;
+  }
+  ctx.set_output(0, permute(ctx, x, perm));
+}
+
+
+
+void convert_constant_of_shape(NodeContext& ctx) {
+  ctx.require_inputs(1, 1);
+  ctx.require_outputs(1);
+  const Ints dims = int_values(ctx, ctx.require_known(0, "shape"), "shape");
+  for (std::int64_t d : dims) ctx.check(d >= 0, "shape has a negative entry");
+  const Shape shape(dims.begin(), dims.end());
+  ctx.check(shape_numel(shape) <= kMaxFoldedNumel, "the constant is too large to fold");
+  Tensor value = Tensor::scalar(0.0f);
+  if (std::optional<Tensor> v = ctx.attr_tensor("value")) {
+    ctx.check(v->numel() == 1, "attribute 'value' must hold one element");
+    value = *v;
+  }
+  Tensor out = Tensor::empty(shape, value.dtype());
+  const std::size_t elem = dtype_size(value.dtype());
+  auto* dst = static_cast<std::byte*>(out.raw_data());
+  for (std::int64_t i = 0; i < out.numel(); ++i) {
+    std::copy_n(static_cast<const std::byte*>(value.raw_data()), elem, dst + static_cast<std::size_t>(i) * elem);
+  }
+  ctx.set_output(0, ctx.constant(out, "constant_of_shape"));
+}
+
+void convert_slice(NodeContext& ctx) {
+  ctx.require_inputs(3, 5);
+  ctx.require_outputs(1);
+  std::optional<Tensor> data = ctx.known(0);
+  ctx.check(data.has_value(), "Slice is only supported on constants (shape computations); "
+                              "its data is computed at run time");
+  const Shape& s = data->shape();
+  const auto rank = static_cast<std::int64_t>(s.size());
+  const Ints starts = int_values(ctx, ctx.require_known(1, "starts"), "starts");
+  const Ints ends = int_values(ctx, ctx.require_known(2, "ends"), "ends");
+  Ints axes;
+  if (ctx.has_input(3)) {
+    axes = int_values(ctx, ctx.require_known(3, "axes"), "axes");
+  } else {
+    for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
+  }
+  Ints steps(starts.size(), 1);
+  if (ctx.has_input(4)) steps = int_values(ctx, ctx.require_known(4, "steps"), "steps");
+  ctx.check(ends.size() == starts.size() && axes.size() == starts.size() &&
+                steps.size() == starts.size(),
+            "starts, ends, axes and steps must have the same length");
+  // Per dim: first index, step and count (Python slice semantics, clamped).
+  Ints first(s.size(), 0), step(s.size(), 1), count(s.begin(), s.end());
+  std::vector<bool> seen(s.size(), false);
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    const auto a = static_cast<std::size_t>(normalize_axis(ctx, axes[i], rank, "axis"));
+    ctx.check(!seen[a], "axes repeat");
+    seen[a] = true;
+    const std::int64_t dim = s[a], st = steps[i];
+    ctx.check(st != 0, "steps must not be 0");
+    if (dim == 0) {
+      count[a] = 0;
+      continue;
+    }
+    auto clamp_index = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
+      if (v < 0) v = v < -dim ? -1 : v + dim;  // beyond the start stays before it
+      return std::clamp(v, lo, hi);
+    };
+    std::int64_t b = 0, e = 0;
+    if (st > 0) {
+      b = clamp_index(starts[i], 0, dim);
+      e = clamp_index(ends[i], 0, dim);
+      count[a] = e > b ? (e - b + st - 1) / st : 0;
+    } else {
+      b = clamp_index(starts[i], 0, dim - 1);
+      e = clamp_index(ends[i], -1, dim - 1);
+      count[a] = b > e ? (b - e - st - 1) / -st : 0;
+    }
+    first[a] = b;
+    step[a] = st;
+  }
+  Tensor out = Tensor::empty(Shape(count.begin(), count.end()), data->dtype());
+  const std::size_t elem = dtype_size(data->dtype());
+  Ints strides(s.size(), 1);
+  for (std::size_t d = s.size(); d-- > 1;) strides[d - 1] = strides[d] * s[d];
+  const auto* src = static_cast<const std::byte*>(data->raw_data());
+  auto* dst = static_cast<std::byte*>(out.raw_data());
+  Ints index(s.size(), 0);
+  for (std::int64_t o = 0; o < out.numel(); ++o) {
+    std::int64_t offset = 0;
+    std::int64_t rest = o;
+    for (std::size_t d = s.size(); d-- > 0;) {
+      const std::int64_t i = rest % count[d];
+      rest /= count[d];
+      offset += (first[d] + i * step[d]) * strides[d];
+    }
+    std::copy_n(src + static_cast<std::size_t>(offset) * elem, elem, dst + static_cast<std::size_t>(o) * elem);
+  }
+  ctx.set_output(0, ctx.constant(out, "slice"));
+}
+
+// Constant padding of the last two dims (what torch's F.pad / ZeroPad2d export); other
+// modes, negative pads (cropping) and padding of other dims are not supported.
+void convert_pad(NodeContext& ctx) {
+  ctx.require_inputs(1, 3);
+  ctx.require_outputs(1);
+  Value* x = ctx.input(0);
+  const auto rank = static_cast<std::int64_t>(x->shape().size());
+  const std::string mode = ctx.attr_string("mode", "constant");
+  ctx.check(mode == "constant", "mode '" + mode + "' is not supported (only 'constant')");
+  Ints pads;
+  double value = 0.0;
+  if (ctx.opset() < 11) {
+    pads = ctx.attr_ints("pads", {});
+    value = ctx.attr_float("value", 0.0);
+  } else {
+    pads = int_values(ctx, ctx.require_known(1, "pads"), "pads");
+    if (ctx.has_input(2)) {
+      Tensor v = ctx.require_known(2, "constant_value");
+      ctx.check(v.numel() == 1, "constant_value must hold one value");
+      value = visit_dtype(v.dtype(), [&](auto zero) {
+        return static_cast<double>(v.data<decltype(zero)>()[0]);
+      });
+    }
+  }
+  ctx.check(static_cast<std::int64_t>(pads.size()) == 2 * rank,
+            "pads must have 2 x rank entries");
+  ctx.check(rank >= 2, "only inputs of rank >= 2 are supported");
+  for (std::int64_t d = 0; d < rank; ++d) {
+    const auto b = static_cast<std::size_t>(d), e = static_cast<std::size_t>(d + rank);
+    ctx.check(pads[b] >= 0 && pads[e] >= 0, "negative pads (cropping) are not supported");
+    ctx.check(d >= rank - 2 || (pads[b] == 0 && pads[e] == 0),
+              "only the last two dims may be padded");
+  }
+  const auto h = static_cast<std::size_t>(rank - 2), w = static_cast<std::size_t>(rank - 1);
+  const Ints spatial{pads[h], pads[w], pads[h + static_cast<std::size_t>(rank)],
+                     pads[w + static_cast<std::size_t>(rank)]};
+  if (std::all_of(spatial.begin(), spatial.end(), [](std::int64_t p) { return p == 0; })) {
+    ctx.set_output(0, x);
+    return;
+  }
+  ctx.set_output(0, ctx.emit(OpKind::Pad2d, {x}, {{"pads", spatial}, {"value", value}}));
+}
+}  // namespace
+
+void register_shape_ops(ConverterTable& t) {
+  t["Constant"] = convert_constant;
+  t["Shape"] = convert_shape;
+  t["Gather"] = convert_gather;
+  t["Unsqueeze"] = convert_unsqueeze;
+  t["Squeeze"] = convert_squeeze;
+  t["Concat"] = convert_concat;
+  t["Cast"] = convert_cast;
+  t["Reshape"] = convert_reshape;
+  t["Flatten"] = convert_flatten;
+  t["Transpose"] = convert_transpose;
+  t["ConstantOfShape"] = convert_constant_of_shape;
+  t["Slice"] = convert_slice;
+  t["Pad"] = convert_pad;
+}
+
+}  // namespace quantkit::onnx::detail
