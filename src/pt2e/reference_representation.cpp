@@ -32,11 +32,9 @@ graph::Graph to_reference_representation(const graph::Graph &qdq) {
 std::size_t count_out_dtype_mul(const graph::Graph &graph) {
   std::size_t count = 0;
   for (const graph::Node *n : graph.nodes()) {
-    if (n->op() != graph::OpKind::Mul)
-      continue;
+    if (n->op() != graph::OpKind::Mul) continue;
     for (const graph::Use &u : graph.uses(n->output())) {
-      if (u.node->op() == graph::OpKind::Cast &&
-          u.node->attr_dtype("dtype") == DType::Int32) {
+      if (u.node->op() == graph::OpKind::Cast && u.node->attr_dtype("dtype") == DType::Int32) {
         ++count;
         break;
       }
@@ -45,4 +43,4 @@ std::size_t count_out_dtype_mul(const graph::Graph &graph) {
   return count;
 }
 
-} // namespace quantkit::pt2e
+}  // namespace quantkit::pt2e

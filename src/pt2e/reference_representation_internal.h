@@ -23,14 +23,14 @@ using graph::Value;
 // source (so set_module_name-style filters still see where the arithmetic came
 // from).
 class Emitter {
-public:
+ public:
   Emitter(Graph &graph, const Node *anchor, graph::SourceInfo source)
       : graph_(graph), anchor_(anchor), source_(std::move(source)) {}
 
-  Node *node(OpKind op, std::vector<Value *> inputs,
-             graph::AttributeMap attrs = {}, std::string_view name_hint = {});
-  Value *op(OpKind op, std::vector<Value *> inputs,
-            graph::AttributeMap attrs = {}, std::string_view name_hint = {}) {
+  Node *node(OpKind op, std::vector<Value *> inputs, graph::AttributeMap attrs = {},
+             std::string_view name_hint = {});
+  Value *op(OpKind op, std::vector<Value *> inputs, graph::AttributeMap attrs = {},
+            std::string_view name_hint = {}) {
     return node(op, std::move(inputs), std::move(attrs), name_hint)->output();
   }
 
@@ -53,12 +53,11 @@ public:
 
   // out_dtype(mul, int32, acc, m) + zp, clamp, .to(int8): cast(acc, f64) · m
   // (float64, m a f64 constant broadcasting against acc), truncated to int32, +
-  // zp (int32 wrap), clamped to [lo, hi], cast to int8. Seven nodes.
-  Value *requantize_f64(Value *acc_i32, Value *multiplier_f64,
-                        std::int64_t zero_point, std::int64_t lo,
-                        std::int64_t hi);
+  // zp (int32 wrap), clamped to [lo, hi], cast to int8. Six nodes.
+  Value *requantize_f64(Value *acc_i32, Value *multiplier_f64, std::int64_t zero_point,
+                        std::int64_t lo, std::int64_t hi);
 
-private:
+ private:
   Graph &graph_;
   const Node *anchor_;
   graph::SourceInfo source_;
@@ -88,8 +87,7 @@ bool only_used_by(const Graph &g, const Value *v, const Node *user);
 
 // Redirects the uses of `from` to `to`, then removes `dead` (consumers before
 // producers).
-void replace_and_remove(Graph &g, Value *from, Value *to,
-                        std::initializer_list<Node *> dead);
+void replace_and_remove(Graph &g, Value *from, Value *to, std::initializer_list<Node *> dead);
 
 // ---- the patterns, in torchao's order ----
 void rewrite_dynamic_linear(Graph &g);
@@ -103,4 +101,4 @@ void rewrite_dequantize_per_tensor(Graph &g);
 void rewrite_quantize_per_channel(Graph &g);
 void rewrite_dequantize_per_channel(Graph &g);
 
-} // namespace quantkit::pt2e::detail
+}  // namespace quantkit::pt2e::detail

@@ -16,8 +16,7 @@ std::vector<double> to_doubles(const Tensor &t) {
   std::vector<double> out(static_cast<std::size_t>(t.numel()));
   visit_dtype(t.dtype(), [&](auto zero) {
     const auto *p = t.data<decltype(zero)>();
-    for (std::size_t i = 0; i < out.size(); ++i)
-      out[i] = static_cast<double>(p[i]);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
   });
   return out;
 }
@@ -26,8 +25,7 @@ std::vector<std::int64_t> to_ints(const Tensor &t) {
   std::vector<std::int64_t> out(static_cast<std::size_t>(t.numel()));
   visit_dtype(t.dtype(), [&](auto zero) {
     const auto *p = t.data<decltype(zero)>();
-    for (std::size_t i = 0; i < out.size(); ++i)
-      out[i] = static_cast<std::int64_t>(p[i]);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int64_t>(p[i]);
   });
   return out;
 }
@@ -49,26 +47,18 @@ struct WeightQuant {
   bool per_channel = false;
 };
 
-std::optional<WeightQuant> match_weight(const Graph &g, const Value *w,
-                                        const Node *user) {
+std::optional<WeightQuant> match_weight(const Graph &g, const Value *w, const Node *user) {
   WeightQuant out;
   if (Node *dq = producer_of(w, OpKind::DequantizePerTensor)) {
     const auto qp = int8_per_tensor(dq, OpKind::DequantizePerTensor);
-    if (!qp)
-      return std::nullopt;
-    out = WeightQuant{dq,
-                      dq->input(0),
-                      {qp->scale},
-                      {qp->zero_point},
-                      qp->quant_min,
-                      qp->quant_max,
-                      false};
+    if (!qp) return std::nullopt;
+    out = WeightQuant{
+        dq, dq->input(0), {qp->scale}, {qp->zero_point}, qp->quant_min, qp->quant_max, false};
   } else if (Node *dqc = producer_of(w, OpKind::DequantizePerChannel)) {
     const std::int64_t rank = static_cast<std::int64_t>(w->shape().size());
     const std::int64_t axis = dqc->attr_int("axis");
-    if (dqc->attr_dtype("dtype") != DType::Int8 ||
-        (axis != 0 && axis != -rank) || !dqc->input(1)->has_data() ||
-        !dqc->input(2)->has_data()) {
+    if (dqc->attr_dtype("dtype") != DType::Int8 || (axis != 0 && axis != -rank) ||
+        !dqc->input(1)->has_data() || !dqc->input(2)->has_data()) {
       return std::nullopt;
     }
     out = WeightQuant{dqc,
@@ -81,11 +71,9 @@ std::optional<WeightQuant> match_weight(const Graph &g, const Value *w,
   } else {
     return std::nullopt;
   }
-  if (!only_used_by(g, out.dequant->output(), user))
-    return std::nullopt;
+  if (!only_used_by(g, out.dequant->output(), user)) return std::nullopt;
   for (std::int64_t zp : out.zero_points) {
-    if (!fits_int16(zp))
-      return std::nullopt;
+    if (!fits_int16(zp)) return std::nullopt;
   }
   return out;
 }
@@ -93,10 +81,8 @@ std::optional<WeightQuant> match_weight(const Graph &g, const Value *w,
 // A per-channel constant for channel axis 0 of a tensor of rank `rank` ([C, 1,
 // ...]), or a 0-d constant for per-tensor qparams.
 template <class T>
-Tensor channel_constant(const std::vector<T> &values, bool per_channel,
-                        std::size_t rank) {
-  if (!per_channel)
-    return Tensor::scalar(values[0]);
+Tensor channel_constant(const std::vector<T> &values, bool per_channel, std::size_t rank) {
+  if (!per_channel) return Tensor::scalar(values[0]);
   Shape shape(rank, 1);
   shape[0] = static_cast<std::int64_t>(values.size());
   return Tensor::from_vector(values, shape);
@@ -105,15 +91,13 @@ Tensor channel_constant(const std::vector<T> &values, bool per_channel,
 // weight_i16 - weight_zero_point after torchao's clamp(weight_i8, quant_min,
 // quant_max).
 Value *centered_weight(Emitter &e, const WeightQuant &w) {
-  Value *w16 = e.cast(e.clamp(w.q, static_cast<double>(w.quant_min),
-                              static_cast<double>(w.quant_max)),
-                      DType::Int16, "weight_i16");
+  Value *w16 =
+      e.cast(e.clamp(w.q, static_cast<double>(w.quant_min), static_cast<double>(w.quant_max)),
+             DType::Int16, "weight_i16");
   std::vector<std::int16_t> zps;
-  for (std::int64_t zp : w.zero_points)
-    zps.push_back(static_cast<std::int16_t>(zp));
-  return e.sub(
-      w16, e.constant(channel_constant(zps, w.per_channel, w.q->shape().size()),
-                      "weight_zero_point"));
+  for (std::int64_t zp : w.zero_points) zps.push_back(static_cast<std::int16_t>(zp));
+  return e.sub(w16, e.constant(channel_constant(zps, w.per_channel, w.q->shape().size()),
+                               "weight_zero_point"));
 }
 
 // ---- static linear / conv2d ----
@@ -122,7 +106,7 @@ struct StaticMatch {
   Node *dq_x = nullptr;
   TensorQParams x;
   WeightQuant w;
-  Node *op = nullptr; // linear or conv2d
+  Node *op = nullptr;  // linear or conv2d
   Value *bias = nullptr;
   Node *q = nullptr;
   TensorQParams out;
@@ -132,19 +116,16 @@ std::optional<StaticMatch> match_static(const Graph &g, Node *op) {
   StaticMatch m;
   m.op = op;
   const auto uses = g.uses(op->output());
-  if (uses.size() != 1 || !only_used_by(g, op->output(), uses[0].node))
-    return std::nullopt;
+  if (uses.size() != 1 || !only_used_by(g, op->output(), uses[0].node)) return std::nullopt;
   m.q = uses[0].node;
   const auto out = int8_per_tensor(m.q, OpKind::QuantizePerTensor);
   m.dq_x = producer_of(op->input(0), OpKind::DequantizePerTensor);
   const auto x = int8_per_tensor(m.dq_x, OpKind::DequantizePerTensor);
-  if (!out || !x || !only_used_by(g, m.dq_x->output(), op) ||
-      !fits_int16(x->zero_point)) {
+  if (!out || !x || !only_used_by(g, m.dq_x->output(), op) || !fits_int16(x->zero_point)) {
     return std::nullopt;
   }
   auto w = match_weight(g, op->input(1), op);
-  if (!w || w->dequant == m.dq_x)
-    return std::nullopt;
+  if (!w || w->dequant == m.dq_x) return std::nullopt;
   m.x = *x;
   m.out = *out;
   m.w = std::move(*w);
@@ -155,10 +136,8 @@ std::optional<StaticMatch> match_static(const Graph &g, Node *op) {
 void rewrite_static(Graph &g, OpKind op_kind) {
   std::vector<StaticMatch> matches;
   for (Node *n : g.nodes()) {
-    if (n->op() != op_kind)
-      continue;
-    if (auto m = match_static(g, n))
-      matches.push_back(std::move(*m));
+    if (n->op() != op_kind) continue;
+    if (auto m = match_static(g, n)) matches.push_back(std::move(*m));
   }
   const bool conv = op_kind == OpKind::Conv2d;
   for (const StaticMatch &m : matches) {
@@ -166,11 +145,10 @@ void rewrite_static(Graph &g, OpKind op_kind) {
     // x_i16 - x_zero_point: an int16 tensor minus a Python int stays int16
     // (exact: both operands are int8 values).
     Value *x_i8 = m.dq_x->input(0);
-    Value *x16 = e.cast(e.clamp(x_i8, static_cast<double>(m.x.quant_min),
-                                static_cast<double>(m.x.quant_max)),
-                        DType::Int16, "x_i16");
-    Value *xc =
-        e.sub(x16, e.scalar_int(m.x.zero_point, DType::Int16, "x_zero_point"));
+    Value *x16 = e.cast(
+        e.clamp(x_i8, static_cast<double>(m.x.quant_min), static_cast<double>(m.x.quant_max)),
+        DType::Int16, "x_i16");
+    Value *xc = e.sub(x16, e.scalar_int(m.x.zero_point, DType::Int16, "x_zero_point"));
     Value *wc = centered_weight(e, m.w);
     // out_dtype(linear/convolution, int32, x, w, None): int32 accumulation,
     // bias added later.
@@ -185,39 +163,30 @@ void rewrite_static(Graph &g, OpKind op_kind) {
       acc = e.op(OpKind::IntegerLinear, {xc, wc}, {}, "acc_i32");
     }
     const std::size_t channels = m.w.scales.size();
-    std::vector<double> combined(
-        channels); // x_scale * weight_scale: a float64 product
-    for (std::size_t c = 0; c < channels; ++c)
-      combined[c] = m.x.scale * m.w.scales[c];
+    std::vector<double> combined(channels);  // x_scale * weight_scale: a float64 product
+    for (std::size_t c = 0; c < channels; ++c) combined[c] = m.x.scale * m.w.scales[c];
     if (m.bias != nullptr) {
       // out_dtype(div, int32, bias_fp32, bias_scale): the float32 bias tensor
       // outranks the 0-d float64 bias_scale, so the division is float32 with
       // bias_scale rounded to f32.
       std::vector<float> bias_scale(channels);
-      for (std::size_t c = 0; c < channels; ++c)
-        bias_scale[c] = static_cast<float>(combined[c]);
+      for (std::size_t c = 0; c < channels; ++c) bias_scale[c] = static_cast<float>(combined[c]);
       Value *bias_i32 = e.cast(
-          e.div(m.bias,
-                e.constant(channel_constant(bias_scale, m.w.per_channel, 1),
-                           "bias_scale")),
+          e.div(m.bias, e.constant(channel_constant(bias_scale, m.w.per_channel, 1), "bias_scale")),
           DType::Int32, "bias_i32");
       // torchao unsqueezes the conv bias twice to broadcast over [N, O, H, W].
-      if (conv)
-        bias_i32 = e.reshape(bias_i32, {m.bias->shape()[0], 1, 1});
+      if (conv) bias_i32 = e.reshape(bias_i32, {m.bias->shape()[0], 1, 1});
       acc = e.add(acc, bias_i32);
     }
     // x_scale * weight_scale / out_scale: float64 (0-d float64 tensor in
     // torch).
     std::vector<double> multiplier(channels);
-    for (std::size_t c = 0; c < channels; ++c)
-      multiplier[c] = combined[c] / m.out.scale;
+    for (std::size_t c = 0; c < channels; ++c) multiplier[c] = combined[c] / m.out.scale;
     // Broadcast against acc: [out] for linear (last dim), [O, 1, 1] for conv
     // (dim 1 of 4).
     Value *mult =
-        e.constant(channel_constant(multiplier, m.w.per_channel, conv ? 3 : 1),
-                   "requant_scale");
-    Value *out = e.requantize_f64(acc, mult, m.out.zero_point, m.out.quant_min,
-                                  m.out.quant_max);
+        e.constant(channel_constant(multiplier, m.w.per_channel, conv ? 3 : 1), "requant_scale");
+    Value *out = e.requantize_f64(acc, mult, m.out.zero_point, m.out.quant_min, m.out.quant_max);
     replace_and_remove(g, m.q->output(), out, {m.q, m.op, m.w.dequant, m.dq_x});
   }
 }
@@ -234,8 +203,7 @@ struct DynamicMatch {
 };
 
 bool same_int8_range(const Node *a, const Node *b) {
-  return a->attr_dtype("dtype") == DType::Int8 &&
-         b->attr_dtype("dtype") == DType::Int8 &&
+  return a->attr_dtype("dtype") == DType::Int8 && b->attr_dtype("dtype") == DType::Int8 &&
          a->attr_int("quant_min") == b->attr_int("quant_min") &&
          a->attr_int("quant_max") == b->attr_int("quant_max");
 }
@@ -244,42 +212,35 @@ std::optional<DynamicMatch> match_dynamic(const Graph &g, Node *linear) {
   DynamicMatch m;
   m.linear = linear;
   m.dq = producer_of(linear->input(0), OpKind::DequantizePerTensor);
-  if (m.dq == nullptr || m.dq->num_inputs() != 3)
-    return std::nullopt;
+  if (m.dq == nullptr || m.dq->num_inputs() != 3) return std::nullopt;
   m.q = producer_of(m.dq->input(0), OpKind::QuantizePerTensor);
-  if (m.q == nullptr || m.q->num_inputs() != 3)
-    return std::nullopt;
+  if (m.q == nullptr || m.q->num_inputs() != 3) return std::nullopt;
   m.choose = producer_of(m.q->input(1), OpKind::ChooseQParams);
   if (m.choose == nullptr || m.choose->output(0) != m.q->input(1) ||
       m.choose->output(1) != m.q->input(2) || m.dq->input(1) != m.q->input(1) ||
       m.dq->input(2) != m.q->input(2) || m.choose->input(0) != m.q->input(0)) {
     return std::nullopt;
   }
-  if (!same_int8_range(m.choose, m.q) || !same_int8_range(m.q, m.dq))
-    return std::nullopt;
-  if (!only_used_by(g, m.dq->output(), linear) ||
-      !only_used_by(g, m.q->output(), m.dq)) {
+  if (!same_int8_range(m.choose, m.q) || !same_int8_range(m.q, m.dq)) return std::nullopt;
+  if (!only_used_by(g, m.dq->output(), linear) || !only_used_by(g, m.q->output(), m.dq)) {
     return std::nullopt;
   }
   // choose_qparams' outputs feed exactly this quantize and dequantize.
   for (std::size_t i = 0; i < 2; ++i) {
     const Value *v = m.choose->output(i);
-    if (g.is_output(v))
-      return std::nullopt;
+    if (g.is_output(v)) return std::nullopt;
     for (const graph::Use &u : g.uses(v)) {
-      if (u.node != m.q && u.node != m.dq)
-        return std::nullopt;
+      if (u.node != m.q && u.node != m.dq) return std::nullopt;
     }
   }
   auto w = match_weight(g, linear->input(1), linear);
-  if (!w)
-    return std::nullopt;
+  if (!w) return std::nullopt;
   m.w = std::move(*w);
   m.bias = linear->num_inputs() == 3 ? linear->input(2) : nullptr;
   return m;
 }
 
-} // namespace
+}  // namespace
 
 void rewrite_static_linear(Graph &g) { rewrite_static(g, OpKind::Linear); }
 void rewrite_static_conv2d(Graph &g) { rewrite_static(g, OpKind::Conv2d); }
@@ -287,10 +248,8 @@ void rewrite_static_conv2d(Graph &g) { rewrite_static(g, OpKind::Conv2d); }
 void rewrite_dynamic_linear(Graph &g) {
   std::vector<DynamicMatch> matches;
   for (Node *n : g.nodes()) {
-    if (n->op() != OpKind::Linear)
-      continue;
-    if (auto m = match_dynamic(g, n))
-      matches.push_back(std::move(*m));
+    if (n->op() != OpKind::Linear) continue;
+    if (auto m = match_dynamic(g, n)) matches.push_back(std::move(*m));
   }
   for (const DynamicMatch &m : matches) {
     Emitter e(g, m.linear, m.linear->source());
@@ -305,40 +264,34 @@ void rewrite_dynamic_linear(Graph &g) {
     // x / x_scale: float32 [..] and float64 [1] are both dimensioned, so
     // float64; round half to even; .to(int32); + x_zero_point (int64 [1])
     // promotes to int64; clamp; int8.
-    Value *x_i32 =
-        e.cast(e.round(e.div(e.cast(x, DType::Float64), scale)), DType::Int32);
+    Value *x_i32 = e.cast(e.round(e.div(e.cast(x, DType::Float64), scale)), DType::Int32);
     Value *x_i64 = e.add(e.cast(x_i32, DType::Int64), zero_point);
-    Value *x_i8 = e.cast(
-        e.clamp(x_i64, static_cast<double>(qmin), static_cast<double>(qmax)),
-        DType::Int8, "x_i8");
+    Value *x_i8 = e.cast(e.clamp(x_i64, static_cast<double>(qmin), static_cast<double>(qmax)),
+                         DType::Int8, "x_i8");
     // x_i16 - x_zero_point is int64 in torch (int64 [1] zero point); the zero
     // point lies in [qmin, qmax], so int16 holds the difference exactly and the
     // int32 accumulation is the same modulo 2^32 as torch's int64 linear cast
     // to int32.
-    Value *xc = e.sub(e.cast(x_i8, DType::Int16, "x_i16"),
-                      e.cast(zero_point, DType::Int16));
+    Value *xc = e.sub(e.cast(x_i8, DType::Int16, "x_i16"), e.cast(zero_point, DType::Int16));
     Value *wc = centered_weight(e, m.w);
     Value *acc = e.op(OpKind::IntegerLinear, {xc, wc}, {}, "acc_i32");
     // x_scale * weight_scale: float64 [1] times a Python float (per tensor) or
     // a weight-scale tensor (per channel): float64 either way.
     std::vector<double> ws = m.w.scales;
     Value *combined =
-        e.mul(scale, e.constant(channel_constant(ws, m.w.per_channel, 1),
-                                "weight_scale"));
+        e.mul(scale, e.constant(channel_constant(ws, m.w.per_channel, 1), "weight_scale"));
     if (m.bias != nullptr) {
       // out_dtype(div, int32, bias_fp32, bias_scale): float32 [out] and float64
       // [1] are both dimensioned: float64 division, truncated to int32.
-      Value *bias_i32 = e.cast(e.div(e.cast(m.bias, DType::Float64), combined),
-                               DType::Int32, "bias_i32");
+      Value *bias_i32 =
+          e.cast(e.div(e.cast(m.bias, DType::Float64), combined), DType::Int32, "bias_i32");
       acc = e.add(acc, bias_i32);
     }
     // acc_i32 * (x_scale * weight_scale): float64 in torch (its output is
     // float64); our value stays float32, rounded once at the end.
-    Value *out =
-        e.cast(e.mul(e.cast(acc, DType::Float64), combined), DType::Float32);
-    replace_and_remove(g, m.linear->output(), out,
-                       {m.linear, m.w.dequant, m.dq, m.q, m.choose});
+    Value *out = e.cast(e.mul(e.cast(acc, DType::Float64), combined), DType::Float32);
+    replace_and_remove(g, m.linear->output(), out, {m.linear, m.w.dequant, m.dq, m.q, m.choose});
   }
 }
 
-} // namespace quantkit::pt2e::detail
+}  // namespace quantkit::pt2e::detail

@@ -42,24 +42,21 @@ using graph::testing::random_tensor;
 // checkGraphModuleNodes' expected_node_occurrence in our names.
 struct Occurrences {
   std::vector<std::pair<OpKind, std::size_t>> ops;
-  std::optional<std::size_t> out_dtype; // ns.call_function(out_dtype)
+  std::optional<std::size_t> out_dtype;  // ns.call_function(out_dtype)
 };
 
-::testing::AssertionResult has_occurrences(const Graph &g,
-                                           const Occurrences &expected) {
+::testing::AssertionResult has_occurrences(const Graph &g, const Occurrences &expected) {
   for (const auto &[op, count] : expected.ops) {
     if (count_nodes(g, op) != count) {
-      return ::testing::AssertionFailure()
-             << graph::op_name(op) << " occurs " << count_nodes(g, op)
-             << " times, expected " << count << "\n"
-             << graph::to_string(g);
+      return ::testing::AssertionFailure() << graph::op_name(op) << " occurs " << count_nodes(g, op)
+                                           << " times, expected " << count << "\n"
+                                           << graph::to_string(g);
     }
   }
   if (expected.out_dtype && count_out_dtype_mul(g) != *expected.out_dtype) {
-    return ::testing::AssertionFailure()
-           << "out_dtype(mul) occurs " << count_out_dtype_mul(g)
-           << " times, expected " << *expected.out_dtype << "\n"
-           << graph::to_string(g);
+    return ::testing::AssertionFailure() << "out_dtype(mul) occurs " << count_out_dtype_mul(g)
+                                         << " times, expected " << *expected.out_dtype << "\n"
+                                         << graph::to_string(g);
   }
   return ::testing::AssertionSuccess();
 }
@@ -71,10 +68,8 @@ struct Flow {
 
 // _test_representation: export, then twice prepare → calibrate on the example
 // inputs → convert (reference / Q/DQ), node checks, and the output comparison.
-Flow test_representation(Module &model,
-                         const std::vector<Tensor> &example_inputs,
-                         const XNNPACKQuantizer &quantizer,
-                         const Occurrences &ref_occurrence,
+Flow test_representation(Module &model, const std::vector<Tensor> &example_inputs,
+                         const XNNPACKQuantizer &quantizer, const Occurrences &ref_occurrence,
                          const Occurrences &non_ref_occurrence,
                          std::optional<double> fixed_output_tol = std::nullopt,
                          int output_scale_idx = 2) {
@@ -82,16 +77,13 @@ Flow test_representation(Module &model,
 
   PreparedModel prepared = prepare_pt2e(exported, quantizer);
   prepared.run(example_inputs);
-  Graph reference =
-      convert_pt2e(prepared, {.use_reference_representation = true});
+  Graph reference = convert_pt2e(prepared, {.use_reference_representation = true});
   EXPECT_TRUE(has_occurrences(reference, ref_occurrence));
-  const std::vector<Tensor> ref_out =
-      graph::run_graph(reference, example_inputs);
+  const std::vector<Tensor> ref_out = graph::run_graph(reference, example_inputs);
 
   PreparedModel prepared_copy = prepare_pt2e(exported, quantizer);
   prepared_copy.run(example_inputs);
-  Graph qdq =
-      convert_pt2e(prepared_copy, {.use_reference_representation = false});
+  Graph qdq = convert_pt2e(prepared_copy, {.use_reference_representation = false});
   EXPECT_TRUE(has_occurrences(qdq, non_ref_occurrence));
   const std::vector<Tensor> qdq_out = graph::run_graph(qdq, example_inputs);
 
@@ -113,14 +105,13 @@ Flow test_representation(Module &model,
     for (std::size_t k = 0; k < ref_out.size(); ++k) {
       EXPECT_EQ(ref_out[k].dtype(), DType::Float32);
       EXPECT_EQ(ref_out[k].shape(), qdq_out[k].shape());
-      if (ref_out[k].dtype() != DType::Float32 ||
-          ref_out[k].shape() != qdq_out[k].shape()) {
+      if (ref_out[k].dtype() != DType::Float32 || ref_out[k].shape() != qdq_out[k].shape()) {
         continue;
       }
       float worst = 0;
       for (std::int64_t i = 0; i < ref_out[k].numel(); ++i) {
-        worst = std::max(worst, std::fabs(qdq_out[k].data<float>()[i] -
-                                          ref_out[k].data<float>()[i]));
+        worst =
+            std::max(worst, std::fabs(qdq_out[k].data<float>()[i] - ref_out[k].data<float>()[i]));
       }
       // "make sure the result is off by one at most in the quantized integer
       // representation"
@@ -153,8 +144,7 @@ struct AddModel : Module {
   explicit AddModel(bool with_relu) : Module("M"), relu(with_relu) {}
   std::vector<Proxy> forward_multi(const std::vector<Proxy> &in) override {
     Proxy out = in[0] + in[1];
-    if (relu)
-      out = graph::functional::relu(out);
+    if (relu) out = graph::functional::relu(out);
     return {out};
   }
 };
@@ -172,9 +162,9 @@ struct ConvMaxPool2d : Module {
 
 TEST(PT2ERepresentation, StaticLinear) {
   LinearModel m;
-  const Flow f = test_representation(
-      m, {random_tensor({2, 5}, 1, -2.0f, 2.0f)},
-      quantizer_with(get_symmetric_quantization_config(false)), {}, {});
+  const Flow f =
+      test_representation(m, {random_tensor({2, 5}, 1, -2.0f, 2.0f)},
+                          quantizer_with(get_symmetric_quantization_config(false)), {}, {});
   // ours: the linear pattern fired.
   EXPECT_EQ(count_nodes(f.reference, OpKind::IntegerLinear), 1u);
   EXPECT_EQ(count_nodes(f.reference, OpKind::Linear), 0u);
@@ -182,11 +172,10 @@ TEST(PT2ERepresentation, StaticLinear) {
 
 TEST(PT2ERepresentation, DynamicLinear) {
   LinearModel m;
-  const Flow f =
-      test_representation(m, {random_tensor({2, 5}, 2, -2.0f, 2.0f)},
-                          quantizer_with(get_symmetric_quantization_config(
-                              false, false, /*is_dynamic=*/true)),
-                          {}, {}, /*fixed_output_tol=*/1e-4);
+  const Flow f = test_representation(
+      m, {random_tensor({2, 5}, 2, -2.0f, 2.0f)},
+      quantizer_with(get_symmetric_quantization_config(false, false, /*is_dynamic=*/true)), {}, {},
+      /*fixed_output_tol=*/1e-4);
   // ours: the dynamic linear pattern fired (choose_qparams stays, no Q/DQ op
   // left).
   EXPECT_EQ(count_nodes(f.reference, OpKind::IntegerLinear), 1u);
@@ -197,39 +186,35 @@ TEST(PT2ERepresentation, DynamicLinear) {
 
 TEST(PT2ERepresentation, Conv2d) {
   Conv2dModel m;
-  const Flow f = test_representation(
-      m, {random_tensor({1, 3, 3, 3}, 3, -2.0f, 2.0f)},
-      quantizer_with(get_symmetric_quantization_config(false)), {}, {});
-  EXPECT_EQ(count_nodes(f.reference, OpKind::IntegerConv2d), 1u); // ours
+  const Flow f =
+      test_representation(m, {random_tensor({1, 3, 3, 3}, 3, -2.0f, 2.0f)},
+                          quantizer_with(get_symmetric_quantization_config(false)), {}, {});
+  EXPECT_EQ(count_nodes(f.reference, OpKind::IntegerConv2d), 1u);  // ours
 }
 
 TEST(PT2ERepresentation, Add) {
   AddModel m(false);
   const Flow f = test_representation(
-      m,
-      {random_tensor({1, 3, 3, 3}, 4, -2.0f, 2.0f),
-       random_tensor({1, 3, 3, 3}, 5, -2.0f, 2.0f)},
+      m, {random_tensor({1, 3, 3, 3}, 4, -2.0f, 2.0f), random_tensor({1, 3, 3, 3}, 5, -2.0f, 2.0f)},
       quantizer_with(get_symmetric_quantization_config(true)), {}, {});
   // ours: the add pattern (torch.round, no out_dtype) fired.
   EXPECT_EQ(count_nodes(f.reference, OpKind::Round),
-            2u + 2u); // 2 input quantizes + add
+            2u + 2u);  // 2 input quantizes + add
   EXPECT_EQ(count_out_dtype_mul(f.reference), 0u);
 }
 
 TEST(PT2ERepresentation, AddRelu) {
   AddModel m(true);
-  test_representation(m,
-                      {random_tensor({1, 3, 3, 3}, 6, -2.0f, 2.0f),
-                       random_tensor({1, 3, 3, 3}, 7, -2.0f, 2.0f)},
-                      quantizer_with(get_symmetric_quantization_config(true)),
-                      {.ops = {}, .out_dtype = 2}, {});
+  test_representation(
+      m, {random_tensor({1, 3, 3, 3}, 6, -2.0f, 2.0f), random_tensor({1, 3, 3, 3}, 7, -2.0f, 2.0f)},
+      quantizer_with(get_symmetric_quantization_config(true)), {.ops = {}, .out_dtype = 2}, {});
 }
 
 TEST(PT2ERepresentation, MaxPool2d) {
   ConvMaxPool2d m;
-  const Flow f = test_representation(
-      m, {random_tensor({1, 2, 2, 2}, 8, -2.0f, 2.0f)},
-      quantizer_with(get_symmetric_quantization_config(true)), {}, {});
+  const Flow f =
+      test_representation(m, {random_tensor({1, 2, 2, 2}, 8, -2.0f, 2.0f)},
+                          quantizer_with(get_symmetric_quantization_config(true)), {}, {});
   // ours: conv (per-channel weights) and max_pool2d both became integer
   // arithmetic.
   EXPECT_EQ(count_nodes(f.reference, OpKind::IntegerConv2d), 1u);
@@ -239,39 +224,33 @@ TEST(PT2ERepresentation, MaxPool2d) {
 }
 
 TEST(PT2ERepresentation, QDQPerChannel) {
-  const std::vector<Shape> shapes{
-      {1, 5}, {1, 3, 5}, {1, 3, 3, 5}, {1, 3, 3, 3, 5}};
+  const std::vector<Shape> shapes{{1, 5}, {1, 3, 5}, {1, 3, 3, 5}, {1, 3, 3, 3, 5}};
   std::uint32_t seed = 9;
   for (const Shape &shape : shapes) {
     SCOPED_TRACE(shape_to_string(shape));
     LinearModel m;
-    const Occurrences ref{
-        {{OpKind::QuantizePerChannel, 0}, {OpKind::DequantizePerChannel, 0}},
-        std::nullopt};
+    const Occurrences ref{{{OpKind::QuantizePerChannel, 0}, {OpKind::DequantizePerChannel, 0}},
+                          std::nullopt};
     // quantize_per_channel is folded
-    const Occurrences non_ref{
-        {{OpKind::QuantizePerChannel, 0}, {OpKind::DequantizePerChannel, 1}},
-        std::nullopt};
+    const Occurrences non_ref{{{OpKind::QuantizePerChannel, 0}, {OpKind::DequantizePerChannel, 1}},
+                              std::nullopt};
     test_representation(m, {random_tensor(shape, seed++, -2.0f, 2.0f)},
-                        quantizer_with(get_symmetric_quantization_config(true)),
-                        ref, non_ref, std::nullopt, /*output_scale_idx=*/2);
+                        quantizer_with(get_symmetric_quantization_config(true)), ref, non_ref,
+                        std::nullopt, /*output_scale_idx=*/2);
   }
 }
 
 TEST(PT2ERepresentation, QDQ) {
   AddModel m(false);
-  const Occurrences ref{
-      {{OpKind::QuantizePerTensor, 0}, {OpKind::DequantizePerTensor, 0}},
-      std::nullopt};
-  const Occurrences non_ref{
-      {{OpKind::QuantizePerTensor, 3}, {OpKind::DequantizePerTensor, 3}},
-      std::nullopt};
-  test_representation(m,
-                      {random_tensor({1, 3, 3, 3}, 13, -2.0f, 2.0f),
-                       random_tensor({1, 3, 3, 3}, 14, -2.0f, 2.0f)},
-                      quantizer_with(get_symmetric_quantization_config(true)),
-                      ref, non_ref);
+  const Occurrences ref{{{OpKind::QuantizePerTensor, 0}, {OpKind::DequantizePerTensor, 0}},
+                        std::nullopt};
+  const Occurrences non_ref{{{OpKind::QuantizePerTensor, 3}, {OpKind::DequantizePerTensor, 3}},
+                            std::nullopt};
+  test_representation(
+      m,
+      {random_tensor({1, 3, 3, 3}, 13, -2.0f, 2.0f), random_tensor({1, 3, 3, 3}, 14, -2.0f, 2.0f)},
+      quantizer_with(get_symmetric_quantization_config(true)), ref, non_ref);
 }
 
-} // namespace
-} // namespace quantkit::pt2e
+}  // namespace
+}  // namespace quantkit::pt2e

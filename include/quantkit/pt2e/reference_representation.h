@@ -20,7 +20,8 @@
 // A weight dequantize may be per tensor or per channel (on the output-channel axis 0).
 // All quantized values are int8 (torchao's patterns hard-code torch.int8); the nodes inside a
 // pattern (everything but its inputs and its last node) must have no other user. Anything
-// else stays as it is. The result verifies; the input graph is not modified.
+// else stays as it is. Dead code is dropped at the end (e.g. per-channel weight scales only
+// the replaced dequantize read). The result verifies; the input graph is not modified.
 //
 // Notation: s_x, zp_x … are the pattern's qparams; scale attributes are float64 (they are
 // Python floats in PT2E's graph); per-channel scales are tensors (f32 or f64).
