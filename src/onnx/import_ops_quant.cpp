@@ -85,10 +85,11 @@ bool is_power_of_two(float s) {
          std::isnormal(1.0f / s);
 }
 
-std::int64_t quant_axis(NodeContext& ctx, std::size_t rank) {
-  // The axis attribute exists from opset 13; before it, qparams are per tensor.
+// The axis attribute exists from opset 13 and only matters for per-axis qparams (a
+// per-tensor QuantizeLinear of a vector keeps the default axis 1, out of range there).
+std::int64_t quant_axis(NodeContext& ctx, std::size_t rank, bool per_axis) {
   const std::int64_t axis = ctx.opset() >= 13 ? ctx.attr_int("axis", 1) : 1;
-  if (rank == 0) return 0;
+  if (!per_axis) return 0;
   return normalize_axis(ctx, axis, static_cast<std::int64_t>(rank), "axis");
 }
 
@@ -100,13 +101,13 @@ void convert_quantize_linear(NodeContext& ctx) {
   Value* x = ctx.input(0);
   ctx.check(x->dtype() == DType::Float32, "x must be float, got " + x->type().to_string());
   const std::size_t rank = x->shape().size();
-  const std::int64_t axis = quant_axis(ctx, rank);
   Value* scale = qparam(ctx, 1);
   Value* zp = zero_point(ctx, 2);
   const DType dtype = zp->dtype();
   check_quant_dtype(ctx, dtype, "y_zero_point");
   ctx.check(scale->dtype() == DType::Float32, "y_scale must be float");
   const bool per_axis = scale->type().numel() != 1 || scale->shape().size() > 1;
+  const std::int64_t axis = quant_axis(ctx, rank, per_axis);
   if (per_axis) {
     ctx.check(rank >= 1 && scale->shape() == Shape{x->shape()[static_cast<std::size_t>(axis)]},
               "y_scale " + scale->type().to_string() + " must hold one value or one per entry of axis " +
@@ -151,9 +152,10 @@ void convert_dequantize_linear(NodeContext& ctx) {
   ctx.check(dtype == DType::Int8 || dtype == DType::UInt8 || dtype == DType::Int32,
             "x must be int8, uint8 or int32, got " + x->type().to_string());
   const std::size_t rank = x->shape().size();
-  const std::int64_t axis = quant_axis(ctx, rank);
   Value* scale = qparam(ctx, 1);
   ctx.check(scale->dtype() == DType::Float32, "x_scale must be float");
+  const bool per_axis = scale->type().numel() != 1 || scale->shape().size() > 1;
+  const std::int64_t axis = quant_axis(ctx, rank, per_axis);
   Value* zp = ctx.has_input(2) ? qparam(ctx, 2) : nullptr;
   if (zp) {
     ctx.check(zp->dtype() == dtype, "x_zero_point must have x's dtype");
@@ -162,7 +164,6 @@ void convert_dequantize_linear(NodeContext& ctx) {
     zp = ctx.constant(zeros, "zero_point");
   }
   ctx.check(zp->shape() == scale->shape(), "x_zero_point must have x_scale's shape");
-  const bool per_axis = scale->type().numel() != 1 || scale->shape().size() > 1;
   AttributeMap range{{"quant_min", dtype_min(dtype)},
                      {"quant_max", dtype_max(dtype)},
                      {"dtype", dtype}};
