@@ -61,13 +61,32 @@ struct Requant {
   std::vector<double> multiplier;  // 1 or N
   std::int32_t zero_point = 0, quant_min = 0, quant_max = 0;
 
-  std::uint8_t operator()(std::int32_t acc, std::size_t channel) const {
-    const std::int32_t t = saturate_i32(static_cast<double>(acc) *
-                                        multiplier[multiplier.size() > 1 ? channel : 0]);
-    const auto shifted = static_cast<std::int32_t>(static_cast<std::uint32_t>(t) +
-                                                   static_cast<std::uint32_t>(zero_point));
+  // Multipliers are finite and > 0 (checked at planning), so the product is never NaN and
+  // clamping it to the int32 range before the conversion is the saturating truncation.
+  static std::uint8_t one(std::int32_t acc, double m, std::int32_t zp, std::int32_t lo,
+                          std::int32_t hi) {
+    const double v = std::min(std::max(static_cast<double>(acc) * m, -2147483648.0), 2147483647.0);
+    const auto shifted = static_cast<std::int32_t>(
+        static_cast<std::uint32_t>(static_cast<std::int32_t>(v)) + static_cast<std::uint32_t>(zp));
     // int8 and uint8 share the byte: the clamped value's low 8 bits are its encoding.
-    return static_cast<std::uint8_t>(std::clamp(shifted, quant_min, quant_max));
+    return static_cast<std::uint8_t>(std::min(std::max(shifted, lo), hi));
+  }
+
+  // out[r * n + c] = requant(acc[r * n + c], channel c) for `rows` rows of n channels.
+  void rows(const std::int32_t* acc, std::int64_t rows, std::int64_t n, std::uint8_t* out) const {
+    const bool per_channel = multiplier.size() > 1;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int32_t* a = acc + r * n;
+      std::uint8_t* o = out + r * n;
+      if (per_channel) {
+        for (std::int64_t c = 0; c < n; ++c) {
+          o[c] = one(a[c], multiplier[static_cast<std::size_t>(c)], zero_point, quant_min, quant_max);
+        }
+      } else {
+        const double m = multiplier[0];
+        for (std::int64_t c = 0; c < n; ++c) o[c] = one(a[c], m, zero_point, quant_min, quant_max);
+      }
+    }
   }
 };
 
@@ -96,13 +115,7 @@ class QuantizedLinearOp final : public FusedOp {
     parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
       const Tensor acc = kernels::qlinear(rows_view(x, begin, end - begin, k), x_zero_point_,
                                           weights_, kernels::Int32Epilogue{}, bias_);
-      const auto* pa = acc.data<std::int32_t>();
-      std::uint8_t* dst = po + begin * n;
-      for (std::int64_t r = 0; r < end - begin; ++r) {
-        for (std::int64_t c = 0; c < n; ++c) {
-          dst[r * n + c] = requant_(pa[r * n + c], static_cast<std::size_t>(c));
-        }
-      }
+      requant_.rows(acc.data<std::int32_t>(), end - begin, n, po + begin * n);
     });
     return out;
   }
@@ -172,32 +185,43 @@ class QuantizedConv2dOp final : public FusedOp {
         const Group& grp = groups_data_[static_cast<std::size_t>(g)];
         parallel_for(pixels, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
           const std::int64_t rows = end - begin;
-          Tensor cols = Tensor::empty({rows, kg}, x.dtype());
-          auto* pc = reinterpret_cast<std::uint8_t*>(cols.raw_data());
+          // One buffer for the im2col rows and, after the GEMM, the requantized bytes.
+          Tensor buffer = Tensor::empty({rows * std::max(kg, og)}, x.dtype());
+          auto* pc = reinterpret_cast<std::uint8_t*>(buffer.raw_data());
+          const Tensor cols = Tensor::from_blob(pc, {rows, kg}, x.dtype());
+          const std::int64_t kh = kernel_[0], kw = kernel_[1];
           for (std::int64_t p = begin; p < end; ++p) {
             const std::int64_t y0 = (p / ow) * stride_[0] - padding_[0];
             const std::int64_t x0 = (p % ow) * stride_[1] - padding_[1];
+            // The kernel row lies inside the image: one copy per kernel row (dilation 1).
+            const bool row_inside = x0 >= 0 && x0 + (kw - 1) * dilation_[1] < w;
             std::uint8_t* row = pc + (p - begin) * kg;
             for (std::int64_t c = 0; c < group_in_; ++c) {
               const std::uint8_t* plane = px + ((b * channels) + g * group_in_ + c) * h * w;
-              for (std::int64_t i = 0; i < kernel_[0]; ++i) {
+              for (std::int64_t i = 0; i < kh; ++i, row += kw) {
                 const std::int64_t yy = y0 + i * dilation_[0];
-                for (std::int64_t j = 0; j < kernel_[1]; ++j) {
-                  const std::int64_t xx = x0 + j * dilation_[1];
-                  *row++ = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? plane[yy * w + xx] : pad;
+                if (yy < 0 || yy >= h) {
+                  std::memset(row, pad, static_cast<std::size_t>(kw));
+                } else if (row_inside && dilation_[1] == 1) {
+                  std::memcpy(row, plane + yy * w + x0, static_cast<std::size_t>(kw));
+                } else {
+                  for (std::int64_t j = 0; j < kw; ++j) {
+                    const std::int64_t xx = x0 + j * dilation_[1];
+                    row[j] = (xx >= 0 && xx < w) ? plane[yy * w + xx] : pad;
+                  }
                 }
               }
             }
           }
           const Tensor acc = kernels::qlinear(cols, x_zero_point_, grp.weights,
                                               kernels::Int32Epilogue{}, grp.bias);
-          // acc is [rows, og] (pixel-major); the output is channel-major.
-          const auto* pa = acc.data<std::int32_t>();
+          // acc is [rows, og] (pixel-major); the output is channel-major: requantize into
+          // the (reused) im2col buffer, then transpose the bytes.
+          std::uint8_t* q = pc;
+          grp.requant.rows(acc.data<std::int32_t>(), rows, og, q);
           for (std::int64_t o = 0; o < og; ++o) {
             std::uint8_t* dst = po + ((b * out_channels_) + g * og + o) * pixels + begin;
-            for (std::int64_t r = 0; r < rows; ++r) {
-              dst[r] = grp.requant(pa[r * og + o], static_cast<std::size_t>(o));
-            }
+            for (std::int64_t r = 0; r < rows; ++r) dst[r] = q[r * og + o];
           }
         });
       }
@@ -323,6 +347,10 @@ std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
       // Empty weights (no reduction) stay with the reference kernel.
       if (!weights_are_data(n, 1, 4) || n.input(1)->data().numel() == 0) return nullptr;
       std::vector<double> m = doubles_of(n.input(3)->data());
+      // Non-finite or non-positive multipliers stay with the reference kernel.
+      for (double v : m) {
+        if (!(v > 0 && v <= std::numeric_limits<double>::max())) return nullptr;
+      }
       if (n.op() == OpKind::QuantizedLinear) return std::make_unique<QuantizedLinearOp>(n, std::move(m));
       return std::make_unique<QuantizedConv2dOp>(n, m);
     }
