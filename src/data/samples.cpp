@@ -25,7 +25,7 @@ Tensor as_samples(const Tensor& t, const graph::TensorType& input, const std::st
     f = Tensor::empty(t.shape(), DType::Float32);
     const auto* src = t.data<std::uint8_t>();
     float* dst = f.data<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;
+    for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = static_cast<float>(src[i]);
   } else if (t.dtype() == DType::Float32) {
     f = t;
   } else {

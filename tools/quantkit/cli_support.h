@@ -51,5 +51,10 @@ void register_tensor_commands(CLI::App& app);
 void register_demo_command(CLI::App& app);
 // Registers `quantkit apot ...`.
 void register_apot_commands(CLI::App& app);
+// Registers `quantkit inspect | run | bench` (cmd_model.cpp), `quantize | compare`
+// (cmd_quantize.cpp) and `evaluate` (cmd_evaluate.cpp, the main job).
+void register_model_commands(CLI::App& app);
+void register_quantize_commands(CLI::App& app);
+void register_evaluate_command(CLI::App& app);
 
 }  // namespace quantkit::cli

@@ -7,12 +7,15 @@
 #include "quantkit/core/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"quantkit: PyTorch-exact quantization in C++ (uniform affine, observers, fake quant, APoT)"};
+  CLI::App app{"quantkit: PyTorch-exact quantization in C++ (uniform affine, observers, fake quant, APoT, PT2E graph flow, ONNX in/out)"};
   app.set_version_flag("--version", "quantkit 0.1.0");
   app.require_subcommand(1);
   quantkit::cli::register_tensor_commands(app);
   quantkit::cli::register_apot_commands(app);
   quantkit::cli::register_demo_command(app);
+  quantkit::cli::register_model_commands(app);
+  quantkit::cli::register_quantize_commands(app);
+  quantkit::cli::register_evaluate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,7 +1,7 @@
 #pragma once
 // Model input samples for calibration, evaluation, `quantkit run` and `compare`, from:
-//   * an IDX file (optionally gzipped) of N images: uint8 values become float32 x / 255
-//     (the usual MNIST convention; models/fashion_mnist expects inputs in [0, 1]);
+//   * an IDX file (optionally gzipped) of N images: uint8 pixel values become float32
+//     values unchanged (0 … 255; models/fashion_mnist takes raw pixels and scales inside);
 //   * a .npy file holding N samples stacked on a leading dim, or exactly one batch;
 //   * a directory of .npy files (sorted by name), each one batch or one sample.
 // Samples are reshaped to the model input's type: an input [B, ...] takes B consecutive

@@ -1,0 +1,51 @@
+// Named PTQ configurations and the prepare → calibrate → convert sequence (quantize_model.h).
+#include "quantkit/pipeline/quantize_model.h"
+
+#include <array>
+
+#include "quantkit/core/error.h"
+#include "quantkit/pt2e/convert.h"
+#include "quantkit/pt2e/prepare.h"
+
+namespace quantkit::pipeline {
+namespace {
+constexpr std::array<std::string_view, 4> kNames{"int8", "int8-per-channel", "int8-dynamic",
+                                                 "apot-w4"};
+
+std::string joined_names() {
+  std::string out;
+  for (std::string_view n : kNames) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+}  // namespace
+
+std::span<const std::string_view> config_names() { return kNames; }
+
+pt2e::QuantizationConfig config_by_name(std::string_view name) {
+  if (name == "int8") return pt2e::get_symmetric_quantization_config(false);
+  if (name == "int8-per-channel") return pt2e::get_symmetric_quantization_config(true);
+  if (name == "int8-dynamic") {
+    return pt2e::get_symmetric_quantization_config(true, false, /*is_dynamic=*/true);
+  }
+  if (name == "apot-w4") return pt2e::get_apot_weight_config(4, 2);
+  throw_invalid_argument("config_by_name", "config", name, "one of " + joined_names());
+}
+
+graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
+                            std::span<const Tensor> calibration, const Progress& progress) {
+  check_argument(model.inputs().size() == 1, "quantize_model", "model",
+                 std::to_string(model.inputs().size()) + " inputs", "a graph with one input");
+  pt2e::XNNPACKQuantizer quantizer;
+  quantizer.set_global(config_by_name(config));
+  pt2e::PreparedModel prepared = pt2e::prepare_pt2e(model, quantizer);
+  const bool dynamic = config == "int8-dynamic";
+  check_argument(dynamic || !calibration.empty(), "quantize_model", "calibration", "0 batches",
+                 "at least one batch for a static configuration");
+  for (std::size_t i = 0; i < calibration.size(); ++i) {
+    prepared.run(std::span<const Tensor>(&calibration[i], 1));
+    if (progress) progress(i + 1, calibration.size());
+  }
+  return pt2e::convert_pt2e(prepared);
+}
+
+}  // namespace quantkit::pipeline
