@@ -1,0 +1,572 @@
+// ONNX import: small models written with the ONNX protobuf API (checked against loops),
+// torch.onnx.export models (tests/data/onnx, made by tools/onnx/make_test_models.py,
+// checked against torch's outputs), and malformed / hostile files (Errors, never crashes).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "graph/graph_test_util.h"
+#include "quantkit/core/npy.h"
+#include "quantkit/graph/interpreter.h"
+#include "quantkit/onnx/onnx_import.h"
+
+namespace {
+
+using quantkit::DType;
+using quantkit::Error;
+using quantkit::Shape;
+using quantkit::Tensor;
+using quantkit::graph::count_nodes;
+using quantkit::graph::Graph;
+using quantkit::graph::OpKind;
+using quantkit::graph::run_graph;
+using quantkit::graph::testing::all_close;
+using quantkit::graph::testing::random_tensor;
+using ::testing::HasSubstr;
+
+// ---- a tiny model writer over the protobuf classes ----
+
+class ModelWriter {
+ public:
+  explicit ModelWriter(std::int64_t opset = 13) {
+    model_.set_ir_version(8);
+    auto* o = model_.add_opset_import();
+    o->set_domain("");
+    o->set_version(opset);
+    model_.mutable_graph()->set_name("test");
+  }
+
+  void input(const std::string& name, const Shape& shape, int elem = onnx::TensorProto::FLOAT) {
+    auto* v = model_.mutable_graph()->add_input();
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(elem);
+    for (std::int64_t d : shape) t->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  void output(const std::string& name) { model_.mutable_graph()->add_output()->set_name(name); }
+
+  static void fill(onnx::TensorProto* p, const std::string& name, const Tensor& t) {
+    p->set_name(name);
+    for (std::int64_t d : t.shape()) p->add_dims(d);
+    switch (t.dtype()) {
+      case DType::Float32: p->set_data_type(onnx::TensorProto::FLOAT); break;
+      case DType::Int64: p->set_data_type(onnx::TensorProto::INT64); break;
+      case DType::Int32: p->set_data_type(onnx::TensorProto::INT32); break;
+      case DType::Int8: p->set_data_type(onnx::TensorProto::INT8); break;
+      case DType::UInt8: p->set_data_type(onnx::TensorProto::UINT8); break;
+      default: throw std::runtime_error("dtype");
+    }
+    p->set_raw_data(std::string(static_cast<const char*>(t.raw_data()), t.nbytes()));
+  }
+  void initializer(const std::string& name, const Tensor& t) {
+    fill(model_.mutable_graph()->add_initializer(), name, t);
+  }
+
+  struct Attr {
+    std::string name;
+    std::variant<std::int64_t, float, std::vector<std::int64_t>, std::string> value;
+  };
+  onnx::NodeProto* node(const std::string& op, std::vector<std::string> inputs,
+                        std::vector<std::string> outputs, std::vector<Attr> attrs = {},
+                        const std::string& name = "") {
+    auto* n = model_.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(name.empty() ? op + "_" + std::to_string(model_.graph().node_size()) : name);
+    for (auto& i : inputs) n->add_input(i);
+    for (auto& o : outputs) n->add_output(o);
+    for (auto& a : attrs) {
+      auto* p = n->add_attribute();
+      p->set_name(a.name);
+      if (auto* i = std::get_if<std::int64_t>(&a.value)) {
+        p->set_type(onnx::AttributeProto::INT);
+        p->set_i(*i);
+      } else if (auto* f = std::get_if<float>(&a.value)) {
+        p->set_type(onnx::AttributeProto::FLOAT);
+        p->set_f(*f);
+      } else if (auto* v = std::get_if<std::vector<std::int64_t>>(&a.value)) {
+        p->set_type(onnx::AttributeProto::INTS);
+        for (auto x : *v) p->add_ints(x);
+      } else {
+        p->set_type(onnx::AttributeProto::STRING);
+        p->set_s(std::get<std::string>(a.value));
+      }
+    }
+    return n;
+  }
+
+  std::string bytes() const { return model_.SerializeAsString(); }
+  Graph import(const quantkit::onnx::ImportOptions& options = {}) const {
+    return quantkit::onnx::import_onnx_bytes(bytes(), "test.onnx", options);
+  }
+  onnx::ModelProto& proto() { return model_; }
+
+ private:
+  onnx::ModelProto model_;
+};
+
+using Ints = std::vector<std::int64_t>;
+
+// Direct convolution with explicit (top, left, bottom, right) zero padding.
+Tensor conv_loops(const Tensor& x, const Tensor& w, const Tensor* b, Ints stride, Ints pads,
+                  Ints dil, std::int64_t groups) {
+  const auto& xs = x.shape();
+  const auto& ws = w.shape();
+  const std::int64_t n = xs[0], c = xs[1], h = xs[2], wd = xs[3], o = ws[0], kh = ws[2],
+                     kw = ws[3];
+  const std::int64_t oh = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) / stride[0] + 1;
+  const std::int64_t ow = (wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) / stride[1] + 1;
+  Tensor y = Tensor::zeros({n, o, oh, ow}, DType::Float32);
+  const std::int64_t cg = c / groups, og = o / groups;
+  for (std::int64_t in = 0; in < n; ++in)
+    for (std::int64_t oc = 0; oc < o; ++oc)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j) {
+          double acc = b ? b->data<float>()[oc] : 0.0;
+          const std::int64_t g = oc / og;
+          for (std::int64_t ic = 0; ic < cg; ++ic)
+            for (std::int64_t r = 0; r < kh; ++r)
+              for (std::int64_t s = 0; s < kw; ++s) {
+                const std::int64_t yy = i * stride[0] - pads[0] + r * dil[0];
+                const std::int64_t xx = j * stride[1] - pads[1] + s * dil[1];
+                if (yy < 0 || yy >= h || xx < 0 || xx >= wd) continue;
+                acc += double(x.data<float>()[((in * c + g * cg + ic) * h + yy) * wd + xx]) *
+                       w.data<float>()[((oc * cg + ic) * kh + r) * kw + s];
+              }
+          y.data<float>()[((in * o + oc) * oh + i) * ow + j] = static_cast<float>(acc);
+        }
+  return y;
+}
+
+TEST(OnnxImportConv, GroupsDilationsAndAsymmetricPads) {
+  const Tensor x = random_tensor({2, 4, 7, 6}, 1);
+  const Tensor w = random_tensor({6, 2, 3, 2}, 2);
+  const Tensor b = random_tensor({6}, 3);
+  ModelWriter m;
+  m.input("x", x.shape());
+  m.initializer("w", w);
+  m.initializer("b", b);
+  m.node("Conv", {"x", "w", "b"}, {"y"},
+         {{"group", std::int64_t{2}}, {"dilations", Ints{2, 1}}, {"strides", Ints{1, 2}},
+          {"pads", Ints{1, 0, 2, 1}}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Pad2d), 1u);
+  EXPECT_EQ(g.find_value("w")->kind(), quantkit::graph::ValueKind::Parameter);
+  EXPECT_TRUE(all_close(run_graph(g, {x})[0],
+                        conv_loops(x, w, &b, {1, 2}, {1, 0, 2, 1}, {2, 1}, 2), 1e-5f, 1e-5f));
+}
+
+TEST(OnnxImportConv, AutoPadSameUpperAndLower) {
+  const Tensor x = random_tensor({1, 2, 6, 5}, 4);
+  const Tensor w = random_tensor({3, 2, 4, 3}, 5);
+  for (const std::string mode : {"SAME_UPPER", "SAME_LOWER"}) {
+    ModelWriter m;
+    m.input("x", x.shape());
+    m.initializer("w", w);
+    m.node("Conv", {"x", "w"}, {"y"}, {{"auto_pad", mode}, {"strides", Ints{2, 2}}});
+    m.output("y");
+    // out = ceil(in / stride) = 3 x 3; total pad (3 - 1) * 2 + 4 - 6 = 2 rows and
+    // (3 - 1) * 2 + 3 - 5 = 2 cols: even totals split 1/1 in both modes.
+    const Graph g = m.import();
+    const Tensor y = run_graph(g, {x})[0];
+    ASSERT_EQ(y.shape(), (Shape{1, 3, 3, 3})) << mode;
+    EXPECT_TRUE(all_close(y, conv_loops(x, w, nullptr, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1)));
+  }
+  const Tensor x2 = random_tensor({1, 1, 5, 5}, 6);
+  const Tensor w2 = random_tensor({1, 1, 2, 2}, 7);
+  for (const std::string mode : {"SAME_UPPER", "SAME_LOWER"}) {
+    ModelWriter m;
+    m.input("x", x2.shape());
+    m.initializer("w", w2);
+    m.node("Conv", {"x", "w"}, {"y"}, {{"auto_pad", mode}});
+    m.output("y");
+    // Total pad 1 per dim: SAME_UPPER puts it at the end, SAME_LOWER at the beginning.
+    const Ints pads = mode == "SAME_UPPER" ? Ints{0, 0, 1, 1} : Ints{1, 1, 0, 0};
+    EXPECT_TRUE(all_close(run_graph(m.import(), {x2})[0],
+                          conv_loops(x2, w2, nullptr, {1, 1}, pads, {1, 1}, 1)))
+        << mode;
+  }
+}
+
+Tensor matmul_loops(const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha) {
+  const std::int64_t m = ta ? a.shape()[1] : a.shape()[0];
+  const std::int64_t k = ta ? a.shape()[0] : a.shape()[1];
+  const std::int64_t n = tb ? b.shape()[0] : b.shape()[1];
+  Tensor y = Tensor::empty({m, n}, DType::Float32);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::int64_t r = 0; r < k; ++r) {
+        const float av = ta ? a.data<float>()[r * m + i] : a.data<float>()[i * k + r];
+        const float bv = tb ? b.data<float>()[j * k + r] : b.data<float>()[r * n + j];
+        acc += double(av) * bv;
+      }
+      y.data<float>()[i * n + j] = static_cast<float>(alpha * acc);
+    }
+  return y;
+}
+
+TEST(OnnxImportGemm, ConstantBBecomesLinearWithBias) {
+  const Tensor a = random_tensor({3, 5}, 8), b = random_tensor({4, 5}, 9), c = random_tensor({4}, 10);
+  ModelWriter m;
+  m.input("a", a.shape());
+  m.initializer("fc.weight", b);
+  m.initializer("fc.bias", c);
+  m.node("Gemm", {"a", "fc.weight", "fc.bias"}, {"y"}, {{"transB", std::int64_t{1}}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Linear), 1u);
+  EXPECT_EQ(g.num_nodes(), 1u);
+  ASSERT_NE(g.find_value("fc.weight"), nullptr);  // the parameter keeps its name
+  Tensor expected = matmul_loops(a, b, false, true, 1.0f);
+  for (std::int64_t i = 0; i < 12; ++i) expected.data<float>()[i] += c.data<float>()[i % 4];
+  EXPECT_TRUE(all_close(run_graph(g, {a})[0], expected));
+}
+
+TEST(OnnxImportGemm, AlphaBetaTransAAndRuntimeB) {
+  const Tensor a = random_tensor({5, 3}, 11), b = random_tensor({5, 4}, 12),
+               c = random_tensor({3, 4}, 13);
+  ModelWriter m;
+  m.input("a", a.shape());
+  m.input("b", b.shape());
+  m.initializer("c", c);
+  m.node("Gemm", {"a", "b", "c"}, {"y"},
+         {{"transA", std::int64_t{1}}, {"alpha", 0.5f}, {"beta", 2.0f}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::MatMul), 1u);
+  Tensor expected = matmul_loops(a, b, true, false, 0.5f);
+  for (std::int64_t i = 0; i < 12; ++i) expected.data<float>()[i] += 2.0f * c.data<float>()[i];
+  EXPECT_TRUE(all_close(run_graph(g, {a, b})[0], expected));
+}
+
+TEST(OnnxImportMatMul, ConstantTwoDimBIsALinearWithTransposedWeight) {
+  const Tensor a = random_tensor({2, 3, 5}, 14), b = random_tensor({5, 4}, 15);
+  ModelWriter m;
+  m.input("a", a.shape());
+  m.initializer("B", b);
+  m.node("MatMul", {"a", "B"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Linear), 1u);
+  EXPECT_EQ(count_nodes(g, OpKind::Transpose), 0u);
+  const Tensor y = run_graph(g, {a})[0];
+  ASSERT_EQ(y.shape(), (Shape{2, 3, 4}));
+  EXPECT_TRUE(all_close(y.reshape({6, 4}), matmul_loops(a.reshape({6, 5}), b, false, false, 1.0f)));
+}
+
+TEST(OnnxImportElementwise, ScalarConstantsAndBroadcasting) {
+  const Tensor x = random_tensor({2, 3, 4}, 16), bias = random_tensor({3, 1}, 17);
+  ModelWriter m;
+  m.input("x", x.shape());
+  m.initializer("two", Tensor::from_vector<float>({2.0f}));  // [1]: becomes a 0-d constant
+  m.initializer("bias", bias);
+  m.node("Mul", {"x", "two"}, {"t"});
+  m.node("Sub", {"t", "bias"}, {"u"});
+  m.node("Div", {"u", "two"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  bool saw_scalar = false;
+  for (const auto* c : g.constants()) saw_scalar |= c->shape().empty();
+  EXPECT_TRUE(saw_scalar);
+  Tensor expected = Tensor::empty(x.shape(), DType::Float32);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    expected.data<float>()[i] = (x.data<float>()[i] * 2.0f - bias.data<float>()[(i / 4) % 3]) / 2.0f;
+  }
+  EXPECT_TRUE(quantkit::graph::testing::identical(run_graph(g, {x})[0], expected));
+}
+
+TEST(OnnxImportActivations, ClipFormsAndActivations) {
+  const Tensor x = random_tensor({2, 8}, 18, -4.0f, 4.0f);
+  ModelWriter m(13);
+  m.input("x", x.shape());
+  m.initializer("lo", Tensor::scalar(0.0f));
+  m.initializer("hi", Tensor::scalar(6.0f));
+  m.node("Clip", {"x", "lo", "hi"}, {"relu6"});
+  m.node("Clip", {"x", "", "hi"}, {"upper"});
+  m.node("LeakyRelu", {"upper"}, {"leaky"}, {{"alpha", 0.25f}});
+  m.node("HardSigmoid", {"relu6"}, {"hs"}, {{"alpha", 0.5f}});
+  m.node("Add", {"leaky", "hs"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Hardtanh), 1u);  // ReLU6
+  EXPECT_EQ(count_nodes(g, OpKind::Clamp), 1u);
+  Tensor expected = Tensor::empty(x.shape(), DType::Float32);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const float v = x.data<float>()[i];
+    const float upper = std::min(v, 6.0f);
+    const float leaky = upper > 0 ? upper : upper * 0.25f;
+    const float r6 = std::clamp(v, 0.0f, 6.0f);
+    expected.data<float>()[i] = leaky + std::clamp(0.5f * r6 + 0.5f, 0.0f, 1.0f);
+  }
+  EXPECT_TRUE(quantkit::graph::testing::identical(run_graph(g, {x})[0], expected));
+}
+
+TEST(OnnxImportPooling, MaxPoolAsymmetricPadsAndAveragePool) {
+  const Tensor x = random_tensor({1, 2, 5, 5}, 19);
+  ModelWriter m;
+  m.input("x", x.shape());
+  m.node("MaxPool", {"x"}, {"mp"}, {{"kernel_shape", Ints{2, 2}}, {"pads", Ints{0, 0, 1, 1}}, {"strides", Ints{2, 2}}});
+  m.node("AveragePool", {"x"}, {"ap"},
+         {{"kernel_shape", Ints{3, 3}}, {"pads", Ints{1, 1, 1, 1}}, {"count_include_pad", std::int64_t{0}}});
+  m.node("GlobalAveragePool", {"x"}, {"gap"});
+  m.output("mp");
+  m.output("ap");
+  m.output("gap");
+  const Graph g = m.import();
+  const auto y = run_graph(g, {x});
+  ASSERT_EQ(y[0].shape(), (Shape{1, 2, 3, 3}));
+  auto at = [&](std::int64_t c, std::int64_t i, std::int64_t j) {
+    return x.data<float>()[(c * 5 + i) * 5 + j];
+  };
+  for (std::int64_t c = 0; c < 2; ++c)
+    for (std::int64_t i = 0; i < 3; ++i)
+      for (std::int64_t j = 0; j < 3; ++j) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (std::int64_t r = 0; r < 2; ++r)
+          for (std::int64_t s = 0; s < 2; ++s)
+            if (2 * i + r < 5 && 2 * j + s < 5) best = std::max(best, at(c, 2 * i + r, 2 * j + s));
+        EXPECT_EQ(y[0].data<float>()[(c * 3 + i) * 3 + j], best);
+      }
+  ASSERT_EQ(y[1].shape(), (Shape{1, 2, 5, 5}));
+  for (std::int64_t c = 0; c < 2; ++c)
+    for (std::int64_t i = 0; i < 5; ++i)
+      for (std::int64_t j = 0; j < 5; ++j) {
+        double sum = 0;
+        int count = 0;
+        for (std::int64_t r = i - 1; r <= i + 1; ++r)
+          for (std::int64_t s = j - 1; s <= j + 1; ++s)
+            if (r >= 0 && r < 5 && s >= 0 && s < 5) {
+              sum += at(c, r, s);
+              ++count;
+            }
+        EXPECT_NEAR(y[1].data<float>()[(c * 5 + i) * 5 + j], sum / count, 1e-6);
+      }
+  ASSERT_EQ(y[2].shape(), (Shape{1, 2, 1, 1}));
+}
+
+TEST(OnnxImportShapes, TorchViewChainFoldsToOneReshape) {
+  // x.view(x.size(0), -1) as torch.onnx.export writes it.
+  const Tensor x = random_tensor({3, 2, 4}, 20);
+  ModelWriter m(11);
+  m.input("x", x.shape());
+  m.node("Shape", {"x"}, {"shape"});
+  m.node("Constant", {}, {"zero"}, {})->add_attribute();
+  auto* c = m.proto().mutable_graph()->mutable_node(1);
+  c->clear_attribute();
+  auto* value = c->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  ModelWriter::fill(value->mutable_t(), "", Tensor::scalar<std::int64_t>(0));
+  m.node("Gather", {"shape", "zero"}, {"n"}, {{"axis", std::int64_t{0}}});
+  m.node("Unsqueeze", {"n"}, {"n1"}, {{"axes", Ints{0}}});
+  m.initializer("minus_one", Tensor::from_vector<std::int64_t>({-1}));
+  m.node("Concat", {"n1", "minus_one"}, {"target"}, {{"axis", std::int64_t{0}}});
+  m.node("Reshape", {"x", "target"}, {"flat"});
+  m.node("Transpose", {"x"}, {"t"}, {{"perm", Ints{2, 0, 1}}});
+  m.node("Reshape", {"t", "zero_copy"}, {"r"});
+  m.initializer("zero_copy", Tensor::from_vector<std::int64_t>({0, -1}));
+  m.output("flat");
+  m.output("r");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Reshape), 2u);
+  EXPECT_EQ(g.parameters().size(), 0u);  // shape-only initializers never become parameters
+  const auto y = run_graph(g, {x});
+  EXPECT_EQ(y[0].shape(), (Shape{3, 8}));
+  EXPECT_EQ(y[0].to_vector<float>(), x.to_vector<float>());
+  ASSERT_EQ(y[1].shape(), (Shape{4, 6}));
+  for (std::int64_t k = 0; k < 4; ++k)
+    for (std::int64_t i = 0; i < 3; ++i)
+      for (std::int64_t j = 0; j < 2; ++j)
+        EXPECT_EQ(y[1].data<float>()[k * 6 + i * 2 + j], x.data<float>()[(i * 2 + j) * 4 + k]);
+}
+
+TEST(OnnxImportSoftmax, OpsetElevenNormalizesTheFlattenedTail) {
+  const Tensor x = random_tensor({2, 3, 4}, 21);
+  ModelWriter m(11);
+  m.input("x", x.shape());
+  m.node("Softmax", {"x"}, {"y"}, {{"axis", std::int64_t{1}}});
+  m.output("y");
+  const Tensor y = run_graph(m.import(), {x})[0];
+  for (std::int64_t n = 0; n < 2; ++n) {
+    double total = 0;
+    for (std::int64_t i = 0; i < 12; ++i) total += std::exp(double(x.data<float>()[n * 12 + i]));
+    for (std::int64_t i = 0; i < 12; ++i) {
+      EXPECT_NEAR(y.data<float>()[n * 12 + i], std::exp(double(x.data<float>()[n * 12 + i])) / total,
+                  1e-6);
+    }
+  }
+}
+
+TEST(OnnxImportInputs, SymbolicDimsDefaultToOneOrComeFromOptions) {
+  ModelWriter m;
+  auto* in = m.proto().mutable_graph()->add_input();
+  in->set_name("x");
+  auto* t = in->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape()->add_dim()->set_dim_param("batch");
+  t->mutable_shape()->add_dim()->set_dim_value(3);
+  m.node("Relu", {"x"}, {"y"});
+  m.output("y");
+  EXPECT_EQ(m.import().inputs()[0]->shape(), (Shape{1, 3}));
+  quantkit::onnx::ImportOptions options;
+  options.input_shapes = {{"x", {5, 3}}};
+  EXPECT_EQ(m.import(options).inputs()[0]->shape(), (Shape{5, 3}));
+  options.input_shapes = {{"nope", {5, 3}}};
+  EXPECT_THROW(m.import(options), Error);
+}
+
+// ---- errors ----
+
+std::string import_error(const std::string& bytes) {
+  try {
+    quantkit::onnx::import_onnx_bytes(bytes, "bad.onnx");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+ModelWriter relu_model() {
+  ModelWriter m;
+  m.input("x", {1, 4});
+  m.node("Relu", {"x"}, {"y"}, {}, "act");
+  m.output("y");
+  return m;
+}
+
+TEST(OnnxImportErrors, UnsupportedOpNamesOpNodeAndModel) {
+  ModelWriter m;
+  m.input("x", {1, 4});
+  m.node("Erf", {"x"}, {"y"}, {}, "my_erf");
+  m.output("y");
+  const std::string e = import_error(m.bytes());
+  EXPECT_THAT(e, HasSubstr("bad.onnx"));
+  EXPECT_THAT(e, HasSubstr("my_erf"));
+  EXPECT_THAT(e, HasSubstr("Erf"));
+}
+
+TEST(OnnxImportErrors, UnsupportedAttribute) {
+  ModelWriter m = relu_model();
+  m.proto().mutable_graph()->mutable_node(0)->set_op_type("LeakyRelu");
+  auto* a = m.proto().mutable_graph()->mutable_node(0)->add_attribute();
+  a->set_name("flavour");
+  a->set_type(onnx::AttributeProto::INT);
+  EXPECT_THAT(import_error(m.bytes()), HasSubstr("attribute 'flavour' is not supported"));
+  ModelWriter p;
+  p.input("x", {1, 1, 4, 4});
+  p.node("MaxPool", {"x"}, {"y", "indices"}, {{"kernel_shape", Ints{2, 2}}});
+  p.output("y");
+  EXPECT_THAT(import_error(p.bytes()), HasSubstr("output 1 ('indices') is not supported"));
+}
+
+TEST(OnnxImportErrors, MalformedFiles) {
+  const std::string good = relu_model().bytes();
+  EXPECT_NO_THROW(quantkit::onnx::import_onnx_bytes(good, "ok.onnx"));
+  for (std::size_t cut : {std::size_t{1}, good.size() / 2, good.size() - 1}) {
+    EXPECT_THAT(import_error(good.substr(0, cut)), HasSubstr("bad.onnx")) << cut;
+  }
+  EXPECT_THAT(import_error("this is not a model"), HasSubstr("bad.onnx"));
+  EXPECT_THAT(import_error(""), HasSubstr("no graph"));
+  EXPECT_THROW(quantkit::onnx::import_onnx("/nonexistent/model.onnx"), Error);
+}
+
+TEST(OnnxImportErrors, DanglingNamesAndCycles) {
+  ModelWriter m;
+  m.input("x", {4});
+  m.node("Relu", {"b"}, {"a"});  // reads b before it is defined: a cycle
+  m.node("Relu", {"a"}, {"b"});
+  m.output("b");
+  EXPECT_THAT(import_error(m.bytes()), HasSubstr("'b' is not a graph input"));
+  ModelWriter d = relu_model();
+  d.node("Add", {"y", "missing_weight"}, {"z"});
+  d.output("z");
+  EXPECT_THAT(import_error(d.bytes()), HasSubstr("missing_weight"));
+  ModelWriter o = relu_model();
+  o.output("nowhere");
+  EXPECT_THAT(import_error(o.bytes()), HasSubstr("nowhere"));
+  ModelWriter twice = relu_model();
+  twice.node("Relu", {"x"}, {"y"});
+  EXPECT_THAT(import_error(twice.bytes()), HasSubstr("already defined"));
+}
+
+TEST(OnnxImportErrors, BadTensorsAndShapes) {
+  ModelWriter m = relu_model();
+  m.initializer("w", random_tensor({2, 3}, 22));
+  m.proto().mutable_graph()->mutable_initializer(0)->set_dims(0, 1000000);  // dims lie
+  EXPECT_THAT(import_error(m.bytes()), HasSubstr("raw_data"));
+  ModelWriter huge;
+  huge.input("x", {std::int64_t{1} << 40, std::int64_t{1} << 40});
+  huge.node("Relu", {"x"}, {"y"});
+  huge.output("y");
+  EXPECT_THAT(import_error(huge.bytes()), HasSubstr("dim"));
+  ModelWriter negative = relu_model();
+  negative.initializer("w", random_tensor({2}, 23));
+  negative.proto().mutable_graph()->mutable_initializer(0)->set_dims(0, -2);
+  EXPECT_THAT(import_error(negative.bytes()), HasSubstr("negative dim"));
+  ModelWriter conv;
+  conv.input("x", {1, 3, 4, 4});
+  conv.initializer("w", random_tensor({2, 5, 3, 3}, 24));  // wrong input channels
+  conv.node("Conv", {"x", "w"}, {"y"});
+  conv.output("y");
+  EXPECT_THAT(import_error(conv.bytes()), HasSubstr("Conv"));
+}
+
+TEST(OnnxImportErrors, UnsupportedOpsetAndDomain) {
+  ModelWriter m(18);
+  m.input("x", {4});
+  m.node("Relu", {"x"}, {"y"});
+  m.output("y");
+  EXPECT_THAT(import_error(m.bytes()), HasSubstr("opset 18"));
+  ModelWriter d = relu_model();
+  d.proto().mutable_graph()->mutable_node(0)->set_domain("com.microsoft");
+  EXPECT_THAT(import_error(d.bytes()), HasSubstr("com.microsoft"));
+  ModelWriter g;
+  g.input("x", {4});
+  g.initializer("i", Tensor::from_vector<std::int64_t>({0}));
+  g.node("Gather", {"x", "i"}, {"y"});
+  g.output("y");
+  EXPECT_THAT(import_error(g.bytes()), HasSubstr("only supported on constants"));
+}
+
+// ---- torch.onnx.export models ----
+
+struct TorchModel {
+  const char* name;
+  std::size_t min_nodes;
+};
+
+class OnnxImportTorchModel : public ::testing::TestWithParam<TorchModel> {};
+
+TEST_P(OnnxImportTorchModel, MatchesTorchWithin1e4Relative) {
+  const std::string base = std::string(QUANTKIT_TEST_DATA_DIR) + "/onnx/" + GetParam().name;
+  const Graph g = quantkit::onnx::import_onnx(base + ".onnx");
+  EXPECT_GE(g.num_nodes(), GetParam().min_nodes);
+  const Tensor x = quantkit::read_npy(base + ".input.npy");
+  const Tensor expected = quantkit::read_npy(base + ".output.npy");
+  const Tensor y = run_graph(g, {x})[0];
+  ASSERT_EQ(y.shape(), expected.shape());
+  float scale = 0, max_err = 0;
+  for (std::int64_t i = 0; i < y.numel(); ++i) {
+    scale = std::max(scale, std::fabs(expected.data<float>()[i]));
+    max_err = std::max(max_err, std::fabs(y.data<float>()[i] - expected.data<float>()[i]));
+  }
+  RecordProperty("max_abs_error", std::to_string(max_err));
+  std::printf("%s: %zu nodes, max |error| %.3g (max |y| %.3g)\n", GetParam().name, g.num_nodes(),
+              double(max_err), double(scale));
+  EXPECT_TRUE(all_close(y, expected, 1e-4f * scale, 1e-4f));
+}
+
+INSTANTIATE_TEST_SUITE_P(Torch, OnnxImportTorchModel,
+                         ::testing::Values(TorchModel{"resnet_small", 15},
+                                           TorchModel{"mobilenet_v2_small", 30},
+                                           TorchModel{"ops_mix", 20}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
