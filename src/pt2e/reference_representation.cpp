@@ -10,7 +10,7 @@
 
 namespace quantkit::pt2e {
 
-graph::Graph to_reference_representation(const graph::Graph &qdq) {
+graph::Graph to_reference_representation(const graph::Graph& qdq) {
   graph::verify(qdq);
   graph::Graph g = qdq.clone();
   detail::rewrite_dynamic_linear(g);
@@ -29,11 +29,11 @@ graph::Graph to_reference_representation(const graph::Graph &qdq) {
   return g;
 }
 
-std::size_t count_out_dtype_mul(const graph::Graph &graph) {
+std::size_t count_out_dtype_mul(const graph::Graph& graph) {
   std::size_t count = 0;
-  for (const graph::Node *n : graph.nodes()) {
+  for (const graph::Node* n : graph.nodes()) {
     if (n->op() != graph::OpKind::Mul) continue;
-    for (const graph::Use &u : graph.uses(n->output())) {
+    for (const graph::Use& u : graph.uses(n->output())) {
       if (u.node->op() == graph::OpKind::Cast && u.node->attr_dtype("dtype") == DType::Int32) {
         ++count;
         break;

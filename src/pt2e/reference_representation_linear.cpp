@@ -12,19 +12,19 @@
 namespace quantkit::pt2e::detail {
 namespace {
 
-std::vector<double> to_doubles(const Tensor &t) {
+std::vector<double> to_doubles(const Tensor& t) {
   std::vector<double> out(static_cast<std::size_t>(t.numel()));
   visit_dtype(t.dtype(), [&](auto zero) {
-    const auto *p = t.data<decltype(zero)>();
+    const auto* p = t.data<decltype(zero)>();
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
   });
   return out;
 }
 
-std::vector<std::int64_t> to_ints(const Tensor &t) {
+std::vector<std::int64_t> to_ints(const Tensor& t) {
   std::vector<std::int64_t> out(static_cast<std::size_t>(t.numel()));
   visit_dtype(t.dtype(), [&](auto zero) {
-    const auto *p = t.data<decltype(zero)>();
+    const auto* p = t.data<decltype(zero)>();
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int64_t>(p[i]);
   });
   return out;
@@ -38,8 +38,8 @@ bool fits_int16(std::int64_t v) {
 // (per tensor) or one per output channel (dequantize_per_channel on axis 0 with
 // constant qparams).
 struct WeightQuant {
-  Node *dequant = nullptr;
-  Value *q = nullptr;
+  Node* dequant = nullptr;
+  Value* q = nullptr;
   std::vector<double> scales;
   std::vector<std::int64_t> zero_points;
   std::int64_t quant_min = 0;
@@ -47,14 +47,14 @@ struct WeightQuant {
   bool per_channel = false;
 };
 
-std::optional<WeightQuant> match_weight(const Graph &g, const Value *w, const Node *user) {
+std::optional<WeightQuant> match_weight(const Graph& g, const Value* w, const Node* user) {
   WeightQuant out;
-  if (Node *dq = producer_of(w, OpKind::DequantizePerTensor)) {
+  if (Node* dq = producer_of(w, OpKind::DequantizePerTensor)) {
     const auto qp = int8_per_tensor(dq, OpKind::DequantizePerTensor);
     if (!qp) return std::nullopt;
     out = WeightQuant{
         dq, dq->input(0), {qp->scale}, {qp->zero_point}, qp->quant_min, qp->quant_max, false};
-  } else if (Node *dqc = producer_of(w, OpKind::DequantizePerChannel)) {
+  } else if (Node* dqc = producer_of(w, OpKind::DequantizePerChannel)) {
     const std::int64_t rank = static_cast<std::int64_t>(w->shape().size());
     const std::int64_t axis = dqc->attr_int("axis");
     if (dqc->attr_dtype("dtype") != DType::Int8 || (axis != 0 && axis != -rank) ||
@@ -81,7 +81,7 @@ std::optional<WeightQuant> match_weight(const Graph &g, const Value *w, const No
 // A per-channel constant for channel axis 0 of a tensor of rank `rank` ([C, 1,
 // ...]), or a 0-d constant for per-tensor qparams.
 template <class T>
-Tensor channel_constant(const std::vector<T> &values, bool per_channel, std::size_t rank) {
+Tensor channel_constant(const std::vector<T>& values, bool per_channel, std::size_t rank) {
   if (!per_channel) return Tensor::scalar(values[0]);
   Shape shape(rank, 1);
   shape[0] = static_cast<std::int64_t>(values.size());
@@ -90,8 +90,8 @@ Tensor channel_constant(const std::vector<T> &values, bool per_channel, std::siz
 
 // weight_i16 - weight_zero_point after torchao's clamp(weight_i8, quant_min,
 // quant_max).
-Value *centered_weight(Emitter &e, const WeightQuant &w) {
-  Value *w16 =
+Value* centered_weight(Emitter& e, const WeightQuant& w) {
+  Value* w16 =
       e.cast(e.clamp(w.q, static_cast<double>(w.quant_min), static_cast<double>(w.quant_max)),
              DType::Int16, "weight_i16");
   std::vector<std::int16_t> zps;
@@ -103,16 +103,16 @@ Value *centered_weight(Emitter &e, const WeightQuant &w) {
 // ---- static linear / conv2d ----
 
 struct StaticMatch {
-  Node *dq_x = nullptr;
+  Node* dq_x = nullptr;
   TensorQParams x;
   WeightQuant w;
-  Node *op = nullptr;  // linear or conv2d
-  Value *bias = nullptr;
-  Node *q = nullptr;
+  Node* op = nullptr;  // linear or conv2d
+  Value* bias = nullptr;
+  Node* q = nullptr;
   TensorQParams out;
 };
 
-std::optional<StaticMatch> match_static(const Graph &g, Node *op) {
+std::optional<StaticMatch> match_static(const Graph& g, Node* op) {
   StaticMatch m;
   m.op = op;
   const auto uses = g.uses(op->output());
@@ -133,29 +133,29 @@ std::optional<StaticMatch> match_static(const Graph &g, Node *op) {
   return m;
 }
 
-void rewrite_static(Graph &g, OpKind op_kind) {
+void rewrite_static(Graph& g, OpKind op_kind) {
   std::vector<StaticMatch> matches;
-  for (Node *n : g.nodes()) {
+  for (Node* n : g.nodes()) {
     if (n->op() != op_kind) continue;
     if (auto m = match_static(g, n)) matches.push_back(std::move(*m));
   }
   const bool conv = op_kind == OpKind::Conv2d;
-  for (const StaticMatch &m : matches) {
+  for (const StaticMatch& m : matches) {
     Emitter e(g, m.q, m.op->source());
     // x_i16 - x_zero_point: an int16 tensor minus a Python int stays int16
     // (exact: both operands are int8 values).
-    Value *x_i8 = m.dq_x->input(0);
-    Value *x16 = e.cast(
+    Value* x_i8 = m.dq_x->input(0);
+    Value* x16 = e.cast(
         e.clamp(x_i8, static_cast<double>(m.x.quant_min), static_cast<double>(m.x.quant_max)),
         DType::Int16, "x_i16");
-    Value *xc = e.sub(x16, e.scalar_int(m.x.zero_point, DType::Int16, "x_zero_point"));
-    Value *wc = centered_weight(e, m.w);
+    Value* xc = e.sub(x16, e.scalar_int(m.x.zero_point, DType::Int16, "x_zero_point"));
+    Value* wc = centered_weight(e, m.w);
     // out_dtype(linear/convolution, int32, x, w, None): int32 accumulation,
     // bias added later.
-    Value *acc = nullptr;
+    Value* acc = nullptr;
     if (conv) {
       graph::AttributeMap attrs;
-      for (const char *name : {"stride", "padding", "dilation", "groups"}) {
+      for (const char* name : {"stride", "padding", "dilation", "groups"}) {
         attrs.emplace(name, m.op->attr(name));
       }
       acc = e.op(OpKind::IntegerConv2d, {xc, wc}, std::move(attrs), "acc_i32");
@@ -171,7 +171,7 @@ void rewrite_static(Graph &g, OpKind op_kind) {
       // bias_scale rounded to f32.
       std::vector<float> bias_scale(channels);
       for (std::size_t c = 0; c < channels; ++c) bias_scale[c] = static_cast<float>(combined[c]);
-      Value *bias_i32 = e.cast(
+      Value* bias_i32 = e.cast(
           e.div(m.bias, e.constant(channel_constant(bias_scale, m.w.per_channel, 1), "bias_scale")),
           DType::Int32, "bias_i32");
       // torchao unsqueezes the conv bias twice to broadcast over [N, O, H, W].
@@ -184,9 +184,9 @@ void rewrite_static(Graph &g, OpKind op_kind) {
     for (std::size_t c = 0; c < channels; ++c) multiplier[c] = combined[c] / m.out.scale;
     // Broadcast against acc: [out] for linear (last dim), [O, 1, 1] for conv
     // (dim 1 of 4).
-    Value *mult =
+    Value* mult =
         e.constant(channel_constant(multiplier, m.w.per_channel, conv ? 3 : 1), "requant_scale");
-    Value *out = e.requantize_f64(acc, mult, m.out.zero_point, m.out.quant_min, m.out.quant_max);
+    Value* out = e.requantize_f64(acc, mult, m.out.zero_point, m.out.quant_min, m.out.quant_max);
     replace_and_remove(g, m.q->output(), out, {m.q, m.op, m.w.dequant, m.dq_x});
   }
 }
@@ -194,21 +194,21 @@ void rewrite_static(Graph &g, OpKind op_kind) {
 // ---- dynamic linear ----
 
 struct DynamicMatch {
-  Node *choose = nullptr;
-  Node *q = nullptr;
-  Node *dq = nullptr;
+  Node* choose = nullptr;
+  Node* q = nullptr;
+  Node* dq = nullptr;
   WeightQuant w;
-  Node *linear = nullptr;
-  Value *bias = nullptr;
+  Node* linear = nullptr;
+  Value* bias = nullptr;
 };
 
-bool same_int8_range(const Node *a, const Node *b) {
+bool same_int8_range(const Node* a, const Node* b) {
   return a->attr_dtype("dtype") == DType::Int8 && b->attr_dtype("dtype") == DType::Int8 &&
          a->attr_int("quant_min") == b->attr_int("quant_min") &&
          a->attr_int("quant_max") == b->attr_int("quant_max");
 }
 
-std::optional<DynamicMatch> match_dynamic(const Graph &g, Node *linear) {
+std::optional<DynamicMatch> match_dynamic(const Graph& g, Node* linear) {
   DynamicMatch m;
   m.linear = linear;
   m.dq = producer_of(linear->input(0), OpKind::DequantizePerTensor);
@@ -227,9 +227,9 @@ std::optional<DynamicMatch> match_dynamic(const Graph &g, Node *linear) {
   }
   // choose_qparams' outputs feed exactly this quantize and dequantize.
   for (std::size_t i = 0; i < 2; ++i) {
-    const Value *v = m.choose->output(i);
+    const Value* v = m.choose->output(i);
     if (g.is_output(v)) return std::nullopt;
-    for (const graph::Use &u : g.uses(v)) {
+    for (const graph::Use& u : g.uses(v)) {
       if (u.node != m.q && u.node != m.dq) return std::nullopt;
     }
   }
@@ -242,54 +242,54 @@ std::optional<DynamicMatch> match_dynamic(const Graph &g, Node *linear) {
 
 }  // namespace
 
-void rewrite_static_linear(Graph &g) { rewrite_static(g, OpKind::Linear); }
-void rewrite_static_conv2d(Graph &g) { rewrite_static(g, OpKind::Conv2d); }
+void rewrite_static_linear(Graph& g) { rewrite_static(g, OpKind::Linear); }
+void rewrite_static_conv2d(Graph& g) { rewrite_static(g, OpKind::Conv2d); }
 
-void rewrite_dynamic_linear(Graph &g) {
+void rewrite_dynamic_linear(Graph& g) {
   std::vector<DynamicMatch> matches;
-  for (Node *n : g.nodes()) {
+  for (Node* n : g.nodes()) {
     if (n->op() != OpKind::Linear) continue;
     if (auto m = match_dynamic(g, n)) matches.push_back(std::move(*m));
   }
-  for (const DynamicMatch &m : matches) {
+  for (const DynamicMatch& m : matches) {
     Emitter e(g, m.linear, m.linear->source());
-    Value *x = m.q->input(0);
+    Value* x = m.q->input(0);
     const std::int64_t qmin = m.q->attr_int("quant_min");
     const std::int64_t qmax = m.q->attr_int("quant_max");
     // choose_qparams as in the Q/DQ graph: scale float64 [1], zero point int64
     // [1].
-    Node *choose = e.node(OpKind::ChooseQParams, {x}, m.choose->attrs());
-    Value *scale = choose->output(0);
-    Value *zero_point = choose->output(1);
+    Node* choose = e.node(OpKind::ChooseQParams, {x}, m.choose->attrs());
+    Value* scale = choose->output(0);
+    Value* zero_point = choose->output(1);
     // x / x_scale: float32 [..] and float64 [1] are both dimensioned, so
     // float64; round half to even; .to(int32); + x_zero_point (int64 [1])
     // promotes to int64; clamp; int8.
-    Value *x_i32 = e.cast(e.round(e.div(e.cast(x, DType::Float64), scale)), DType::Int32);
-    Value *x_i64 = e.add(e.cast(x_i32, DType::Int64), zero_point);
-    Value *x_i8 = e.cast(e.clamp(x_i64, static_cast<double>(qmin), static_cast<double>(qmax)),
+    Value* x_i32 = e.cast(e.round(e.div(e.cast(x, DType::Float64), scale)), DType::Int32);
+    Value* x_i64 = e.add(e.cast(x_i32, DType::Int64), zero_point);
+    Value* x_i8 = e.cast(e.clamp(x_i64, static_cast<double>(qmin), static_cast<double>(qmax)),
                          DType::Int8, "x_i8");
     // x_i16 - x_zero_point is int64 in torch (int64 [1] zero point); the zero
     // point lies in [qmin, qmax], so int16 holds the difference exactly and the
     // int32 accumulation is the same modulo 2^32 as torch's int64 linear cast
     // to int32.
-    Value *xc = e.sub(e.cast(x_i8, DType::Int16, "x_i16"), e.cast(zero_point, DType::Int16));
-    Value *wc = centered_weight(e, m.w);
-    Value *acc = e.op(OpKind::IntegerLinear, {xc, wc}, {}, "acc_i32");
+    Value* xc = e.sub(e.cast(x_i8, DType::Int16, "x_i16"), e.cast(zero_point, DType::Int16));
+    Value* wc = centered_weight(e, m.w);
+    Value* acc = e.op(OpKind::IntegerLinear, {xc, wc}, {}, "acc_i32");
     // x_scale * weight_scale: float64 [1] times a Python float (per tensor) or
     // a weight-scale tensor (per channel): float64 either way.
     std::vector<double> ws = m.w.scales;
-    Value *combined =
+    Value* combined =
         e.mul(scale, e.constant(channel_constant(ws, m.w.per_channel, 1), "weight_scale"));
     if (m.bias != nullptr) {
       // out_dtype(div, int32, bias_fp32, bias_scale): float32 [out] and float64
       // [1] are both dimensioned: float64 division, truncated to int32.
-      Value *bias_i32 =
+      Value* bias_i32 =
           e.cast(e.div(e.cast(m.bias, DType::Float64), combined), DType::Int32, "bias_i32");
       acc = e.add(acc, bias_i32);
     }
     // acc_i32 * (x_scale * weight_scale): float64 in torch (its output is
     // float64); our value stays float32, rounded once at the end.
-    Value *out = e.cast(e.mul(e.cast(acc, DType::Float64), combined), DType::Float32);
+    Value* out = e.cast(e.mul(e.cast(acc, DType::Float64), combined), DType::Float32);
     replace_and_remove(g, m.linear->output(), out, {m.linear, m.w.dequant, m.dq, m.q, m.choose});
   }
 }

@@ -59,15 +59,15 @@ std::int8_t requant(std::int32_t acc, double m, std::int64_t zp, std::int64_t lo
 
 // Static linear: x [rows, in] int8, w [out, in] int8 with per-channel (or one)
 // qparams.
-std::vector<std::int8_t> reference_linear(const Tensor &x, const QuantizeAttrs &xq, const Tensor &w,
-                                          const std::vector<double> &w_scales,
-                                          const std::vector<std::int64_t> &w_zps,
+std::vector<std::int8_t> reference_linear(const Tensor& x, const QuantizeAttrs& xq, const Tensor& w,
+                                          const std::vector<double>& w_scales,
+                                          const std::vector<std::int64_t>& w_zps,
                                           std::int64_t w_qmin, std::int64_t w_qmax,
-                                          const Tensor *bias, const QuantizeAttrs &out) {
+                                          const Tensor* bias, const QuantizeAttrs& out) {
   const std::int64_t in = w.shape()[1], n_out = w.shape()[0];
   const std::int64_t rows = x.numel() / in;
-  const auto *px = x.data<std::int8_t>();
-  const auto *pw = w.data<std::int8_t>();
+  const auto* px = x.data<std::int8_t>();
+  const auto* pw = w.data<std::int8_t>();
   std::vector<std::int8_t> y;
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t c = 0; c < n_out; ++c) {
@@ -91,10 +91,10 @@ std::vector<std::int8_t> reference_linear(const Tensor &x, const QuantizeAttrs &
   return y;
 }
 
-std::vector<std::int8_t> int8s(const Tensor &t) { return t.to_vector<std::int8_t>(); }
+std::vector<std::int8_t> int8s(const Tensor& t) { return t.to_vector<std::int8_t>(); }
 
 // |a - b| in quantization steps of two int8 tensors.
-int max_step_difference(const Tensor &a, const Tensor &b) {
+int max_step_difference(const Tensor& a, const Tensor& b) {
   int worst = 0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {
     worst =
@@ -103,7 +103,7 @@ int max_step_difference(const Tensor &a, const Tensor &b) {
   return worst;
 }
 
-float max_abs_difference(const Tensor &a, const Tensor &b) {
+float max_abs_difference(const Tensor& a, const Tensor& b) {
   float worst = 0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {
     worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
@@ -112,8 +112,8 @@ float max_abs_difference(const Tensor &a, const Tensor &b) {
 }
 
 // Every node of the rewritten graph is one of `allowed`.
-::testing::AssertionResult only_ops(const Graph &g, std::initializer_list<OpKind> allowed) {
-  for (const graph::Node *n : g.nodes()) {
+::testing::AssertionResult only_ops(const Graph& g, std::initializer_list<OpKind> allowed) {
+  for (const graph::Node* n : g.nodes()) {
     if (std::find(allowed.begin(), allowed.end(), n->op()) == allowed.end()) {
       return ::testing::AssertionFailure() << "unexpected node " << graph::to_string(*n);
     }
@@ -122,7 +122,7 @@ float max_abs_difference(const Tensor &a, const Tensor &b) {
 }
 
 // Rewrites, checks the result verifies and that `qdq` is unchanged.
-Graph rewrite(const Graph &qdq) {
+Graph rewrite(const Graph& qdq) {
   const std::string before = graph::to_string(qdq);
   Graph ref = to_reference_representation(qdq);
   EXPECT_EQ(graph::to_string(qdq), before) << "the input graph was modified";
@@ -138,23 +138,23 @@ struct LinearCase {
   std::int64_t w_qmin = -127, w_qmax = 127;
 };
 
-Graph static_linear_graph(const LinearCase &lc, const Tensor &w, const Tensor *bias,
-                          const std::vector<double> &w_scales,
-                          const std::vector<std::int64_t> &w_zps, Shape x_shape) {
+Graph static_linear_graph(const LinearCase& lc, const Tensor& w, const Tensor* bias,
+                          const std::vector<double>& w_scales,
+                          const std::vector<std::int64_t>& w_zps, Shape x_shape) {
   GraphBuilder b;
-  Value *x = b.input("x", DType::Int8, std::move(x_shape));
-  Value *wq = b.constant(w, "w_i8");
-  Value *wdq = nullptr;
+  Value* x = b.input("x", DType::Int8, std::move(x_shape));
+  Value* wq = b.constant(w, "w_i8");
+  Value* wdq = nullptr;
   if (w_scales.size() == 1) {
     wdq = b.dequantize_per_tensor(wq, {w_scales[0], w_zps[0], lc.w_qmin, lc.w_qmax, DType::Int8});
   } else {
-    Value *s = b.constant(Tensor::from_vector(std::vector<float>(w_scales.begin(), w_scales.end())),
+    Value* s = b.constant(Tensor::from_vector(std::vector<float>(w_scales.begin(), w_scales.end())),
                           "w_scales");
-    Value *z = b.constant(Tensor::from_vector(w_zps), "w_zero_points");
+    Value* z = b.constant(Tensor::from_vector(w_zps), "w_zero_points");
     wdq = b.dequantize_per_channel(wq, s, z, 0, lc.w_qmin, lc.w_qmax, DType::Int8);
   }
-  Value *bv = bias != nullptr ? b.parameter("linear.bias", *bias) : nullptr;
-  Value *y = b.linear(b.dequantize_per_tensor(x, lc.x), wdq, bv);
+  Value* bv = bias != nullptr ? b.parameter("linear.bias", *bias) : nullptr;
+  Value* y = b.linear(b.dequantize_per_tensor(x, lc.x), wdq, bv);
   b.output(b.quantize_per_tensor(y, lc.out));
   return std::move(b).build();
 }
@@ -250,15 +250,15 @@ TEST(ReferenceRepresentation, Conv2dWithPaddingStrideAndPerChannelWeights) {
   const graph::Conv2dOptions options({2, 1}, {1, 1});
   for (bool per_channel : {false, true}) {
     GraphBuilder b;
-    Value *x = b.input("x", DType::Int8, {1, 2, 5, 4});
-    Value *wq = b.constant(w, "w_i8");
-    Value *wdq = per_channel
+    Value* x = b.input("x", DType::Int8, {1, 2, 5, 4});
+    Value* wq = b.constant(w, "w_i8");
+    Value* wdq = per_channel
                      ? b.dequantize_per_channel(
                            wq, b.constant(Tensor::from_vector(scales), "scales"),
                            b.constant(Tensor::from_vector(std::vector<std::int64_t>(4, 0)), "zps"),
                            0, -127, 127, DType::Int8)
                      : b.dequantize_per_tensor(wq, {scales[0], 0, -127, 127, DType::Int8});
-    Value *y =
+    Value* y =
         b.conv2d(b.dequantize_per_tensor(x, xq), wdq, b.parameter("conv.bias", bias), options);
     b.output(b.quantize_per_tensor(y, out));
     const Graph qdq = std::move(b).build();
@@ -273,8 +273,8 @@ TEST(ReferenceRepresentation, Conv2dWithPaddingStrideAndPerChannelWeights) {
     const Tensor yv = graph::run_graph(ref, {xv})[0];
     ASSERT_EQ(yv.shape(), (Shape{1, 4, 3, 4}));
     // Direct convolution over (x - zp) with zero padding.
-    const auto *px = xv.data<std::int8_t>();
-    const auto *pw = w.data<std::int8_t>();
+    const auto* px = xv.data<std::int8_t>();
+    const auto* pw = w.data<std::int8_t>();
     for (std::int64_t o = 0; o < 4; ++o) {
       const double ws = per_channel ? double{scales[o]} : double{scales[0]};
       const double combined = xq.scale * ws;
@@ -308,64 +308,74 @@ TEST(ReferenceRepresentation, Conv2dWithPaddingStrideAndPerChannelWeights) {
 TEST(ReferenceRepresentation, DynamicLinearExactOutputs) {
   const Tensor w = random_ints<std::int8_t>({3, 5}, 12, -127, 127);
   const Tensor bias = random_tensor({3}, 13, -1.0f, 1.0f);
-  const double w_scale = 0.0035;  // Linear(5, 5)-like weights, as in the seed test
+  // Linear(5, 5)-like weight scales, as in the seed test; float32 like torch's observers.
+  const std::vector<float> w_scales{0.0035f, 0.002f, 0.0041f};
   const double eps = std::numeric_limits<float>::epsilon();
-  GraphBuilder b;
-  Value *x = b.input("x", DType::Float32, {2, 5});
-  auto [s, zp] = b.choose_qparams(x, -128, 127, eps, DType::Int8);
-  Value *xdq = b.dequantize_per_tensor(b.quantize_per_tensor(x, s, zp, -128, 127, DType::Int8), s,
-                                       zp, -128, 127, DType::Int8);
-  Value *wdq = b.dequantize_per_tensor(b.constant(w, "w_i8"), {w_scale, 0, -127, 127, DType::Int8});
-  b.output(b.linear(xdq, wdq, b.parameter("linear.bias", bias)));
-  const Graph qdq = std::move(b).build();
-  const Graph ref = rewrite(qdq);
-  EXPECT_EQ(count_nodes(ref, OpKind::Linear), 0u);
-  EXPECT_EQ(count_nodes(ref, OpKind::IntegerLinear), 1u);
-  EXPECT_EQ(count_nodes(ref, OpKind::ChooseQParams), 1u);
-  EXPECT_EQ(count_nodes(ref, OpKind::QuantizePerTensor), 0u);
-  EXPECT_EQ(count_nodes(ref, OpKind::DequantizePerTensor), 0u);
-  EXPECT_EQ(ref.outputs()[0]->dtype(), DType::Float32);
+  for (bool per_channel : {false, true}) {
+    SCOPED_TRACE(per_channel ? "per channel" : "per tensor");
+    GraphBuilder b;
+    Value* x = b.input("x", DType::Float32, {2, 5});
+    auto [s, zp] = b.choose_qparams(x, -128, 127, eps, DType::Int8);
+    Value* xdq = b.dequantize_per_tensor(b.quantize_per_tensor(x, s, zp, -128, 127, DType::Int8), s,
+                                         zp, -128, 127, DType::Int8);
+    Value* wq = b.constant(w, "w_i8");
+    Value* wdq = per_channel
+                     ? b.dequantize_per_channel(
+                           wq, b.constant(Tensor::from_vector(w_scales), "scales"),
+                           b.constant(Tensor::from_vector(std::vector<std::int64_t>(3, 0)), "zps"),
+                           0, -127, 127, DType::Int8)
+                     : b.dequantize_per_tensor(wq, {w_scales[0], 0, -127, 127, DType::Int8});
+    b.output(b.linear(xdq, wdq, b.parameter("linear.bias", bias)));
+    const Graph qdq = std::move(b).build();
+    const Graph ref = rewrite(qdq);
+    EXPECT_EQ(count_nodes(ref, OpKind::Linear), 0u);
+    EXPECT_EQ(count_nodes(ref, OpKind::IntegerLinear), 1u);
+    EXPECT_EQ(count_nodes(ref, OpKind::ChooseQParams), 1u);
+    EXPECT_EQ(count_nodes(ref, OpKind::QuantizePerTensor), 0u);
+    EXPECT_EQ(count_nodes(ref, OpKind::DequantizePerTensor), 0u);
+    EXPECT_EQ(count_nodes(ref, OpKind::DequantizePerChannel), 0u);
+    EXPECT_EQ(ref.outputs()[0]->dtype(), DType::Float32);
 
-  const Tensor xv = random_tensor({2, 5}, 14, -2.0f, 2.0f);
-  const Tensor y = graph::run_graph(ref, {xv})[0];
-  // choose_qparams as the graph op computes it (min/max, then the observer
-  // formula).
-  const auto px = xv.span<float>();
-  const float lo = *std::min_element(px.begin(), px.end());
-  const float hi = *std::max_element(px.begin(), px.end());
-  const QParams qp = calculate_qparams(
-      std::span<const float>(&lo, 1), std::span<const float>(&hi, 1), QScheme::PerTensorAffine,
-      QuantRange::of(DType::Int8, -128, 127), static_cast<float>(eps));
-  const double xs = qp.scale[0];
-  const std::int64_t xz = qp.zero_point[0];
-  const double sw = xs * w_scale;
-  for (std::int64_t r = 0; r < 2; ++r) {
-    for (std::int64_t c = 0; c < 3; ++c) {
-      std::int64_t acc = 0;
-      for (std::int64_t i = 0; i < 5; ++i) {
-        const std::int64_t q = clamp64(
-            std::int64_t{trunc32(std::nearbyint(double{px[r * 5 + i]} / xs))} + xz, -128, 127);
-        acc += (q - xz) * w.data<std::int8_t>()[c * 5 + i];
+    const Tensor xv = random_tensor({2, 5}, 14, -2.0f, 2.0f);
+    const Tensor y = graph::run_graph(ref, {xv})[0];
+    // choose_qparams as the graph op computes it (min/max, then the observer formula).
+    const auto px = xv.span<float>();
+    const float lo = *std::min_element(px.begin(), px.end());
+    const float hi = *std::max_element(px.begin(), px.end());
+    const QParams qp = calculate_qparams(
+        std::span<const float>(&lo, 1), std::span<const float>(&hi, 1), QScheme::PerTensorAffine,
+        QuantRange::of(DType::Int8, -128, 127), static_cast<float>(eps));
+    const double xs = qp.scale[0];
+    const std::int64_t xz = qp.zero_point[0];
+    for (std::int64_t r = 0; r < 2; ++r) {
+      for (std::int64_t c = 0; c < 3; ++c) {
+        const double sw = xs * double{w_scales[per_channel ? c : 0]};
+        std::int64_t acc = 0;
+        for (std::int64_t i = 0; i < 5; ++i) {
+          const std::int64_t q = clamp64(
+              std::int64_t{trunc32(std::nearbyint(double{px[r * 5 + i]} / xs))} + xz, -128, 127);
+          acc += (q - xz) * w.data<std::int8_t>()[c * 5 + i];
+        }
+        const std::int32_t total =
+            wrap32(std::int64_t{wrap32(acc)} + trunc32(double{bias.data<float>()[c]} / sw));
+        EXPECT_EQ(y.data<float>()[r * 3 + c], static_cast<float>(static_cast<double>(total) * sw))
+            << r << "," << c;
       }
-      const std::int32_t total =
-          wrap32(std::int64_t{wrap32(acc)} + trunc32(double{bias.data<float>()[c]} / sw));
-      EXPECT_EQ(y.data<float>()[r * 3 + c], static_cast<float>(static_cast<double>(total) * sw))
-          << r << "," << c;
     }
+    // PyTorch's criterion for dynamic linear (the bias truncation alone may cost one
+    // x_scale * w_scale, here below 7e-5).
+    EXPECT_LE(max_abs_difference(y, graph::run_graph(qdq, {xv})[0]), 1e-4f);
   }
-  // PyTorch's criterion for dynamic linear (the bias truncation alone may cost one
-  // x_scale * w_scale, here about 5e-5).
-  EXPECT_LE(max_abs_difference(y, graph::run_graph(qdq, {xv})[0]), 1e-4f);
 }
 
 // ---- add / add_relu / max_pool2d ----
 
-Graph add_graph(const QuantizeAttrs &a, const QuantizeAttrs &bq, const QuantizeAttrs &out,
+Graph add_graph(const QuantizeAttrs& a, const QuantizeAttrs& bq, const QuantizeAttrs& out,
                 bool relu, Shape shape) {
   GraphBuilder b;
-  Value *x = b.input("a", DType::Int8, shape);
-  Value *y = b.input("b", DType::Int8, shape);
-  Value *sum = b.add(b.dequantize_per_tensor(x, a), b.dequantize_per_tensor(y, bq));
+  Value* x = b.input("a", DType::Int8, shape);
+  Value* y = b.input("b", DType::Int8, shape);
+  Value* sum = b.add(b.dequantize_per_tensor(x, a), b.dequantize_per_tensor(y, bq));
   if (relu) sum = b.relu(sum);
   b.output(b.quantize_per_tensor(sum, out));
   return std::move(b).build();
@@ -388,7 +398,7 @@ TEST(ReferenceRepresentation, AddReluTruncatesAndAddRounds) {
     EXPECT_EQ(count_nodes(ref, OpKind::Round), relu ? 0u : 2u);
     const Tensor y = graph::run_graph(ref, {xa, xb})[0];
     for (std::int64_t i = 0; i < y.numel(); ++i) {
-      auto rescale = [&](std::int8_t q, const QuantizeAttrs &p) {
+      auto rescale = [&](std::int8_t q, const QuantizeAttrs& p) {
         const double v = static_cast<double>(q - p.zero_point) * (p.scale / out.scale);
         return trunc32(relu ? v : std::nearbyint(v));
       };
@@ -405,8 +415,8 @@ TEST(ReferenceRepresentation, MaxPool2dPoolsIntegers) {
   const QuantizeAttrs xq{0.05, -2, -128, 127, DType::Int8};
   const QuantizeAttrs out{0.1, 4, -128, 127, DType::Int8};
   GraphBuilder b;
-  Value *x = b.input("x", DType::Int8, {1, 2, 4, 4});
-  Value *p = b.max_pool2d(b.dequantize_per_tensor(x, xq), graph::MaxPool2dOptions({2, 2}));
+  Value* x = b.input("x", DType::Int8, {1, 2, 4, 4});
+  Value* p = b.max_pool2d(b.dequantize_per_tensor(x, xq), graph::MaxPool2dOptions({2, 2}));
   b.output(b.quantize_per_tensor(p, out));
   const Graph qdq = std::move(b).build();
   const Graph ref = rewrite(qdq);
@@ -416,7 +426,7 @@ TEST(ReferenceRepresentation, MaxPool2dPoolsIntegers) {
   const Tensor xv = random_ints<std::int8_t>({1, 2, 4, 4}, 17, -128, 127);
   const Tensor y = graph::run_graph(ref, {xv})[0];
   ASSERT_EQ(y.shape(), (Shape{1, 2, 2, 2}));
-  const auto *px = xv.data<std::int8_t>();
+  const auto* px = xv.data<std::int8_t>();
   for (std::int64_t c = 0; c < 2; ++c) {
     for (std::int64_t oh = 0; oh < 2; ++oh) {
       for (std::int64_t ow = 0; ow < 2; ++ow) {
@@ -441,8 +451,8 @@ TEST(ReferenceRepresentation, MaxPool2dPoolsIntegers) {
 TEST(ReferenceRepresentation, QuantizeDequantizePerTensor) {
   const QuantizeAttrs qa{0.037, 6, -100, 120, DType::Int8};
   GraphBuilder b;
-  Value *x = b.input("x", DType::Float32, {3, 7});
-  Value *q = b.quantize_per_tensor(x, qa);
+  Value* x = b.input("x", DType::Float32, {3, 7});
+  Value* q = b.quantize_per_tensor(x, qa);
   b.output(q);
   b.output(b.dequantize_per_tensor(q, qa));
   const Graph qdq = std::move(b).build();
@@ -470,10 +480,10 @@ TEST(ReferenceRepresentation, QuantizeDequantizePerChannelAnyAxis) {
     Shape shape{2, 3, 2, 3};
     if (axis == 0) shape = {3, 2, 2, 2};
     GraphBuilder b;
-    Value *x = b.input("x", DType::Float32, shape);
-    Value *s = b.constant(Tensor::from_vector(scales), "scales");
-    Value *z = b.constant(Tensor::from_vector(zps), "zps");
-    Value *q = b.quantize_per_channel(x, s, z, axis, -128, 127, DType::Int8);
+    Value* x = b.input("x", DType::Float32, shape);
+    Value* s = b.constant(Tensor::from_vector(scales), "scales");
+    Value* z = b.constant(Tensor::from_vector(zps), "zps");
+    Value* q = b.quantize_per_channel(x, s, z, axis, -128, 127, DType::Int8);
     b.output(q);
     b.output(b.dequantize_per_channel(q, s, z, axis, -128, 127, DType::Int8));
     const Graph qdq = std::move(b).build();
@@ -509,9 +519,9 @@ TEST(ReferenceRepresentation, SharedDequantizeBlocksTheLinearPattern) {
   const QuantizeAttrs xq{0.02, 0, -128, 127, DType::Int8};
   const QuantizeAttrs wq{0.01, 0, -127, 127, DType::Int8};
   GraphBuilder b;
-  Value *x = b.input("x", DType::Int8, {2, 3});
-  Value *xdq = b.dequantize_per_tensor(x, xq);
-  Value *w = b.constant(random_ints<std::int8_t>({2, 3}, 20, -127, 127), "w");
+  Value* x = b.input("x", DType::Int8, {2, 3});
+  Value* xdq = b.dequantize_per_tensor(x, xq);
+  Value* w = b.constant(random_ints<std::int8_t>({2, 3}, 20, -127, 127), "w");
   b.output(b.quantize_per_tensor(b.linear(xdq, b.dequantize_per_tensor(w, wq)), xq));
   b.output(b.linear(xdq, b.dequantize_per_tensor(w, wq)));
   const Graph ref = rewrite(std::move(b).build());
@@ -527,9 +537,9 @@ TEST(ReferenceRepresentation, NonInt8AndTensorQParamsStayQDQ) {
   // consumes.
   const QuantizeAttrs u{0.02, 128, 0, 255, DType::UInt8};
   GraphBuilder b;
-  Value *x = b.input("x", DType::Float32, {2, 3});
-  Value *dq = b.dequantize_per_tensor(b.quantize_per_tensor(x, u), u);
-  Value *sum = b.add(dq, b.dequantize_per_tensor(b.quantize_per_tensor(x, u), u));
+  Value* x = b.input("x", DType::Float32, {2, 3});
+  Value* dq = b.dequantize_per_tensor(b.quantize_per_tensor(x, u), u);
+  Value* sum = b.add(dq, b.dequantize_per_tensor(b.quantize_per_tensor(x, u), u));
   b.output(b.quantize_per_tensor(sum, u));
   auto [s, zp] = b.choose_qparams(x, -128, 127, 1e-6, DType::Int8);
   b.output(b.quantize_per_tensor(x, s, zp, -128, 127, DType::Int8));
@@ -540,7 +550,7 @@ TEST(ReferenceRepresentation, NonInt8AndTensorQParamsStayQDQ) {
 
 TEST(ReferenceRepresentation, GraphWithoutQuantizationIsUnchanged) {
   GraphBuilder b;
-  Value *x = b.input("x", DType::Float32, {2, 3});
+  Value* x = b.input("x", DType::Float32, {2, 3});
   b.output(b.relu(b.linear(x, b.parameter("w", random_tensor({4, 3}, 21)))));
   const Graph g = std::move(b).build();
   EXPECT_EQ(graph::to_string(rewrite(g)), graph::to_string(g));
@@ -548,9 +558,9 @@ TEST(ReferenceRepresentation, GraphWithoutQuantizationIsUnchanged) {
 
 TEST(ReferenceRepresentation, RejectsAGraphThatDoesNotVerify) {
   GraphBuilder b;
-  Value *x = b.input("x", DType::Float32, {2, 3});
-  Value *r = b.relu(x);
-  Value *r2 = b.relu(r);
+  Value* x = b.input("x", DType::Float32, {2, 3});
+  Value* r = b.relu(x);
+  Value* r2 = b.relu(r);
   b.output(r2);
   Graph g = std::move(b).build();
   // Make the first relu read the second one's output: a cycle.
@@ -561,15 +571,15 @@ TEST(ReferenceRepresentation, RejectsAGraphThatDoesNotVerify) {
 TEST(ReferenceRepresentation, NewNodesKeepThePatternsSource) {
   LinearCase lc;
   GraphBuilder b;
-  Value *x = b.input("x", DType::Int8, {1, 2});
+  Value* x = b.input("x", DType::Int8, {1, 2});
   b.set_source({"fc", "Linear"});
-  Value *y =
+  Value* y =
       b.linear(b.dequantize_per_tensor(x, lc.x),
                b.dequantize_per_tensor(b.constant(random_ints<std::int8_t>({2, 2}, 22, -127, 127)),
                                        {0.01, 0, -127, 127, DType::Int8}));
   b.output(b.quantize_per_tensor(y, lc.out));
   const Graph ref = rewrite(std::move(b).build());
-  for (const graph::Node *n : ref.nodes()) {
+  for (const graph::Node* n : ref.nodes()) {
     EXPECT_EQ(n->source().module_path, "fc") << graph::to_string(*n);
   }
 }

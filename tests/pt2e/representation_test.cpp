@@ -45,8 +45,8 @@ struct Occurrences {
   std::optional<std::size_t> out_dtype;  // ns.call_function(out_dtype)
 };
 
-::testing::AssertionResult has_occurrences(const Graph &g, const Occurrences &expected) {
-  for (const auto &[op, count] : expected.ops) {
+::testing::AssertionResult has_occurrences(const Graph& g, const Occurrences& expected) {
+  for (const auto& [op, count] : expected.ops) {
     if (count_nodes(g, op) != count) {
       return ::testing::AssertionFailure() << graph::op_name(op) << " occurs " << count_nodes(g, op)
                                            << " times, expected " << count << "\n"
@@ -68,9 +68,9 @@ struct Flow {
 
 // _test_representation: export, then twice prepare → calibrate on the example
 // inputs → convert (reference / Q/DQ), node checks, and the output comparison.
-Flow test_representation(Module &model, const std::vector<Tensor> &example_inputs,
-                         const XNNPACKQuantizer &quantizer, const Occurrences &ref_occurrence,
-                         const Occurrences &non_ref_occurrence,
+Flow test_representation(Module& model, const std::vector<Tensor>& example_inputs,
+                         const XNNPACKQuantizer& quantizer, const Occurrences& ref_occurrence,
+                         const Occurrences& non_ref_occurrence,
                          std::optional<double> fixed_output_tol = std::nullopt,
                          int output_scale_idx = 2) {
   const Graph exported = graph::export_model(model, example_inputs);
@@ -92,7 +92,7 @@ Flow test_representation(Module &model, const std::vector<Tensor> &example_input
   std::optional<double> output_tol = fixed_output_tol;
   if (!output_tol) {
     int idx = 0;
-    for (const graph::Node *n : qdq.nodes()) {
+    for (const graph::Node* n : qdq.nodes()) {
       if (n->op() == OpKind::QuantizePerTensor && n->has_attr("scale") &&
           ++idx == output_scale_idx) {
         output_tol = n->attr_float("scale");
@@ -121,7 +121,7 @@ Flow test_representation(Module &model, const std::vector<Tensor> &example_input
   return {std::move(reference), std::move(qdq)};
 }
 
-XNNPACKQuantizer quantizer_with(const QuantizationConfig &config) {
+XNNPACKQuantizer quantizer_with(const QuantizationConfig& config) {
   XNNPACKQuantizer q;
   q.set_global(config);
   return q;
@@ -130,19 +130,19 @@ XNNPACKQuantizer quantizer_with(const QuantizationConfig &config) {
 struct LinearModel : Module {
   graph::Linear linear{5, 5};
   LinearModel() : Module("M") { register_module("linear", linear); }
-  Proxy forward(const Proxy &x) override { return linear(x); }
+  Proxy forward(const Proxy& x) override { return linear(x); }
 };
 
 struct Conv2dModel : Module {
   graph::Conv2d conv2d{3, 3, 3};
   Conv2dModel() : Module("M") { register_module("conv2d", conv2d); }
-  Proxy forward(const Proxy &x) override { return conv2d(x); }
+  Proxy forward(const Proxy& x) override { return conv2d(x); }
 };
 
 struct AddModel : Module {
   bool relu;
   explicit AddModel(bool with_relu) : Module("M"), relu(with_relu) {}
-  std::vector<Proxy> forward_multi(const std::vector<Proxy> &in) override {
+  std::vector<Proxy> forward_multi(const std::vector<Proxy>& in) override {
     Proxy out = in[0] + in[1];
     if (relu) out = graph::functional::relu(out);
     return {out};
@@ -157,7 +157,7 @@ struct ConvMaxPool2d : Module {
     register_module("conv", conv);
     register_module("pool", pool);
   }
-  Proxy forward(const Proxy &x) override { return pool(conv(x)); }
+  Proxy forward(const Proxy& x) override { return pool(conv(x)); }
 };
 
 TEST(PT2ERepresentation, StaticLinear) {
@@ -226,7 +226,7 @@ TEST(PT2ERepresentation, MaxPool2d) {
 TEST(PT2ERepresentation, QDQPerChannel) {
   const std::vector<Shape> shapes{{1, 5}, {1, 3, 5}, {1, 3, 3, 5}, {1, 3, 3, 3, 5}};
   std::uint32_t seed = 9;
-  for (const Shape &shape : shapes) {
+  for (const Shape& shape : shapes) {
     SCOPED_TRACE(shape_to_string(shape));
     LinearModel m;
     const Occurrences ref{{{OpKind::QuantizePerChannel, 0}, {OpKind::DequantizePerChannel, 0}},
