@@ -38,7 +38,8 @@ Layer make_layer(Shape shape, std::uint32_t seed) {
   std::int64_t fan_in = 1;
   for (std::size_t d = 1; d < shape.size(); ++d) fan_in *= shape[d];
   l.w_scale = 1.0 / (127.0 * std::sqrt(static_cast<double>(fan_in)));
-  for (std::int8_t& v : l.w_i8.span<std::int8_t>()) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+  for (std::int8_t& v : l.w_i8.span<std::int8_t>())
+    v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
   for (float& v : l.bias.span<float>()) v = static_cast<float>(rng() % 1000) * 1e-4f - 0.05f;
   return l;
 }
@@ -129,10 +130,20 @@ void BM_Int8QdqInterpreter(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Fp32Interpreter<cnn>)->Name("cnn/fp32_interpreter")->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int8QdqInterpreter<cnn>)->Name("cnn/int8_qdq_interpreter")->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int8Runtime<cnn>)->Name("cnn/int8_runtime")->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Int8QdqInterpreter<cnn>)
+    ->Name("cnn/int8_qdq_interpreter")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Int8Runtime<cnn>)
+    ->Name("cnn/int8_runtime")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Fp32Interpreter<mlp>)->Name("mlp/fp32_interpreter")->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int8Runtime<mlp>)->Name("mlp/int8_runtime")->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Int8Runtime<mlp>)
+    ->Name("mlp/int8_runtime")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -160,9 +160,9 @@ class Lowering {
         attrs.emplace(a, op->attr(a));
       }
     }
-    Node* fused = g_.add_node(conv ? OpKind::QuantizedConv2d : OpKind::QuantizedLinear,
-                              std::move(inputs), std::move(attrs),
-                              conv ? "quantized_conv2d" : "quantized_linear", c->quantize);
+    Node* fused =
+        g_.add_node(conv ? OpKind::QuantizedConv2d : OpKind::QuantizedLinear, std::move(inputs),
+                    std::move(attrs), conv ? "quantized_conv2d" : "quantized_linear", c->quantize);
     fused->set_source(op->source());
     finish(g_, *c, fused);
     g_.remove_node(op);
@@ -187,10 +187,10 @@ class Lowering {
     attrs.emplace("b_multiplier", b_mult);
     // torchao: add rounds half to even, add_relu truncates (out_dtype).
     attrs.emplace("rounding", c->relu != nullptr ? "toward_zero" : "half_even");
-    Node* fused = g_.add_node(
-        OpKind::QuantizedAdd,
-        {op->input(0)->producer()->input(0), op->input(1)->producer()->input(0)}, std::move(attrs),
-        "quantized_add", c->quantize);
+    Node* fused =
+        g_.add_node(OpKind::QuantizedAdd,
+                    {op->input(0)->producer()->input(0), op->input(1)->producer()->input(0)},
+                    std::move(attrs), "quantized_add", c->quantize);
     fused->set_source(op->source());
     finish(g_, *c, fused);
     g_.remove_node(op);
@@ -211,10 +211,9 @@ class Lowering {
       return false;
     }
     const Value* x = choose->input(0);
-    const bool same_qparams = dq->input(1) == choose->output(0) &&
-                              dq->input(2) == choose->output(1) &&
-                              q->input(1) == choose->output(0) &&
-                              q->input(2) == choose->output(1) && q->input(0) == x;
+    const bool same_qparams =
+        dq->input(1) == choose->output(0) && dq->input(2) == choose->output(1) &&
+        q->input(1) == choose->output(0) && q->input(2) == choose->output(1) && q->input(0) == x;
     if (!same_qparams) return false;
     const std::int64_t qmin = choose->attr_int("quant_min");
     const std::int64_t qmax = choose->attr_int("quant_max");
@@ -226,19 +225,18 @@ class Lowering {
     }
     const auto w = lowering::symmetric_int8_weight(*op->input(1));
     if (!w) return false;
-    std::vector<Value*> inputs{const_cast<Value*>(x), const_cast<Value*>(w->weight),
-                               g_.add_constant(Tensor::from_vector(w->scales),
-                                               op->name() + "_weight_scales")};
+    std::vector<Value*> inputs{
+        const_cast<Value*>(x), const_cast<Value*>(w->weight),
+        g_.add_constant(Tensor::from_vector(w->scales), op->name() + "_weight_scales")};
     if (op->num_inputs() > 2) {
       const Value* bias = op->input(2);
       if (!bias->has_data() || bias->dtype() != DType::Float32) return false;
       inputs.push_back(op->input(2));
     }
-    Node* fused = g_.add_node(OpKind::DynamicQuantizedLinear, std::move(inputs),
-                              {{"quant_min", qmin},
-                               {"quant_max", qmax},
-                               {"eps", choose->attr_float("eps")}},
-                              "dynamic_quantized_linear", op);
+    Node* fused =
+        g_.add_node(OpKind::DynamicQuantizedLinear, std::move(inputs),
+                    {{"quant_min", qmin}, {"quant_max", qmax}, {"eps", choose->attr_float("eps")}},
+                    "dynamic_quantized_linear", op);
     fused->set_source(op->source());
     g_.replace_all_uses(op->output(), fused->output());
     g_.remove_node(op);

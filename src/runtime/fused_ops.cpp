@@ -31,9 +31,11 @@ void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWei
                   const kernels::Epilogue& epilogue, const std::optional<Tensor>& bias,
                   Tensor& out2d, int threads) {
   const std::int64_t m = x2d.shape()[0], k = w.k(), n = w.n();
-  const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
+  const std::int64_t min_rows =
+      std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
   parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
-    const Tensor y = kernels::qlinear(rows_view(x2d, begin, end - begin, k), x_zp, w, epilogue, bias);
+    const Tensor y =
+        kernels::qlinear(rows_view(x2d, begin, end - begin, k), x_zp, w, epilogue, bias);
     std::memcpy(bytes(out2d) + static_cast<std::size_t>(begin * n) * dtype_size(out2d.dtype()),
                 y.raw_data(), y.nbytes());
   });
@@ -80,7 +82,8 @@ struct Requant {
       std::uint8_t* o = out + r * n;
       if (per_channel) {
         for (std::int64_t c = 0; c < n; ++c) {
-          o[c] = one(a[c], multiplier[static_cast<std::size_t>(c)], zero_point, quant_min, quant_max);
+          o[c] =
+              one(a[c], multiplier[static_cast<std::size_t>(c)], zero_point, quant_min, quant_max);
         }
       } else {
         const double m = multiplier[0];
@@ -111,7 +114,8 @@ class QuantizedLinearOp final : public FusedOp {
     const std::int64_t k = weights_.k(), n = weights_.n();  // k > 0 (planned only then)
     const std::int64_t m = x.numel() / k;
     auto* po = reinterpret_cast<std::uint8_t*>(out.raw_data());
-    const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
+    const std::int64_t min_rows =
+        std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
     parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
       const Tensor acc = kernels::qlinear(rows_view(x, begin, end - begin, k), x_zero_point_,
                                           weights_, kernels::Int32Epilogue{}, bias_);
@@ -179,7 +183,8 @@ class QuantizedConv2dOp final : public FusedOp {
     const auto pad = static_cast<std::uint8_t>(x_zero_point_);
     const auto* px = reinterpret_cast<const std::uint8_t*>(x.raw_data());
     auto* po = reinterpret_cast<std::uint8_t*>(out.raw_data());
-    const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, og * kg));
+    const std::int64_t min_rows =
+        std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, og * kg));
     for (std::int64_t b = 0; b < batch; ++b) {
       for (std::int64_t g = 0; g < groups_; ++g) {
         const Group& grp = groups_data_[static_cast<std::size_t>(g)];
@@ -244,7 +249,8 @@ class QuantizedConv2dOp final : public FusedOp {
 
 class QuantizedAddOp final : public FusedOp {
  public:
-  QuantizedAddOp(QAddParams p, graph::TensorType out_type) : p_(p), out_type_(std::move(out_type)) {}
+  QuantizedAddOp(QAddParams p, graph::TensorType out_type)
+      : p_(p), out_type_(std::move(out_type)) {}
 
   Tensor run(std::span<const Tensor> in, int threads) const override {
     Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
@@ -277,7 +283,8 @@ class DynamicQuantizedLinearOp final : public FusedOp {
   Tensor run(std::span<const Tensor> in, int threads) const override {
     const Tensor& x = in[0];
     check_argument(x.numel() > 0, "Runtime::run", "dynamic_quantized_linear x",
-                   shape_to_string(x.shape()), "a non-empty tensor (its min/max choose the qparams)");
+                   shape_to_string(x.shape()),
+                   "a non-empty tensor (its min/max choose the qparams)");
     // choose_qparams.tensor, then torchao's decomposed quantize: round(f64(x) / x_scale),
     // + zp, clamp; bias and output in float64 (the reference kernel's arithmetic, see
     // quantized_ops.cpp).
@@ -288,21 +295,24 @@ class DynamicQuantizedLinearOp final : public FusedOp {
       hi = std::max(hi, px[i]);
     }
     const QuantRange range = QuantRange::of(DType::Int8, quant_min_, quant_max_);
-    const QParams q = calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                                        QScheme::PerTensorAffine, range, eps_);
+    const QParams q =
+        calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
+                          QScheme::PerTensorAffine, range, eps_);
     const double x_scale = q.scale[0];
     const std::int64_t x_zp = q.zero_point[0];
     Tensor xq = Tensor::empty(x.shape(), DType::Int8);
     auto* pq = xq.data<std::int8_t>();
     for (std::int64_t i = 0; i < x.numel(); ++i) {
-      const std::int64_t v = saturate_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
+      const std::int64_t v =
+          saturate_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
       pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min_, quant_max_));
     }
     const std::int64_t n = weights_.n(), k = weights_.k();
     std::vector<double> combined(static_cast<std::size_t>(n));
     std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(n), 0);
     for (std::int64_t c = 0; c < n; ++c) {
-      const double s = x_scale * weight_scales_[weight_scales_.size() > 1 ? static_cast<std::size_t>(c) : 0];
+      const double s =
+          x_scale * weight_scales_[weight_scales_.size() > 1 ? static_cast<std::size_t>(c) : 0];
       combined[static_cast<std::size_t>(c)] = s;
       if (!bias_.empty()) {
         bias_i32[static_cast<std::size_t>(c)] =
@@ -317,7 +327,8 @@ class DynamicQuantizedLinearOp final : public FusedOp {
     const auto* pa = acc.data<std::int32_t>();
     float* po = out.data<float>();
     for (std::int64_t i = 0; i < m * n; ++i) {
-      po[i] = static_cast<float>(static_cast<double>(pa[i]) * combined[static_cast<std::size_t>(i % n)]);
+      po[i] = static_cast<float>(static_cast<double>(pa[i]) *
+                                 combined[static_cast<std::size_t>(i % n)]);
     }
     return out;
   }
@@ -351,7 +362,8 @@ std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
       for (double v : m) {
         if (!(v > 0 && v <= std::numeric_limits<double>::max())) return nullptr;
       }
-      if (n.op() == OpKind::QuantizedLinear) return std::make_unique<QuantizedLinearOp>(n, std::move(m));
+      if (n.op() == OpKind::QuantizedLinear)
+        return std::make_unique<QuantizedLinearOp>(n, std::move(m));
       return std::make_unique<QuantizedConv2dOp>(n, m);
     }
     case OpKind::QuantizedAdd: {

@@ -15,7 +15,8 @@ namespace quantkit::runtime::detail {
 template <typename Fn>
 void parallel_for(std::int64_t n, int threads, std::int64_t min_chunk, Fn&& fn) {
   if (n <= 0) return;
-  const std::int64_t max_chunks = std::max<std::int64_t>(1, n / std::max<std::int64_t>(1, min_chunk));
+  const std::int64_t max_chunks =
+      std::max<std::int64_t>(1, n / std::max<std::int64_t>(1, min_chunk));
   const std::int64_t chunks = std::min<std::int64_t>(std::max(threads, 1), max_chunks);
   if (chunks <= 1) {
     fn(std::int64_t{0}, n);

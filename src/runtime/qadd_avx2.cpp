@@ -47,8 +47,7 @@ void run(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::i
     // Values are inside the byte range already, so the saturating packs are exact.
     const __m256i w01 = _mm256_packs_epi32(r[0], r[1]);
     const __m256i w23 = _mm256_packs_epi32(r[2], r[3]);
-    const __m256i bytes =
-        kSigned ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+    const __m256i bytes = kSigned ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
                         _mm256_permutevar8x32_epi32(bytes, order));
   }

@@ -1,9 +1,10 @@
-// AVX-512 quantized add: 16 elements per step (two 8 × float64 halves), narrowed back with vpmovdb (values are
-// clamped into the byte range first, so the truncating narrow is exact).
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (they start from
-// _mm512_undefined; GCC bug 105593).
+// AVX-512 quantized add: 16 elements per step (two 8 × float64 halves), narrowed back with vpmovdb
+// (values are clamped into the byte range first, so the truncating narrow is exact). GCC 12 reports
+// -W(maybe-)uninitialized inside its own AVX-512 intrinsics (they start from _mm512_undefined; GCC
+// bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include "qadd_kernels.h"

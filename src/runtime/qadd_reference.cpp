@@ -9,8 +9,10 @@ namespace {
 template <typename T>
 void qadd_scalar(const T* a, const T* b, T* out, std::int64_t n, const QAddParams& p) {
   for (std::int64_t i = 0; i < n; ++i) {
-    double va = static_cast<double>(static_cast<std::int32_t>(a[i]) - p.a_zero_point) * p.a_multiplier;
-    double vb = static_cast<double>(static_cast<std::int32_t>(b[i]) - p.b_zero_point) * p.b_multiplier;
+    double va =
+        static_cast<double>(static_cast<std::int32_t>(a[i]) - p.a_zero_point) * p.a_multiplier;
+    double vb =
+        static_cast<double>(static_cast<std::int32_t>(b[i]) - p.b_zero_point) * p.b_multiplier;
     if (p.half_even) {
       va = std::nearbyint(va);
       vb = std::nearbyint(vb);

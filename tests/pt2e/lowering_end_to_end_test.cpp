@@ -114,12 +114,15 @@ TEST(LoweringEndToEnd, FusedOpsEqualTheReferenceRepresentationBitForBit) {
   for (bool per_channel : {false, true}) {
     LayerSpec s;
     s.per_channel = per_channel;
-    cases.push_back({"linear", quantkit::testing::static_linear(s, 6, 40, 12),
+    cases.push_back({"linear",
+                     quantkit::testing::static_linear(s, 6, 40, 12),
                      {random_ints<std::int8_t>({6, 40}, 1, -128, 127)}});
-    cases.push_back({"conv", quantkit::testing::static_conv(s, {1, 3, 7, 7}, 5, 3,
-                                                             graph::Conv2dOptions({2, 2}, {1, 1})),
+    cases.push_back({"conv",
+                     quantkit::testing::static_conv(s, {1, 3, 7, 7}, 5, 3,
+                                                    graph::Conv2dOptions({2, 2}, {1, 1})),
                      {random_ints<std::int8_t>({1, 3, 7, 7}, 2, -128, 127)}});
-    cases.push_back({"dynamic", quantkit::testing::dynamic_linear(5, 33, 9, per_channel, true),
+    cases.push_back({"dynamic",
+                     quantkit::testing::dynamic_linear(5, 33, 9, per_channel, true),
                      {testing::randn({5, 33}, 3)}});
   }
   Tensor a = Tensor::empty({65536}, DType::Int8), b = Tensor::empty({65536}, DType::Int8);
@@ -128,7 +131,8 @@ TEST(LoweringEndToEnd, FusedOpsEqualTheReferenceRepresentationBitForBit) {
     b.data<std::int8_t>()[i] = static_cast<std::int8_t>(i >> 8);
   }
   for (bool relu : {false, true}) {
-    cases.push_back({relu ? "add_relu" : "add", quantkit::testing::static_add(DType::Int8, {65536}, relu),
+    cases.push_back({relu ? "add_relu" : "add",
+                     quantkit::testing::static_add(DType::Int8, {65536}, relu),
                      {a, b}});
   }
   std::size_t compared = 0;

@@ -19,12 +19,12 @@ namespace {
 
 using graph::count_nodes;
 using graph::OpKind;
+using graph::QuantizeAttrs;
 using graph::run_graph;
+using graph::Value;
 using graph::testing::identical;
 using graph::testing::random_ints;
 using graph::testing::random_tensor;
-using graph::QuantizeAttrs;
-using graph::Value;
 using quantkit::testing::LayerSpec;
 
 std::int64_t trunc_sat(float v) {
@@ -63,7 +63,8 @@ Tensor reference_linear(const Graph& qdq, const Tensor& x, const LayerSpec& s) {
       // promotion of an int32 tensor with a float64 0-d tensor).
       const double mult = s.x_scale * ws / s.out_scale;
       const std::int64_t v = std::clamp(
-          static_cast<std::int64_t>(std::trunc(static_cast<double>(acc) * mult)) + out_zp, qmin, qmax);
+          static_cast<std::int64_t>(std::trunc(static_cast<double>(acc) * mult)) + out_zp, qmin,
+          qmax);
       if (s.dtype == DType::Int8) {
         out.data<std::int8_t>()[i * n + c] = static_cast<std::int8_t>(v);
       } else {
@@ -122,8 +123,7 @@ TEST(Lowering, ReluFusionAtTheZeroPointEqualsQuantizeOfRelu) {
     const Tensor q = quantize_per_tensor(y, 0.0731, zp, range);
     const Tensor qr = quantize_per_tensor(Tensor::from_vector(r), 0.0731, zp, range);
     for (std::size_t i = 0; i < ys.size(); ++i) {
-      ASSERT_EQ(qr.data<std::int8_t>()[i],
-                std::max<std::int64_t>(q.data<std::int8_t>()[i], zp))
+      ASSERT_EQ(qr.data<std::int8_t>()[i], std::max<std::int64_t>(q.data<std::int8_t>()[i], zp))
           << "y=" << ys[i] << " zp=" << zp;
     }
   }
@@ -135,14 +135,16 @@ TEST(Lowering, ConvAddDynamicAndPassthroughCounts) {
   s.relu = true;
   LoweringStats stats;
   const Graph conv = lower_to_fused_kernels(
-      quantkit::testing::static_conv(s, {1, 4, 9, 9}, 6, 3, graph::Conv2dOptions({2, 2}, {1, 1}, {1, 1}, 2)),
+      quantkit::testing::static_conv(s, {1, 4, 9, 9}, 6, 3,
+                                     graph::Conv2dOptions({2, 2}, {1, 1}, {1, 1}, 2)),
       &stats);
   EXPECT_EQ(stats.conv2d, 1u);
   EXPECT_EQ(count_nodes(conv, OpKind::QuantizedConv2d), 1u);
   EXPECT_EQ(conv.num_nodes(), 1u);
 
   for (bool relu : {false, true}) {
-    const Graph add = lower_to_fused_kernels(quantkit::testing::static_add(DType::Int8, {2, 8}, relu), &stats);
+    const Graph add =
+        lower_to_fused_kernels(quantkit::testing::static_add(DType::Int8, {2, 8}, relu), &stats);
     EXPECT_EQ(stats.add, 1u);
     ASSERT_EQ(add.num_nodes(), 1u);
     const graph::Node* n = add.nodes()[0];
@@ -150,7 +152,8 @@ TEST(Lowering, ConvAddDynamicAndPassthroughCounts) {
     EXPECT_EQ(n->attr_int("quant_min"), relu ? -2 : -128);
   }
 
-  const Graph dyn = lower_to_fused_kernels(quantkit::testing::dynamic_linear(3, 16, 8, true, true), &stats);
+  const Graph dyn =
+      lower_to_fused_kernels(quantkit::testing::dynamic_linear(3, 16, 8, true, true), &stats);
   EXPECT_EQ(stats.dynamic_linear, 1u);
   EXPECT_EQ(dyn.num_nodes(), 1u);
   EXPECT_EQ(count_nodes(dyn, OpKind::DynamicQuantizedLinear), 1u);
@@ -189,7 +192,8 @@ TEST(Lowering, DynamicLinearEqualsTheScalarReference) {
       std::int64_t acc = 0;
       for (std::int64_t j = 0; j < 23; ++j) {
         const double r = std::nearbyint(static_cast<double>(x.data<float>()[i * 23 + j]) / xs);
-        const std::int64_t q = std::clamp<std::int64_t>(static_cast<std::int64_t>(r) + zp, -128, 127);
+        const std::int64_t q =
+            std::clamp<std::int64_t>(static_cast<std::int64_t>(r) + zp, -128, 127);
         acc += (q - zp) * w.data<std::int8_t>()[c * 23 + j];
       }
       const double s = xs * static_cast<double>(0.02f);
@@ -221,7 +225,8 @@ TEST(Lowering, PassthroughOfEveryInt8ValueIsExact) {
       ASSERT_EQ(lowered.num_nodes(), 1u);
       const Tensor x = random_ints<std::int8_t>({2, 128}, 1, -128, 127);
       std::vector<std::int8_t> all(256);
-      for (int i = 0; i < 256; ++i) all[static_cast<std::size_t>(i)] = static_cast<std::int8_t>(i - 128);
+      for (int i = 0; i < 256; ++i)
+        all[static_cast<std::size_t>(i)] = static_cast<std::int8_t>(i - 128);
       const Tensor every = Tensor::from_vector(all, {2, 128});
       EXPECT_TRUE(identical(run_graph(lowered, {every})[0], run_graph(qdq, {every})[0]))
           << "scale " << scale << " zp " << zp;

@@ -41,13 +41,15 @@ inline Value* int8_weight(GraphBuilder& b, Shape shape, bool per_channel, std::u
   std::vector<float> scales;
   for (std::int64_t c = 0; c < out; ++c) scales.push_back(0.01f + 0.003f * static_cast<float>(c));
   Value* s = b.constant(Tensor::from_vector(scales), "w_scales");
-  Value* z = b.constant(Tensor::from_vector(std::vector<std::int64_t>(static_cast<std::size_t>(out), 0)),
-                        "w_zero_points");
+  Value* z =
+      b.constant(Tensor::from_vector(std::vector<std::int64_t>(static_cast<std::size_t>(out), 0)),
+                 "w_zero_points");
   return b.dequantize_per_channel(wq, s, z, 0, -127, 127, DType::Int8);
 }
 
 inline Value* float_bias(GraphBuilder& b, std::int64_t n, std::uint32_t seed) {
-  return b.parameter("bias_" + std::to_string(seed), graph::testing::random_tensor({n}, seed, -0.5f, 0.5f));
+  return b.parameter("bias_" + std::to_string(seed),
+                     graph::testing::random_tensor({n}, seed, -0.5f, 0.5f));
 }
 
 // Quantized input [m, k] → dequantize → linear → (relu) → quantize: quantized output.
@@ -110,15 +112,18 @@ inline graph::Graph small_cnn(bool per_channel, std::int64_t image = 28) {
   };
   Value* x = qdq(b.input("x", DType::Float32, {1, 1, image, image}), 1.0 / 255, -128);
   const graph::Conv2dOptions same({1, 1}, {1, 1});
-  x = qdq(b.relu(b.conv2d(x, int8_weight(b, {32, 1, 3, 3}, per_channel, 11),
-                          float_bias(b, 32, 12), same)), 0.02, -128);
-  x = qdq(b.relu(b.conv2d(x, int8_weight(b, {64, 32, 3, 3}, per_channel, 13),
-                          float_bias(b, 64, 14), same)), 0.05, -128);
+  x = qdq(b.relu(b.conv2d(x, int8_weight(b, {32, 1, 3, 3}, per_channel, 11), float_bias(b, 32, 12),
+                          same)),
+          0.02, -128);
+  x = qdq(b.relu(b.conv2d(x, int8_weight(b, {64, 32, 3, 3}, per_channel, 13), float_bias(b, 64, 14),
+                          same)),
+          0.05, -128);
   x = qdq(b.max_pool2d(x, graph::MaxPool2dOptions({2, 2})), 0.05, -128);
   x = qdq(b.flatten(x, 1), 0.05, -128);
   const std::int64_t features = 64 * (image / 2) * (image / 2);
-  x = qdq(b.relu(b.linear(x, int8_weight(b, {128, features}, per_channel, 15),
-                          float_bias(b, 128, 16))), 0.1, -128);
+  x = qdq(
+      b.relu(b.linear(x, int8_weight(b, {128, features}, per_channel, 15), float_bias(b, 128, 16))),
+      0.1, -128);
   x = qdq(b.linear(x, int8_weight(b, {10, 128}, per_channel, 17), float_bias(b, 10, 18)), 0.2, 3);
   b.output(x);
   return std::move(b).build();

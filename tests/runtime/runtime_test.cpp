@@ -109,9 +109,9 @@ TEST(Runtime, QuantizedAddBothRoundingsAndTails) {
       const Graph lowered =
           pt2e::lower_to_fused_kernels(quantkit::testing::static_add(dtype, {1037}, relu));
       ASSERT_EQ(graph::count_nodes(lowered, OpKind::QuantizedAdd), 1u);
-      expect_runtime_matches(lowered, {random_act(dtype, {1037}, 1), random_act(dtype, {1037}, 2)},
-                             "add " + std::string(dtype_name(dtype)) + " relu=" +
-                                 std::to_string(relu));
+      expect_runtime_matches(
+          lowered, {random_act(dtype, {1037}, 1), random_act(dtype, {1037}, 2)},
+          "add " + std::string(dtype_name(dtype)) + " relu=" + std::to_string(relu));
       // Every pair of int8 values, where the half-to-even ties happen.
       if (dtype == DType::Int8) {
         Tensor a = Tensor::empty({65536}, DType::Int8), b = Tensor::empty({65536}, DType::Int8);
@@ -119,8 +119,8 @@ TEST(Runtime, QuantizedAddBothRoundingsAndTails) {
           a.data<std::int8_t>()[i] = static_cast<std::int8_t>(i & 255);
           b.data<std::int8_t>()[i] = static_cast<std::int8_t>(i >> 8);
         }
-        const Graph all = pt2e::lower_to_fused_kernels(
-            quantkit::testing::static_add(dtype, {65536}, relu));
+        const Graph all =
+            pt2e::lower_to_fused_kernels(quantkit::testing::static_add(dtype, {65536}, relu));
         expect_runtime_matches(all, {a, b}, "add all pairs");
       }
     }

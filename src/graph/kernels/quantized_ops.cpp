@@ -39,9 +39,9 @@ Tensor minus_zero_point_i32(const Tensor& q, std::int64_t zero_point) {
 
 // out[i] = clamp(int32(trunc(f64(acc[i]) * m[channel(i)])) + zp): channel(i) walks
 // dimension `channel_dim` of acc's shape; a 1-element multiplier applies everywhere.
-Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers,
-                              std::size_t channel_dim, std::int64_t zero_point,
-                              std::int64_t quant_min, std::int64_t quant_max, DType dtype) {
+Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers, std::size_t channel_dim,
+                              std::int64_t zero_point, std::int64_t quant_min,
+                              std::int64_t quant_max, DType dtype) {
   const Shape& shape = acc.shape();
   std::int64_t inner = 1;
   for (std::size_t d = channel_dim + 1; d < shape.size(); ++d) inner *= shape[d];
@@ -75,8 +75,7 @@ Tensor quantized_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                         const Tensor& multipliers, const ConvParams& conv,
                         const QuantizedParams& p) {
   // Zero padding of (x - x_zp) is padding x with x_zp: both paths agree.
-  const Tensor acc =
-      integer_conv2d(minus_zero_point_i32(x, p.x_zero_point), weight, &bias, conv);
+  const Tensor acc = integer_conv2d(minus_zero_point_i32(x, p.x_zero_point), weight, &bias, conv);
   return requantize_per_channel(acc, multipliers, 1, p.out_zero_point, p.quant_min, p.quant_max,
                                 p.dtype);
 }
@@ -114,8 +113,8 @@ Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams&
 }
 
 Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& weight_scales,
-                                const Tensor* bias, std::int64_t quant_min,
-                                std::int64_t quant_max, double eps) {
+                                const Tensor* bias, std::int64_t quant_min, std::int64_t quant_max,
+                                double eps) {
   check_argument(x.numel() > 0, "dynamic_quantized_linear", "x", shape_to_string(x.shape()),
                  "a non-empty tensor (its min/max choose the qparams)");
   // choose_qparams.tensor: min/max of x, then the per-tensor affine observer formula (the
@@ -128,8 +127,9 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
     hi = std::max(hi, px[i]);
   }
   const QuantRange range = QuantRange::of(DType::Int8, quant_min, quant_max);
-  const QParams q = calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                                      QScheme::PerTensorAffine, range, static_cast<float>(eps));
+  const QParams q =
+      calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
+                        QScheme::PerTensorAffine, range, static_cast<float>(eps));
   const double x_scale = q.scale[0];
   const std::int64_t x_zp = q.zero_point[0];
   // torchao's decomposed quantize: x / x_scale with x float32 [..] and x_scale float64 [1]
@@ -138,8 +138,9 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
   Tensor x_q = Tensor::empty(x.shape(), DType::Int8);
   auto* pq = x_q.data<std::int8_t>();
   for (std::int64_t i = 0; i < x.numel(); ++i) {
-    const std::int64_t v =
-        static_cast<std::int64_t>(truncate_to_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale))) + x_zp;
+    const std::int64_t v = static_cast<std::int64_t>(truncate_to_i32(
+                               std::nearbyint(static_cast<double>(px[i]) / x_scale))) +
+                           x_zp;
     pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min, quant_max));
   }
   const Tensor acc = integer_linear(minus_zero_point_i32(x_q, x_zp), weight, nullptr);
