@@ -1,9 +1,18 @@
 #pragma once
-// The fast runtime: runs a graph (usually a lowered one) with pre-packed weights and the
-// optimized kernels (kernels/gemm.h int8 GEMM with requantization epilogue, run-time ISA
-// dispatch) for quantized_linear / quantized_conv2d / quantized_add /
-// dynamic_quantized_linear, and the interpreter's kernels for every other op. Outputs equal
-// the interpreter's exactly, whatever the thread count.
+// The fast runtime: runs a graph (usually a lowered one, pt2e/lowering.h) planned once:
+//  * quantized_linear / dynamic_quantized_linear: int8 weights pre-packed for
+//    kernels::qlinear (int32 accumulation with the int32 bias), then the float64
+//    requantization / dequantization of the reference representation;
+//  * quantized_conv2d: im2col per image and group (padding reads the input zero point) +
+//    the same int8 GEMM;
+//  * quantized_add (same-shape inputs): vectorized kernels (portable / AVX2 / AVX-512,
+//    kernels::active_isa());
+//  * every other op (and fused ops it cannot plan: broadcasting add, non-constant weights,
+//    degenerate multipliers) through graph::evaluate_node.
+// Outputs equal the interpreter's exactly, whatever the ISA level and the thread count:
+// threads split rows / output pixels / elements, never a reduction. Inputs are validated
+// like the interpreter's (count, dtype, shape: quantkit::Error otherwise) and never
+// written; outputs never share storage with inputs or graph tensors.
 #include <memory>
 #include <span>
 #include <vector>
@@ -14,7 +23,7 @@
 namespace quantkit::runtime {
 
 struct RuntimeOptions {
-  int num_threads = 1;  // >= 1; splits batch rows / output channels, never reductions
+  int num_threads = 1;  // >= 1; splits rows / output pixels / elements, never reductions
 };
 
 class Runtime {
