@@ -161,7 +161,11 @@ graph::Graph import_model(const ::onnx::ModelProto& model, const ImportOptions& 
     try {
       convert_node(imp, node);
     } catch (const Error& e) {
-      throw Error("node '" + node.name() + "' (" + node.op_type() + "): " + e.what());
+      // Unnamed nodes are named by their first output, as ONNX tools display them.
+      const std::string name = !node.name().empty() ? node.name()
+                               : node.output_size() > 0 ? "output " + node.output(0)
+                                                        : "";
+      throw Error("node '" + name + "' (" + node.op_type() + "): " + e.what());
     }
   }
   if (g.output_size() == 0) throw Error("the graph has no outputs");

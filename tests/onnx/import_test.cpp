@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -420,6 +421,89 @@ TEST(OnnxImportInputs, SymbolicDimsDefaultToOneOrComeFromOptions) {
   EXPECT_EQ(m.import(options).inputs()[0]->shape(), (Shape{5, 3}));
   options.input_shapes = {{"nope", {5, 3}}};
   EXPECT_THROW(m.import(options), Error);
+}
+
+// ---- quantization ops with constant qparams ----
+
+// ONNX's QuantizeLinear: saturate(round_half_even(x / scale) + zero_point), float32.
+Tensor onnx_quantize(const Tensor& x, float scale, std::uint8_t zp) {
+  Tensor q = Tensor::empty(x.shape(), DType::UInt8);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const float v = std::nearbyint(x.data<float>()[i] / scale) + static_cast<float>(zp);
+    q.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(std::clamp(v, 0.0f, 255.0f));
+  }
+  return q;
+}
+
+ModelWriter quantize_model(float scale) {
+  ModelWriter m;
+  m.input("x", {1000});
+  m.initializer("s", Tensor::scalar(scale));
+  m.initializer("z", Tensor::scalar<std::uint8_t>(128));
+  m.node("QuantizeLinear", {"x", "s", "z"}, {"q"});
+  m.node("DequantizeLinear", {"q", "s", "z"}, {"y"});
+  m.output("q");
+  m.output("y");
+  return m;
+}
+
+TEST(OnnxImportQuant, QuantizeLinearIsExactOnnxDivision) {
+  Tensor x = random_tensor({1000}, 30, -10.0f, 10.0f);
+  // 0.1: x * (1 / 0.1) and x / 0.1 round differently for some x (-9.15f / 0.1f rounds to
+  // -91, -9.15f * 10 to -92), so the import spells the division out instead of using the
+  // graph's (PyTorch's) quantize op.
+  x.data<float>()[0] = -9.15f;
+  x.data<float>()[1] = -8.15f;
+  const Graph g = quantize_model(0.1f).import();
+  EXPECT_EQ(count_nodes(g, OpKind::QuantizePerTensor), 0u);
+  EXPECT_EQ(count_nodes(g, OpKind::DequantizePerTensor), 1u);
+  const auto out = run_graph(g, {x});
+  const Tensor expected = onnx_quantize(x, 0.1f, 128);
+  EXPECT_TRUE(quantkit::graph::testing::identical(out[0], expected));
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    ASSERT_EQ(out[1].data<float>()[i],
+              static_cast<float>(expected.data<std::uint8_t>()[i] - 128) * 0.1f);
+  }
+  // A power-of-two scale makes both forms identical: the graph's quantize op is used.
+  const Graph pow2 = quantize_model(0.125f).import();
+  EXPECT_EQ(count_nodes(pow2, OpKind::QuantizePerTensor), 1u);
+  EXPECT_TRUE(quantkit::graph::testing::identical(run_graph(pow2, {x})[0],
+                                                  onnx_quantize(x, 0.125f, 128)));
+  // On request, PyTorch's numerics (what PT2E passes expect).
+  quantkit::onnx::ImportOptions torch_numerics;
+  torch_numerics.torch_quantize_numerics = true;
+  const Graph torch_graph = quantize_model(0.1f).import(torch_numerics);
+  EXPECT_EQ(count_nodes(torch_graph, OpKind::QuantizePerTensor), 1u);
+  const Tensor torch_q = run_graph(torch_graph, {x})[0];
+  EXPECT_EQ(expected.data<std::uint8_t>()[0], 128 - 91);
+  EXPECT_EQ(torch_q.data<std::uint8_t>()[0], 128 - 92);
+}
+
+TEST(OnnxImportQuant, PerChannelDequantizeLinearWithConstantQParams) {
+  const Tensor w = quantkit::graph::testing::random_ints<std::int8_t>({3, 4}, 31, -128, 127);
+  ModelWriter m;
+  m.input("x", {2, 4});
+  m.initializer("w_q", w);
+  m.initializer("w_s", Tensor::from_vector<float>({0.5f, 0.02f, 0.3f}));
+  m.initializer("w_z", Tensor::from_vector<std::int8_t>({0, 3, -2}));
+  m.node("DequantizeLinear", {"w_q", "w_s", "w_z"}, {"w"}, {{"axis", std::int64_t{0}}});
+  m.node("Gemm", {"x", "w"}, {"y"}, {{"transB", std::int64_t{1}}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::DequantizePerChannel), 1u);
+  const Tensor x = random_tensor({2, 4}, 32);
+  const Tensor y = run_graph(g, {x})[0];
+  const float s[3] = {0.5f, 0.02f, 0.3f};
+  const int z[3] = {0, 3, -2};
+  for (std::int64_t i = 0; i < 2; ++i)
+    for (std::int64_t o = 0; o < 3; ++o) {
+      double acc = 0;
+      for (std::int64_t k = 0; k < 4; ++k) {
+        acc += double(x.data<float>()[i * 4 + k]) *
+               static_cast<float>(w.data<std::int8_t>()[o * 4 + k] - z[o]) * s[o];
+      }
+      EXPECT_NEAR(y.data<float>()[i * 3 + o], acc, 1e-5);
+    }
 }
 
 // ---- errors ----
