@@ -154,8 +154,8 @@ class Converter {
     const std::int64_t axis = qp.axis < 0 ? qp.axis + rank : qp.axis;
     check_argument(axis >= 0 && axis < rank, kWhere, "axis", qp.axis,
                    "an axis of the observed value");
-    check_argument(static_cast<std::int64_t>(qp.scale.size()) == x->shape()[axis], kWhere,
-                   "scales", qp.scale.size(), "one scale per channel of the observed value");
+    check_argument(static_cast<std::int64_t>(qp.scale.size()) == x->shape()[axis], kWhere, "scales",
+                   qp.scale.size(), "one scale per channel of the observed value");
     // float32 scales and int64 zero points, as PyTorch registers them (the observer's
     // scale buffer is float32, so the rounding is exact).
     std::vector<float> scales32;
@@ -209,8 +209,9 @@ class Converter {
       levels[code] = quantizer.level_of_code(static_cast<std::int32_t>(code));
     }
     Value* codes = g_.add_constant(quantizer.quantize(x->data()), hint(x, "_codes"));
-    return g_.insert_node_before(n, OpKind::ApotDequantize, {codes},
-                                 AttributeMap{{"levels", Attribute(std::move(levels))}})
+    return g_
+        .insert_node_before(n, OpKind::ApotDequantize, {codes},
+                            AttributeMap{{"levels", Attribute(std::move(levels))}})
         ->output();
   }
 

@@ -25,7 +25,9 @@ bool is_private_data(const Graph& g, const Value* v) {
          g.uses(v).size() == 1;
 }
 
-bool is_data(const Value* v) { return v != nullptr && v->has_data() && v->dtype() == DType::Float32; }
+bool is_data(const Value* v) {
+  return v != nullptr && v->has_data() && v->dtype() == DType::Float32;
+}
 
 // "features.0.weight" -> "features.0.bias"; otherwise a fresh name beside the weight's.
 std::string bias_name_for(const Graph& g, const std::string& weight_name) {

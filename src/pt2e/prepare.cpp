@@ -124,8 +124,9 @@ class Preparer {
     }
     const auto* s = std::get_if<QuantizationSpec>(&spec);
     if (s != nullptr && s->apot && !v->has_data()) {
-      fail(what + " has an APoT spec but is not a parameter or constant: APoT specs are for "
-                  "weights only");
+      fail(what +
+           " has an APoT spec but is not a parameter or constant: APoT specs are for "
+           "weights only");
     }
   }
 
@@ -157,7 +158,8 @@ class Preparer {
       for (const Value* v : node->inputs()) {
         auto spec = a.input_qspec_map.find(v);
         if (spec == a.input_qspec_map.end() || !seen.insert(v).second) continue;
-        check_observable(v, spec->second, "input '" + v->name() + "' of node '" + node->name() + "'");
+        check_observable(v, spec->second,
+                         "input '" + v->name() + "' of node '" + node->name() + "'");
         add_key(Key{v, node, nullptr}, spec->second);
       }
       if (a.output_qspec) {
@@ -233,7 +235,8 @@ class Preparer {
           // Other users' edges first, then the producer's output (prepare.py's order).
           std::vector<const Node*> users;
           for (const graph::Use& u : g_.uses(key.value)) {
-            if (u.node != key.user && std::find(users.begin(), users.end(), u.node) == users.end()) {
+            if (u.node != key.user &&
+                std::find(users.begin(), users.end(), u.node) == users.end()) {
               users.push_back(u.node);
             }
           }
@@ -323,8 +326,9 @@ class Preparer {
     AttributeMap attrs;
     attrs.emplace(fake ? "module" : "observer", Attribute(place_name));
     const OpKind op = fake ? OpKind::FakeQuantize : OpKind::Observe;
-    Node* n = x->producer() != nullptr ? g_.insert_node_after(x->producer(), op, {x}, attrs, place_name)
-                                       : g_.insert_node_before(before, op, {x}, attrs, place_name);
+    Node* n = x->producer() != nullptr
+                  ? g_.insert_node_after(x->producer(), op, {x}, attrs, place_name)
+                  : g_.insert_node_before(before, op, {x}, attrs, place_name);
     inserted_.insert(n);
     inserted_place_[n] = place_name;
     return n;
@@ -338,7 +342,8 @@ class Preparer {
       for (std::size_t i = 0; i < node->num_inputs(); ++i) {
         Value* arg = node->input(i);
         const Value* original_arg = arg;
-        while (original_arg->producer() != nullptr && inserted_.contains(original_arg->producer())) {
+        while (original_arg->producer() != nullptr &&
+               inserted_.contains(original_arg->producer())) {
           original_arg = original_arg->producer()->input(0);
         }
         const Key edge{original_arg, node, nullptr};

@@ -20,9 +20,9 @@ PreparedModel::PreparedModel(Graph graph, std::map<std::string, ObservedPlace> p
     if (n->op() != graph::OpKind::Observe && n->op() != graph::OpKind::FakeQuantize) continue;
     const std::string& name =
         n->attr_string(n->op() == graph::OpKind::Observe ? "observer" : "module");
-    check_argument(places_.contains(name), "PreparedModel", "places", name,
-                   "an entry for every observe / fake_quantize node's place (node '" + n->name() +
-                       "')");
+    check_argument(
+        places_.contains(name), "PreparedModel", "places", name,
+        "an entry for every observe / fake_quantize node's place (node '" + n->name() + "')");
   }
 }
 

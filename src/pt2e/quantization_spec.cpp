@@ -53,8 +53,8 @@ struct Describer {
   std::string operator()(const FixedQParamsQuantizationSpec& s) const {
     std::ostringstream os;
     os.precision(9);
-    os << "fixed " << dtype_name(s.dtype) << " scale " << s.scale << " zero_point "
-       << s.zero_point << " [" << s.quant_min << ", " << s.quant_max << "]";
+    os << "fixed " << dtype_name(s.dtype) << " scale " << s.scale << " zero_point " << s.zero_point
+       << " [" << s.quant_min << ", " << s.quant_max << "]";
     if (s.fake_quant) os << " (fake quant)";
     return os.str();
   }

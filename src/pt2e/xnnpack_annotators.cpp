@@ -159,10 +159,14 @@ void annotate_conv(Annotator& an, bool with_bn, bool with_relu) {
     if (cur->op() != OpKind::Conv2d) continue;
     conv = cur;
     const QuantizationConfig* c = nullptr;
-    if (relu && bn) c = an.config_for({relu, bn, conv}, OpKind::Conv2d);
-    else if (relu) c = an.config_for({relu, conv}, OpKind::Conv2d);
-    else if (bn) c = an.config_for({bn, conv}, OpKind::Conv2d);
-    else c = an.config_for({conv}, OpKind::Conv2d);
+    if (relu && bn)
+      c = an.config_for({relu, bn, conv}, OpKind::Conv2d);
+    else if (relu)
+      c = an.config_for({relu, conv}, OpKind::Conv2d);
+    else if (bn)
+      c = an.config_for({bn, conv}, OpKind::Conv2d);
+    else
+      c = an.config_for({conv}, OpKind::Conv2d);
     if (c == nullptr) continue;
     annotate_weighted_inputs(an.annotation(conv), conv, *c);
     Annotator::set_output(an.annotation(last), c->output_activation);
@@ -194,8 +198,7 @@ void annotate_binary(Annotator& an, OpKind op, bool with_relu) {
     } else if (last->op() != op) {
       continue;
     }
-    const QuantizationConfig* c =
-        relu ? an.config_for({relu, bin}, op) : an.config_for({bin}, op);
+    const QuantizationConfig* c = relu ? an.config_for({relu, bin}, op) : an.config_for({bin}, op);
     if (c == nullptr) continue;
     if (!quantizable_operand(bin->input(0)) || !quantizable_operand(bin->input(1))) continue;
     check_config(*c);

@@ -144,8 +144,8 @@ TEST(Convert, DequantizeIsDuplicatedPerConsumer) {
   const Node* dq1 = l1->input(0)->producer();
   ASSERT_EQ(dq0->op(), OpKind::DequantizePerTensor);
   ASSERT_EQ(dq1->op(), OpKind::DequantizePerTensor);
-  EXPECT_NE(dq0, dq1);                       // one dequantize each
-  EXPECT_EQ(dq0->input(0), dq1->input(0));   // of the same quantize
+  EXPECT_NE(dq0, dq1);                      // one dequantize each
+  EXPECT_EQ(dq0->input(0), dq1->input(0));  // of the same quantize
   EXPECT_EQ(q.uses(dq0->output()).size(), 1u);
 }
 
@@ -186,14 +186,15 @@ TEST(Convert, NumericsEqualHandComputation) {
   for (double s : wq.scale) wscales.push_back(static_cast<double>(static_cast<float>(s)));
 
   const Tensor x = randn({2, 5}, 20, 1.5f);
-  const Tensor xf = dequantize_per_tensor(quantize_per_tensor(x, xq.scale[0], xq.zero_point[0], act),
-                                          xq.scale[0], xq.zero_point[0]);
+  const Tensor xf = dequantize_per_tensor(
+      quantize_per_tensor(x, xq.scale[0], xq.zero_point[0], act), xq.scale[0], xq.zero_point[0]);
   const Tensor w = g.find_value("linear.weight")->data();
   const Tensor wf = dequantize_per_channel(quantize_per_channel(w, wscales, wq.zero_point, 0, wr),
                                            wscales, wq.zero_point, 0);
   GraphBuilder b;
   Value* xi = b.input("x", DType::Float32, {2, 5});
-  b.output(b.linear(xi, b.parameter("w", wf), b.parameter("b", g.find_value("linear.bias")->data())));
+  b.output(
+      b.linear(xi, b.parameter("w", wf), b.parameter("b", g.find_value("linear.bias")->data())));
   const Tensor y = run1(std::move(b).build(), {xf});
   const Tensor expected = dequantize_per_tensor(
       quantize_per_tensor(y, oq.scale[0], oq.zero_point[0], act), oq.scale[0], oq.zero_point[0]);
@@ -245,14 +246,38 @@ TEST(Convert, DerivedBiasIsInt32WithInputTimesWeightScale) {
   EXPECT_EQ(count(q, OpKind::QuantizePerChannel), 0u);
 }
 
+TEST(Convert, FixedQParamsSpec) {
+  // sigmoid-like outputs: a constant scale 1/256 and zero point 0 on uint8, whatever the data.
+  class FixedQuantizer : public Quantizer {
+   public:
+    Annotations annotate(const Graph& g) const override {
+      Annotations a;
+      a[g.find_node("relu")].output_qspec = FixedQParamsQuantizationSpec{};
+      return a;
+    }
+  };
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {3, 4});
+  b.output(b.relu(x));
+  PreparedModel m = prepare_pt2e(std::move(b).build(), FixedQuantizer());
+  m.run({randn({3, 4}, 24, 100.0f)});
+  const Graph q = convert_pt2e(m);
+  const Node* dq = q.outputs()[0]->producer();
+  ASSERT_EQ(dq->op(), OpKind::DequantizePerTensor);
+  EXPECT_EQ(dq->attr_float("scale"), 1.0 / 256.0);
+  EXPECT_EQ(dq->attr_int("zero_point"), 0);
+  EXPECT_EQ(dq->attr_dtype("dtype"), DType::UInt8);
+  EXPECT_EQ(dq->attr_int("quant_max"), 255);
+}
+
 TEST(Convert, UncalibratedWeightsAreObservedFromTheirData) {
   const PreparedModel m = prepare_pt2e(linear_graph(), quantizer(true));
   const Graph q = convert_pt2e(m);  // no calibration run
   const Node* wdq = q.find_node("linear")->input(1)->producer();
   const Tensor w = linear_graph().find_value("linear.weight")->data();
-  const Tensor wf = graph::evaluate_node(*wdq, std::vector<Tensor>{wdq->input(0)->data(),
-                                                                  wdq->input(1)->data(),
-                                                                  wdq->input(2)->data()})[0];
+  const Tensor wf = graph::evaluate_node(
+      *wdq,
+      std::vector<Tensor>{wdq->input(0)->data(), wdq->input(1)->data(), wdq->input(2)->data()})[0];
   const Tensor& scales = wdq->input(1)->data();
   for (std::int64_t i = 0; i < w.numel(); ++i) {
     EXPECT_LE(std::fabs(wf.data<float>()[i] - w.data<float>()[i]),

@@ -9,8 +9,8 @@
 
 #include "pt2e/pt2e_test_util.h"
 #include "quantkit/core/error.h"
-#include "quantkit/graph/nn.h"
 #include "quantkit/graph/export.h"
+#include "quantkit/graph/nn.h"
 #include "quantkit/graph/printer.h"
 #include "quantkit/pt2e/fold_batch_norm.h"
 #include "quantkit/pt2e/xnnpack_quantizer.h"
@@ -22,8 +22,8 @@ using graph::Conv2dOptions;
 using graph::GraphBuilder;
 using graph::MaxPool2dOptions;
 using graph::OpKind;
-using testing::randn;
 using ::testing::HasSubstr;
+using testing::randn;
 
 XNNPACKQuantizer static_quantizer(bool per_channel = false) {
   XNNPACKQuantizer q;

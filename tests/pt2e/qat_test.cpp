@@ -113,5 +113,30 @@ TEST(PrepareQat, DynamicLinearForwardEqualsChooseQParamsGraph) {
   }
 }
 
+// APoT weights under QAT: the weight's fake_quantize node applies APoT quant-dequant, and
+// the forward equals the converted graph (int32 codes -> apot_dequantize).
+TEST(PrepareQat, ApotWeightFakeQuantEqualsConvertedCodes) {
+  QuantizationConfig config = get_apot_weight_config(4, 2);
+  const QuantizationConfig uniform_qat = get_symmetric_quantization_config(false, true);
+  config.input_activation = uniform_qat.input_activation;
+  config.output_activation = uniform_qat.output_activation;
+  config.weight->fake_quant = true;
+  config.is_qat = true;
+  XNNPACKQuantizer q;
+  q.set_global(config);
+  graph::GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {4, 8});
+  b.output(b.linear(x, b.parameter("fc.weight", randn({6, 8}, 500)),
+                    b.parameter("fc.bias", randn({6}, 501))));
+  PreparedModel m = prepare_qat_pt2e(std::move(b).build(), q);
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::FakeQuantize), 3u);
+  m.run({randn({4, 8}, 502)});
+  m.enable_observers(false);
+  const Graph qdq = convert_pt2e(m);
+  EXPECT_EQ(count_nodes(qdq, OpKind::ApotDequantize), 1u);
+  const Tensor xi = randn({4, 8}, 503);
+  EXPECT_TRUE(bitwise_equal(m({xi})[0], run1(qdq, {xi})));
+}
+
 }  // namespace
 }  // namespace quantkit::pt2e

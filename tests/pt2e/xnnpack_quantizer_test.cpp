@@ -1,10 +1,11 @@
 // XNNPACKQuantizer: configuration defaults (get_symmetric_quantization_config), pattern
 // annotation, and scope precedence (module name > object type > operator type > global).
+#include "quantkit/pt2e/xnnpack_quantizer.h"
+
 #include <gtest/gtest.h>
 
 #include "pt2e/pt2e_test_util.h"
 #include "quantkit/core/error.h"
-#include "quantkit/pt2e/xnnpack_quantizer.h"
 
 namespace quantkit::pt2e {
 namespace {
@@ -77,7 +78,8 @@ TEST(SymmetricConfig, PerChannelDynamicAndQat) {
   const QuantizationConfig qat_dyn = get_symmetric_quantization_config(false, true, true);
   EXPECT_EQ(qat_dyn.input_activation->observer_options.averaging_constant, 1.0f);
 
-  const QuantizationConfig narrow = get_symmetric_quantization_config(false, false, false, -64, 63, -7, 7);
+  const QuantizationConfig narrow =
+      get_symmetric_quantization_config(false, false, false, -64, 63, -7, 7);
   EXPECT_EQ(narrow.input_activation->quant_min, -64);
   EXPECT_EQ(narrow.weight->quant_max, 7);
   EXPECT_THROW(get_symmetric_quantization_config(false, false, false, -129, 127), Error);
@@ -108,7 +110,8 @@ Graph linear_relu_graph(bool relu_also_output = false) {
 
 TEST(Annotate, LinearReluIsFused) {
   Graph g = linear_relu_graph();
-  const Annotations a = XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
+  const Annotations a =
+      XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
   const Node* linear = g.find_node("linear");
   const Node* relu = g.find_node("relu");
   ASSERT_TRUE(a.contains(linear) && a.contains(relu));
@@ -124,7 +127,8 @@ TEST(Annotate, LinearReluIsFused) {
 
 TEST(Annotate, LinearWithTwoUsersIsNotFusedWithRelu) {
   Graph g = linear_relu_graph(/*relu_also_output=*/true);
-  const Annotations a = XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
+  const Annotations a =
+      XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
   const Node* linear = g.find_node("linear");
   const Node* relu = g.find_node("relu");
   ASSERT_TRUE(a.at(linear).output_qspec);
@@ -150,7 +154,8 @@ Graph conv_pool_cat_graph() {
 
 TEST(Annotate, ConvReluPoolCatFlatten) {
   Graph g = conv_pool_cat_graph();
-  const Annotations a = XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
+  const Annotations a =
+      XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
   const Node* conv = g.find_node("conv2d");
   const Node* relu = g.find_node("relu");
   const Node* pool = g.find_node("max_pool2d");
@@ -171,7 +176,8 @@ TEST(Annotate, ConvReluPoolCatFlatten) {
   EXPECT_EQ(std::get<Edge>(pout.edge_or_node), (Edge{relu->output(), pool}));
   // cat: first input concrete, second input and output shared with the first edge.
   EXPECT_EQ(plain(a.at(cat).input_qspec_map.at(pool->output())).observer, "histogram");
-  const auto& second = std::get<SharedQuantizationSpec>(a.at(cat).input_qspec_map.at(pool_x->output()));
+  const auto& second =
+      std::get<SharedQuantizationSpec>(a.at(cat).input_qspec_map.at(pool_x->output()));
   EXPECT_EQ(std::get<Edge>(second.edge_or_node), (Edge{pool->output(), cat}));
   // flatten shares cat's output.
   const auto& fl = std::get<SharedQuantizationSpec>(*a.at(flatten).output_qspec);
@@ -187,7 +193,8 @@ TEST(Annotate, ConvBatchNormReluWhenNotFolded) {
                            b.parameter("v", Tensor::from_vector<float>({1, 2, 3})));
   b.output(b.relu(bn));
   Graph g = std::move(b).build();
-  const Annotations a = XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
+  const Annotations a =
+      XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
   EXPECT_EQ(a.at(g.find_node("conv2d")).input_qspec_map.size(), 2u);
   EXPECT_FALSE(a.at(g.find_node("conv2d")).output_qspec);
   EXPECT_FALSE(a.at(g.find_node("batch_norm")).output_qspec);
@@ -205,7 +212,8 @@ TEST(Annotate, AddReluMulAndNonFloatOperands) {
   b.output(m);
   b.output(ii);
   Graph g = std::move(b).build();
-  const Annotations a = XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
+  const Annotations a =
+      XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(g);
   const Node* add = g.find_node("add");
   EXPECT_EQ(a.at(add).input_qspec_map.size(), 2u);
   EXPECT_FALSE(a.at(add).output_qspec);
@@ -221,8 +229,9 @@ TEST(Annotate, DynamicConfigQuantizesLinearOnly) {
   Value* y = b.relu(b.linear(x, b.parameter("w", randn({4, 4}, 9))));
   b.output(b.add(y, x));
   Graph g = std::move(b).build();
-  const Annotations a =
-      XNNPACKQuantizer().set_global(get_symmetric_quantization_config(false, false, true)).annotate(g);
+  const Annotations a = XNNPACKQuantizer()
+                            .set_global(get_symmetric_quantization_config(false, false, true))
+                            .annotate(g);
   const Node* linear = g.find_node("linear");
   ASSERT_TRUE(a.contains(linear));
   EXPECT_TRUE(plain(a.at(linear).input_qspec_map.at(x)).is_dynamic);

@@ -39,10 +39,10 @@ namespace quantkit::pt2e {
 // may name the same place (an output observer shared with a later input edge, like
 // PyTorch's one observer module called at two spots).
 struct ObservedPlace {
-  QuantizationSpecBase spec;  // resolved: never a SharedQuantizationSpec
-  std::unique_ptr<Observer> observer;             // uniform specs (PTQ)
-  std::unique_ptr<FakeQuantize> fake_quant;       // uniform specs (QAT)
-  std::unique_ptr<apot::ApotObserver> apot;       // APoT weight specs
+  QuantizationSpecBase spec;                 // resolved: never a SharedQuantizationSpec
+  std::unique_ptr<Observer> observer;        // uniform specs (PTQ)
+  std::unique_ptr<FakeQuantize> fake_quant;  // uniform specs (QAT)
+  std::unique_ptr<apot::ApotObserver> apot;  // APoT weight specs
   // Derived specs: the places whose qparams feed derive_qparams, in derived_from order.
   std::vector<std::string> derived_from;
   // APoT fake quant (an APoT spec with fake_quant): switches, as FakeQuantize's.
