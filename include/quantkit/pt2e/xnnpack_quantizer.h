@@ -6,13 +6,28 @@
 // Configuration precedence, as in PyTorch: module name (set_module_name) over object type
 // (set_object_type: the traced module's type, "Linear", "Conv2d") over operator type
 // (set_operator_type: the graph op) over the global config. std::nullopt means "leave in
-// float" for that scope.
+// float" for that scope. A fused pattern (conv2d -> relu, ...) is annotated only when all
+// its nodes fall in the same scope (PyTorch's filter over the partition); operator-type
+// scopes select patterns by their main op.
 //
 // Annotated patterns, in XNNPACK's order (each node is annotated once; fused patterns
-// first): linear (+ relu), conv2d (+ batch_norm) (+ relu), add (+ relu), mul, max_pool2d,
-// adaptive_avg_pool2d, flatten/reshape (shared with input), cat (shared), and the
-// activations relu/hardtanh when standalone. Dynamic configs annotate linear only (as
-// XNNPACK's dynamic quantization does).
+// first): linear (+ relu), conv2d (+ batch_norm) (+ relu), adaptive_avg_pool2d, add (+ relu),
+// mul (+ relu), max_pool2d, cat (shared); then relu / hardtanh / max_pool2d /
+// adaptive_avg_pool2d / flatten / reshape / transpose that follow a node with an output
+// spec share that node's observer (propagate_annotation). Dynamic configs annotate linear
+// only (as XNNPACK's dynamic quantization does).
+//
+// Differences from torchao's XNNPACKQuantizer:
+//  * torchao stores set_operator_type but never uses it; here it is a scope level.
+//  * set_object_type matches the node's innermost module type only (SourceInfo keeps one
+//    type; PyTorch's nn_module_stack has every ancestor's).
+//  * Nested set_module_name entries: the most specific path wins (PyTorch: the first set).
+//  * set_module_name(name, std::nullopt) is allowed (PyTorch asserts); propagation skips
+//    nodes whose scope explicitly says float (PyTorch propagates regardless of scope).
+//  * max_pool2d is also a pattern of its own (torch 2.1's XNNPACKQuantizer), so a pool
+//    right after a graph input is quantized too; the conv_bn patterns apply in PTQ as well
+//    (prepare folds batch norm first, so they only matter when annotate() is called alone).
+//  * Dynamic annotation is chosen per matched config, not from the global config alone.
 #include <cstdint>
 #include <optional>
 #include <string>
