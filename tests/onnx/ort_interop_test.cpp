@@ -1,0 +1,255 @@
+// ONNX Runtime runs what we export, and agrees with our interpreter:
+//  * fp32 models within 1e-4 relative (to the output's largest magnitude);
+//  * Q/DQ models within one quantization step of the output on >= 99.9% of elements, with
+//    ORT's default optimizations (QDQ groups fused into its integer kernels) and with none
+//    (each QuantizeLinear/DequantizeLinear as written). The elements outside are printed.
+//
+// Needs node and onnxruntime-node: `export QUANTKIT_ORT_DIR="$(scripts/install-ort)"`.
+// Without QUANTKIT_ORT_DIR the tests skip, saying so.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "export_test_models.h"
+#include "quantkit/core/npy.h"
+#include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/export.h"
+#include "quantkit/graph/nn.h"
+#include "quantkit/onnx/onnx_export.h"
+#include "quantkit/pt2e/convert.h"
+#include "quantkit/pt2e/prepare.h"
+#include "quantkit/pt2e/xnnpack_quantizer.h"
+
+namespace quantkit::onnx {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kRunOrt = fs::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "tools" / "ort" /
+                         "run_ort.mjs";
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class OrtInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* ort = std::getenv("QUANTKIT_ORT_DIR");
+    if (ort == nullptr || *ort == '\0') {
+      GTEST_SKIP() << "ONNX Runtime interop is off: set QUANTKIT_ORT_DIR to an installed "
+                      "onnxruntime-node package (export QUANTKIT_ORT_DIR=\"$(scripts/install-ort)\")";
+    }
+    if (std::system("node --version > /dev/null 2>&1") != 0) {
+      GTEST_SKIP() << "ONNX Runtime interop is off: QUANTKIT_ORT_DIR is set but 'node' is not "
+                      "on PATH";
+    }
+    ort_dir_ = ort;
+    dir_ = fs::temp_directory_path() /
+           ("quantkit_ort_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Exports `g`, runs ORT on `input` and returns its first output.
+  Tensor run_ort(const graph::Graph& g, const Tensor& input, const std::string& optimization) {
+    const fs::path model = dir_ / "model.onnx";
+    const fs::path in = dir_ / "input.npy";
+    const fs::path out = dir_ / ("out_" + optimization);
+    export_onnx(g, model);
+    write_npy(in, input);
+    const std::string command = "node " + shell_quote(kRunOrt.string()) + " --ort " +
+                                shell_quote(ort_dir_) + " --optimization " + optimization + " " +
+                                shell_quote(model.string()) + " " + shell_quote(out.string()) +
+                                " " + shell_quote(in.string());
+    const int status = std::system(command.c_str());
+    if (status != 0) throw Error("ORT run failed (" + std::to_string(status) + "): " + command);
+    return read_npy(out / "output_0.npy");
+  }
+
+  std::string ort_dir_;
+  fs::path dir_;
+};
+
+Tensor run_ours(const graph::Graph& g, const Tensor& input) {
+  return graph::run_graph(g, std::vector<Tensor>{input}).at(0);
+}
+
+// Agreement of a quantized output: |ort - ours| in units of the output step.
+struct StepAgreement {
+  std::int64_t total = 0;
+  std::int64_t exact = 0;
+  std::int64_t within_one = 0;
+  std::string outside;  // the elements beyond one step
+};
+
+StepAgreement compare_in_steps(const Tensor& ort, const Tensor& ours, double step) {
+  StepAgreement a;
+  a.total = ours.numel();
+  std::ostringstream outside;
+  for (std::int64_t i = 0; i < ours.numel(); ++i) {
+    const double diff = std::fabs(static_cast<double>(ort.data<float>()[i]) -
+                                  static_cast<double>(ours.data<float>()[i])) / step;
+    if (diff < 1e-3) ++a.exact;
+    if (diff <= 1.0 + 1e-3) {
+      ++a.within_one;
+    } else {
+      outside << "  element " << i << ": ours " << ours.data<float>()[i] << ", ORT "
+              << ort.data<float>()[i] << " (" << diff << " steps)\n";
+    }
+  }
+  a.outside = outside.str();
+  return a;
+}
+
+// The step of the graph's output: the scale of the dequantize producing it.
+double output_step(const graph::Graph& g) {
+  const graph::Node* dq = g.outputs()[0]->producer();
+  if (dq == nullptr || dq->op() != graph::OpKind::DequantizePerTensor) {
+    throw Error("the model's output is not a dequantize_per_tensor");
+  }
+  return dq->attr_float("scale");
+}
+
+void expect_step_agreement(const char* what, const Tensor& ort, const Tensor& ours, double step) {
+  ASSERT_EQ(ort.dtype(), DType::Float32);
+  ASSERT_EQ(ort.shape(), ours.shape());
+  const StepAgreement a = compare_in_steps(ort, ours, step);
+  const double fraction = static_cast<double>(a.within_one) / static_cast<double>(a.total);
+  // The agreement figures, for the record (docs and the note).
+  std::cout << "[ORT agreement] " << what << ": " << a.exact << "/" << a.total << " exact, "
+            << a.within_one << "/" << a.total << " within one step (" << 100.0 * fraction
+            << "%)\n"
+            << a.outside;
+  EXPECT_GE(fraction, 0.999) << a.outside;
+}
+
+TEST_F(OrtInterop, Fp32CnnAgreesWithin1e4Relative) {
+  const graph::Graph g = testing::float_cnn(32);
+  const Tensor x = testing::cnn_input(32, 21);
+  const Tensor ours = run_ours(g, x);
+  for (const std::string level : {"all", "disabled"}) {
+    const Tensor ort = run_ort(g, x, level);
+    ASSERT_EQ(ort.dtype(), DType::Float32);
+    ASSERT_EQ(ort.shape(), ours.shape());
+    float max_abs = 0.0f, max_diff = 0.0f;
+    for (std::int64_t i = 0; i < ours.numel(); ++i) {
+      max_abs = std::max(max_abs, std::fabs(ours.data<float>()[i]));
+      max_diff = std::max(max_diff, std::fabs(ours.data<float>()[i] - ort.data<float>()[i]));
+    }
+    std::cout << "[ORT agreement] fp32 CNN (optimization " << level
+              << "): max |diff| / max |output| = " << max_diff / max_abs << "\n";
+    EXPECT_LE(max_diff, 1e-4f * max_abs) << "optimization " << level;
+  }
+}
+
+TEST_F(OrtInterop, StaticQdqCnnAgreesWithinOneStep) {
+  const graph::Graph g = testing::static_qdq_cnn(64, testing::cnn_input(32, 31));
+  const Tensor x = testing::cnn_input(64, 32);
+  const Tensor ours = run_ours(g, x);
+  const double step = output_step(g);
+  expect_step_agreement("static Q/DQ CNN, ORT optimizations on (fused int8 kernels)",
+                        run_ort(g, x, "all"), ours, step);
+  expect_step_agreement("static Q/DQ CNN, ORT optimizations off (Q/DQ as written)",
+                        run_ort(g, x, "disabled"), ours, step);
+}
+
+// Dynamic quantization has a float output (the quantized operands are dequantized into the
+// linear). ONNX's DynamicQuantizeLinear picks the same qparams as choose_qparams (uint8
+// form), so activations quantize identically but for rare rounding-boundary cases, and the
+// rest is fp32 arithmetic: compare like fp32 (1e-4 of the output's magnitude), per element.
+TEST_F(OrtInterop, DynamicQdqCnnAgreesWithFp32Tolerance) {
+  const graph::Graph g = testing::dynamic_qdq_cnn(16);
+  const Tensor x = testing::cnn_input(16, 41);
+  const Tensor ours = run_ours(g, x);
+  float max_abs = 0.0f;
+  for (float v : ours.span<float>()) max_abs = std::max(max_abs, std::fabs(v));
+  for (const std::string level : {"all", "disabled"}) {
+    const Tensor ort = run_ort(g, x, level);
+    ASSERT_EQ(ort.shape(), ours.shape());
+    expect_step_agreement(("dynamic Q/DQ CNN (optimization " + level +
+                           "), in units of 1e-4 of the largest output").c_str(),
+                          ort, ours, 1e-4 * max_abs);
+  }
+}
+
+// The small CNN as torch.nn-like modules, quantized by the PT2E flow: XNNPACKQuantizer →
+// prepare_pt2e → calibrate → convert_pt2e (what the CLI's quantize command runs).
+struct ModuleCnn : graph::Module {
+  graph::Sequential features;
+  graph::Flatten flatten;
+  graph::Linear fc1{8 * 3 * 3, 16};
+  graph::ReLU relu;
+  graph::Linear fc2{16, 10};
+  ModuleCnn() : Module("ModuleCnn") {
+    features.emplace<graph::Conv2d>(1, 4, 3, graph::Conv2dOptions({1, 1}, {1, 1}));
+    features.emplace<graph::BatchNorm2d>(4);
+    features.emplace<graph::ReLU>();
+    features.emplace<graph::MaxPool2d>(2);
+    features.emplace<graph::Conv2d>(4, 8, 3, graph::Conv2dOptions({1, 1}, {1, 1}));
+    features.emplace<graph::ReLU>();
+    features.emplace<graph::MaxPool2d>(2);
+    register_module("features", features);
+    register_module("flatten", flatten);
+    register_module("fc1", fc1);
+    register_module("relu", relu);
+    register_module("fc2", fc2);
+  }
+  graph::Proxy forward(const graph::Proxy& x) override {
+    return fc2(relu(fc1(flatten(features(x)))));
+  }
+};
+
+graph::Graph pt2e_cnn(std::int64_t batch, const pt2e::QuantizationConfig& config) {
+  ModuleCnn net;
+  net.reset_parameters(/*seed=*/7);
+  const graph::Graph fp32 = graph::export_model(net, {Tensor::zeros({batch, 1, 12, 12}, DType::Float32)});
+  pt2e::XNNPACKQuantizer quantizer;
+  quantizer.set_global(config);
+  pt2e::PreparedModel prepared = pt2e::prepare_pt2e(fp32, quantizer);
+  for (std::uint32_t seed = 100; seed < 104; ++seed) prepared.run({testing::cnn_input(batch, seed)});
+  return pt2e::convert_pt2e(prepared);
+}
+
+TEST_F(OrtInterop, Pt2eStaticPerChannelCnnAgreesWithinOneStep) {
+  const graph::Graph g = pt2e_cnn(64, pt2e::get_symmetric_quantization_config(/*per_channel=*/true));
+  const Tensor x = testing::cnn_input(64, 51);
+  const Tensor ours = run_ours(g, x);
+  const double step = output_step(g);
+  expect_step_agreement("PT2E int8 per-channel CNN, ORT optimizations on", run_ort(g, x, "all"),
+                        ours, step);
+  expect_step_agreement("PT2E int8 per-channel CNN, ORT optimizations off",
+                        run_ort(g, x, "disabled"), ours, step);
+}
+
+TEST_F(OrtInterop, Pt2eStaticPerTensorCnnAgreesWithinOneStep) {
+  const graph::Graph g = pt2e_cnn(64, pt2e::get_symmetric_quantization_config(false));
+  const Tensor x = testing::cnn_input(64, 52);
+  const Tensor ours = run_ours(g, x);
+  expect_step_agreement("PT2E int8 per-tensor CNN, ORT optimizations on", run_ort(g, x, "all"),
+                        ours, output_step(g));
+}
+
+TEST_F(OrtInterop, Pt2eApotWeightCnnAgreesWithinOneStep) {
+  const graph::Graph g = pt2e_cnn(64, pt2e::get_apot_weight_config(4, 2));
+  const Tensor x = testing::cnn_input(64, 53);
+  const Tensor ours = run_ours(g, x);
+  expect_step_agreement("PT2E APoT-w4 CNN (weights as Gather), ORT optimizations on",
+                        run_ort(g, x, "all"), ours, output_step(g));
+}
+
+}  // namespace
+}  // namespace quantkit::onnx
