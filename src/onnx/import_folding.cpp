@@ -6,6 +6,7 @@
 // Shape → Gather → Unsqueeze → Concat → Reshape chains torch emits for `x.view(x.size(0), -1)`
 // fold to a constant target shape. Gather on run-time data is not supported (no gather op).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "import_context.h"
@@ -336,7 +337,8 @@ void convert_slice(NodeContext& ctx) {
     ctx.check(!seen[a], "axes repeat");
     seen[a] = true;
     const std::int64_t dim = s[a], st = steps[i];
-    ctx.check(st != 0, "steps must not be 0");
+    ctx.check(st != 0 && st != std::numeric_limits<std::int64_t>::min(),
+              "steps must be nonzero (and > INT64_MIN)");
     if (dim == 0) {
       count[a] = 0;
       continue;
@@ -349,11 +351,11 @@ void convert_slice(NodeContext& ctx) {
     if (st > 0) {
       b = clamp_index(starts[i], 0, dim);
       e = clamp_index(ends[i], 0, dim);
-      count[a] = e > b ? (e - b + st - 1) / st : 0;
+      count[a] = e > b ? (e - b - 1) / st + 1 : 0;
     } else {
       b = clamp_index(starts[i], 0, dim - 1);
       e = clamp_index(ends[i], -1, dim - 1);
-      count[a] = b > e ? (b - e - st - 1) / -st : 0;
+      count[a] = b > e ? (b - e - 1) / -st + 1 : 0;
     }
     first[a] = b;
     step[a] = st;
@@ -410,6 +412,13 @@ void convert_pad(NodeContext& ctx) {
     ctx.check(pads[b] >= 0 && pads[e] >= 0, "negative pads (cropping) are not supported");
     ctx.check(d >= rank - 2 || (pads[b] == 0 && pads[e] == 0),
               "only the last two dims may be padded");
+  }
+  if (is_integer(x->dtype())) {
+    // The fill must be a value of x's dtype (checked here, before any conversion).
+    ctx.check(std::isfinite(value) && value == std::nearbyint(value) &&
+                  value >= static_cast<double>(dtype_min(x->dtype())) &&
+                  value <= static_cast<double>(dtype_max(x->dtype())),
+              "constant_value does not fit " + std::string(dtype_name(x->dtype())));
   }
   const auto h = static_cast<std::size_t>(rank - 2), w = static_cast<std::size_t>(rank - 1);
   const Ints spatial{pads[h], pads[w], pads[h + static_cast<std::size_t>(rank)],

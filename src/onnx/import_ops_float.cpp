@@ -252,6 +252,16 @@ void convert_clip(NodeContext& ctx) {
     ctx.set_output(0, x);
     return;
   }
+  if (is_integer(x->dtype())) {
+    // Bounds outside the dtype are clipped to it (checked before any conversion).
+    const auto type_min = static_cast<double>(dtype_min(x->dtype()));
+    const auto type_max = static_cast<double>(dtype_max(x->dtype()));
+    for (std::optional<double>* b : {&lo, &hi}) {
+      if (!*b) continue;
+      ctx.check(**b == std::nearbyint(**b), "integer Clip bounds must be integers");
+      **b = std::clamp(**b, type_min, type_max);
+    }
+  }
   if (lo && hi && is_floating(x->dtype())) {
     // torch's ReLU6 / Hardtanh export as Clip: keep them recognizable.
     ctx.set_output(0, ctx.emit(OpKind::Hardtanh, {x}, {{"min_val", *lo}, {"max_val", *hi}}));

@@ -239,6 +239,11 @@ ConvAttrs read_conv_attrs(NodeContext& ctx, const Shape& x, const Shape& w) {
   a.dilation = ctx.attr_ints("dilations", {1, 1});
   a.groups = ctx.attr_int("group", 1);
   ctx.check(a.stride.size() == 2 && a.dilation.size() == 2, "strides/dilations need 2 entries");
+  for (std::size_t d = 0; d < 2; ++d) {
+    ctx.check(a.stride[d] >= 1 && a.stride[d] <= (1 << 24) && a.dilation[d] >= 1 &&
+                  a.dilation[d] <= (1 << 24),
+              "strides and dilations must be in [1, 2^24]");
+  }
   const std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   ctx.check(auto_pad == "NOTSET" || auto_pad == "VALID",
             "auto_pad '" + auto_pad + "' is not supported for integer convolution");
