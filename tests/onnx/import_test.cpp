@@ -15,6 +15,7 @@
 #include "graph/graph_test_util.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/printer.h"
 #include "quantkit/onnx/onnx_import.h"
 
 namespace {
@@ -241,7 +242,9 @@ TEST(OnnxImportGemm, AlphaBetaTransAAndRuntimeB) {
          {{"transA", std::int64_t{1}}, {"alpha", 0.5f}, {"beta", 2.0f}});
   m.output("y");
   const Graph g = m.import();
-  EXPECT_EQ(count_nodes(g, OpKind::MatMul), 1u);
+  // A run-time B stays linear's weight (transposed to [N, K]) so that QDQ models keep the
+  // dequantize -> linear pattern the PT2E passes look for.
+  EXPECT_EQ(count_nodes(g, OpKind::Linear), 1u) << quantkit::graph::to_string(g);
   Tensor expected = matmul_loops(a, b, true, false, 0.5f);
   for (std::int64_t i = 0; i < 12; ++i) expected.data<float>()[i] += 2.0f * c.data<float>()[i];
   EXPECT_TRUE(all_close(run_graph(g, {a, b})[0], expected));
