@@ -1,10 +1,11 @@
 // ExportContext: ONNX names, initializers, nodes and value infos of the model being written.
+#include "export_context.h"
+
 #include <bit>
 #include <cstring>
 #include <string>
 #include <utility>
 
-#include "export_context.h"
 #include "quantkit/core/error.h"
 
 namespace quantkit::onnx::export_detail {
@@ -14,13 +15,20 @@ static_assert(std::endian::native == std::endian::little,
 
 std::int32_t onnx_elem_type(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return ::onnx::TensorProto_DataType_FLOAT;
-    case DType::Float64: return ::onnx::TensorProto_DataType_DOUBLE;
-    case DType::Int8: return ::onnx::TensorProto_DataType_INT8;
-    case DType::UInt8: return ::onnx::TensorProto_DataType_UINT8;
-    case DType::Int16: return ::onnx::TensorProto_DataType_INT16;
-    case DType::Int32: return ::onnx::TensorProto_DataType_INT32;
-    case DType::Int64: return ::onnx::TensorProto_DataType_INT64;
+    case DType::Float32:
+      return ::onnx::TensorProto_DataType_FLOAT;
+    case DType::Float64:
+      return ::onnx::TensorProto_DataType_DOUBLE;
+    case DType::Int8:
+      return ::onnx::TensorProto_DataType_INT8;
+    case DType::UInt8:
+      return ::onnx::TensorProto_DataType_UINT8;
+    case DType::Int16:
+      return ::onnx::TensorProto_DataType_INT16;
+    case DType::Int32:
+      return ::onnx::TensorProto_DataType_INT32;
+    case DType::Int64:
+      return ::onnx::TensorProto_DataType_INT64;
   }
   throw_invalid_argument("export_onnx", "dtype", static_cast<int>(dtype), "a valid DType");
 }

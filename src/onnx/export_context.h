@@ -7,14 +7,14 @@
 // scalar qparams) get fresh names that collide with nothing. Parameters and constants
 // become initializers lazily, the first time a node reads one as an operand, so tensors only
 // read through a conversion (f64 per-channel scales → f32) are not written twice.
+#include <onnx/onnx_pb.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <onnx/onnx_pb.h>
 
 #include "quantkit/graph/graph.h"
 #include "quantkit/onnx/onnx_export.h"
@@ -37,8 +37,7 @@ struct DynamicQuantization {
 
 class ExportContext {
  public:
-  ExportContext(const graph::Graph& graph, const ExportOptions& options,
-                ::onnx::GraphProto* proto);
+  ExportContext(const graph::Graph& graph, const ExportOptions& options, ::onnx::GraphProto* proto);
 
   const graph::Graph& graph() const { return graph_; }
   std::int64_t opset() const { return options_.opset; }
@@ -70,7 +69,7 @@ class ExportContext {
   const graph::Graph& graph_;
   const ExportOptions& options_;
   ::onnx::GraphProto* proto_;
-  std::unordered_set<std::string> names_;         // every ONNX name in use
+  std::unordered_set<std::string> names_;  // every ONNX name in use
   std::unordered_set<const graph::Value*> initialized_;
   std::size_t counter_ = 0;
 };

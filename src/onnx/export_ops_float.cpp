@@ -167,11 +167,11 @@ void emit_pad(ExportContext& ctx, const Node& node) {
   if (is_integer(x->dtype()) && value != std::trunc(value)) {
     ctx.fail(node, "a fractional pad value for an integer tensor");
   }
-  auto* pad = ctx.add_node(
-      "Pad",
-      {ctx.use(x), ctx.add_initializer(int64_vector(pads), node.name() + "_pads"),
-       ctx.add_initializer(scalar_of(x->dtype(), value), node.name() + "_value")},
-      {output_of(ctx, node)}, node.name());
+  auto* pad =
+      ctx.add_node("Pad",
+                   {ctx.use(x), ctx.add_initializer(int64_vector(pads), node.name() + "_pads"),
+                    ctx.add_initializer(scalar_of(x->dtype(), value), node.name() + "_value")},
+                   {output_of(ctx, node)}, node.name());
   pad->add_attribute()->CopyFrom([] {
     ::onnx::AttributeProto a;
     a.set_name("mode");
@@ -188,7 +188,8 @@ void emit_cast(ExportContext& ctx, const Node& node) {
   // Our float → int cast saturates; ONNX's is undefined out of range. Clipping first makes
   // them agree where the bounds are exact floats (8- and 16-bit targets); NaN differs.
   if (is_floating(from) && is_integer(to)) {
-    if (dtype_size(to) > 2) ctx.fail(node, "a saturating float → 32/64-bit integer cast has no exact ONNX form");
+    if (dtype_size(to) > 2)
+      ctx.fail(node, "a saturating float → 32/64-bit integer cast has no exact ONNX form");
     const std::string clipped = ctx.fresh_name(node.name() + "_saturated");
     ctx.add_node("Clip",
                  {ctx.use(node.input(0)),
@@ -208,16 +209,26 @@ void emit_cast(ExportContext& ctx, const Node& node) {
 // Ops whose ONNX form is one node with the same inputs and no attributes.
 const char* direct_op_type(OpKind op) {
   switch (op) {
-    case OpKind::Add: return "Add";
-    case OpKind::Sub: return "Sub";
-    case OpKind::Mul: return "Mul";
-    case OpKind::Div: return "Div";
-    case OpKind::Relu: return "Relu";
-    case OpKind::Sigmoid: return "Sigmoid";
-    case OpKind::Tanh: return "Tanh";
-    case OpKind::MatMul: return "MatMul";
-    case OpKind::Round: return "Round";  // half to even in both
-    default: return nullptr;
+    case OpKind::Add:
+      return "Add";
+    case OpKind::Sub:
+      return "Sub";
+    case OpKind::Mul:
+      return "Mul";
+    case OpKind::Div:
+      return "Div";
+    case OpKind::Relu:
+      return "Relu";
+    case OpKind::Sigmoid:
+      return "Sigmoid";
+    case OpKind::Tanh:
+      return "Tanh";
+    case OpKind::MatMul:
+      return "MatMul";
+    case OpKind::Round:
+      return "Round";  // half to even in both
+    default:
+      return nullptr;
   }
 }
 
@@ -231,8 +242,10 @@ void export_float_node(ExportContext& ctx, const Node& node) {
     return;
   }
   switch (node.op()) {
-    case OpKind::Linear: return emit_linear(ctx, node);
-    case OpKind::Conv2d: return emit_conv(ctx, node);
+    case OpKind::Linear:
+      return emit_linear(ctx, node);
+    case OpKind::Conv2d:
+      return emit_conv(ctx, node);
     case OpKind::Hardtanh: {
       const double lo = node.attr_float("min_val"), hi = node.attr_float("max_val");
       return emit_clip(ctx, node, &lo, &hi);
@@ -262,7 +275,8 @@ void export_float_node(ExportContext& ctx, const Node& node) {
       set_attr(pool, "count_include_pad", node.attr_int("count_include_pad"));
       return;
     }
-    case OpKind::AdaptiveAvgPool2d: return emit_adaptive_avg_pool(ctx, node);
+    case OpKind::AdaptiveAvgPool2d:
+      return emit_adaptive_avg_pool(ctx, node);
     case OpKind::BatchNorm: {
       std::vector<std::string> inputs;
       for (const graph::Value* v : node.inputs()) inputs.push_back(ctx.use(v));
@@ -271,17 +285,19 @@ void export_float_node(ExportContext& ctx, const Node& node) {
                "epsilon", static_cast<float>(node.attr_float("eps")));
       return;
     }
-    case OpKind::Flatten: return emit_flatten(ctx, node);
-    case OpKind::Reshape: return emit_static_reshape(ctx, node);
+    case OpKind::Flatten:
+      return emit_flatten(ctx, node);
+    case OpKind::Reshape:
+      return emit_static_reshape(ctx, node);
     case OpKind::Transpose: {
       const std::size_t rank = node.input(0)->shape().size();
       std::vector<std::int64_t> perm(rank);
       std::iota(perm.begin(), perm.end(), std::int64_t{0});
       std::swap(perm[normalize_dim(ctx, node, node.attr_int("dim0"), rank)],
                 perm[normalize_dim(ctx, node, node.attr_int("dim1"), rank)]);
-      set_attr(ctx.add_node("Transpose", {ctx.use(node.input(0))}, {output_of(ctx, node)},
-                            node.name()),
-               "perm", perm);
+      set_attr(
+          ctx.add_node("Transpose", {ctx.use(node.input(0))}, {output_of(ctx, node)}, node.name()),
+          "perm", perm);
       return;
     }
     case OpKind::Cat: {
@@ -293,9 +309,9 @@ void export_float_node(ExportContext& ctx, const Node& node) {
       return;
     }
     case OpKind::Softmax:
-      set_attr(ctx.add_node("Softmax", {ctx.use(node.input(0))}, {output_of(ctx, node)},
-                            node.name()),
-               "axis", node.attr_int("dim"));
+      set_attr(
+          ctx.add_node("Softmax", {ctx.use(node.input(0))}, {output_of(ctx, node)}, node.name()),
+          "axis", node.attr_int("dim"));
       return;
     case OpKind::HardSigmoid: {
       auto* n = ctx.add_node("HardSigmoid", {ctx.use(node.input(0))}, {output_of(ctx, node)},
@@ -309,12 +325,14 @@ void export_float_node(ExportContext& ctx, const Node& node) {
       ctx.add_node("HardSwish", {ctx.use(node.input(0))}, {output_of(ctx, node)}, node.name());
       return;
     case OpKind::LeakyRelu:
-      set_attr(ctx.add_node("LeakyRelu", {ctx.use(node.input(0))}, {output_of(ctx, node)},
-                            node.name()),
-               "alpha", static_cast<float>(node.attr_float("negative_slope")));
+      set_attr(
+          ctx.add_node("LeakyRelu", {ctx.use(node.input(0))}, {output_of(ctx, node)}, node.name()),
+          "alpha", static_cast<float>(node.attr_float("negative_slope")));
       return;
-    case OpKind::Pad2d: return emit_pad(ctx, node);
-    case OpKind::Cast: return emit_cast(ctx, node);
+    case OpKind::Pad2d:
+      return emit_pad(ctx, node);
+    case OpKind::Cast:
+      return emit_cast(ctx, node);
     case OpKind::Observe:
     case OpKind::FakeQuantize:
       ctx.fail(node, "a prepared (calibration) graph has no ONNX form; run convert_pt2e first");
@@ -328,9 +346,11 @@ void export_float_node(ExportContext& ctx, const Node& node) {
     case OpKind::QuantizedConv2d:
     case OpKind::QuantizedAdd:
     case OpKind::DynamicQuantizedLinear:
-      ctx.fail(node, "fused integer kernels of a lowered graph have no ONNX form; export the "
-                     "Q/DQ graph before lowering");
-    default: ctx.fail(node, "no ONNX form");
+      ctx.fail(node,
+               "fused integer kernels of a lowered graph have no ONNX form; export the "
+               "Q/DQ graph before lowering");
+    default:
+      ctx.fail(node, "no ONNX form");
   }
 }
 

@@ -39,8 +39,9 @@ Tensor scalar_in(DType dtype, std::int64_t value) {
 // Per-tensor qparams from the node's attributes, as ONNX initializers.
 std::pair<std::string, std::string> attr_qparams(ExportContext& ctx, const Node& node) {
   if (node.num_inputs() > 1) {
-    ctx.fail(node, "run-time qparams have an ONNX form only in the choose_qparams → quantize → "
-                   "dequantize pattern of dynamic quantization");
+    ctx.fail(node,
+             "run-time qparams have an ONNX form only in the choose_qparams → quantize → "
+             "dequantize pattern of dynamic quantization");
   }
   const auto scale = static_cast<float>(node.attr_float("scale"));
   return {ctx.add_initializer(Tensor::scalar<float>(scale), node.name() + "_scale"),
@@ -60,8 +61,8 @@ std::pair<std::string, std::string> channel_qparams(ExportContext& ctx, const No
   const Tensor zp = zero_points->data().to(DType::Int64);
   for (std::int64_t v : zp.span<const std::int64_t>()) {
     if (v < dtype_min(dtype) || v > dtype_max(dtype)) {
-      ctx.fail(node, "zero point " + std::to_string(v) + " is outside " +
-                         std::string(dtype_name(dtype)));
+      ctx.fail(node,
+               "zero point " + std::to_string(v) + " is outside " + std::string(dtype_name(dtype)));
     }
   }
   return {ctx.add_initializer(scales->data().to(DType::Float32), node.name() + "_scales"),
@@ -77,8 +78,9 @@ void emit_quantize(ExportContext& ctx, const Node& node, std::string scale, std:
   ctx.add_value_info(node.output());
   const std::string out = node.output()->name();
   const std::string quantized = full_range ? out : ctx.fresh_name(node.name() + "_saturated");
-  auto* q = ctx.add_node("QuantizeLinear", {ctx.use(node.input(0)), std::move(scale), std::move(zp)},
-                         {quantized}, node.name());
+  auto* q =
+      ctx.add_node("QuantizeLinear", {ctx.use(node.input(0)), std::move(scale), std::move(zp)},
+                   {quantized}, node.name());
   if (axis) set_attr(q, "axis", *axis);
   if (full_range) return;
   ctx.add_node("Clip",
@@ -117,8 +119,10 @@ void emit_choose_qparams(ExportContext& ctx, const Node& node) {
   const DType dtype = node.attr_dtype("dtype");
   const std::int64_t qmin = node.attr_int("quant_min"), qmax = node.attr_int("quant_max");
   if (!is_8bit(dtype) || qmin != dtype_min(dtype) || qmax != dtype_max(dtype)) {
-    ctx.fail(node, "DynamicQuantizeLinear needs the full 8-bit range (int8 [-128, 127] or uint8 "
-                   "[0, 255]), got [" + std::to_string(qmin) + ", " + std::to_string(qmax) + "]");
+    ctx.fail(node,
+             "DynamicQuantizeLinear needs the full 8-bit range (int8 [-128, 127] or uint8 "
+             "[0, 255]), got [" +
+                 std::to_string(qmin) + ", " + std::to_string(qmax) + "]");
   }
   const graph::Graph& g = ctx.graph();
   if (g.is_output(node.output(0)) || g.is_output(node.output(1))) {
@@ -189,8 +193,10 @@ bool is_quant_op(OpKind op) {
     case OpKind::QuantizePerChannel:
     case OpKind::DequantizePerChannel:
     case OpKind::ChooseQParams:
-    case OpKind::ApotDequantize: return true;
-    default: return false;
+    case OpKind::ApotDequantize:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -222,12 +228,15 @@ void export_quant_node(ExportContext& ctx, const Node& node) {
       require_8bit(ctx, node);
       const std::int64_t axis = node.attr_int("axis");
       auto [scales, zps] = channel_qparams(ctx, node);
-      return emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scales),
-                             std::move(zps), &axis);
+      return emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scales), std::move(zps),
+                             &axis);
     }
-    case OpKind::ChooseQParams: return emit_choose_qparams(ctx, node);
-    case OpKind::ApotDequantize: return emit_apot_dequantize(ctx, node);
-    default: ctx.fail(node, "not a quantization op");
+    case OpKind::ChooseQParams:
+      return emit_choose_qparams(ctx, node);
+    case OpKind::ApotDequantize:
+      return emit_apot_dequantize(ctx, node);
+    default:
+      ctx.fail(node, "not a quantization op");
   }
 }
 

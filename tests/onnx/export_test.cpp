@@ -1,13 +1,9 @@
 // ONNX export: the ModelProto written for fp32 and Q/DQ graphs (ops, attributes,
 // initializers, types), every op's ONNX form, the errors for graphs without one, and the
 // atomic write.
-#include "quantkit/onnx/onnx_export.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <onnx/onnx_pb.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +19,7 @@
 #include "export_test_models.h"
 #include "quantkit/core/error.h"
 #include "quantkit/graph/builder.h"
+#include "quantkit/onnx/onnx_export.h"
 
 namespace quantkit::onnx {
 namespace {
@@ -108,7 +105,8 @@ TEST(OnnxExport, Fp32CnnModelHeaderInputsOutputsAndInitializers) {
 
   ASSERT_EQ(m.graph().input_size(), 1);
   EXPECT_EQ(m.graph().input(0).name(), "input");
-  EXPECT_EQ(m.graph().input(0).type().tensor_type().elem_type(), ::onnx::TensorProto_DataType_FLOAT);
+  EXPECT_EQ(m.graph().input(0).type().tensor_type().elem_type(),
+            ::onnx::TensorProto_DataType_FLOAT);
   EXPECT_THAT(dims_of(m.graph().input(0)), ElementsAre(2, 1, 12, 12));
   ASSERT_EQ(m.graph().output_size(), 1);
   EXPECT_EQ(m.graph().output(0).name(), g.outputs()[0]->name());
@@ -131,8 +129,8 @@ TEST(OnnxExport, Fp32CnnModelHeaderInputsOutputsAndInitializers) {
 TEST(OnnxExport, ConvAndPoolAttributes) {
   GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {1, 4, 9, 9});
-  Value* y = b.conv2d(x, b.parameter("w", testing::uniform_tensor({6, 2, 3, 2}, 1, -1, 1)),
-                      nullptr, graph::Conv2dOptions({2, 1}, {1, 0}, {1, 2}, 2));
+  Value* y = b.conv2d(x, b.parameter("w", testing::uniform_tensor({6, 2, 3, 2}, 1, -1, 1)), nullptr,
+                      graph::Conv2dOptions({2, 1}, {1, 0}, {1, 2}, 2));
   y = b.max_pool2d(y, graph::MaxPool2dOptions({3, 2}, {2, 1}, {1, 1}, {1, 1}, true));
   y = b.avg_pool2d(y, graph::AvgPool2dOptions({2, 2}, {1, 1}, {1, 0}, false, false));
   b.output(y);
@@ -177,24 +175,23 @@ TEST(OnnxExport, ElementwiseActivationsAndShapeOps) {
   y = b.node(OpKind::HardSigmoid, {y}, {{"alpha", 0.2}, {"beta", 0.5}})->output();
   y = b.node(OpKind::Tanh, {y})->output();
   y = b.node(OpKind::Pad2d, {y}, {{"pads", std::vector<std::int64_t>{1, 2, 0, 1}}, {"value", 0.5}})
-          ->output();                                   // [2, 3, 5, 7]
+          ->output();  // [2, 3, 5, 7]
   y = b.batch_norm(y, b.parameter("bn.w", testing::uniform_tensor({3}, 1, 0.5, 1)),
                    b.parameter("bn.b", testing::uniform_tensor({3}, 2, -1, 1)),
                    b.parameter("bn.m", testing::uniform_tensor({3}, 3, -1, 1)),
                    b.parameter("bn.v", testing::uniform_tensor({3}, 4, 0.5, 1)), 1e-3);
-  y = b.adaptive_avg_pool2d(y, {1, 1});                  // [2, 3, 1, 1]
-  y = b.flatten(y, 0, 2);                                // [6, 1]
-  y = b.transpose(y, 0, -1);                             // [1, 6]
-  y = b.reshape(y, {3, -1});                             // [3, 2]
-  y = b.cat({y, y}, -1);                                 // [3, 4]
+  y = b.adaptive_avg_pool2d(y, {1, 1});  // [2, 3, 1, 1]
+  y = b.flatten(y, 0, 2);                // [6, 1]
+  y = b.transpose(y, 0, -1);             // [1, 6]
+  y = b.reshape(y, {3, -1});             // [3, 2]
+  y = b.cat({y, y}, -1);                 // [3, 4]
   y = b.softmax(y, 1);
   b.output(y);
   const auto m = export_model(std::move(b).build());
-  EXPECT_THAT(op_types(m),
-              ElementsAre("Add", "Sub", "Mul", "Div", "Clip", "Clip", "LeakyRelu", "Sigmoid",
-                          "HardSwish", "HardSigmoid", "Tanh", "Pad", "BatchNormalization",
-                          "GlobalAveragePool", "Reshape", "Transpose", "Reshape", "Concat",
-                          "Softmax"));
+  EXPECT_THAT(op_types(m), ElementsAre("Add", "Sub", "Mul", "Div", "Clip", "Clip", "LeakyRelu",
+                                       "Sigmoid", "HardSwish", "HardSigmoid", "Tanh", "Pad",
+                                       "BatchNormalization", "GlobalAveragePool", "Reshape",
+                                       "Transpose", "Reshape", "Concat", "Softmax"));
   const auto& hardtanh = first_of(m, "Clip");
   EXPECT_EQ(values_of<float>(initializer(m, hardtanh.input(1))), std::vector<float>{-0.5f});
   EXPECT_EQ(values_of<float>(initializer(m, hardtanh.input(2))), std::vector<float>{0.5f});
@@ -244,7 +241,8 @@ TEST(OnnxExport, StaticQdqGraphUsesQuantizeLinearAndPerChannelDequantize) {
   const auto& scale = initializer(m, quantize.input(1));
   EXPECT_EQ(scale.data_type(), ::onnx::TensorProto_DataType_FLOAT);
   EXPECT_EQ(scale.dims_size(), 0);
-  EXPECT_EQ(values_of<float>(scale), std::vector<float>{static_cast<float>(q->attr_float("scale"))});
+  EXPECT_EQ(values_of<float>(scale),
+            std::vector<float>{static_cast<float>(q->attr_float("scale"))});
   const auto& zp = initializer(m, quantize.input(2));
   EXPECT_EQ(zp.data_type(), ::onnx::TensorProto_DataType_INT8);
   EXPECT_EQ(values_of<std::int8_t>(zp),
@@ -295,8 +293,8 @@ TEST(OnnxExport, PerChannelQuantizeWithF64ScalesAndUint8) {
   Value* x = b.input("x", DType::Float32, {2, 3});
   Value* s = b.constant(Tensor::from_vector<double>({0.1, 0.2, 0.3}, {3}), "s");
   Value* z = b.constant(Tensor::from_vector<std::int32_t>({1, 128, 255}, {3}), "z");
-  b.output(b.dequantize_per_channel(b.quantize_per_channel(x, s, z, 1, 0, 255, DType::UInt8), s,
-                                    z, 1, 0, 255, DType::UInt8));
+  b.output(b.dequantize_per_channel(b.quantize_per_channel(x, s, z, 1, 0, 255, DType::UInt8), s, z,
+                                    1, 0, 255, DType::UInt8));
   const auto m = export_model(std::move(b).build());
   EXPECT_THAT(op_types(m), ElementsAre("QuantizeLinear", "DequantizeLinear"));
   const auto& q = first_of(m, "QuantizeLinear");
@@ -339,9 +337,9 @@ TEST(OnnxExport, DynamicQparamsOutsideThePatternAreRejected) {
   GraphBuilder narrow;
   Value* y = narrow.input("y", DType::Float32, {4});
   auto [s2, zp2] = narrow.choose_qparams(y, -127, 127, 1e-7, DType::Int8);
-  narrow.output(narrow.dequantize_per_tensor(
-      narrow.quantize_per_tensor(y, s2, zp2, -127, 127, DType::Int8), s2, zp2, -127, 127,
-      DType::Int8));
+  narrow.output(
+      narrow.dequantize_per_tensor(narrow.quantize_per_tensor(y, s2, zp2, -127, 127, DType::Int8),
+                                   s2, zp2, -127, 127, DType::Int8));
   EXPECT_THAT([&] { (void)export_onnx_bytes(std::move(narrow).build()); },
               ::testing::ThrowsMessage<Error>(HasSubstr("full 8-bit range")));
 }
@@ -349,8 +347,9 @@ TEST(OnnxExport, DynamicQparamsOutsideThePatternAreRejected) {
 TEST(OnnxExport, ApotDequantizeIsAGatherFromTheLevels) {
   GraphBuilder b;
   Value* codes = b.constant(Tensor::from_vector<std::int32_t>({0, 2, 1, 2}, {2, 2}), "codes");
-  Value* w = b.node(OpKind::ApotDequantize, {codes}, {{"levels", std::vector<double>{-0.5, 0.0, 0.75}}})
-                 ->output();
+  Value* w =
+      b.node(OpKind::ApotDequantize, {codes}, {{"levels", std::vector<double>{-0.5, 0.0, 0.75}}})
+          ->output();
   Value* x = b.input("x", DType::Float32, {1, 2});
   b.output(b.linear(x, w));
   const auto m = export_model(std::move(b).build());
@@ -493,9 +492,7 @@ TEST_F(OnnxExportFile, WritesTheSerializedModel) {
 
 TEST_F(OnnxExportFile, AFailedExportLeavesTheExistingFileUntouched) {
   const auto path = dir_ / "model.onnx";
-  {
-    std::ofstream(path) << "previous";
-  }
+  { std::ofstream(path) << "previous"; }
   GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {2});
   b.output(b.node(OpKind::Observe, {x}, {{"observer", "obs"}})->output());

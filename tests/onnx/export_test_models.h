@@ -129,12 +129,12 @@ class CnnBuilder {
       q.data<std::int8_t>()[i] = static_cast<std::int8_t>(std::clamp(
           std::nearbyint(w.data<float>()[i] * static_cast<float>(1.0 / scale)), -127.0f, 127.0f));
     }
-    Value* weight = b_.dequantize_per_tensor(b_.constant(q, name + ".weight"),
-                                             graph::QuantizeAttrs{scale, 0, -127, 127, DType::Int8});
+    Value* weight = b_.dequantize_per_tensor(
+        b_.constant(q, name + ".weight"), graph::QuantizeAttrs{scale, 0, -127, 127, DType::Int8});
     if (form_ == CnnForm::DynamicQdq) {
       auto [s, zp] = b_.choose_qparams(x, -128, 127, 1.1920928955078125e-07, DType::Int8);
-      x = b_.dequantize_per_tensor(b_.quantize_per_tensor(x, s, zp, -128, 127, DType::Int8), s,
-                                   zp, -128, 127, DType::Int8);
+      x = b_.dequantize_per_tensor(b_.quantize_per_tensor(x, s, zp, -128, 127, DType::Int8), s, zp,
+                                   -128, 127, DType::Int8);
     }
     return b_.linear(x, weight, b);
   }

@@ -20,8 +20,8 @@
 
 #include "export_test_models.h"
 #include "quantkit/core/npy.h"
-#include "quantkit/graph/interpreter.h"
 #include "quantkit/graph/export.h"
+#include "quantkit/graph/interpreter.h"
 #include "quantkit/graph/nn.h"
 #include "quantkit/onnx/onnx_export.h"
 #include "quantkit/pt2e/convert.h"
@@ -33,8 +33,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kRunOrt = fs::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "tools" / "ort" /
-                         "run_ort.mjs";
+const fs::path kRunOrt =
+    fs::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "tools" / "ort" / "run_ort.mjs";
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -47,8 +47,9 @@ class OrtInterop : public ::testing::Test {
   void SetUp() override {
     const char* ort = std::getenv("QUANTKIT_ORT_DIR");
     if (ort == nullptr || *ort == '\0') {
-      GTEST_SKIP() << "ONNX Runtime interop is off: set QUANTKIT_ORT_DIR to an installed "
-                      "onnxruntime-node package (export QUANTKIT_ORT_DIR=\"$(scripts/install-ort)\")";
+      GTEST_SKIP()
+          << "ONNX Runtime interop is off: set QUANTKIT_ORT_DIR to an installed "
+             "onnxruntime-node package (export QUANTKIT_ORT_DIR=\"$(scripts/install-ort)\")";
     }
     if (std::system("node --version > /dev/null 2>&1") != 0) {
       GTEST_SKIP() << "ONNX Runtime interop is off: QUANTKIT_ORT_DIR is set but 'node' is not "
@@ -102,7 +103,8 @@ StepAgreement compare_in_steps(const Tensor& ort, const Tensor& ours, double ste
   std::ostringstream outside;
   for (std::int64_t i = 0; i < ours.numel(); ++i) {
     const double diff = std::fabs(static_cast<double>(ort.data<float>()[i]) -
-                                  static_cast<double>(ours.data<float>()[i])) / step;
+                                  static_cast<double>(ours.data<float>()[i])) /
+                        step;
     if (diff < 1e-3) ++a.exact;
     if (diff <= 1.0 + 1e-3) {
       ++a.within_one;
@@ -131,8 +133,7 @@ void expect_step_agreement(const char* what, const Tensor& ort, const Tensor& ou
   const double fraction = static_cast<double>(a.within_one) / static_cast<double>(a.total);
   // The agreement figures, for the record (docs and the note).
   std::cout << "[ORT agreement] " << what << ": " << a.exact << "/" << a.total << " exact, "
-            << a.within_one << "/" << a.total << " within one step (" << 100.0 * fraction
-            << "%)\n"
+            << a.within_one << "/" << a.total << " within one step (" << 100.0 * fraction << "%)\n"
             << a.outside;
   EXPECT_GE(fraction, 0.999) << a.outside;
 }
@@ -180,9 +181,10 @@ TEST_F(OrtInterop, DynamicQdqCnnAgreesWithFp32Tolerance) {
   for (const std::string level : {"all", "disabled"}) {
     const Tensor ort = run_ort(g, x, level);
     ASSERT_EQ(ort.shape(), ours.shape());
-    expect_step_agreement(("dynamic Q/DQ CNN (optimization " + level +
-                           "), in units of 1e-4 of the largest output").c_str(),
-                          ort, ours, 1e-4 * max_abs);
+    expect_step_agreement(
+        ("dynamic Q/DQ CNN (optimization " + level + "), in units of 1e-4 of the largest output")
+            .c_str(),
+        ort, ours, 1e-4 * max_abs);
   }
 }
 
@@ -216,16 +218,19 @@ struct ModuleCnn : graph::Module {
 graph::Graph pt2e_cnn(std::int64_t batch, const pt2e::QuantizationConfig& config) {
   ModuleCnn net;
   net.reset_parameters(/*seed=*/7);
-  const graph::Graph fp32 = graph::export_model(net, {Tensor::zeros({batch, 1, 12, 12}, DType::Float32)});
+  const graph::Graph fp32 =
+      graph::export_model(net, {Tensor::zeros({batch, 1, 12, 12}, DType::Float32)});
   pt2e::XNNPACKQuantizer quantizer;
   quantizer.set_global(config);
   pt2e::PreparedModel prepared = pt2e::prepare_pt2e(fp32, quantizer);
-  for (std::uint32_t seed = 100; seed < 104; ++seed) prepared.run({testing::cnn_input(batch, seed)});
+  for (std::uint32_t seed = 100; seed < 104; ++seed)
+    prepared.run({testing::cnn_input(batch, seed)});
   return pt2e::convert_pt2e(prepared);
 }
 
 TEST_F(OrtInterop, Pt2eStaticPerChannelCnnAgreesWithinOneStep) {
-  const graph::Graph g = pt2e_cnn(64, pt2e::get_symmetric_quantization_config(/*per_channel=*/true));
+  const graph::Graph g =
+      pt2e_cnn(64, pt2e::get_symmetric_quantization_config(/*per_channel=*/true));
   const Tensor x = testing::cnn_input(64, 51);
   const Tensor ours = run_ours(g, x);
   const double step = output_step(g);
