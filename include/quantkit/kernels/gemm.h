@@ -34,9 +34,11 @@
 //
 // PyTorch's reference representation (torchao pt2e, _reference_quantized_linear) computes
 //   out_dtype(mul, int32, acc_i32, x_scale * w_scale / out_scale) + out_zp, clamp, to(int8)
-// i.e. float32(acc) * float32(double multiplier), then a float → int32 conversion that
-// TRUNCATES: that is RequantEpilogue with requant_multipliers(...) and TowardZero. Integer
-// kernels that follow quantize_per_tensor's rounding use NearestEven.
+// where the scale product is a 0-d FLOAT64 tensor, so the multiply happens in float64 and
+// the conversion truncates (see pt2e/reference_representation.h). RequantEpilogue's float32
+// multiply is therefore NOT that arithmetic: the runtime's fused ops (src/runtime) use the
+// Int32 epilogue and requantize in float64 themselves. Integer kernels that follow
+// quantize_per_tensor's rounding use NearestEven.
 //
 // Kernels: a plain-loop reference (qlinear_reference, on unpacked weights), a portable kernel
 // on PackedWeights, AVX2 (int8/int16 widened to int16, vpmaddwd: exact, no saturation),
