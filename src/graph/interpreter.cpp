@@ -242,13 +242,6 @@ Tensor dispatch(const Node& n, std::span<const Tensor> in) {
   throw Error("interpreter: no kernel for op '" + std::string(op_name(n.op())) + "'");
 }
 
-bool may_alias_inputs(const Value* v) {
-  if (v->kind() != ValueKind::NodeOutput) return true;
-  const OpKind op = v->producer()->op();
-  return op == OpKind::Flatten || op == OpKind::Reshape || op == OpKind::Observe ||
-         op == OpKind::FakeQuantize;
-}
-
 }  // namespace
 
 std::vector<Tensor> evaluate_node(const Node& node, std::span<const Tensor> inputs) {
@@ -275,37 +268,14 @@ std::vector<Tensor> evaluate_node(const Node& node, std::span<const Tensor> inpu
 
 Interpreter::Interpreter(const Graph& graph) : graph_(graph) {
   verify(graph_);
-  std::unordered_map<const Value*, std::size_t> slot;
-  auto assign = [&](const Value* v) {
-    slot.emplace(v, num_slots_);
-    return num_slots_++;
-  };
-  for (const Value* v : graph_.inputs()) input_slots_.push_back(assign(v));
-  for (const Value* v : graph_.parameters()) data_slots_.emplace_back(assign(v), v);
-  for (const Value* v : graph_.constants()) data_slots_.emplace_back(assign(v), v);
-  for (const Node* n : graph_.nodes()) {
-    Step step{n, {}, {}, {}};
-    for (const Value* in : n->inputs()) step.inputs.push_back(slot.at(in));
-    for (const Value* out : n->outputs()) step.outputs.push_back(assign(out));
-    steps_.push_back(std::move(step));
-  }
-  for (const Value* v : graph_.outputs()) output_slots_.push_back(slot.at(v));
-  // Release each slot after its last reader, unless it is a graph output.
-  std::vector<std::ptrdiff_t> last_use(num_slots_, -1);
-  for (std::size_t s = 0; s < steps_.size(); ++s) {
-    for (std::size_t in : steps_[s].inputs) last_use[in] = static_cast<std::ptrdiff_t>(s);
-  }
-  for (std::size_t out : output_slots_) last_use[out] = -1;
-  for (std::size_t v = 0; v < num_slots_; ++v) {
-    if (last_use[v] >= 0) steps_[static_cast<std::size_t>(last_use[v])].release.push_back(v);
-  }
+  plan_ = ExecutionPlan::build(graph_);
 }
 
 std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
   const auto graph_inputs = graph_.inputs();
   check_argument(inputs.size() == graph_inputs.size(), "Interpreter::run", "inputs", inputs.size(),
                  std::to_string(graph_inputs.size()) + " tensors");
-  std::vector<Tensor> slots(num_slots_);
+  std::vector<Tensor> slots(plan_.slots.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const TensorType actual{inputs[i].dtype(), inputs[i].shape()};
     if (actual != graph_inputs[i]->type()) {
@@ -314,11 +284,11 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
                              "a tensor of type " + graph_inputs[i]->type().to_string() +
                                  " for graph input '" + graph_inputs[i]->name() + "'");
     }
-    slots[input_slots_[i]] = inputs[i];
+    slots[plan_.input_slots[i]] = inputs[i];
   }
-  for (const auto& [s, v] : data_slots_) slots[s] = v->data();
+  for (std::size_t s : plan_.data_slots) slots[s] = plan_.slots[s].value->data();
   std::vector<Tensor> args;
-  for (const Step& step : steps_) {
+  for (const ExecutionPlan::Step& step : plan_.steps) {
     args.clear();
     for (std::size_t s : step.inputs) args.push_back(slots[s]);
     const OpKind op = step.node->op();
@@ -334,13 +304,17 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
       for (std::size_t s : step.outputs) outs.push_back(slots[s]);
       observer_(*step.node, outs);
     }
+    // Tensors share storage, so a view keeps its root's bytes alive: releasing the root's
+    // slot when the plan says its storage is dead only drops this reference.
     for (std::size_t s : step.release) slots[s] = Tensor();
   }
   std::vector<Tensor> outputs;
-  const auto graph_outputs = graph_.outputs();
-  for (std::size_t i = 0; i < output_slots_.size(); ++i) {
-    const Tensor& t = slots[output_slots_[i]];
-    outputs.push_back(may_alias_inputs(graph_outputs[i]) ? t.clone() : t);
+  for (std::size_t s : plan_.output_slots) {
+    // Outputs never share storage with the inputs or the graph's tensors.
+    const std::size_t root = plan_.slots[s].root;
+    const bool may_alias = plan_.slots[root].kind != ExecutionPlan::SlotKind::NodeOutput ||
+                           plan_.slots[s].view_of != ExecutionPlan::kNever;
+    outputs.push_back(may_alias ? slots[s].clone() : slots[s]);
   }
   return outputs;
 }

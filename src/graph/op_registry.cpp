@@ -287,15 +287,15 @@ std::vector<OpSchema> build_schemas() {
                                 {"dtype", K::DType}};
     add(OpKind::QuantizedLinear, "quantized_linear",
         "quantized_linear(x: Q[..., in], weight: i8[out, in], bias: i32[out], multipliers: "
-        "f64[out or 1]; x_zero_point, out_zero_point, quant_min, quant_max: int, dtype) -> "
-        "Q[..., out]  (clamp(int32(trunc(f64(sum((x - x_zp) * w) + bias) * multiplier)) + "
-        "out_zp), the + out_zp in int32)",
+        "f32[out or 1]; x_zero_point, out_zero_point, quant_min, quant_max: int, dtype) -> "
+        "Q[..., out]  (acc = sum((x - x_zp) * w) + bias; clamp(round_half_even(f32(acc) * "
+        "multiplier) + out_zp): kernels/requantize.h)",
         {"x", "weight", "bias", "multipliers"}, 4, attrs, infer::quantized_linear);
     auto conv = conv_attrs();
     conv.insert(conv.end(), attrs.begin(), attrs.end());
     add(OpKind::QuantizedConv2d, "quantized_conv2d",
         "quantized_conv2d(x: Q[N, C, H, W], weight: i8[O, C/groups, kH, kW], bias: i32[O], "
-        "multipliers: f64[O or 1]; conv attributes, x_zero_point, out_zero_point, quant_min, "
+        "multipliers: f32[O or 1]; conv attributes, x_zero_point, out_zero_point, quant_min, "
         "quant_max: int, dtype) -> Q[N, O, oH, oW]  (as quantized_linear; padding reads x_zp)",
         {"x", "weight", "bias", "multipliers"}, 4, std::move(conv), infer::quantized_conv2d);
   }

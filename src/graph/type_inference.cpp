@@ -540,10 +540,10 @@ void check_fused_operands(const InferContext& ctx, std::int64_t channels) {
   expect_dtype(ctx, 1, DType::Int8);
   expect_dtype(ctx, 2, DType::Int32);
   expect_vector(ctx, 2, channels, "bias, one per output channel");
-  expect_dtype(ctx, 3, DType::Float64);
+  expect_dtype(ctx, 3, DType::Float32);
   const TensorType& m = ctx.input(3);
   ctx.check(m.shape == Shape{channels} || m.shape == Shape{1},
-            "input 3 'multipliers' has type " + describe(m) + ", expected f64[" +
+            "input 3 'multipliers' has type " + describe(m) + ", expected f32[" +
                 std::to_string(channels) + "] or f32[1]");
   const std::int64_t x_zp = ctx.attr_int("x_zero_point");
   const std::int64_t out_zp = ctx.attr_int("out_zero_point");

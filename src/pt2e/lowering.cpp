@@ -1,23 +1,31 @@
-// lower_to_fused_kernels: Q/DQ patterns → fused integer ops. The precomputed constants
-// follow torchao's reference representation (reference_representation_rewrite.py, and
-// pt2e::to_reference_representation which spells it out):
-//   multiplier[c] = x_scale · w_scale[c] / out_scale            (float64, applied in float64)
-//   bias_i32[c]   = trunc(float32(bias[c]) / float32(x_scale · w_scale[c]))  (out_dtype(div))
-//   add:  a_multiplier = a_scale / out_scale, b_multiplier = b_scale / out_scale (float64)
-// A relu between the op and its quantize becomes quant_min = max(quant_min, out_zero_point):
-// quantize(relu(y)) == max(quantize(y), out_zp) for every y (both give out_zp for y <= 0 and
-// quantize(y) otherwise), so clamping at the zero point is exact.
+// lower_to_fused_kernels: Q/DQ patterns → fused integer ops with the runtime's
+// requantization (kernels/requantize.h), which rounds to nearest as FBGEMM, XNNPACK and MLAS
+// do. The lowering starts from the Q/DQ form and does not inherit the truncation of
+// torchao's reference representation (that stays in pt2e/reference_representation.h):
+//   multiplier[c] = float32(x_scale · w_scale[c] / out_scale)     (float64, rounded once)
+//   bias_i32[c]   = round_half_even(bias[c] / (x_scale · w_scale[c]))   (float64, saturated)
+//   add:  a_multiplier = a_scale / out_scale, b_multiplier = b_scale / out_scale (float64),
+//         each rescaled input rounded half to even (add and add+relu alike)
+// A relu, hardtanh (relu6) or clamp between the op and its quantize becomes a tighter
+// [quant_min, quant_max]: quantize is monotone, so quantize(clamp(y, lo, hi)) ==
+// clamp(quantize(y), quantize(lo), quantize(hi)) for every y (relu: quant_min = out_zp).
+// The same holds for such an activation standing alone between the fused op's dequantize
+// and a quantize with the same qparams (XNNPACKQuantizer's standalone relu6): it is folded
+// into the fused op's range.
 #include "quantkit/pt2e/lowering.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <unordered_set>
 
 #include "lowering_qparams.h"
 #include "quantkit/core/error.h"
 #include "quantkit/graph/verifier.h"
+#include "quantkit/kernels/requantize.h"
+#include "quantkit/quant/affine.h"
 
 namespace quantkit::pt2e {
 namespace {
@@ -28,35 +36,79 @@ using graph::OpKind;
 using graph::Value;
 using lowering::TensorQParams;
 
-// float32 → int32 toward zero, saturating (out_dtype(div, int32, ...) on in-range values).
-std::int32_t truncate_to_i32(float v) {
-  if (v != v) return 0;
-  if (v >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(v);
+// A relu, hardtanh (relu6) or clamp between a fused op and its quantize: the float bounds
+// it clamps to (infinite when absent).
+struct ClampBounds {
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+};
+std::optional<ClampBounds> clamp_bounds(const Node& n) {
+  switch (n.op()) {
+    case OpKind::Relu:
+      return ClampBounds{0.0, std::numeric_limits<double>::infinity()};
+    case OpKind::Hardtanh:
+      return ClampBounds{n.attr_float("min_val"), n.attr_float("max_val")};
+    case OpKind::Clamp: {
+      ClampBounds b;
+      if (n.has_attr("min")) b.lo = n.attr_float("min");
+      if (n.has_attr("max")) b.hi = n.attr_float("max");
+      return b;
+    }
+    default:
+      return std::nullopt;
+  }
 }
 
-// The quantize closing a pattern: `out` feeds it directly, or through one relu. Returns the
-// quantize node and whether a relu sits in between; null when the shape differs.
+// quantize is monotone, so quantize(clamp(y, lo, hi)) == clamp(quantize(y), quantize(lo),
+// quantize(hi)) for every y: a clamp before a quantize is a tighter [quant_min, quant_max].
+// The bounds are quantized with the interpreter's own arithmetic (float32 value, the
+// quantize node's qparams). Null when the range becomes empty.
+std::optional<std::pair<std::int64_t, std::int64_t>> clamped_range(const TensorQParams& q,
+                                                                   const ClampBounds& b) {
+  const QuantRange range = QuantRange::of(q.dtype, q.quant_min, q.quant_max);
+  auto quantized = [&](double v) {
+    const Tensor t = quantize_per_tensor(
+        Tensor::from_vector(std::vector<float>{static_cast<float>(v)}), q.scale, q.zero_point,
+        range);
+    return visit_dtype(q.dtype, [&](auto zero) {
+      return static_cast<std::int64_t>(t.data<decltype(zero)>()[0]);
+    });
+  };
+  std::int64_t lo = q.quant_min, hi = q.quant_max;
+  if (std::isfinite(b.lo)) lo = std::max(lo, quantized(b.lo));
+  if (std::isfinite(b.hi)) hi = std::min(hi, quantized(b.hi));
+  if (!(b.lo <= b.hi) || lo > hi) return std::nullopt;
+  return std::pair{lo, hi};
+}
+
+// The quantize closing a pattern: `out` feeds it directly, or through one relu / hardtanh /
+// clamp (folded into the output range). Null when the shape differs.
 struct Closing {
-  Node* relu = nullptr;
+  Node* activation = nullptr;
   Node* quantize = nullptr;
   TensorQParams q;
+  std::int64_t quant_min = 0, quant_max = 0;  // q's range tightened by the activation
 };
 std::optional<Closing> closing_quantize(const Graph& g, const Value* out) {
   Closing c;
   Node* user = lowering::single_user(g, out);
-  if (user != nullptr && user->op() == OpKind::Relu) {
-    c.relu = user;
+  std::optional<ClampBounds> bounds;
+  if (user != nullptr && (bounds = clamp_bounds(*user))) {
+    c.activation = user;
     user = lowering::single_user(g, user->output());
   }
   if (user == nullptr || user->op() != OpKind::QuantizePerTensor) return std::nullopt;
   const auto q = lowering::static_qparams(*user);
   if (!q) return std::nullopt;
-  // A fused relu clamps at the zero point, which must lie inside the range.
-  if (c.relu != nullptr && q->zero_point > q->quant_max) return std::nullopt;
   c.quantize = user;
   c.q = *q;
+  c.quant_min = q->quant_min;
+  c.quant_max = q->quant_max;
+  if (bounds) {
+    const auto range = clamped_range(*q, *bounds);
+    if (!range) return std::nullopt;
+    std::tie(c.quant_min, c.quant_max) = *range;
+  }
   return c;
 }
 
@@ -73,11 +125,9 @@ std::optional<TensorQParams> dequantized_input(const Value& v) {
 }
 
 AttributeMap output_attrs(const Closing& c) {
-  const std::int64_t qmin =
-      c.relu != nullptr ? std::max(c.q.quant_min, c.q.zero_point) : c.q.quant_min;
   return {{"out_zero_point", c.q.zero_point},
-          {"quant_min", qmin},
-          {"quant_max", c.q.quant_max},
+          {"quant_min", c.quant_min},
+          {"quant_max", c.quant_max},
           {"dtype", c.q.dtype}};
 }
 
@@ -85,7 +135,42 @@ AttributeMap output_attrs(const Closing& c) {
 void finish(Graph& g, const Closing& c, Node* fused) {
   g.replace_all_uses(c.quantize->output(), fused->output());
   g.remove_node(c.quantize);
-  if (c.relu != nullptr) g.remove_node(c.relu);
+  if (c.activation != nullptr) g.remove_node(c.activation);
+}
+
+// fused op → dequantize → relu / hardtanh / clamp → quantize with the dequantize's qparams
+// (the quantizer observes a standalone activation with its input's qparams): the clamp
+// tightens the fused op's output range and the chain goes away.
+bool fold_standalone_clamp(Graph& g, Node* act) {
+  const auto bounds = clamp_bounds(*act);
+  Node* dq = act->input(0)->producer();
+  if (!bounds || dq == nullptr || dq->op() != OpKind::DequantizePerTensor) return false;
+  Node* fused = dq->input(0)->producer();
+  if (fused == nullptr || lowering::single_user(g, fused->output()) != dq) return false;
+  const OpKind f = fused->op();
+  if (f != OpKind::QuantizedConv2d && f != OpKind::QuantizedLinear && f != OpKind::QuantizedAdd) {
+    return false;
+  }
+  if (lowering::single_user(g, dq->output()) != act) return false;
+  Node* q = lowering::single_user(g, act->output());
+  if (q == nullptr || q->op() != OpKind::QuantizePerTensor) return false;
+  const auto in_q = lowering::static_qparams(*dq);
+  const auto out_q = lowering::static_qparams(*q);
+  if (!in_q || !out_q || !(*in_q == *out_q)) return false;
+  // The fused op's output lies in its own [quant_min, quant_max], a sub-range of the
+  // dequantize's: clamping it further is quantize(clamp(dequantize(·))).
+  TensorQParams fused_q = *in_q;
+  fused_q.quant_min = std::max(in_q->quant_min, fused->attr_int("quant_min"));
+  fused_q.quant_max = std::min(in_q->quant_max, fused->attr_int("quant_max"));
+  const auto range = clamped_range(fused_q, *bounds);
+  if (!range) return false;
+  fused->set_attr("quant_min", range->first);
+  fused->set_attr("quant_max", range->second);
+  g.replace_all_uses(q->output(), fused->output());
+  g.remove_node(q);
+  g.remove_node(act);
+  g.remove_node(dq);
+  return true;
 }
 
 class Lowering {
@@ -118,6 +203,9 @@ class Lowering {
           break;
       }
     }
+    for (Node* n : g_.nodes()) {
+      if (g_.contains(n) && clamp_bounds(*n) && fold_standalone_clamp(g_, n)) ++stats.clamp;
+    }
     // The dequantize chains and float weights/biases the fused ops replaced.
     g_.eliminate_dead_code();
     g_.remove_unused_parameters();
@@ -134,9 +222,9 @@ class Lowering {
     const auto c = closing_quantize(g_, op->output());
     if (!c || c->q.dtype != x->dtype) return false;
 
-    std::vector<double> multipliers;
+    std::vector<float> multipliers;
     for (double ws : w->scales) {
-      const double m = x->scale * ws / c->q.scale;
+      const auto m = static_cast<float>(x->scale * ws / c->q.scale);
       if (!(m > 0 && std::isfinite(m))) return false;  // degenerate scales: leave Q/DQ
       multipliers.push_back(m);
     }
@@ -145,8 +233,8 @@ class Lowering {
     if (bias != nullptr) {
       const float* b = bias->data().data<float>();
       for (std::int64_t ch = 0; ch < out_channels; ++ch) {
-        const double s = x->scale * w->scales[w->scales.size() > 1 ? ch : 0];
-        bias_i32[static_cast<std::size_t>(ch)] = truncate_to_i32(b[ch] / static_cast<float>(s));
+        const double ws = w->scales[w->scales.size() > 1 ? static_cast<std::size_t>(ch) : 0];
+        bias_i32[static_cast<std::size_t>(ch)] = kernels::quantize_bias(b[ch], x->scale, ws);
       }
     }
     std::vector<Value*> inputs{
@@ -185,8 +273,9 @@ class Lowering {
     attrs.emplace("a_multiplier", a_mult);
     attrs.emplace("b_zero_point", b->zero_point);
     attrs.emplace("b_multiplier", b_mult);
-    // torchao: add rounds half to even, add_relu truncates (out_dtype).
-    attrs.emplace("rounding", c->relu != nullptr ? "toward_zero" : "half_even");
+    // Round to nearest with or without the relu (torchao's add_relu truncates: its
+    // reference representation keeps that, deployment arithmetic does not).
+    attrs.emplace("rounding", "half_even");
     Node* fused =
         g_.add_node(OpKind::QuantizedAdd,
                     {op->input(0)->producer()->input(0), op->input(1)->producer()->input(0)},

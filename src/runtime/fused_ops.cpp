@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "parallel.h"
+#include "thread_pool.h"
 #include "quantkit/quant/choose_qparams.h"
 #include "quantkit/quant/qparams.h"
 
@@ -29,11 +29,11 @@ Tensor rows_view(const Tensor& t, std::int64_t row, std::int64_t rows, std::int6
 // out2d[m, n] = qlinear(x2d[m, k]) with rows split across threads (rows are independent).
 void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWeights& w,
                   const kernels::Epilogue& epilogue, const std::optional<Tensor>& bias,
-                  Tensor& out2d, int threads) {
+                  Tensor& out2d, ThreadPool& pool) {
   const std::int64_t m = x2d.shape()[0], k = w.k(), n = w.n();
   const std::int64_t min_rows =
       std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
-  parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
+  pool.parallel_for(m, min_rows, [&](std::int64_t begin, std::int64_t end) {
     const Tensor y =
         kernels::qlinear(rows_view(x2d, begin, end - begin, k), x_zp, w, epilogue, bias);
     std::memcpy(bytes(out2d) + static_cast<std::size_t>(begin * n) * dtype_size(out2d.dtype()),
@@ -41,7 +41,8 @@ void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWei
   });
 }
 
-// double → int32 toward zero, saturating, NaN → 0 (the reference's conversion).
+// double → int32 toward zero, saturating, NaN → 0 (torchao's out_dtype conversion, which the
+// dynamic linear's bias keeps).
 std::int32_t saturate_i32(double v) {
   if (v != v) return 0;
   if (v >= 2147483648.0) return std::numeric_limits<std::int32_t>::max();
@@ -56,85 +57,48 @@ std::vector<double> doubles_of(const Tensor& t) {
   return std::vector<double>(t.data<double>(), t.data<double>() + t.numel());
 }
 
-// The requantization of quantized_linear / quantized_conv2d (see quantized_ops.cpp):
-// clamp(int32(trunc(f64(acc) * m[c])) + zp), the + zp in int32. The GEMM's RequantEpilogue
-// multiplies in float32, so the int32 accumulators are requantized here in float64.
-struct Requant {
-  std::vector<double> multiplier;  // 1 or N
-  std::int32_t zero_point = 0, quant_min = 0, quant_max = 0;
-
-  // Multipliers are finite and > 0 (checked at planning), so the product is never NaN and
-  // clamping it to the int32 range before the conversion is the saturating truncation.
-  static std::uint8_t one(std::int32_t acc, double m, std::int32_t zp, std::int32_t lo,
-                          std::int32_t hi) {
-    const double v = std::min(std::max(static_cast<double>(acc) * m, -2147483648.0), 2147483647.0);
-    const auto shifted = static_cast<std::int32_t>(
-        static_cast<std::uint32_t>(static_cast<std::int32_t>(v)) + static_cast<std::uint32_t>(zp));
-    // int8 and uint8 share the byte: the clamped value's low 8 bits are its encoding.
-    return static_cast<std::uint8_t>(std::min(std::max(shifted, lo), hi));
-  }
-
-  // out[r * n + c] = requant(acc[r * n + c], channel c) for `rows` rows of n channels.
-  void rows(const std::int32_t* acc, std::int64_t rows, std::int64_t n, std::uint8_t* out) const {
-    const bool per_channel = multiplier.size() > 1;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const std::int32_t* a = acc + r * n;
-      std::uint8_t* o = out + r * n;
-      if (per_channel) {
-        for (std::int64_t c = 0; c < n; ++c) {
-          o[c] =
-              one(a[c], multiplier[static_cast<std::size_t>(c)], zero_point, quant_min, quant_max);
-        }
-      } else {
-        const double m = multiplier[0];
-        for (std::int64_t c = 0; c < n; ++c) o[c] = one(a[c], m, zero_point, quant_min, quant_max);
-      }
-    }
-  }
-};
-
-Requant requant_of(const Node& n, std::vector<double> multipliers) {
-  return Requant{std::move(multipliers), static_cast<std::int32_t>(n.attr_int("out_zero_point")),
-                 static_cast<std::int32_t>(n.attr_int("quant_min")),
-                 static_cast<std::int32_t>(n.attr_int("quant_max"))};
+// The runtime's requantization (kernels/requantize.h) as the GEMM's epilogue: it runs on the
+// accumulators in registers.
+kernels::RequantEpilogue requant_of(const Node& n, std::vector<float> multipliers) {
+  kernels::RequantEpilogue e;
+  e.multiplier = std::move(multipliers);
+  e.zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
+  e.out_dtype = n.attr_dtype("dtype");
+  e.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
+  e.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
+  return e;
 }
 
 class QuantizedLinearOp final : public FusedOp {
  public:
-  QuantizedLinearOp(const Node& n, std::vector<double> multipliers)
+  QuantizedLinearOp(const Node& n, std::vector<float> multipliers)
       : weights_(n.input(1)->data()),
         bias_(n.input(2)->data().clone()),
         requant_(requant_of(n, std::move(multipliers))),
         x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
         out_type_(n.output()->type()) {}
 
-  Tensor run(std::span<const Tensor> in, int threads) const override {
+  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
     const Tensor& x = in[0];
     Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
     const std::int64_t k = weights_.k(), n = weights_.n();  // k > 0 (planned only then)
     const std::int64_t m = x.numel() / k;
-    auto* po = reinterpret_cast<std::uint8_t*>(out.raw_data());
-    const std::int64_t min_rows =
-        std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, n * k));
-    parallel_for(m, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
-      const Tensor acc = kernels::qlinear(rows_view(x, begin, end - begin, k), x_zero_point_,
-                                          weights_, kernels::Int32Epilogue{}, bias_);
-      requant_.rows(acc.data<std::int32_t>(), end - begin, n, po + begin * n);
-    });
+    Tensor out2d = Tensor::from_blob(out.raw_data(), {m, n}, out.dtype());
+    qlinear_rows(rows_view(x, 0, m, k), x_zero_point_, weights_, requant_, bias_, out2d, pool);
     return out;
   }
 
  private:
   kernels::PackedWeights weights_;
   std::optional<Tensor> bias_;
-  Requant requant_;
+  kernels::RequantEpilogue requant_;
   std::int32_t x_zero_point_;
   graph::TensorType out_type_;
 };
 
 class QuantizedConv2dOp final : public FusedOp {
  public:
-  QuantizedConv2dOp(const Node& n, const std::vector<double>& multipliers)
+  QuantizedConv2dOp(const Node& n, const std::vector<float>& multipliers)
       : x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
         out_type_(n.output()->type()) {
     const Tensor& w = n.input(1)->data();
@@ -160,16 +124,16 @@ class QuantizedConv2dOp final : public FusedOp {
           DType::Int8);
       std::vector<std::int32_t> b(bias.data<std::int32_t>() + g * og,
                                   bias.data<std::int32_t>() + (g + 1) * og);
-      std::vector<double> m = multipliers.size() == 1
-                                  ? multipliers
-                                  : std::vector<double>(multipliers.begin() + g * og,
-                                                        multipliers.begin() + (g + 1) * og);
+      std::vector<float> m = multipliers.size() == 1
+                                 ? multipliers
+                                 : std::vector<float>(multipliers.begin() + g * og,
+                                                      multipliers.begin() + (g + 1) * og);
       groups_data_.push_back(Group{kernels::PackedWeights(slice), Tensor::from_vector(b),
                                    requant_of(n, std::move(m))});
     }
   }
 
-  Tensor run(std::span<const Tensor> in, int threads) const override {
+  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
     const Tensor& x = in[0];
     Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
     const std::int64_t batch = x.shape()[0], channels = x.shape()[1];
@@ -188,7 +152,7 @@ class QuantizedConv2dOp final : public FusedOp {
     for (std::int64_t b = 0; b < batch; ++b) {
       for (std::int64_t g = 0; g < groups_; ++g) {
         const Group& grp = groups_data_[static_cast<std::size_t>(g)];
-        parallel_for(pixels, threads, min_rows, [&](std::int64_t begin, std::int64_t end) {
+        pool.parallel_for(pixels, min_rows, [&](std::int64_t begin, std::int64_t end) {
           const std::int64_t rows = end - begin;
           // One buffer for the im2col rows and, after the GEMM, the requantized bytes.
           Tensor buffer = Tensor::empty({rows * std::max(kg, og)}, x.dtype());
@@ -218,12 +182,11 @@ class QuantizedConv2dOp final : public FusedOp {
               }
             }
           }
-          const Tensor acc = kernels::qlinear(cols, x_zero_point_, grp.weights,
-                                              kernels::Int32Epilogue{}, grp.bias);
-          // acc is [rows, og] (pixel-major); the output is channel-major: requantize into
-          // the (reused) im2col buffer, then transpose the bytes.
-          std::uint8_t* q = pc;
-          grp.requant.rows(acc.data<std::int32_t>(), rows, og, q);
+          // The GEMM requantizes in its epilogue; the result is [rows, og] (pixel-major)
+          // and the output is channel-major: transpose the bytes.
+          const Tensor requantized =
+              kernels::qlinear(cols, x_zero_point_, grp.weights, grp.requant, grp.bias);
+          const auto* q = reinterpret_cast<const std::uint8_t*>(requantized.raw_data());
           for (std::int64_t o = 0; o < og; ++o) {
             std::uint8_t* dst = po + ((b * out_channels_) + g * og + o) * pixels + begin;
             for (std::int64_t r = 0; r < rows; ++r) dst[r] = q[r * og + o];
@@ -238,7 +201,7 @@ class QuantizedConv2dOp final : public FusedOp {
   struct Group {
     kernels::PackedWeights weights;
     std::optional<Tensor> bias;
-    Requant requant;
+    kernels::RequantEpilogue requant;
   };
   std::int32_t x_zero_point_;
   graph::TensorType out_type_;
@@ -252,12 +215,12 @@ class QuantizedAddOp final : public FusedOp {
   QuantizedAddOp(QAddParams p, graph::TensorType out_type)
       : p_(p), out_type_(std::move(out_type)) {}
 
-  Tensor run(std::span<const Tensor> in, int threads) const override {
+  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
     Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
     const auto* a = bytes(in[0]);
     const auto* b = bytes(in[1]);
     auto* o = bytes(out);
-    parallel_for(out.numel(), threads, std::int64_t{1} << 14,
+    pool.parallel_for(out.numel(), std::int64_t{1} << 14,
                  [&](std::int64_t begin, std::int64_t end) {
                    qadd(a + begin, b + begin, o + begin, end - begin, p_);
                  });
@@ -280,7 +243,7 @@ class DynamicQuantizedLinearOp final : public FusedOp {
         eps_(static_cast<float>(n.attr_float("eps"))),
         out_shape_(n.output()->shape()) {}
 
-  Tensor run(std::span<const Tensor> in, int threads) const override {
+  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
     const Tensor& x = in[0];
     check_argument(x.numel() > 0, "Runtime::run", "dynamic_quantized_linear x",
                    shape_to_string(x.shape()),
@@ -322,7 +285,7 @@ class DynamicQuantizedLinearOp final : public FusedOp {
     const std::int64_t m = x.numel() / k;
     Tensor acc = Tensor::empty({m, n}, DType::Int32);
     qlinear_rows(rows_view(xq, 0, m, k), static_cast<std::int32_t>(x_zp), weights_,
-                 kernels::Int32Epilogue{}, Tensor::from_vector(bias_i32), acc, threads);
+                 kernels::Int32Epilogue{}, Tensor::from_vector(bias_i32), acc, pool);
     Tensor out = Tensor::empty(out_shape_, DType::Float32);
     const auto* pa = acc.data<std::int32_t>();
     float* po = out.data<float>();
@@ -357,10 +320,10 @@ std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
     case OpKind::QuantizedConv2d: {
       // Empty weights (no reduction) stay with the reference kernel.
       if (!weights_are_data(n, 1, 4) || n.input(1)->data().numel() == 0) return nullptr;
-      std::vector<double> m = doubles_of(n.input(3)->data());
+      std::vector<float> m = floats_of(n.input(3)->data());
       // Non-finite or non-positive multipliers stay with the reference kernel.
-      for (double v : m) {
-        if (!(v > 0 && v <= std::numeric_limits<double>::max())) return nullptr;
+      for (float v : m) {
+        if (!(v > 0 && v <= std::numeric_limits<float>::max())) return nullptr;
       }
       if (n.op() == OpKind::QuantizedLinear)
         return std::make_unique<QuantizedLinearOp>(n, std::move(m));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "qadd_kernels.h"
+#include "thread_pool.h"
 #include "quantkit/core/tensor.h"
 #include "quantkit/graph/graph.h"
 #include "quantkit/kernels/gemm.h"
@@ -20,7 +21,7 @@ class FusedOp {
   virtual ~FusedOp() = default;
   // inputs: the node's runtime tensors (only the activations are read; weights were
   // packed at planning).
-  virtual Tensor run(std::span<const Tensor> inputs, int num_threads) const = 0;
+  virtual Tensor run(std::span<const Tensor> inputs, ThreadPool& pool) const = 0;
 };
 
 // A fused op for `node`, or null when the node is not one of the fused ops or its weights

@@ -1,108 +1,303 @@
+// The runtime's planner and run loop. Planning (once per Runtime):
+//  1. graph::ExecutionPlan gives slots and steps; each node becomes an ExecOp: the NHWC
+//     convolution kernels, the GEMM for linear layers, vectorized quantized add, the affine
+//     quantize / dequantize kernels, views for flatten / reshape / observe, and the
+//     interpreter's kernel for everything else (a fallback);
+//  2. layouts: 4-D int8/uint8 tensors that a convolution reads or writes live channels-last
+//     (NHWC); an op that needs the other layout gets a converted twin slot, made once where
+//     it is first needed and shared by later readers; graph outputs are logical;
+//  3. memory: every written slot gets an offset in one arena by liveness (plan_arena over
+//     the op sequence, views extending their root's lifetime), plus per-thread scratch.
+// Running binds the inputs, runs the ops in order and copies the outputs out.
 #include "quantkit/runtime/runtime.h"
 
+#include <cstring>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "exec.h"
+#include "exec_ops.h"
 #include "fused_ops.h"
 #include "quantkit/core/error.h"
-#include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/execution_plan.h"
 #include "quantkit/graph/verifier.h"
+#include "thread_pool.h"
 
 namespace quantkit::runtime {
 
+using detail::ExecOp;
+using detail::Layout;
+using detail::SlotInfo;
+using graph::ExecutionPlan;
 using graph::Node;
-using graph::Value;
-using graph::ValueKind;
+using graph::OpKind;
+
+namespace {
+
+int checked_threads(int n) {
+  check_argument(n >= 1 && n <= 256, "Runtime", "options.num_threads", n,
+                 "a thread count in [1, 256]");
+  return n;
+}
+
+bool is_quantized_image(const graph::TensorType& t) {
+  return t.shape.size() == 4 && (t.dtype == DType::Int8 || t.dtype == DType::UInt8);
+}
+
+std::size_t storage_bytes(const graph::TensorType& t) {
+  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype);
+}
+
+}  // namespace
+
+void detail::Frame::bind_inputs(std::span<const Tensor> inputs) {
+  for (SlotInfo& s : slots_) {
+    if (s.where == SlotInfo::Where::Input) {
+      s.bound = &inputs[s.input_index];
+      s.data = static_cast<std::byte*>(const_cast<void*>(s.bound->raw_data()));
+    }
+  }
+  for (SlotInfo& s : slots_) {
+    if (s.where == SlotInfo::Where::View && slots_[s.root].where == SlotInfo::Where::Input) {
+      s.data = slots_[s.root].data;
+      s.tensor = Tensor::from_blob(s.data, s.type.shape, s.type.dtype);
+    }
+  }
+}
 
 struct Runtime::Impl {
-  struct Step {
-    const Node* node;
-    std::unique_ptr<detail::FusedOp> fused;  // null: the interpreter's kernel
-    std::vector<std::size_t> inputs, outputs, release;
-  };
   const graph::Graph& graph;
   RuntimeOptions options;
-  std::size_t num_slots = 0;
-  std::vector<std::size_t> input_slots;
-  std::vector<std::pair<std::size_t, const Value*>> data_slots;
-  std::vector<Step> steps;
-  std::vector<std::size_t> output_slots;
+  mutable std::mutex mutex;  // one run at a time: the arena and the pool are shared
+  mutable detail::ThreadPool pool;
+  ExecutionPlan plan;
+  mutable std::vector<SlotInfo> slots;  // plan's slots first (same indices), then twins
+  std::vector<std::unique_ptr<ExecOp>> ops;
+  std::vector<std::size_t> outputs;  // logical slots of the graph outputs
+  std::unordered_map<std::size_t, std::size_t> logical_twin, nhwc_twin;
+  Tensor arena, scratch;
+  std::size_t scratch_per_thread = 0;
 
-  Impl(const graph::Graph& g, RuntimeOptions o) : graph(g), options(o) {
-    check_argument(o.num_threads >= 1, "Runtime", "options.num_threads", o.num_threads,
-                   "a thread count >= 1");
+  Impl(const graph::Graph& g, RuntimeOptions o)
+      : graph(g), options(o), pool(checked_threads(o.num_threads)) {
     graph::verify(graph);
-    std::unordered_map<const Value*, std::size_t> slot;
-    auto assign = [&](const Value* v) {
-      slot.emplace(v, num_slots);
-      return num_slots++;
-    };
-    for (const Value* v : graph.inputs()) input_slots.push_back(assign(v));
-    for (const Value* v : graph.parameters()) data_slots.emplace_back(assign(v), v);
-    for (const Value* v : graph.constants()) data_slots.emplace_back(assign(v), v);
-    for (const Node* n : graph.nodes()) {
-      Step step{n, detail::plan_fused_op(*n), {}, {}, {}};
-      for (const Value* in : n->inputs()) step.inputs.push_back(slot.at(in));
-      for (const Value* out : n->outputs()) step.outputs.push_back(assign(out));
-      steps.push_back(std::move(step));
+    plan = ExecutionPlan::build(graph);
+    make_slots();
+    for (const ExecutionPlan::Step& step : plan.steps) plan_step(step);
+    for (std::size_t s : plan.output_slots) outputs.push_back(logical(s));
+    assign_memory();
+  }
+
+  void make_slots() {
+    slots.resize(plan.slots.size());
+    for (std::size_t i = 0; i < plan.slots.size(); ++i) {
+      const ExecutionPlan::Slot& p = plan.slots[i];
+      SlotInfo& s = slots[i];
+      s.type = p.value->type();
+      s.name = p.value->name();
+      s.root = i;
+      switch (p.kind) {
+        case ExecutionPlan::SlotKind::Input:
+          s.where = SlotInfo::Where::Input;
+          break;
+        case ExecutionPlan::SlotKind::Data:
+          s.where = SlotInfo::Where::Data;
+          s.tensor = p.value->data();
+          s.data = static_cast<std::byte*>(const_cast<void*>(s.tensor.raw_data()));
+          break;
+        case ExecutionPlan::SlotKind::NodeOutput:
+          s.where = SlotInfo::Where::Arena;
+          break;
+      }
     }
-    for (const Value* v : graph.outputs()) output_slots.push_back(slot.at(v));
-    // Each slot is released after its last reader (graph outputs never).
-    std::vector<std::ptrdiff_t> last_use(num_slots, -1);
-    for (std::size_t s = 0; s < steps.size(); ++s) {
-      for (std::size_t in : steps[s].inputs) last_use[in] = static_cast<std::ptrdiff_t>(s);
-    }
-    for (std::size_t out : output_slots) last_use[out] = -1;
-    for (std::size_t v = 0; v < num_slots; ++v) {
-      if (last_use[v] >= 0) steps[static_cast<std::size_t>(last_use[v])].release.push_back(v);
+    for (std::size_t i = 0; i < plan.input_slots.size(); ++i) {
+      slots[plan.input_slots[i]].input_index = i;
     }
   }
 
-  std::vector<Tensor> run(std::span<const Tensor> inputs) const {
+  std::size_t add_twin(std::size_t of, Layout layout) {
+    SlotInfo twin;
+    twin.type = slots[of].type;
+    twin.layout = layout;
+    twin.where = SlotInfo::Where::Arena;
+    twin.name = slots[of].name + (layout == Layout::Nhwc ? ".nhwc" : ".nchw");
+    twin.root = slots.size();
+    slots.push_back(std::move(twin));
+    return slots.size() - 1;
+  }
+
+  // The slot holding `s` in the logical layout: itself, or a converted twin.
+  std::size_t logical(std::size_t s) {
+    if (slots[s].layout == Layout::Logical) return s;
+    if (const auto it = logical_twin.find(s); it != logical_twin.end()) return it->second;
+    const std::size_t twin = add_twin(s, Layout::Logical);
+    ops.push_back(detail::make_layout_conversion(slots[s], s, twin, Layout::Logical));
+    logical_twin.emplace(s, twin);
+    return twin;
+  }
+
+  // The slot holding `s` (a 4-D int8/uint8 tensor) channels-last.
+  std::size_t nhwc(std::size_t s) {
+    if (slots[s].layout == Layout::Nhwc) return s;
+    if (const auto it = nhwc_twin.find(s); it != nhwc_twin.end()) return it->second;
+    const std::size_t twin = add_twin(s, Layout::Nhwc);
+    ops.push_back(detail::make_layout_conversion(slots[s], s, twin, Layout::Nhwc));
+    nhwc_twin.emplace(s, twin);
+    return twin;
+  }
+
+  void make_view(std::size_t out, std::size_t of) {
+    SlotInfo& s = slots[out];
+    s.where = SlotInfo::Where::View;
+    s.view_of = of;
+    s.root = slots[of].root;
+  }
+
+  void plan_step(const ExecutionPlan::Step& step) {
+    const Node& n = *step.node;
+    const std::size_t in0 = step.inputs.empty() ? 0 : step.inputs[0];
+    const std::size_t out = step.outputs.empty() ? 0 : step.outputs[0];
+    std::unique_ptr<ExecOp> op;
+    switch (n.op()) {
+      case OpKind::Flatten:
+      case OpKind::Reshape:
+      case OpKind::Observe: {
+        // Free views of contiguous logical bytes; an NHWC [N, C, 1, 1] tensor has the same
+        // bytes in both layouts.
+        std::size_t src = in0;
+        const SlotInfo& from = slots[in0];
+        const bool same_bytes = from.layout == Layout::Logical ||
+                                (from.type.shape[2] == 1 && from.type.shape[3] == 1);
+        if (!same_bytes) src = logical(in0);
+        make_view(out, src);
+        return;
+      }
+      case OpKind::QuantizePerTensor:
+        op = detail::make_quantize(n, logical(in0), out);
+        break;
+      case OpKind::DequantizePerTensor:
+        op = detail::make_dequantize(n, logical(in0), out);
+        break;
+      case OpKind::QuantizedConv2d:
+        if (is_quantized_image(slots[in0].type)) {
+          op = detail::make_quantized_conv2d_nhwc(n, in0, out);
+          if (op) {
+            op->inputs[0] = nhwc(in0);
+            slots[out].layout = Layout::Nhwc;
+          }
+        }
+        break;
+      case OpKind::QuantizedLinear:
+        op = detail::make_quantized_linear(n, logical(in0), out);
+        break;
+      case OpKind::QuantizedAdd: {
+        const std::size_t b0 = step.inputs[1];
+        const bool channels_last = is_quantized_image(slots[in0].type) &&
+                                   (slots[in0].layout == Layout::Nhwc ||
+                                    slots[b0].layout == Layout::Nhwc);
+        op = detail::make_quantized_add(n, in0, b0, out);
+        if (op && channels_last) {
+          op->inputs = {nhwc(in0), nhwc(b0)};
+          slots[out].layout = Layout::Nhwc;
+        } else if (op) {
+          op->inputs = {logical(in0), logical(b0)};
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (!op) {
+      std::vector<std::size_t> ins;
+      for (std::size_t s : step.inputs) ins.push_back(logical(s));
+      slots[out].layout = Layout::Logical;
+      op = detail::make_fallback(n, std::move(ins), step.outputs, detail::plan_fused_op(n));
+    }
+    ops.push_back(std::move(op));
+  }
+
+  void assign_memory() {
+    // Lifetimes over the op sequence; a read through a view is a read of its root.
+    constexpr std::size_t kUnset = ExecutionPlan::kNever;
+    std::vector<std::size_t> first(slots.size(), kUnset), last(slots.size(), kUnset);
+    auto touch = [&](std::size_t s, std::size_t i) {
+      const std::size_t r = slots[s].root;
+      first[r] = first[r] == kUnset ? i : std::min(first[r], i);
+      last[r] = last[r] == kUnset ? i : std::max(last[r], i);
+    };
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      for (std::size_t s : ops[i]->inputs) touch(s, i);
+      for (std::size_t s : ops[i]->outputs) touch(s, i);
+      scratch_per_thread = std::max(scratch_per_thread, ops[i]->scratch_bytes_per_thread);
+    }
+    for (std::size_t s : outputs) touch(s, ops.size());  // read after the last op
+    std::vector<graph::ArenaRequest> requests;
+    std::vector<std::size_t> owners;
+    for (std::size_t s = 0; s < slots.size(); ++s) {
+      if (slots[s].where != SlotInfo::Where::Arena) continue;
+      const std::size_t f = first[s] == kUnset ? 0 : first[s];
+      requests.push_back({storage_bytes(slots[s].type), f, last[s] == kUnset ? f : last[s]});
+      owners.push_back(s);
+    }
+    const graph::ArenaLayout layout = graph::plan_arena(requests);
+    arena = Tensor::empty({static_cast<std::int64_t>(std::max<std::size_t>(layout.total_bytes, 1))},
+                          DType::UInt8);
+    auto* base = static_cast<std::byte*>(arena.raw_data());
+    for (std::size_t i = 0; i < owners.size(); ++i) {
+      SlotInfo& s = slots[owners[i]];
+      s.offset = layout.offsets[i];
+      s.data = base + s.offset;
+    }
+    for (SlotInfo& s : slots) {  // views of arena or data slots share their root's bytes
+      if (s.where == SlotInfo::Where::View && slots[s.root].where != SlotInfo::Where::Input) {
+        s.data = slots[s.root].data;
+      }
+    }
+    for (SlotInfo& s : slots) {
+      if (s.where == SlotInfo::Where::Arena || (s.where == SlotInfo::Where::View &&
+                                                slots[s.root].where != SlotInfo::Where::Input)) {
+        const Shape shape = s.layout == Layout::Nhwc ? detail::nhwc_shape(s.type.shape)
+                                                     : s.type.shape;
+        s.tensor = Tensor::from_blob(s.data, shape, s.type.dtype);
+      }
+    }
+    const std::size_t scratch_bytes =
+        std::max<std::size_t>(1, scratch_per_thread * static_cast<std::size_t>(options.num_threads));
+    scratch = Tensor::empty({static_cast<std::int64_t>(scratch_bytes)}, DType::UInt8);
+  }
+
+  void check_inputs(std::span<const Tensor> inputs) const {
     const auto graph_inputs = graph.inputs();
-    check_argument(inputs.size() == graph_inputs.size(), "Runtime::run", "inputs", inputs.size(),
-                   std::to_string(graph_inputs.size()) + " tensors");
-    std::vector<Tensor> slots(num_slots);
+    check_argument(inputs.size() == graph_inputs.size(), "Runtime::run", "inputs",
+                   inputs.size(), std::to_string(graph_inputs.size()) + " tensors");
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const graph::TensorType actual{inputs[i].dtype(), inputs[i].shape()};
-      if (actual != graph_inputs[i]->type()) {
+      if (inputs[i].dtype() != graph_inputs[i]->dtype() ||
+          inputs[i].shape() != graph_inputs[i]->shape()) {
+        const graph::TensorType actual{inputs[i].dtype(), inputs[i].shape()};
         throw_invalid_argument("Runtime::run", "inputs[" + std::to_string(i) + "]",
                                actual.to_string(),
                                "a tensor of type " + graph_inputs[i]->type().to_string() +
                                    " for graph input '" + graph_inputs[i]->name() + "'");
       }
-      slots[input_slots[i]] = inputs[i];
     }
-    for (const auto& [s, v] : data_slots) slots[s] = v->data();
-    std::vector<Tensor> args;
-    for (const Step& step : steps) {
-      args.clear();
-      for (std::size_t s : step.inputs) args.push_back(slots[s]);
-      if (step.fused) {
-        slots[step.outputs[0]] = step.fused->run(args, options.num_threads);
-      } else {
-        std::vector<Tensor> results = graph::evaluate_node(*step.node, args);
-        for (std::size_t i = 0; i < results.size(); ++i) {
-          slots[step.outputs[i]] = std::move(results[i]);
-        }
+  }
+
+  template <typename Emit>
+  void execute(std::span<const Tensor> inputs, Emit&& emit) const {
+    check_inputs(inputs);
+    const std::lock_guard<std::mutex> lock(mutex);
+    detail::Frame frame(slots, pool, static_cast<std::byte*>(scratch.raw_data()),
+                        scratch_per_thread);
+    frame.bind_inputs(inputs);
+    struct Unbind {
+      std::vector<SlotInfo>& slots;
+      ~Unbind() {
+        for (SlotInfo& s : slots) s.bound = nullptr;
       }
-      for (std::size_t s : step.release) slots[s] = Tensor();
-    }
-    std::vector<Tensor> outputs;
-    const auto graph_outputs = graph.outputs();
-    for (std::size_t i = 0; i < output_slots.size(); ++i) {
-      const Tensor& t = slots[output_slots[i]];
-      // Outputs never share storage with the caller's inputs or the graph's tensors.
-      const Value* v = graph_outputs[i];
-      bool aliased = v->kind() != ValueKind::NodeOutput;
-      if (!aliased) {
-        const graph::OpKind op = v->producer()->op();
-        aliased = op == graph::OpKind::Reshape || op == graph::OpKind::Flatten ||
-                  op == graph::OpKind::Observe || op == graph::OpKind::FakeQuantize;
-      }
-      outputs.push_back(aliased ? t.clone() : t);
-    }
-    return outputs;
+    } unbind{slots};
+    for (const auto& op : ops) op->run(frame);
+    for (std::size_t i = 0; i < outputs.size(); ++i) emit(i, frame.tensor(outputs[i]));
   }
 };
 
@@ -113,7 +308,35 @@ Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 Runtime::~Runtime() = default;
 
 std::vector<Tensor> Runtime::run(std::span<const Tensor> inputs) const {
-  return impl_->run(inputs);
+  std::vector<Tensor> results;
+  impl_->execute(inputs, [&](std::size_t, const Tensor& t) { results.push_back(t.clone()); });
+  return results;
 }
+
+void Runtime::run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const auto graph_outputs = impl_->graph.outputs();
+  check_argument(outputs.size() == graph_outputs.size(), "Runtime::run_into", "outputs",
+                 outputs.size(), std::to_string(graph_outputs.size()) + " tensors");
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].dtype() != graph_outputs[i]->dtype() ||
+        outputs[i].shape() != graph_outputs[i]->shape()) {
+      const graph::TensorType actual{outputs[i].dtype(), outputs[i].shape()};
+      throw_invalid_argument("Runtime::run_into", "outputs[" + std::to_string(i) + "]",
+                             actual.to_string(),
+                             "a tensor of type " + graph_outputs[i]->type().to_string());
+    }
+  }
+  impl_->execute(inputs, [&](std::size_t i, const Tensor& t) {
+    std::memcpy(outputs[i].raw_data(), t.raw_data(), t.nbytes());
+  });
+}
+
+std::vector<std::string> Runtime::op_labels() const {
+  std::vector<std::string> labels;
+  for (const auto& op : impl_->ops) labels.push_back(op->label);
+  return labels;
+}
+
+std::size_t Runtime::arena_bytes() const { return impl_->arena.nbytes(); }
 
 }  // namespace quantkit::runtime

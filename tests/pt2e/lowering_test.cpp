@@ -1,6 +1,7 @@
 // lower_to_fused_kernels: which patterns become which fused ops, what stays, and that the
-// lowered graph computes torchao's reference-representation arithmetic, checked against a
-// scalar computation written out here from reference_representation_rewrite.py.
+// lowered graph computes the runtime's requantization (kernels/requantize.h: int32 bias
+// rounded to nearest, float32 multiply, round half to even), checked against a scalar
+// computation written out here.
 #include "quantkit/pt2e/lowering.h"
 
 #include <gtest/gtest.h>
@@ -27,18 +28,13 @@ using graph::testing::random_ints;
 using graph::testing::random_tensor;
 using quantkit::testing::LayerSpec;
 
-std::int64_t trunc_sat(float v) {
-  if (v >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int64_t>(static_cast<std::int32_t>(v));
-}
 
 // The weight's scales as the test graphs make them (qdq_graphs.h).
 double weight_scale(bool per_channel, std::int64_t c) {
   return static_cast<double>(per_channel ? 0.01f + 0.003f * static_cast<float>(c) : 0.02f);
 }
 
-// torchao _reference_quantized_linear on one output element, with per-channel scales.
+// The runtime's requantization of a linear layer, written out with plain loops.
 Tensor reference_linear(const Graph& qdq, const Tensor& x, const LayerSpec& s) {
   const Tensor& w = qdq.constants()[0]->data();  // w_i8 (first constant)
   const Tensor* bias = s.bias ? &qdq.parameters()[0]->data() : nullptr;
@@ -57,14 +53,16 @@ Tensor reference_linear(const Graph& qdq, const Tensor& x, const LayerSpec& s) {
       }
       const double ws = weight_scale(s.per_channel, c);
       if (bias != nullptr) {
-        acc += trunc_sat(bias->data<float>()[c] / static_cast<float>(s.x_scale * ws));
+        // Round half to even in float64 (the test biases are far inside the int32 range).
+        acc += static_cast<std::int64_t>(
+            std::nearbyint(static_cast<double>(bias->data<float>()[c]) / (s.x_scale * ws)));
       }
-      // x_scale * w_scale / out_scale and the product with acc are float64 (torch's
-      // promotion of an int32 tensor with a float64 0-d tensor).
-      const double mult = s.x_scale * ws / s.out_scale;
+      // The multiplier is float32(x_scale * w_scale / out_scale); float32(acc) times it in
+      // float32, rounded half to even (the default rounding mode), then + out_zp and clamp.
+      const auto mult = static_cast<float>(s.x_scale * ws / s.out_scale);
+      const float product = static_cast<float>(acc) * mult;
       const std::int64_t v = std::clamp(
-          static_cast<std::int64_t>(std::trunc(static_cast<double>(acc) * mult)) + out_zp, qmin,
-          qmax);
+          static_cast<std::int64_t>(std::nearbyint(product)) + out_zp, qmin, qmax);
       if (s.dtype == DType::Int8) {
         out.data<std::int8_t>()[i * n + c] = static_cast<std::int8_t>(v);
       } else {
@@ -148,7 +146,7 @@ TEST(Lowering, ConvAddDynamicAndPassthroughCounts) {
     EXPECT_EQ(stats.add, 1u);
     ASSERT_EQ(add.num_nodes(), 1u);
     const graph::Node* n = add.nodes()[0];
-    EXPECT_EQ(n->attr_string("rounding"), relu ? "toward_zero" : "half_even");
+    EXPECT_EQ(n->attr_string("rounding"), "half_even");  // add_relu does not truncate
     EXPECT_EQ(n->attr_int("quant_min"), relu ? -2 : -128);
   }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "quantkit/core/tensor.h"
+#include "quantkit/graph/execution_plan.h"
 #include "quantkit/graph/graph.h"
 
 namespace quantkit::graph {
@@ -45,19 +46,8 @@ class Interpreter {
   const Graph& graph() const { return graph_; }
 
  private:
-  struct Step {
-    const Node* node;
-    std::vector<std::size_t> inputs;   // slots
-    std::vector<std::size_t> outputs;  // slots
-    std::vector<std::size_t> release;  // slots whose last use is this step
-  };
-
   const Graph& graph_;
-  std::size_t num_slots_ = 0;
-  std::vector<std::size_t> input_slots_;
-  std::vector<std::pair<std::size_t, const Value*>> data_slots_;  // parameters, constants
-  std::vector<Step> steps_;
-  std::vector<std::size_t> output_slots_;
+  ExecutionPlan plan_;  // slots, steps and releases (shared with the runtime's planner)
   NodeObserver observer_;
   StatefulKernel stateful_;
 };

@@ -1,10 +1,14 @@
 #pragma once
-// Lowering for speed: replaces dequantize → {linear, conv2d, add (+relu)} → quantize
-// patterns of a Q/DQ graph (with int8 weights folded as constants) by the fused integer ops
-// quantized_linear / quantized_conv2d / quantized_add / dynamic_quantized_linear, whose
-// outputs equal the reference representation's exactly. Also folds dequantize → max_pool2d
-// / flatten / reshape → quantize chains with identical qparams into integer pooling /
-// reshapes. Patterns that do not match stay as they are.
+// Lowering for speed: replaces dequantize → {linear, conv2d, add} (+ relu / hardtanh /
+// clamp) → quantize patterns of a Q/DQ graph (with int8 weights folded as constants) by the
+// fused integer ops quantized_linear / quantized_conv2d / quantized_add /
+// dynamic_quantized_linear. The static ones use the runtime's requantization
+// (kernels/requantize.h: int32 bias rounded to nearest, float32 multiply, round half to
+// even): within one step of the Q/DQ graph, without its bias; torchao's truncating reference
+// representation (reference_representation.h) is not inherited. The dynamic linear keeps
+// torchao's arithmetic. Also folds dequantize → max_pool2d / flatten / reshape → quantize
+// chains with identical qparams into integer pooling / reshapes, and standalone clamps after
+// a fused op into its output range. Patterns that do not match stay as they are.
 #include "quantkit/graph/graph.h"
 
 namespace quantkit::pt2e {
@@ -13,6 +17,9 @@ using graph::Graph;
 
 struct LoweringStats {
   std::size_t linear = 0, conv2d = 0, add = 0, dynamic_linear = 0, passthrough = 0;
+  // Standalone relu / hardtanh / clamp between a fused op's dequantize and a quantize with
+  // the same qparams, folded into the fused op's output range.
+  std::size_t clamp = 0;
 };
 
 // Returns the lowered copy; `qdq` is not modified. `stats` (optional) counts rewrites.

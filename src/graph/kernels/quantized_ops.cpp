@@ -1,16 +1,16 @@
 // Reference kernels of the fused integer ops the lowering pass produces (quantized_linear,
-// quantized_conv2d, quantized_add, dynamic_quantized_linear). They spell out torchao's
-// reference representation (reference_representation_rewrite.py) with torch's dtype
-// promotion, as pt2e::to_reference_representation emits it: the requantization scales are
-// float64 0-d tensors (Python-float arithmetic), so acc * multiplier is a float64 product
-// truncated to int32, and the output zero point is added in int32. The optimized kernels
-// the runtime uses are tested against these.
+// quantized_conv2d, quantized_add, dynamic_quantized_linear). quantized_linear / conv2d use
+// the runtime's requantization (kernels/requantize.h: float32 multiply, round half to even)
+// on torchao's int32 accumulation; quantized_add and dynamic_quantized_linear follow
+// torchao's reference representation (reference_representation_rewrite.py) with torch's
+// dtype promotion. The optimized kernels the runtime uses are tested against these.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "quantkit/core/error.h"
+#include "quantkit/kernels/requantize.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/choose_qparams.h"
 #include "reference_ops.h"
@@ -37,7 +37,7 @@ Tensor minus_zero_point_i32(const Tensor& q, std::int64_t zero_point) {
                 Tensor::scalar(static_cast<std::int32_t>(zero_point)));
 }
 
-// out[i] = clamp(int32(trunc(f64(acc[i]) * m[channel(i)])) + zp): channel(i) walks
+// out[i] = requantize_value(acc[i], m[channel(i)], zp, qmin, qmax): channel(i) walks
 // dimension `channel_dim` of acc's shape; a 1-element multiplier applies everywhere.
 Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers, std::size_t channel_dim,
                               std::int64_t zero_point, std::int64_t quant_min,
@@ -46,7 +46,7 @@ Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers, std:
   std::int64_t inner = 1;
   for (std::size_t d = channel_dim + 1; d < shape.size(); ++d) inner *= shape[d];
   const std::int64_t channels = shape[channel_dim];
-  const double* m = multipliers.data<double>();
+  const float* m = multipliers.data<float>();
   const bool per_channel = multipliers.numel() > 1;
   const auto* a = acc.data<std::int32_t>();
   Tensor out = Tensor::empty(shape, dtype);
@@ -54,9 +54,10 @@ Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers, std:
     using T = decltype(zero);
     T* o = out.data<T>();
     for (std::int64_t i = 0; i < acc.numel(); ++i) {
-      const double mult = per_channel ? m[(i / inner) % channels] : m[0];
-      const std::int64_t v = add_i32(truncate_to_i32(static_cast<double>(a[i]) * mult), zero_point);
-      o[i] = static_cast<T>(std::clamp(v, quant_min, quant_max));
+      const float mult = per_channel ? m[(i / inner) % channels] : m[0];
+      o[i] = static_cast<T>(kernels::requantize(
+          a[i], mult, static_cast<std::int32_t>(zero_point), static_cast<std::int32_t>(quant_min),
+          static_cast<std::int32_t>(quant_max)));
     }
   });
   return out;

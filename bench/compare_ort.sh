@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# quantkit vs ONNX Runtime on the same ONNX files, batch 1, in one run.
+#
+#   bench/compare_ort.sh [--models "resnet18 mobilenet_v2"] [--threads "1 2"]
+#                        [--iterations N] [--quantkit PATH]
+#
+# For each torchvision model (random weights, exported by bench/export_torchvision.py with
+# Debian's python3-torchvision; cached in ${QUANTKIT_CACHE:-~/.cache/quantkit}/bench-models):
+#   1. `quantkit quantize --config int8-per-channel` on 8 random calibration images;
+#   2. times the fp32 and the int8 file in quantkit (`quantkit bench`) and in ONNX Runtime
+#      (tools/ort/bench_ort.mjs: onnxruntime-node from scripts/install-ort, CPU EP, graph
+#      optimizations on) at each thread count, and prints quantkit ms, ORT ms and their
+#      ratio quantkit / ORT (lower is better; < 1 means quantkit is faster);
+#   3. runs both engines on one random input and prints each int8 output's relative L2
+#      distance from the fp32 model's output (quantkit fp32 as the reference).
+# Latency is the median of --iterations runs (default 100) after 10 warm-up runs.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+models="resnet18 mobilenet_v2"
+threads="1 2"
+iterations=100
+quantkit="$root/build/release/tools/quantkit/quantkit"
+while (($# > 0)); do
+  case $1 in
+    --models) models=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --iterations) iterations=$2; shift 2 ;;
+    --quantkit) quantkit=$2; shift 2 ;;
+    *) echo "compare_ort: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+[[ $iterations =~ ^[1-9][0-9]*$ ]] || { echo "compare_ort: --iterations must be a positive integer, got '$iterations'" >&2; exit 2; }
+
+if ! /usr/bin/python3 -c 'import torch, torchvision, numpy' 2>/dev/null; then
+  echo "== installing python3-torch python3-torchvision (Debian)" >&2
+  "$root/scripts/install-deps" python3-torch python3-torchvision python3-numpy >&2
+fi
+if [[ ! -x $quantkit ]]; then
+  echo "== building quantkit" >&2
+  QUANTKIT_TARGET=quantkit_cli "$root/scripts/build" build/release -DQUANTKIT_BUILD_TOOLS=ON >&2
+fi
+QUANTKIT_ORT_DIR="$("$root/scripts/install-ort")"
+export QUANTKIT_ORT_DIR
+cache="${QUANTKIT_CACHE:-$HOME/.cache/quantkit}/bench-models"
+mkdir -p "$cache"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# p50 in ms of one file at one thread count, in each engine.
+quantkit_ms() {
+  "$quantkit" bench "$1" --threads "$2" --iterations "$iterations" --warmup 10 --json |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["p50_ms"])'
+}
+ort_ms() {
+  node "$root/tools/ort/bench_ort.mjs" --threads "$2" --iterations "$iterations" --warmup 10 "$1" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_ms"])'
+}
+
+rows="$tmp/rows.txt"
+: >"$rows"
+for model in $models; do
+  echo "== $model: export, quantize" >&2
+  /usr/bin/python3 "$root/bench/export_torchvision.py" "$cache" "$model" >/dev/null
+  fp32="$cache/$model.onnx"
+  int8="$cache/$model.int8-per-channel.onnx"
+  if [[ ! -f $int8 || $int8 -ot $quantkit ]]; then
+    "$quantkit" quantize "$fp32" -o "$int8" --calib "$cache/${model}_calib.npy" \
+      --config int8-per-channel >&2
+  fi
+  for file in "$fp32" "$int8"; do
+    kind=fp32
+    [[ $file == "$int8" ]] && kind=int8-per-channel
+    for t in $threads; do
+      echo "== $model $kind, $t thread(s)" >&2
+      echo "$model $kind $t $(quantkit_ms "$file" "$t") $(ort_ms "$file" "$t")" >>"$rows"
+    done
+  done
+  # Accuracy: one random input through fp32 (quantkit), int8 (quantkit) and int8 (ORT).
+  /usr/bin/python3 -c "import numpy as np; np.save('$tmp/x.npy', np.clip(np.random.default_rng(7).standard_normal((1, 3, 224, 224)), -2.5, 2.5).astype(np.float32))"
+  "$quantkit" run "$fp32" --input "$tmp/x.npy" --output "$tmp/fp32.npy" >/dev/null
+  "$quantkit" run "$int8" --input "$tmp/x.npy" --output "$tmp/qk.npy" >/dev/null
+  node "$root/tools/ort/run_ort.mjs" "$int8" "$tmp/ort" "$tmp/x.npy" >/dev/null
+  /usr/bin/python3 - "$tmp" "$model" >>"$tmp/accuracy.txt" <<'PY'
+import sys
+import numpy as np
+tmp, model = sys.argv[1], sys.argv[2]
+ref = np.load(f"{tmp}/fp32.npy").astype(np.float64)
+def rel(path):
+    y = np.load(path).astype(np.float64)
+    return np.linalg.norm(y - ref) / np.linalg.norm(ref)
+print(f"{model:14s} {rel(f'{tmp}/qk.npy'):>12.2%} {rel(f'{tmp}/ort/output_0.npy'):>12.2%}")
+PY
+done
+
+echo
+echo "Latency, batch 1, p50 of $iterations runs; ratio = quantkit ms / ORT ms (lower is better)"
+printf '%-14s %-18s %7s %12s %10s %8s\n' model file threads "quantkit ms" "ORT ms" ratio
+while read -r model kind t qk ort; do
+  printf '%-14s %-18s %7s %12.3f %10.3f %8.2f\n' "$model" "$kind" "$t" "$qk" "$ort" \
+    "$(/usr/bin/python3 -c "print($qk / $ort)")"
+done <"$rows"
+echo
+echo "Accuracy of the int8-per-channel file: relative L2 distance of the output from fp32"
+printf '%-14s %12s %12s\n' model quantkit ORT
+cat "$tmp/accuracy.txt"

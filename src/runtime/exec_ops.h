@@ -1,0 +1,45 @@
+#pragma once
+// The runtime's ops (create once at planning, run many times): each reads and writes slots
+// of a Frame (exec.h) and splits its work across the thread pool by independent outputs.
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "exec.h"
+#include "fused_ops.h"
+#include "quantkit/graph/graph.h"
+
+namespace quantkit::runtime::detail {
+
+// 4-D int8/uint8 bytes between the logical (NCHW) and the channels-last layout.
+std::unique_ptr<ExecOp> make_layout_conversion(const SlotInfo& from, std::size_t from_slot,
+                                               std::size_t to_slot, Layout target);
+
+// quantize_per_tensor / dequantize_per_tensor with static qparams on logical tensors
+// (quant/affine.h's kernels: the interpreter's arithmetic). Null when the node takes its
+// qparams as run-time inputs.
+std::unique_ptr<ExecOp> make_quantize(const graph::Node& node, std::size_t in, std::size_t out);
+std::unique_ptr<ExecOp> make_dequantize(const graph::Node& node, std::size_t in,
+                                        std::size_t out);
+
+// quantized_add of two same-shape tensors in the same layout (elementwise: any layout).
+// Null when its multipliers are outside the vector kernels' range.
+std::unique_ptr<ExecOp> make_quantized_add(const graph::Node& node, std::size_t a,
+                                           std::size_t b, std::size_t out);
+
+// quantized_conv2d on NHWC slots (dense, grouped and depthwise kernels) and
+// quantized_linear (a 1×1 convolution over the rows). Null when the node's weights are not
+// constants or its parameters are outside what the kernels take (the planner then falls
+// back to the interpreter's kernel).
+std::unique_ptr<ExecOp> make_quantized_conv2d_nhwc(const graph::Node& node, std::size_t in,
+                                                   std::size_t out);
+std::unique_ptr<ExecOp> make_quantized_linear(const graph::Node& node, std::size_t in,
+                                              std::size_t out);
+
+// Any node through the interpreter's kernel (or a FusedOp of fused_ops.h), inputs and
+// outputs logical; its results are copied into the output slots.
+std::unique_ptr<ExecOp> make_fallback(const graph::Node& node, std::vector<std::size_t> inputs,
+                                      std::vector<std::size_t> outputs,
+                                      std::unique_ptr<FusedOp> fused);
+
+}  // namespace quantkit::runtime::detail

@@ -1,0 +1,200 @@
+// Runtime v2's plan on CNN-shaped graphs from the real PT2E flow (export → XNNPACKQuantizer
+// → prepare → calibrate → convert → lower): which kernel runs each node, the NHWC layout,
+// the arena's liveness-based reuse, a steady-state run without allocation, and outputs equal
+// to the interpreter's at every ISA level and thread count and within one step of the Q/DQ
+// graph's.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "../pt2e/pt2e_test_util.h"
+#include "../pt2e/qdq_graphs.h"
+#include "quantkit/graph/export.h"
+#include "quantkit/graph/functional.h"
+#include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/nn.h"
+#include "quantkit/kernels/cpu_features.h"
+#include "quantkit/pt2e/convert.h"
+#include "quantkit/pt2e/lowering.h"
+#include "quantkit/pt2e/prepare.h"
+#include "quantkit/pt2e/xnnpack_quantizer.h"
+#include "quantkit/runtime/runtime.h"
+
+// Counts heap allocations while `g_counting` is set (the no-allocation test).
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace quantkit::runtime {
+namespace {
+
+using graph::Graph;
+using graph::Proxy;
+using graph::testing::identical;
+using kernels::IsaLevel;
+
+// conv-bn-relu stem, max pool, a residual block, a depthwise-separable block with relu6,
+// a 1×1 projection, global average pooling and a classifier: resnet18's and mobilenet_v2's
+// shapes in miniature.
+struct MiniNet : graph::Module {
+  graph::Conv2d stem{3, 16, 3, graph::Conv2dOptions({2, 2}, {1, 1})};
+  graph::BatchNorm2d stem_bn{16};
+  graph::ReLU relu;
+  graph::MaxPool2d pool{3, 2, 1};
+  graph::Conv2d block1{16, 16, 3, graph::Conv2dOptions({1, 1}, {1, 1})};
+  graph::Conv2d block2{16, 16, 3, graph::Conv2dOptions({1, 1}, {1, 1})};
+  graph::Conv2d expand{16, 48, 1};
+  graph::Conv2d depthwise{48, 48, 3, graph::Conv2dOptions({1, 1}, {1, 1}, {1, 1}, 48)};
+  graph::Hardtanh relu6{0.0, 6.0};
+  graph::Conv2d project{48, 24, 1};
+  graph::AdaptiveAvgPool2d gap{1};
+  graph::Linear fc{24, 10};
+  MiniNet() : Module("MiniNet") {
+    for (auto [name, m] : std::vector<std::pair<const char*, graph::Module*>>{
+             {"stem", &stem}, {"stem_bn", &stem_bn}, {"relu", &relu}, {"pool", &pool},
+             {"block1", &block1}, {"block2", &block2}, {"expand", &expand},
+             {"depthwise", &depthwise}, {"relu6", &relu6}, {"project", &project},
+             {"gap", &gap}, {"fc", &fc}}) {
+      register_module(name, *m);
+    }
+    reset_parameters(5);
+  }
+  Proxy forward(const Proxy& x) override {
+    Proxy y = pool(relu(stem_bn(stem(x))));
+    y = relu(block2(relu(block1(y))) + y);
+    y = project(relu6(depthwise(relu6(expand(y)))));
+    return fc(graph::functional::flatten(gap(y), 1));
+  }
+};
+
+struct Lowered {
+  Graph qdq, lowered;
+};
+
+Lowered mini_net(bool per_channel) {
+  MiniNet net;
+  const Tensor x0 = Tensor::zeros({1, 3, 32, 32}, DType::Float32);
+  const Graph fp32 = graph::export_model(net, {x0});
+  pt2e::XNNPACKQuantizer quantizer;
+  quantizer.set_global(pt2e::get_symmetric_quantization_config(per_channel));
+  pt2e::PreparedModel prepared = pt2e::prepare_pt2e(fp32, quantizer);
+  for (std::uint32_t s = 0; s < 4; ++s) prepared.run({testing::randn({1, 3, 32, 32}, 40 + s)});
+  Lowered out{pt2e::convert_pt2e(prepared), Graph()};
+  out.lowered = pt2e::lower_to_fused_kernels(out.qdq);
+  return out;
+}
+
+std::size_t count_containing(const std::vector<std::string>& labels, const std::string& s) {
+  return static_cast<std::size_t>(std::count_if(
+      labels.begin(), labels.end(), [&](const std::string& l) { return l.find(s) != l.npos; }));
+}
+
+TEST(RuntimePlan, ConvolutionsRunChannelsLastWithTheirKernels) {
+  const Lowered m = mini_net(true);
+  const Runtime rt(m.lowered);
+  const std::vector<std::string> labels = rt.op_labels();
+  for (const std::string& l : labels) std::cout << "  " << l << "\n";
+  // Every fused convolution (the relu6-capped ones too: the lowering folds the clamp) runs
+  // channels-last: the 1×1 ones as a GEMM over pixels, the dense 3×3 ones through gathered
+  // tiles, the depthwise one through its own kernel; the classifier through the GEMM.
+  EXPECT_EQ(graph::count_nodes(m.lowered, graph::OpKind::QuantizedConv2d), 6u);
+  EXPECT_EQ(count_containing(labels, "quantized_conv2d"), 6u);
+  EXPECT_EQ(count_containing(labels, "(nhwc gemm)"), 2u);
+  EXPECT_EQ(count_containing(labels, "(nhwc gathered gemm)"), 3u);
+  EXPECT_EQ(count_containing(labels, "(nhwc depthwise"), 1u);
+  EXPECT_EQ(count_containing(labels, "quantized_linear '"), 1u);
+  // The residual add runs channels-last on the vector kernel.
+  EXPECT_EQ(count_containing(labels, "quantized_add '"), 1u);
+  EXPECT_EQ(count_containing(labels, "quantized_add") ,1u);
+  // One conversion into NHWC (the quantized input image); back to NCHW only where a
+  // float op reads a quantized image.
+  EXPECT_EQ(count_containing(labels, "to_nhwc"), 1u);
+}
+
+TEST(RuntimePlan, EqualsTheInterpreterAtEveryIsaAndThreadCount) {
+  for (bool per_channel : {false, true}) {
+    const Lowered m = mini_net(per_channel);
+    const Tensor x = testing::randn({1, 3, 32, 32}, 77);
+    const Tensor expected = graph::run_graph(m.lowered, {x})[0];
+    for (IsaLevel isa : {IsaLevel::Portable, IsaLevel::Avx2, IsaLevel::Avx512}) {
+      if (isa > kernels::detected_isa()) continue;
+      kernels::set_isa_override(isa);
+      for (int threads : {1, 2, 3}) {
+        const Runtime rt(m.lowered, RuntimeOptions{threads});
+        EXPECT_TRUE(identical(rt.run(std::vector<Tensor>{x})[0], expected))
+            << kernels::isa_name(isa) << ", " << threads << " threads, per_channel "
+            << per_channel;
+      }
+    }
+    kernels::clear_isa_override();
+    // And close to the float Q/DQ graph it was lowered from.
+    EXPECT_GT(testing::sqnr_db(graph::run_graph(m.qdq, {x})[0], expected), 30.0);
+  }
+}
+
+TEST(RuntimePlan, ArenaReusesDeadActivations) {
+  const Lowered m = mini_net(true);
+  const Runtime rt(m.lowered);
+  std::size_t every_activation = 0;
+  for (const graph::Node* n : m.lowered.nodes()) {
+    for (const graph::Value* v : n->outputs()) {
+      every_activation += static_cast<std::size_t>(v->numel()) * dtype_size(v->dtype());
+    }
+  }
+  std::cout << "arena " << rt.arena_bytes() << " bytes, all activations " << every_activation
+            << " bytes\n";
+  EXPECT_LT(rt.arena_bytes(), every_activation / 2);
+}
+
+TEST(RuntimePlan, SteadyStateRunIntoAllocatesNothing) {
+  // int8 in, int8 out, every node on a fast kernel.
+  quantkit::testing::LayerSpec s;
+  s.per_channel = true;
+  const Graph lowered = pt2e::lower_to_fused_kernels(
+      quantkit::testing::static_conv(s, {1, 8, 16, 16}, 16, 3, graph::Conv2dOptions({1, 1}, {1, 1})));
+  const Tensor x = graph::testing::random_ints<std::int8_t>({1, 8, 16, 16}, 3, -128, 127);
+  const std::vector<Tensor> inputs{x};
+  for (int threads : {1, 2}) {
+    const Runtime rt(lowered, RuntimeOptions{threads});
+    for (const std::string& l : rt.op_labels()) EXPECT_EQ(l.find("reference"), l.npos) << l;
+    std::vector<Tensor> outputs{Tensor::empty({1, 16, 16, 16}, DType::Int8)};
+    rt.run_into(inputs, outputs);  // warm up
+    g_allocations = 0;
+    g_counting = true;
+    for (int i = 0; i < 5; ++i) rt.run_into(inputs, outputs);
+    g_counting = false;
+    EXPECT_EQ(g_allocations.load(), 0) << threads << " threads";
+    EXPECT_TRUE(identical(outputs[0], graph::run_graph(lowered, {x})[0]));
+  }
+}
+
+TEST(RuntimePlan, RunIntoChecksItsOutputs) {
+  const Lowered m = mini_net(false);
+  const Runtime rt(m.lowered);
+  const std::vector<Tensor> inputs{testing::randn({1, 3, 32, 32}, 1)};
+  std::vector<Tensor> none;
+  EXPECT_THROW(rt.run_into(inputs, none), Error);
+  std::vector<Tensor> wrong{Tensor::empty({1, 11}, DType::Float32)};
+  EXPECT_THROW(rt.run_into(inputs, wrong), Error);
+  std::vector<Tensor> right{Tensor::empty({1, 10}, DType::Float32)};
+  rt.run_into(inputs, right);
+  EXPECT_TRUE(identical(right[0], rt.run(inputs)[0]));
+}
+
+}  // namespace
+}  // namespace quantkit::runtime
