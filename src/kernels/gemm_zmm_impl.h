@@ -52,7 +52,7 @@ inline void store_block(const QGemmProblem& p, __m512i acc, std::int64_t m, std:
     acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(p.w_zero_point + n0),
                                                    _mm512_set1_epi32(p.row_sum[m])));
   }
-  const std::int64_t index = m * p.n + n0;
+  const std::int64_t index = m * p.ldy + n0;
   switch (p.kind) {
     case OutputKind::Int32:
       _mm512_mask_storeu_epi32(static_cast<std::int32_t*>(p.y) + index, valid, acc);
@@ -68,9 +68,7 @@ inline void store_block(const QGemmProblem& p, __m512i acc, std::int64_t m, std:
       v = _mm512_max_ps(v, _mm512_set1_ps(p.clamp_lo));
       v = _mm512_min_ps(v, _mm512_set1_ps(p.clamp_hi));
       const __m512i q =
-          p.rounding == RequantRounding::NearestEven
-              ? _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-              : _mm512_cvttps_epi32(v);
+          _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       // In [qmin, qmax]: the low byte of each lane is the int8 / uint8 value (vpmovdb).
       _mm512_mask_cvtepi32_storeu_epi8(static_cast<std::uint8_t*>(p.y) + index, valid,
                                        _mm512_add_epi32(q, _mm512_set1_epi32(p.out_zero_point)));
@@ -155,7 +153,7 @@ struct MaddwdKernel {
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.ldx;
     __m512i acc[MR][NB][2];
 #pragma GCC unroll 32
     for (int i = 0; i < MR * NB * 2; ++i)
@@ -224,7 +222,7 @@ struct DpbusdKernel {
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.ldx;
     __m512i acc[MR][NB];
 #pragma GCC unroll 32
     for (int i = 0; i < MR * NB; ++i) acc[i / NB][i % NB] = _mm512_setzero_si512();
