@@ -209,45 +209,55 @@ void QConv2dNhwc::run_gathered(const std::uint8_t* x, std::uint8_t* y, std::int6
 // (kh, kw) in order, the group's ICg input channels, or x_zp where the tap is padding.
 void QConv2dNhwc::gather(const std::uint8_t* x, std::int64_t group, std::int64_t begin,
                          std::int64_t count, std::uint8_t* rows) const {
+  // Everything in locals: the byte stores below may alias any member as far as the compiler
+  // knows, which would reload each one after every store.
   const QConv2dNhwcParams& p = params_;
   const std::uint8_t fill = static_cast<std::uint8_t>(p.x_zero_point);  // int8: its bits
-  const std::int64_t icg = in_per_group_;
+  const std::int64_t icg = in_per_group_, ic = p.in_channels, k = k_per_group_;
+  const std::int64_t kernel_h = p.kernel_h, kernel_w = p.kernel_w;
+  const std::int64_t stride_h = p.stride_h, stride_w = p.stride_w;
+  const std::int64_t pad_top = p.pad_top, pad_left = p.pad_left;
+  const std::int64_t dilation_h = p.dilation_h, dilation_w = p.dilation_w;
+  const std::int64_t height = height_, width = width_;
+  const std::int64_t out_h = out_.height, out_w = out_.width;
   const auto tap_bytes = static_cast<std::size_t>(icg);
-  const auto row_taps_bytes = static_cast<std::size_t>(p.kernel_w * icg);
+  const auto row_taps_bytes = static_cast<std::size_t>(kernel_w * icg);
+  const std::int64_t window_w = (kernel_w - 1) * dilation_w;
   // groups == 1 and dilation_w == 1: a kernel row's taps are adjacent input pixels.
-  const bool adjacent_taps = p.groups == 1 && p.dilation_w == 1;
-  const std::int64_t plane = out_.height * out_.width;
-  std::int64_t n = begin / plane;
-  std::int64_t oh = begin % plane / out_.width;
-  std::int64_t ow = begin % out_.width;
+  const bool adjacent_taps = p.groups == 1 && dilation_w == 1;
+  const std::uint8_t* x_group = x + group * icg;
+  std::int64_t n = begin / (out_h * out_w);
+  std::int64_t oh = begin % (out_h * out_w) / out_w;
+  std::int64_t ow = begin % out_w;
   for (std::int64_t i = 0; i < count; ++i) {
-    std::uint8_t* dst = rows + i * k_per_group_;
-    const std::int64_t ih0 = oh * p.stride_h - p.pad_top;
-    const std::int64_t iw0 = ow * p.stride_w - p.pad_left;
-    const bool row_inside = iw0 >= 0 && iw0 + (p.kernel_w - 1) * p.dilation_w < width_;
-    for (std::int64_t kh = 0; kh < p.kernel_h; ++kh, dst += row_taps_bytes) {
-      const std::int64_t ih = ih0 + kh * p.dilation_h;
-      if (ih < 0 || ih >= height_) {
+    std::uint8_t* dst = rows + i * k;
+    const std::int64_t ih0 = oh * stride_h - pad_top;
+    const std::int64_t iw0 = ow * stride_w - pad_left;
+    const bool row_inside = iw0 >= 0 && iw0 + window_w < width;
+    const std::uint8_t* image = x_group + n * height * width * ic;
+    for (std::int64_t kh = 0; kh < kernel_h; ++kh, dst += row_taps_bytes) {
+      const std::int64_t ih = ih0 + kh * dilation_h;
+      if (ih < 0 || ih >= height) {
         std::memset(dst, fill, row_taps_bytes);
         continue;
       }
-      const std::uint8_t* src = x + (n * height_ + ih) * width_ * p.in_channels + group * icg;
+      const std::uint8_t* src = image + ih * width * ic;
       if (adjacent_taps && row_inside) {
-        copy_run(dst, src + iw0 * p.in_channels, row_taps_bytes);
+        copy_run(dst, src + iw0 * ic, row_taps_bytes);
         continue;
       }
-      for (std::int64_t kw = 0; kw < p.kernel_w; ++kw) {
-        const std::int64_t iw = iw0 + kw * p.dilation_w;
-        if (iw < 0 || iw >= width_) {
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
+        const std::int64_t iw = iw0 + kw * dilation_w;
+        if (iw < 0 || iw >= width) {
           std::memset(dst + kw * icg, fill, tap_bytes);
         } else {
-          copy_run(dst + kw * icg, src + iw * p.in_channels, tap_bytes);
+          copy_run(dst + kw * icg, src + iw * ic, tap_bytes);
         }
       }
     }
-    if (++ow == out_.width) {
+    if (++ow == out_w) {
       ow = 0;
-      if (++oh == out_.height) {
+      if (++oh == out_h) {
         oh = 0;
         ++n;
       }
