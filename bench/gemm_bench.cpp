@@ -1,6 +1,8 @@
-// fp32 (OpenBLAS sgemm) vs integer linear (uint8 × int8 → requantized int8) on the linear
+// fp32 (OpenBLAS sgemm) vs integer linear (uint8 × int8 → requantized uint8) on the linear
 // shapes M×K×N = 64×1024×1024 and 256×4096×4096, single thread. GOPS counts a multiply-add
-// as 2 operations: 2·M·N·K per run.
+// as 2 operations: 2·M·N·K per run. The integer runs use the runtime's requantization as the
+// runtime configures it (RequantEpilogue: per-channel float32 multipliers, a relu folded into
+// the clamp, round half to even, uint8 output), so the figure is what a fused linear costs.
 //
 //   build/<dir>/bench/gemm_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
@@ -61,9 +63,13 @@ const Problem& problem(std::int64_t m, std::int64_t k, std::int64_t n) {
   }
   p.bias_f32 = Tensor::zeros({n}, DType::Float32);
   p.w_s8 = std::make_unique<PackedWeights>(w_s8);
-  const std::vector<double> w_scale{0.02};
+  std::vector<double> w_scale(static_cast<std::size_t>(n));
+  for (std::int64_t c = 0; c < n; ++c) w_scale[c] = 0.02 * (1.0 + 0.5 * (c % 7) / 7.0);
   p.requant.multiplier = requant_multipliers(0.01, w_scale, 2.0);
-  p.requant.zero_point = 0;
+  p.requant.out_dtype = DType::UInt8;
+  p.requant.zero_point = 3;
+  p.requant.quant_min = 3;  // relu folded into the clamp
+  p.requant.quant_max = 255;
   return p;
 }
 

@@ -20,7 +20,11 @@ enum class OutputKind { Int32, Float32, Quantized };
 
 struct QGemmProblem {
   std::int64_t m = 0, n = 0, k = 0;
-  const std::uint8_t* x = nullptr;  // [m, k] row-major (int8 data viewed as bytes)
+  // Row strides: x row m starts at x + m·ldx (ldx >= k, in bytes), y row m at element m·ldy
+  // (ldy >= n). A grouped 1×1 convolution runs one problem per group on channel slices of
+  // the NHWC rows (ldx = input channels, ldy = output channels).
+  std::int64_t ldx = 0, ldy = 0;
+  const std::uint8_t* x = nullptr;  // [m, k] rows (int8 data viewed as bytes)
   bool x_signed = false;            // flip the sign bit of every activation byte
   const PackedWeights* w = nullptr;
 
@@ -35,8 +39,7 @@ struct QGemmProblem {
   float clamp_lo = 0.0f;         // Quantized: float(qmin - out_zp)
   float clamp_hi = 0.0f;         // Quantized: float(qmax - out_zp)
   std::int32_t out_zero_point = 0;
-  RequantRounding rounding = RequantRounding::NearestEven;
-  void* y = nullptr;  // [m, n] row-major of int32 / float / (u)int8
+  void* y = nullptr;  // [m, n] rows of int32 / float / (u)int8
 };
 
 // Scalar helpers for the portable translation units. `static` on purpose: translation units
@@ -51,10 +54,10 @@ static inline float requant_clamped(std::int32_t acc, float multiplier, float lo
   return hi < low_clamped ? hi : low_clamped;
 }
 
-static inline std::int32_t requant_round(float clamped, RequantRounding rounding) {
-  const float r =
-      rounding == RequantRounding::NearestEven ? std::nearbyint(clamped) : std::trunc(clamped);
-  return static_cast<std::int32_t>(r);
+// Round half to even (the default floating-point environment's nearbyint; what vcvtps2dq
+// does under the default MXCSR).
+static inline std::int32_t requant_round(float clamped) {
+  return static_cast<std::int32_t>(std::nearbyint(clamped));
 }
 
 // Wrap-around int32 arithmetic (the accumulator is defined modulo 2^32).
@@ -71,7 +74,7 @@ static inline std::int32_t wrap_mul(std::int32_t a, std::int32_t b) {
 // Stores the epilogue of acc for output (m, n): the scalar form of the header's formulas.
 static inline void store_epilogue_scalar(const QGemmProblem& p, std::int64_t m, std::int64_t n,
                                          std::int32_t acc) {
-  const std::int64_t index = m * p.n + n;
+  const std::int64_t index = m * p.ldy + n;
   switch (p.kind) {
     case OutputKind::Int32:
       static_cast<std::int32_t*>(p.y)[index] = acc;
@@ -84,8 +87,7 @@ static inline void store_epilogue_scalar(const QGemmProblem& p, std::int64_t m, 
     }
     case OutputKind::Quantized: {
       const std::int32_t q =
-          requant_round(requant_clamped(acc, p.scale[n], p.clamp_lo, p.clamp_hi), p.rounding) +
-          p.out_zero_point;
+          requant_round(requant_clamped(acc, p.scale[n], p.clamp_lo, p.clamp_hi)) + p.out_zero_point;
       // q is inside [qmin, qmax] of the output dtype: its low byte is the int8/uint8 value.
       static_cast<std::uint8_t*>(p.y)[index] = static_cast<std::uint8_t>(q);
       return;
@@ -133,6 +135,10 @@ void run_tiles(const QGemmProblem& p) {
     }
   }
 }
+
+// The kernel family active_qlinear_kernel() names (active_isa(), VNNI switch), read at each
+// call: qlinear and the NHWC convolution run every problem through it.
+void qgemm(const QGemmProblem& p);
 
 void qgemm_portable(const QGemmProblem& p);
 void qgemm_avx2(const QGemmProblem& p);

@@ -103,6 +103,28 @@ std::vector<float> padded_per_column(const std::vector<float>& values, std::int6
 
 }  // namespace
 
+namespace gemm_detail {
+
+void qgemm(const QGemmProblem& p) {
+  switch (active_isa()) {
+    case IsaLevel::Avx512:
+      if (vnni_active()) {
+        qgemm_avx512_vnni(p);
+      } else {
+        qgemm_avx512(p);
+      }
+      return;
+    case IsaLevel::Avx2:
+      qgemm_avx2(p);
+      return;
+    case IsaLevel::Portable:
+      qgemm_portable(p);
+      return;
+  }
+}
+
+}  // namespace gemm_detail
+
 bool cpu_has_avx512_vnni() {
 #if defined(__x86_64__) || defined(__i386__)
   static const bool has = [] {
@@ -168,6 +190,8 @@ Tensor qlinear(const Tensor& x, std::int32_t x_zero_point, const PackedWeights& 
   p.m = shape.m;
   p.n = n;
   p.k = k;
+  p.ldx = k;
+  p.ldy = n;
   p.x = static_cast<const std::uint8_t*>(x.raw_data());
   p.x_signed = x_signed;
   p.w = &w;
@@ -192,25 +216,9 @@ Tensor qlinear(const Tensor& x, std::int32_t x_zero_point, const PackedWeights& 
     p.clamp_lo = static_cast<float>(re.quant_min - re.zero_point);
     p.clamp_hi = static_cast<float>(re.quant_max - re.zero_point);
     p.out_zero_point = re.zero_point;
-    p.rounding = re.rounding;
   }
   p.scale = scale.empty() ? nullptr : scale.data();
-
-  switch (active_isa()) {
-    case IsaLevel::Avx512:
-      if (vnni_active()) {
-        gemm_detail::qgemm_avx512_vnni(p);
-      } else {
-        gemm_detail::qgemm_avx512(p);
-      }
-      break;
-    case IsaLevel::Avx2:
-      gemm_detail::qgemm_avx2(p);
-      break;
-    case IsaLevel::Portable:
-      gemm_detail::qgemm_portable(p);
-      break;
-  }
+  gemm_detail::qgemm(p);
   return y;
 }
 

@@ -45,7 +45,7 @@ inline void store_8(const QGemmProblem& p, __m256i acc, std::int64_t m, std::int
     const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.w_zero_point + n0));
     acc = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zp, _mm256_set1_epi32(p.row_sum[m])));
   }
-  const std::int64_t index = m * p.n + n0;
+  const std::int64_t index = m * p.ldy + n0;
   switch (p.kind) {
     case OutputKind::Int32: {
       auto* out = static_cast<std::int32_t*>(p.y) + index;
@@ -71,10 +71,8 @@ inline void store_8(const QGemmProblem& p, __m256i acc, std::int64_t m, std::int
       __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(p.scale + n0));
       v = _mm256_max_ps(v, _mm256_set1_ps(p.clamp_lo));
       v = _mm256_min_ps(v, _mm256_set1_ps(p.clamp_hi));
-      const __m256i q = p.rounding == RequantRounding::NearestEven
-                            ? _mm256_cvtps_epi32(
-                                  _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
-                            : _mm256_cvttps_epi32(v);
+      const __m256i q =
+          _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
       const __m256i r = _mm256_add_epi32(q, _mm256_set1_epi32(p.out_zero_point));
       // In [qmin, qmax]: the low byte of each lane is the int8 / uint8 value. Gather the low
       // bytes of each 128-bit half, then the two halves' dwords side by side.
@@ -136,7 +134,7 @@ struct MaddwdKernel {
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.ldx;
     __m256i acc[MR][4];
 #pragma GCC unroll 16
     for (int i = 0; i < MR * 4; ++i) acc[i / 4][i % 4] = _mm256_setzero_si256();

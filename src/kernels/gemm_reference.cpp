@@ -41,8 +41,7 @@ void reference_loops(const X* x, std::int32_t x_zp, const W* w, const std::int32
         const float lo = static_cast<float>(re.quant_min - re.zero_point);
         const float hi = static_cast<float>(re.quant_max - re.zero_point);
         const std::int32_t q =
-            gemm_detail::requant_round(gemm_detail::requant_clamped(acc, multiplier, lo, hi),
-                                       re.rounding) +
+            gemm_detail::requant_round(gemm_detail::requant_clamped(acc, multiplier, lo, hi)) +
             re.zero_point;
         if (re.out_dtype == DType::Int8) {
           y.data<std::int8_t>()[index] = static_cast<std::int8_t>(q);
@@ -61,7 +60,7 @@ void portable_loops(const gemm_detail::QGemmProblem& p, const W* packed) {
   const std::int64_t kp = p.w->k_padded();
   const std::uint8_t flip = p.x_signed ? 0x80 : 0x00;
   for (std::int64_t m = 0; m < p.m; ++m) {
-    const std::uint8_t* xr = p.x + m * p.k;
+    const std::uint8_t* xr = p.x + m * p.ldx;
     for (std::int64_t n = 0; n < p.n; ++n) {
       const W* col = packed + (n / B) * kp * B + (n % B) * G;
       std::int32_t dot = 0;

@@ -44,7 +44,8 @@ inline std::uint32_t load_partial_group(const std::uint8_t* x, std::int64_t coun
   return v;
 }
 
-// Epilogue for columns [n0, n0 + 16) of row m; lanes outside `valid` are not stored.
+// Int32 / Float32 epilogue for columns [n0, n0 + 16) of row m; lanes outside `valid` are not
+// stored. (The Quantized epilogue is store_tile_quantized, per tile.)
 inline void store_block(const QGemmProblem& p, __m512i acc, std::int64_t m, std::int64_t n0,
                         __mmask16 valid) {
   acc = _mm512_add_epi32(acc, _mm512_loadu_si512(p.col_offset + n0));
@@ -52,31 +53,14 @@ inline void store_block(const QGemmProblem& p, __m512i acc, std::int64_t m, std:
     acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(p.w_zero_point + n0),
                                                    _mm512_set1_epi32(p.row_sum[m])));
   }
-  const std::int64_t index = m * p.n + n0;
-  switch (p.kind) {
-    case OutputKind::Int32:
-      _mm512_mask_storeu_epi32(static_cast<std::int32_t*>(p.y) + index, valid, acc);
-      return;
-    case OutputKind::Float32: {
-      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(p.scale + n0));
-      if (p.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(p.bias + n0));
-      _mm512_mask_storeu_ps(static_cast<float*>(p.y) + index, valid, v);
-      return;
-    }
-    case OutputKind::Quantized: {
-      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(p.scale + n0));
-      v = _mm512_max_ps(v, _mm512_set1_ps(p.clamp_lo));
-      v = _mm512_min_ps(v, _mm512_set1_ps(p.clamp_hi));
-      const __m512i q =
-          p.rounding == RequantRounding::NearestEven
-              ? _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-              : _mm512_cvttps_epi32(v);
-      // In [qmin, qmax]: the low byte of each lane is the int8 / uint8 value (vpmovdb).
-      _mm512_mask_cvtepi32_storeu_epi8(static_cast<std::uint8_t*>(p.y) + index, valid,
-                                       _mm512_add_epi32(q, _mm512_set1_epi32(p.out_zero_point)));
-      return;
-    }
+  const std::int64_t index = m * p.ldy + n0;
+  if (p.kind == OutputKind::Int32) {
+    _mm512_mask_storeu_epi32(static_cast<std::int32_t*>(p.y) + index, valid, acc);
+    return;
   }
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(p.scale + n0));
+  if (p.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(p.bias + n0));
+  _mm512_mask_storeu_ps(static_cast<float*>(p.y) + index, valid, v);
 }
 
 inline __mmask16 valid_lanes(const QGemmProblem& p, std::int64_t n0) {
@@ -85,16 +69,78 @@ inline __mmask16 valid_lanes(const QGemmProblem& p, std::int64_t n0) {
                         : static_cast<__mmask16>((1u << left) - 1u);
 }
 
-// Epilogue of a whole tile from its int32 sums, stored row-major [mr][nb][16] in `sums`.
+// Four blocks of requantized int32 lanes (each inside [-128, 255]) → their 64 low bytes in
+// channel order. packs_epi32 keeps every value exactly (int16); the AND keeps the low byte,
+// which packus_epi16 then passes unchanged, for int8 and uint8 outputs alike. The packs work
+// per 128-bit lane, so dword j of the result comes from dword (j % 4)·4 + j / 4.
+inline __m512i pack_low_bytes(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {
+  const __m512i low = _mm512_set1_epi16(0x00FF);
+  const __m512i w01 = _mm512_and_si512(_mm512_packs_epi32(q0, q1), low);
+  const __m512i w23 = _mm512_and_si512(_mm512_packs_epi32(q2, q3), low);
+  const __m512i order =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_epi32(order, _mm512_packus_epi16(w01, w23));
+}
+
+// The requantization epilogue of a whole tile, its per-column vectors and constants loaded
+// once per tile; a row's four full blocks leave as one 64-byte store.
+template <int MR, int NB>
+inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums,
+                                 std::int64_t m0, std::int64_t b0) {
+  const __m512 lo = _mm512_set1_ps(p.clamp_lo);
+  const __m512 hi = _mm512_set1_ps(p.clamp_hi);
+  const __m512i zp = _mm512_set1_epi32(p.out_zero_point);
+  __m512i offset[NB], w_zp[NB];
+  __m512 scale[NB];
+  __mmask16 valid[NB];
+  for (int b = 0; b < NB; ++b) {
+    const std::int64_t n0 = (b0 + b) * kBlock;
+    offset[b] = _mm512_loadu_si512(p.col_offset + n0);
+    w_zp[b] = p.w_zero_point ? _mm512_loadu_si512(p.w_zero_point + n0) : _mm512_setzero_si512();
+    scale[b] = _mm512_loadu_ps(p.scale + n0);
+    valid[b] = valid_lanes(p, n0);
+  }
+  const bool full = valid[NB - 1] == static_cast<__mmask16>(0xFFFF);
+  for (int r = 0; r < MR; ++r) {
+    const std::int64_t m = m0 + r;
+    __m512i q[NB];
+    for (int b = 0; b < NB; ++b) {
+      __m512i acc = _mm512_add_epi32(_mm512_load_si512(sums + (r * NB + b) * kBlock), offset[b]);
+      if (p.w_zero_point) {
+        acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(w_zp[b], _mm512_set1_epi32(p.row_sum[m])));
+      }
+      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale[b]);
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      // In [qmin, qmax]: the low byte of each lane is the int8 / uint8 value.
+      q[b] = _mm512_add_epi32(
+          _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+    }
+    std::uint8_t* out = static_cast<std::uint8_t*>(p.y) + m * p.ldy + b0 * kBlock;
+    if constexpr (NB == 4) {
+      if (full) {
+        _mm512_storeu_si512(out, pack_low_bytes(q[0], q[1], q[2], q[3]));
+        continue;
+      }
+    }
+    for (int b = 0; b < NB; ++b) _mm512_mask_cvtepi32_storeu_epi8(out + b * kBlock, valid[b], q[b]);
+  }
+}
+
+// Epilogue of a whole tile from its int32 sums, stored row-major [MR][NB][16] in `sums`.
 // The tile kernels hand their accumulators over through memory: passing the register array
 // by reference would make GCC keep a memory copy of it during the whole K loop.
-inline void store_tile(const QGemmProblem& p, const std::int32_t* sums, int mr, int nb,
-                       std::int64_t m0, std::int64_t b0) {
-  for (int b = 0; b < nb; ++b) {
+template <int MR, int NB>
+inline void store_tile(const QGemmProblem& p, const std::int32_t* sums, std::int64_t m0,
+                       std::int64_t b0) {
+  if (p.kind == OutputKind::Quantized) {
+    store_tile_quantized<MR, NB>(p, sums, m0, b0);
+    return;
+  }
+  for (int b = 0; b < NB; ++b) {
     const std::int64_t n0 = (b0 + b) * kBlock;
     const __mmask16 valid = valid_lanes(p, n0);
-    for (int r = 0; r < mr; ++r) {
-      store_block(p, _mm512_load_si512(sums + (r * nb + b) * kBlock), m0 + r, n0, valid);
+    for (int r = 0; r < MR; ++r) {
+      store_block(p, _mm512_load_si512(sums + (r * NB + b) * kBlock), m0 + r, n0, valid);
     }
   }
 }
@@ -155,7 +201,7 @@ struct MaddwdKernel {
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.ldx;
     __m512i acc[MR][NB][2];
 #pragma GCC unroll 32
     for (int i = 0; i < MR * NB * 2; ++i)
@@ -187,7 +233,7 @@ struct MaddwdKernel {
                          _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
                                             _mm512_cvtepi64_epi32(s1), 1));
     }
-    store_tile(p, sums, MR, NB, m0, b0);
+    store_tile<MR, NB>(p, sums, m0, b0);
   }
 };
 
@@ -224,7 +270,7 @@ struct DpbusdKernel {
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.k;
+    for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.ldx;
     __m512i acc[MR][NB];
 #pragma GCC unroll 32
     for (int i = 0; i < MR * NB; ++i) acc[i / NB][i % NB] = _mm512_setzero_si512();
@@ -246,7 +292,7 @@ struct DpbusdKernel {
     alignas(64) std::int32_t sums[MR * NB * kBlock];
 #pragma GCC unroll 32
     for (int i = 0; i < MR * NB; ++i) _mm512_store_si512(sums + i * kBlock, acc[i / NB][i % NB]);
-    store_tile(p, sums, MR, NB, m0, b0);
+    store_tile<MR, NB>(p, sums, m0, b0);
   }
 };
 

@@ -128,8 +128,6 @@ Epilogue random_epilogue(std::mt19937& rng, int kind, std::int64_t n, std::int64
   const float typical =
       1.0f / (64.0f * static_cast<float>(std::sqrt(static_cast<double>(k) + 1)) * 128.0f);
   re.multiplier = random_scales(rng, count, typical * 0.25f, typical * 4.0f);
-  re.rounding = std::bernoulli_distribution(0.5)(rng) ? RequantRounding::NearestEven
-                                                      : RequantRounding::TowardZero;
   return re;
 }
 
@@ -325,24 +323,20 @@ TEST(QLinear, OverflowWrapsIdenticallyOnEveryKernel) {
   expect_all_kernels_match_reference(c, "overflow");
 }
 
-// acc = x · 1 with multiplier 0.5 gives exact halves: the rounding modes are visible.
-TEST(QLinear, RequantRoundingModesOnTies) {
-  const std::vector<std::int8_t> xs{3, 5, -3, -5, 1, -1, 7};
-  const std::vector<std::int8_t> nearest{2, 2, -2, -2, 0, 0, 4};
-  const std::vector<std::int8_t> toward_zero{1, 2, -1, -2, 0, 0, 3};
+// acc = x · 1 with multiplier 0.5 gives exact halves: ties go to the even integer (not away
+// from zero, not toward zero as torchao's reference representation's truncation would).
+TEST(QLinear, RequantRoundsHalfToEven) {
+  const std::vector<std::int8_t> xs{3, 5, -3, -5, 1, -1, 7, 6};
+  const std::vector<std::int8_t> nearest_even{2, 2, -2, -2, 0, 0, 4, 3};
   Case c;
   c.x = Tensor::from_vector(xs, {static_cast<std::int64_t>(xs.size()), 1});
   c.w = Tensor::from_vector<std::int8_t>({1}, {1, 1});
-  for (auto rounding : {RequantRounding::NearestEven, RequantRounding::TowardZero}) {
-    RequantEpilogue re;
-    re.multiplier = {0.5f};
-    re.rounding = rounding;
-    c.epilogue = re;
-    const Tensor y = qlinear_reference(c.x, 0, c.w, {}, re);
-    EXPECT_EQ(y.to_vector<std::int8_t>(),
-              rounding == RequantRounding::NearestEven ? nearest : toward_zero);
-    expect_all_kernels_match_reference(c, "ties");
-  }
+  RequantEpilogue re;
+  re.multiplier = {0.5f};
+  c.epilogue = re;
+  const Tensor y = qlinear_reference(c.x, 0, c.w, {}, re);
+  EXPECT_EQ(y.to_vector<std::int8_t>(), nearest_even);
+  expect_all_kernels_match_reference(c, "ties");
 }
 
 TEST(QLinear, RequantAddsZeroPointAndClamps) {

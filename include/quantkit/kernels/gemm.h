@@ -24,21 +24,23 @@
 //                    y = (float(acc) * scale[n]) + bias_f32[n]       when a bias is given
 //   RequantEpilogue: v = float(acc) * multiplier[n]
 //                    v = min(max(v, float(qmin − out_zp)), float(qmax − out_zp))
-//                    y = round(v) + out_zp                                      (int8/uint8)
-//                    round = nearest, ties to even (NearestEven), or toward zero (TowardZero)
+//                    y = round_half_to_even(v) + out_zp                         (int8/uint8)
 //   Clamping v before rounding gives the same result as clamp(round(v) + out_zp, qmin, qmax)
 //   (rounding is monotone and the bounds are integers) and keeps the float → int conversion
 //   in range for every acc.
 // scale / multiplier hold either one value (per tensor) or N values (per channel). Use
 // dequant_scales / requant_multipliers to compute them from quantization scales.
 //
-// PyTorch's reference representation (torchao pt2e, _reference_quantized_linear) computes
-//   out_dtype(mul, int32, acc_i32, x_scale * w_scale / out_scale) + out_zp, clamp, to(int8)
-// where the scale product is a 0-d FLOAT64 tensor, so the multiply happens in float64 and
-// the conversion truncates (see pt2e/reference_representation.h). RequantEpilogue's float32
-// multiply is therefore NOT that arithmetic: the runtime's fused ops (src/runtime) use the
-// Int32 epilogue and requantize in float64 themselves. Integer kernels that follow
-// quantize_per_tensor's rounding use NearestEven.
+// RequantEpilogue IS THE RUNTIME'S REQUANTIZATION (docs/kernels.md, "Requantization"): int32
+// accumulation with the int32 bias, one float32 multiply of float32(acc) by
+// multiplier[n] = float32(x_scale · w_scale[n] / out_scale) (computed in double, rounded
+// once: requant_multipliers), the clamp that folds relu / relu6 / hardtanh, round half to
+// even, + out_zp — the arithmetic of XNNPACK's and MLAS's fp32 requantization. The NHWC
+// convolution (kernels/conv_nhwc.h) runs the same epilogue.
+// PyTorch's reference representation (torchao pt2e, _reference_quantized_linear) is NOT this
+// arithmetic: it multiplies in float64 and truncates toward zero when converting to int32
+// (pt2e/reference_representation.h keeps that for pattern matching; it does not use these
+// kernels).
 //
 // Kernels: a plain-loop reference (qlinear_reference, on unpacked weights), a portable kernel
 // on PackedWeights, AVX2 (int8/int16 widened to int16, vpmaddwd: exact, no saturation),
@@ -124,8 +126,6 @@ class PackedWeights {
   Tensor packed_;  // 64-byte aligned storage
 };
 
-enum class RequantRounding { NearestEven, TowardZero };
-
 struct Int32Epilogue {};
 
 struct FloatEpilogue {
@@ -139,7 +139,6 @@ struct RequantEpilogue {
   DType out_dtype = DType::Int8;  // Int8 or UInt8
   std::int32_t quant_min = -128;  // quant_min <= quant_max, both inside out_dtype's range
   std::int32_t quant_max = 127;
-  RequantRounding rounding = RequantRounding::NearestEven;
 };
 
 using Epilogue = std::variant<Int32Epilogue, FloatEpilogue, RequantEpilogue>;
