@@ -53,6 +53,18 @@ void set_isa_override(IsaLevel level) {
 
 void clear_isa_override() { g_override.store(-1); }
 
+bool cpu_has_avx512_vbmi() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vbmi") != 0;
+  }();
+  return has && active_isa() == IsaLevel::Avx512;
+#else
+  return false;
+#endif
+}
+
 std::string_view isa_name(IsaLevel level) {
   switch (level) {
     case IsaLevel::Portable: return "portable";

@@ -1,45 +1,81 @@
 #pragma once
-// The runtime's requantization: how every fused integer op (quantized_linear,
-// quantized_conv2d, the NHWC conv / depthwise kernels) turns an int32 accumulator into an
-// int8 / uint8 output. It is the arithmetic of XNNPACK's "fp32" requantization and of
-// MLAS's QGEMM output processor, and exactly kernels::RequantEpilogue (gemm.h), whose
-// vectorized form runs on the accumulators in registers:
+// The runtime's requantization: one definition shared by every int8 kernel's portable
+// reference (dwconv, pooling, eltwise, lut, concat) and matched bit for bit by their vector
+// epilogues. It is exactly kernels::RequantEpilogue with RequantRounding::NearestEven
+// (quantkit/kernels/gemm.h): given an int32 accumulator acc (bias already added), a float32
+// multiplier m, an output zero point zp and the output range [qmin, qmax]:
 //
-//   acc  = Σ (x − x_zp)·w + bias_i32                       int32 (bias included)
-//   v    = float32(acc) · multiplier[c]                    one float32 multiply, no FMA
-//   v    = min(max(v, float32(qmin − zp)), float32(qmax − zp))
-//   y    = nearbyint(v) + zp                               round half to even
+//   v = float(acc) * m                      float(acc): int32 → float32, nearest-even;
+//                                           one float32 multiply (no FMA)
+//   v = min(max(v, float(qmin − zp)), float(qmax − zp))
+//   q = nearbyint(v) + zp                   round half to even (default FP environment)
 //
-// with multiplier[c] = float32(x_scale · w_scale[c] / out_scale) computed in float64 and
-// rounded once, and bias_i32[c] = round_half_even(bias[c] / (x_scale · w_scale[c])) in
-// float64, saturated to int32. Clamping before rounding equals clamp(round(v) + zp) because
-// the bounds are integers and rounding is monotone; it also keeps the conversion in range.
+// Clamping before rounding equals clamping after it (the bounds are integers) and keeps the
+// float → int conversion in range. Vector kernels: cvtepi32_ps, mul_ps, max_ps, min_ps,
+// cvtps_epi32 (MXCSR round-to-nearest-even), add zp.
+//
+// The lowering (pt2e/lowering.h) computes the constants: m[c] = float32(x_scale · w_scale[c]
+// / out_scale) in float64, rounded once; bias_i32[c] = round_half_even(bias[c] / (x_scale ·
+// w_scale[c])) in float64, saturated (quantize_bias below).
 //
 // This is NOT torchao's reference representation (pt2e/reference_representation.h), which
 // truncates toward zero when it converts to int32: that is its pattern-matching definition;
 // as deployment arithmetic it biases every layer by up to −1 step (docs/kernels.md).
-//
 // float32 rather than float64: float32(acc) is exact for |acc| < 2^24 and the product's
-// relative error is 2^-24, so the result differs from the exact real-number requantization
-// only when acc·m lies within ~|acc·m|·2^-23 of a half-integer (tests/runtime measure the
-// agreement with the Q/DQ float graph: within one step everywhere, equal on ≥ 99%).
+// relative error is 2^-24, so the result differs from exact real-number requantization only
+// when acc·m lies within ~|acc·m|·2^-23 of a half-integer (tests/pt2e and tests/runtime
+// measure the agreement with the Q/DQ float graph: within one step, equal on >= 99%).
+//
+// `static inline` on purpose (as in src/kernels/gemm_internal.h): translation units compiled
+// with AVX flags include this header too, and a shared inline definition could be resolved by
+// the linker to their AVX-compiled copy.
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
 namespace quantkit::kernels {
 
-// One output value. `static` so that translation units compiled with AVX flags keep their
-// own copy (an inline definition could be merged with an AVX-compiled one at link time).
-static inline std::int32_t requantize_value(std::int32_t acc, float multiplier,
-                                            std::int32_t zero_point, std::int32_t quant_min,
-                                            std::int32_t quant_max) {
-  const float lo = static_cast<float>(quant_min - zero_point);
-  const float hi = static_cast<float>(quant_max - zero_point);
+// The clamp bounds of the requantization, as float32: float(qmin − zp), float(qmax − zp).
+struct RequantBounds {
+  float lo = 0.0f;
+  float hi = 0.0f;
+  std::int32_t zero_point = 0;
+};
+
+static inline RequantBounds requant_bounds(std::int32_t zero_point, std::int32_t qmin,
+                                           std::int32_t qmax) {
+  return {static_cast<float>(qmin - zero_point), static_cast<float>(qmax - zero_point), zero_point};
+}
+
+// The definition above, for bounds from requant_bounds.
+static inline std::int32_t requantize(std::int32_t acc, float multiplier, const RequantBounds& b) {
   const float v = static_cast<float>(acc) * multiplier;
-  const float low_clamped = v < lo ? lo : v;  // vmaxps / vminps order for non-NaN v
-  const float clamped = hi < low_clamped ? hi : low_clamped;
-  return static_cast<std::int32_t>(std::nearbyint(clamped)) + zero_point;
+  // (v < lo) ? lo : v, then (hi < v) ? hi : v: matches vmaxps/vminps for non-NaN v.
+  const float low_clamped = v < b.lo ? b.lo : v;
+  const float clamped = b.hi < low_clamped ? b.hi : low_clamped;
+  return static_cast<std::int32_t>(std::nearbyint(clamped)) + b.zero_point;
+}
+
+static inline std::int32_t requantize(std::int32_t acc, float multiplier, std::int32_t zero_point,
+                                      std::int32_t qmin, std::int32_t qmax) {
+  return requantize(acc, multiplier, requant_bounds(zero_point, qmin, qmax));
+}
+
+// Same rounding and clamp for a value already computed in float32 (the elementwise kernels
+// form v as a sum of products; see eltwise.h).
+static inline std::int32_t requantize_float(float v, const RequantBounds& b) {
+  const float low_clamped = v < b.lo ? b.lo : v;
+  const float clamped = b.hi < low_clamped ? b.hi : low_clamped;
+  return static_cast<std::int32_t>(std::nearbyint(clamped)) + b.zero_point;
+}
+
+// Wrap-around int32 arithmetic: accumulators are defined modulo 2^32 (as in gemm.h), so every
+// kernel gives the same bits even if a sum overflowed, and no kernel has undefined behaviour.
+static inline std::int32_t wrapping_add(std::int32_t a, std::int32_t b) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
+}
+static inline std::int32_t wrapping_mul(std::int32_t a, std::int32_t b) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) * static_cast<std::uint32_t>(b));
 }
 
 // float64 → int32, round half to even, saturating; NaN → 0.
