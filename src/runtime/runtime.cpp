@@ -76,7 +76,8 @@ struct Runtime::Impl {
   std::vector<std::unique_ptr<ExecOp>> ops;
   std::vector<std::size_t> outputs;  // logical slots of the graph outputs
   std::unordered_map<std::size_t, std::size_t> logical_twin, nhwc_twin;
-  Tensor arena, scratch;
+  Tensor arena;
+  mutable Tensor scratch;  // written by every run (under the mutex)
   std::size_t scratch_per_thread = 0;
 
   Impl(const graph::Graph& g, RuntimeOptions o)

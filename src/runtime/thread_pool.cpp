@@ -27,9 +27,16 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
+  publish();
   for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::publish() {
+  {
+    const std::lock_guard<std::mutex> lock(sleep_mutex_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
 }
 
 void ThreadPool::run_chunk(int chunk) {
@@ -47,8 +54,7 @@ void ThreadPool::dispatch(ChunkFn fn, void* context, int chunks) {
   // Every worker acknowledges every job (idle ones at once): a worker can then never read
   // the fields of a later job while it handles an earlier one.
   pending_.store(num_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes the job
-  generation_.notify_all();
+  publish();
   run_chunk(0);
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
@@ -69,7 +75,9 @@ void ThreadPool::dispatch(ChunkFn fn, void* context, int chunks) {
 }
 
 void ThreadPool::worker(int index) {
-  std::uint32_t seen = generation_.load(std::memory_order_acquire);
+  // Generation 0 is the state at construction: a worker that starts late must still see
+  // every job (and the stop) published after the pool was made.
+  std::uint32_t seen = 0;
   for (;;) {
     int spins = 0;
     std::uint32_t now = generation_.load(std::memory_order_acquire);
@@ -77,7 +85,8 @@ void ThreadPool::worker(int index) {
       if (++spins < kSpinIterations) {
         cpu_relax();
       } else {
-        generation_.wait(seen, std::memory_order_acquire);
+        std::unique_lock<std::mutex> lock(sleep_mutex_);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       }
       now = generation_.load(std::memory_order_acquire);
     }

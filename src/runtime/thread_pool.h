@@ -3,11 +3,13 @@
 // `num_threads - 1` workers plus the calling thread. Work is split into contiguous chunks
 // of independent outputs (rows, pixels, channels), one chunk per thread, never a reduction,
 // so results do not depend on the thread count. Dispatching a job costs no allocation:
-// workers spin briefly, then sleep on an atomic (futex) until the next job.
+// workers spin briefly, then sleep on a condition variable until the next job.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -62,6 +64,7 @@ class ThreadPool {
   using ChunkFn = void (*)(void*, int);
   void dispatch(ChunkFn fn, void* context, int chunks);
   void worker(int index);
+  void publish();  // starts the job set in job_* (or the stop) on every worker
   void run_chunk(int chunk);
 
   int num_threads_;
@@ -72,6 +75,10 @@ class ThreadPool {
   int job_chunks_ = 0;
   std::vector<std::exception_ptr> errors_;
   std::atomic<std::uint32_t> generation_{0};
+  // Sleeping workers wait here; the generation is bumped under the mutex so that no
+  // wake-up is lost between a worker's check and its wait.
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
 };
