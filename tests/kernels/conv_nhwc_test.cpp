@@ -271,9 +271,17 @@ class ConvTester {
 // ---------------------------------------------------------------------------------------
 
 // Output channels 1..49 (below, at, above and at multiples of the 16-lane block, past 3×)
+// and around the AVX-512 panel of 4 blocks (64: one 64-byte store per row) and its multiples,
 // for 3×3 padded and 1×1 pointwise convolutions.
+std::vector<std::int64_t> output_channel_counts() {
+  std::vector<std::int64_t> out;
+  for (std::int64_t oc = 1; oc <= 49; ++oc) out.push_back(oc);
+  for (std::int64_t oc : {63, 64, 65, 80, 127, 128, 129, 192}) out.push_back(oc);
+  return out;
+}
+
 TEST(ConvNhwc, OutputChannelSweep) {
-  for (std::int64_t oc = 1; oc <= 49; ++oc) {
+  for (std::int64_t oc : output_channel_counts()) {
     for (std::int64_t ic : {3, 17}) {
       ConvTester()
           .channels(ic, oc)
