@@ -9,6 +9,8 @@
 // about K bytes per output pixel against K · OC multiply-adds, and the copy stays in L1/L2
 // where the microkernel reads it back. With groups = 1 and dilation_w = 1 the KW taps of one
 // kernel row are adjacent in NHWC memory, so a whole kernel row is one copy.
+#include "quantkit/kernels/conv_nhwc.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -17,7 +19,6 @@
 #include "conv_nhwc_internal.h"
 #include "gemm_internal.h"
 #include "quantkit/core/error.h"
-#include "quantkit/kernels/conv_nhwc.h"
 
 namespace quantkit::kernels {
 namespace {
@@ -104,8 +105,7 @@ QConv2dNhwc::QConv2dNhwc(QConv2dNhwcParams params, const Tensor& weight,
     for (std::int64_t o = 0; o < out_per_group_; ++o) {
       const std::int64_t oc = g * out_per_group_ + o;
       const std::size_t slot = static_cast<std::size_t>(g * padded_n_ + o);
-      col_offset_[slot] =
-          wrap_sub(b ? b[oc] : 0, wrap_mul(x_zp, packed_[g].column_sums()[o]));
+      col_offset_[slot] = wrap_sub(b ? b[oc] : 0, wrap_mul(x_zp, packed_[g].column_sums()[o]));
       multiplier_[slot] = p.multiplier.size() == 1 ? p.multiplier[0] : p.multiplier[oc];
     }
   }

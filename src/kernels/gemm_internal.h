@@ -87,7 +87,8 @@ static inline void store_epilogue_scalar(const QGemmProblem& p, std::int64_t m, 
     }
     case OutputKind::Quantized: {
       const std::int32_t q =
-          requant_round(requant_clamped(acc, p.scale[n], p.clamp_lo, p.clamp_hi)) + p.out_zero_point;
+          requant_round(requant_clamped(acc, p.scale[n], p.clamp_lo, p.clamp_hi)) +
+          p.out_zero_point;
       // q is inside [qmin, qmax] of the output dtype: its low byte is the int8/uint8 value.
       static_cast<std::uint8_t*>(p.y)[index] = static_cast<std::uint8_t>(q);
       return;

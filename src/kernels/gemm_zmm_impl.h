@@ -77,16 +77,15 @@ inline __m512i pack_low_bytes(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {
   const __m512i low = _mm512_set1_epi16(0x00FF);
   const __m512i w01 = _mm512_and_si512(_mm512_packs_epi32(q0, q1), low);
   const __m512i w23 = _mm512_and_si512(_mm512_packs_epi32(q2, q3), low);
-  const __m512i order =
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_permutexvar_epi32(order, _mm512_packus_epi16(w01, w23));
 }
 
 // The requantization epilogue of a whole tile, its per-column vectors and constants loaded
 // once per tile; a row's four full blocks leave as one 64-byte store.
 template <int MR, int NB>
-inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums,
-                                 std::int64_t m0, std::int64_t b0) {
+inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums, std::int64_t m0,
+                                 std::int64_t b0) {
   const __m512 lo = _mm512_set1_ps(p.clamp_lo);
   const __m512 hi = _mm512_set1_ps(p.clamp_hi);
   const __m512i zp = _mm512_set1_epi32(p.out_zero_point);
@@ -231,8 +230,9 @@ struct MaddwdKernel {
       const __m512i s1 = _mm512_add_epi32(acc[r][b][1], _mm512_srli_epi64(acc[r][b][1], 32));
       const __m512i sum = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
                                              _mm512_cvtepi64_epi32(s1), 1);
-      _mm512_store_si512(sums + i * kBlock,
-                         _mm512_add_epi32(sum, _mm512_loadu_si512(p.col_offset + (b0 + b) * kBlock)));
+      _mm512_store_si512(
+          sums + i * kBlock,
+          _mm512_add_epi32(sum, _mm512_loadu_si512(p.col_offset + (b0 + b) * kBlock)));
     }
     store_tile<MR, NB>(p, sums, m0, b0);
   }

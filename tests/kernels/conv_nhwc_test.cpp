@@ -92,8 +92,11 @@ std::vector<std::uint8_t> random_bytes(std::mt19937& rng, std::int64_t count) {
   std::uniform_int_distribution<int> value(0, 255), pick(0, 15);
   for (auto& v : out) {
     const int p = pick(rng);
-    v = static_cast<std::uint8_t>(p == 0 ? 0x00 : p == 1 ? 0xFF : p == 2 ? 0x80 : p == 3 ? 0x7F
-                                                                                         : value(rng));
+    v = static_cast<std::uint8_t>(p == 0   ? 0x00
+                                  : p == 1 ? 0xFF
+                                  : p == 2 ? 0x80
+                                  : p == 3 ? 0x7F
+                                           : value(rng));
   }
   return out;
 }
@@ -170,12 +173,12 @@ class ConvTester {
   std::string describe() const {
     std::ostringstream os;
     os << "N" << batch_ << " " << h_ << "x" << w_ << " IC" << p_.in_channels << " OC"
-       << p_.out_channels << " k" << p_.kernel_h << "x" << p_.kernel_w << " s" << p_.stride_h
-       << "x" << p_.stride_w << " pad(t" << p_.pad_top << " l" << p_.pad_left << " b"
-       << p_.pad_bottom << " r" << p_.pad_right << ") d" << p_.dilation_h << "x" << p_.dilation_w
-       << " g" << p_.groups << " x:" << dtype_name(p_.x_dtype) << " zp" << p_.x_zero_point
-       << " y:" << dtype_name(p_.y_dtype) << " zp" << p_.y_zero_point << " [" << p_.quant_min
-       << "," << p_.quant_max << "] mult" << (p_.multiplier.size() == 1 ? "/tensor" : "/channel")
+       << p_.out_channels << " k" << p_.kernel_h << "x" << p_.kernel_w << " s" << p_.stride_h << "x"
+       << p_.stride_w << " pad(t" << p_.pad_top << " l" << p_.pad_left << " b" << p_.pad_bottom
+       << " r" << p_.pad_right << ") d" << p_.dilation_h << "x" << p_.dilation_w << " g"
+       << p_.groups << " x:" << dtype_name(p_.x_dtype) << " zp" << p_.x_zero_point
+       << " y:" << dtype_name(p_.y_dtype) << " zp" << p_.y_zero_point << " [" << p_.quant_min << ","
+       << p_.quant_max << "] mult" << (p_.multiplier.size() == 1 ? "/tensor" : "/channel")
        << (bias_ ? " bias" : "") << " seed" << seed_;
     return os.str();
   }
@@ -184,9 +187,9 @@ class ConvTester {
     std::mt19937 rng(seed_);
     const auto pick_zp = [&](DType t) {
       const int c = random_in(rng, 0, 7);
-      return c == 0 ? static_cast<std::int32_t>(dtype_min(t))
-                    : c == 1 ? static_cast<std::int32_t>(dtype_max(t))
-                             : random_in(rng, dtype_min(t), dtype_max(t));
+      return c == 0   ? static_cast<std::int32_t>(dtype_min(t))
+             : c == 1 ? static_cast<std::int32_t>(dtype_max(t))
+                      : random_in(rng, dtype_min(t), dtype_max(t));
     };
     p_.x_zero_point = pick_zp(p_.x_dtype);
     p_.y_zero_point = pick_zp(p_.y_dtype);
@@ -207,8 +210,7 @@ class ConvTester {
     p_.multiplier.assign(per_channel_ ? static_cast<std::size_t>(p_.out_channels) : 1, 0.0f);
     for (float& m : p_.multiplier) m = mult(rng);
 
-    const auto wbytes =
-        random_bytes(rng, p_.out_channels * icg * p_.kernel_h * p_.kernel_w);
+    const auto wbytes = random_bytes(rng, p_.out_channels * icg * p_.kernel_h * p_.kernel_w);
     Tensor weight = Tensor::empty({p_.out_channels, icg, p_.kernel_h, p_.kernel_w}, DType::Int8);
     std::memcpy(weight.raw_data(), wbytes.data(), wbytes.size());
     std::optional<Tensor> bias;
@@ -341,10 +343,10 @@ TEST(ConvNhwc, GeometrySweep) {
             const std::int64_t span = dilation * (k - 1) + 1;
             std::int64_t pads[4];
             for (auto& pad : pads) pad = random_in(rng, 0, 3);
-            const std::int64_t h = std::max<std::int64_t>(1, span - pads[0] - pads[2]) +
-                                   random_in(rng, 0, 5);
-            const std::int64_t w = std::max<std::int64_t>(1, span - pads[1] - pads[3]) +
-                                   random_in(rng, 0, 5);
+            const std::int64_t h =
+                std::max<std::int64_t>(1, span - pads[0] - pads[2]) + random_in(rng, 0, 5);
+            const std::int64_t w =
+                std::max<std::int64_t>(1, span - pads[1] - pads[3]) + random_in(rng, 0, 5);
             ConvTester()
                 .channels(icg * groups, ocg * groups)
                 .kernel(k, k)
@@ -370,7 +372,14 @@ TEST(ConvNhwc, GeometrySweep) {
 TEST(ConvNhwc, RectangularGeometry) {
   ConvTester().channels(5, 7).kernel(1, 3).stride(1, 2).padding(0, 1, 0, 0).input(1, 4, 9).test();
   ConvTester().channels(6, 9).kernel(3, 1).stride(2, 1).dilation(2, 1).input(2, 9, 4).test();
-  ConvTester().channels(8, 20).kernel(2, 5).dilation(1, 2).padding(3, 0, 1, 2).groups(2).input(1, 6, 8).test();
+  ConvTester()
+      .channels(8, 20)
+      .kernel(2, 5)
+      .dilation(1, 2)
+      .padding(3, 0, 1, 2)
+      .groups(2)
+      .input(1, 6, 8)
+      .test();
   ConvTester().channels(4, 4).kernel(7, 7).padding(3, 3, 3, 3).input(1, 1, 1).test();  // all pad
 }
 
@@ -378,7 +387,13 @@ TEST(ConvNhwc, RectangularGeometry) {
 // per-tile pixel → (n, oh, ow) walk across images, and random splits through them.
 TEST(ConvNhwc, ManyTilesAndSplits) {
   ConvTester().channels(3, 24).kernel(3, 3).padding(1, 1, 1, 1).input(2, 23, 21).splits(5).test();
-  ConvTester().channels(64, 40).kernel(3, 3).stride(2, 2).padding(1, 1, 1, 1).input(2, 30, 29).test();
+  ConvTester()
+      .channels(64, 40)
+      .kernel(3, 3)
+      .stride(2, 2)
+      .padding(1, 1, 1, 1)
+      .input(2, 30, 29)
+      .test();
   ConvTester().channels(32, 48).kernel(1, 1).input(2, 25, 17).splits(5).test();  // pointwise
   ConvTester().channels(32, 48).kernel(1, 1).groups(4).input(1, 24, 19).splits(4).test();
   ConvTester().channels(24, 36).kernel(1, 1).stride(2, 2).input(2, 17, 18).test();  // gathered
@@ -387,7 +402,12 @@ TEST(ConvNhwc, ManyTilesAndSplits) {
 // Channels past the AVX-512 panel width (4 blocks = 64), resnet-like K.
 TEST(ConvNhwc, WideChannels) {
   ConvTester().channels(64, 80).kernel(3, 3).padding(1, 1, 1, 1).input(1, 7, 6).test();
-  ConvTester().channels(128, 130).kernel(1, 1).input(1, 6, 5).dtypes(DType::Int8, DType::Int8).test();
+  ConvTester()
+      .channels(128, 130)
+      .kernel(1, 1)
+      .input(1, 6, 5)
+      .dtypes(DType::Int8, DType::Int8)
+      .test();
   ConvTester().channels(96, 72).kernel(3, 3).padding(1, 1, 1, 1).groups(2).input(1, 5, 5).test();
 }
 
