@@ -128,81 +128,84 @@ void QConv2dNhwc::setup(std::int64_t batch, std::int64_t height, std::int64_t wi
 
 void QConv2dNhwc::run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
                       void* scratch) const {
+  run(x, y, pixel_begin, pixel_end, 0, params_.out_channels, scratch);
+}
+
+void QConv2dNhwc::run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
+                      std::int64_t channel_begin, std::int64_t channel_end, void* scratch) const {
+  // Checks without building a message unless one fails: run allocates nothing.
   constexpr const char* kWhere = "QConv2dNhwc::run";
-  check_argument(ready_, kWhere, "setup", ready_, "setup() called before run()");
-  check_argument(pixel_begin >= 0 && pixel_begin <= pixel_end, kWhere, "pixel_begin", pixel_begin,
-                 "0 <= pixel_begin <= pixel_end = " + std::to_string(pixel_end));
-  check_argument(pixel_end <= output_pixels(), kWhere, "pixel_end", pixel_end,
-                 "at most output_pixels() = " + std::to_string(output_pixels()));
-  check_argument(scratch != nullptr || scratch_bytes_ == 0, kWhere, "scratch", "null",
-                 std::to_string(scratch_bytes_) + " bytes (scratch_bytes_per_thread())");
-  if (pixel_begin == pixel_end) return;
+  const std::int64_t oc = params_.out_channels;
+  if (!ready_) throw_invalid_argument(kWhere, "setup", ready_, "setup() called before run()");
+  if (pixel_begin < 0 || pixel_begin > pixel_end) {
+    throw_invalid_argument(kWhere, "pixel_begin", pixel_begin,
+                           "0 <= pixel_begin <= pixel_end = " + std::to_string(pixel_end));
+  }
+  if (pixel_end > output_pixels()) {
+    throw_invalid_argument(kWhere, "pixel_end", pixel_end,
+                           "at most output_pixels() = " + std::to_string(output_pixels()));
+  }
+  const bool all_channels = channel_begin == 0 && channel_end == oc;
+  if (!all_channels && params_.groups != 1) {
+    throw_invalid_argument(kWhere, "channel_begin", channel_begin,
+                           "the whole range [0, out_channels) when groups > 1");
+  }
+  if (channel_begin < 0 || channel_begin > channel_end || channel_begin % kChannelTile != 0) {
+    throw_invalid_argument(kWhere, "channel_begin", channel_begin,
+                           "a multiple of " + std::to_string(kChannelTile) +
+                               " in [0, channel_end = " + std::to_string(channel_end) + "]");
+  }
+  if (channel_end > oc || (channel_end % kChannelTile != 0 && channel_end != oc)) {
+    throw_invalid_argument(kWhere, "channel_end", channel_end,
+                           "a multiple of " + std::to_string(kChannelTile) +
+                               " or out_channels = " + std::to_string(oc) + ", at most that");
+  }
+  if (scratch == nullptr && scratch_bytes_ != 0) {
+    throw_invalid_argument(kWhere, "scratch", "null",
+                           std::to_string(scratch_bytes_) + " bytes (scratch_bytes_per_thread())");
+  }
+  if (pixel_begin == pixel_end || channel_begin == channel_end) return;
   const auto* xb = static_cast<const std::uint8_t*>(x);
   auto* yb = static_cast<std::uint8_t*>(y);
-  if (pointwise_) {
-    run_pointwise(xb, yb, pixel_begin, pixel_end);
-  } else {
-    run_gathered(xb, yb, pixel_begin, pixel_end, static_cast<std::uint8_t*>(scratch));
+  for (std::int64_t t = pixel_begin; t < pixel_end; t += tile_pixels_) {
+    const std::int64_t count = std::min(tile_pixels_, pixel_end - t);
+    for (std::int64_t g = 0; g < params_.groups; ++g) {
+      // groups == 1: channels [channel_begin, channel_end); else the whole group.
+      QGemmProblem q = group_problem(g, all_channels ? 0 : channel_begin,
+                                     all_channels ? out_per_group_ : channel_end);
+      q.m = count;
+      if (pointwise_) {
+        q.x = xb + t * params_.in_channels + g * in_per_group_;
+        q.ldx = params_.in_channels;
+      } else {
+        gather(xb, g, t, count, static_cast<std::uint8_t*>(scratch));
+        q.x = static_cast<const std::uint8_t*>(scratch);
+        q.ldx = k_per_group_;
+      }
+      q.y = yb + t * oc + g * out_per_group_ + (all_channels ? 0 : channel_begin);
+      q.ldy = oc;
+      gemm_detail::qgemm(q);
+    }
   }
 }
 
-namespace {
-
-// The GEMM problem of group g with the requantization epilogue; rows, strides and pointers
-// are the caller's.
-QGemmProblem group_problem(const QConv2dNhwcParams& p, const PackedWeights& w,
-                           const std::int32_t* col_offset, const float* multiplier) {
+// The GEMM problem of group g's channels [c0, c1) (c0 a multiple of 16) with the
+// requantization epilogue; rows, x and y are the caller's.
+QGemmProblem QConv2dNhwc::group_problem(std::int64_t g, std::int64_t c0, std::int64_t c1) const {
+  const QConv2dNhwcParams& p = params_;
   QGemmProblem q;
-  q.n = w.n();
-  q.k = w.k();
+  q.n = c1 - c0;
+  q.k = k_per_group_;
   q.x_signed = p.x_dtype == DType::Int8;
-  q.w = &w;
-  q.col_offset = col_offset;
+  q.w = &packed_[g];
+  q.w_block = c0 / PackedWeights::kBlockN;
+  q.col_offset = col_offset_.data() + g * padded_n_ + c0;
   q.kind = OutputKind::Quantized;
-  q.scale = multiplier;
+  q.scale = multiplier_.data() + g * padded_n_ + c0;
   q.clamp_lo = static_cast<float>(p.quant_min - p.y_zero_point);
   q.clamp_hi = static_cast<float>(p.quant_max - p.y_zero_point);
   q.out_zero_point = p.y_zero_point;
   return q;
-}
-
-}  // namespace
-
-void QConv2dNhwc::run_pointwise(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin,
-                                std::int64_t end) const {
-  const QConv2dNhwcParams& p = params_;
-  for (std::int64_t t = begin; t < end; t += tile_pixels_) {
-    const std::int64_t count = std::min(tile_pixels_, end - t);
-    for (std::int64_t g = 0; g < p.groups; ++g) {
-      QGemmProblem q = group_problem(p, packed_[g], col_offset_.data() + g * padded_n_,
-                                     multiplier_.data() + g * padded_n_);
-      q.m = count;
-      q.x = x + t * p.in_channels + g * in_per_group_;
-      q.ldx = p.in_channels;
-      q.y = y + t * p.out_channels + g * out_per_group_;
-      q.ldy = p.out_channels;
-      gemm_detail::qgemm(q);
-    }
-  }
-}
-
-void QConv2dNhwc::run_gathered(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin,
-                               std::int64_t end, std::uint8_t* scratch) const {
-  const QConv2dNhwcParams& p = params_;
-  for (std::int64_t t = begin; t < end; t += tile_pixels_) {
-    const std::int64_t count = std::min(tile_pixels_, end - t);
-    for (std::int64_t g = 0; g < p.groups; ++g) {
-      gather(x, g, t, count, scratch);
-      QGemmProblem q = group_problem(p, packed_[g], col_offset_.data() + g * padded_n_,
-                                     multiplier_.data() + g * padded_n_);
-      q.m = count;
-      q.x = scratch;
-      q.ldx = k_per_group_;
-      q.y = y + t * p.out_channels + g * out_per_group_;
-      q.ldy = p.out_channels;
-      gemm_detail::qgemm(q);
-    }
-  }
 }
 
 // rows[i] = the K-vector of group `group` for output pixel begin + i: for each kernel tap

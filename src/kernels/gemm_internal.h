@@ -27,6 +27,9 @@ struct QGemmProblem {
   const std::uint8_t* x = nullptr;  // [m, k] rows (int8 data viewed as bytes)
   bool x_signed = false;            // flip the sign bit of every activation byte
   const PackedWeights* w = nullptr;
+  // The problem's column 0 is channel w_block · 16 of w (an output-channel slice of the
+  // packed weights; col_offset, w_zero_point, scale, bias and y then start at that slice).
+  std::int64_t w_block = 0;
 
   // Padded to w->num_blocks() * 16 entries so that vector loads never leave them.
   const std::int32_t* col_offset = nullptr;

@@ -196,7 +196,7 @@ struct MaddwdKernel {
   QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
                                                  std::int64_t b0) {
     const std::int64_t kp = p.w->k_padded();
-    const W* wbase = static_cast<const W*>(p.w->data()) + b0 * kp * kBlock;
+    const W* wbase = static_cast<const W*>(p.w->data()) + (p.w_block + b0) * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
@@ -267,7 +267,8 @@ struct DpbusdKernel {
   QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
                                                  std::int64_t b0) {
     const std::int64_t kp = p.w->k_padded();
-    const std::int8_t* wbase = static_cast<const std::int8_t*>(p.w->data()) + b0 * kp * kBlock;
+    const std::int8_t* wbase =
+        static_cast<const std::int8_t*>(p.w->data()) + (p.w_block + b0) * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16

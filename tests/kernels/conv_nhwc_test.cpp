@@ -242,9 +242,25 @@ class ConvTester {
         std::vector<std::int64_t> cuts{0, pixels};
         for (int c = 0; c < split; ++c) cuts.push_back(random_in(rng, 0, pixels));
         std::sort(cuts.begin(), cuts.end());
+        // groups == 1: odd splits also cut the output channels at a random multiple of
+        // QConv2dNhwc::kChannelTile (when there is more than one tile).
+        std::vector<std::int64_t> channel_cuts{0, p_.out_channels};
+        const std::int64_t tiles =
+            (p_.out_channels + QConv2dNhwc::kChannelTile - 1) / QConv2dNhwc::kChannelTile;
+        if (p_.groups == 1 && split % 2 == 1 && tiles > 1) {
+          channel_cuts.insert(channel_cuts.begin() + 1,
+                              random_in(rng, 1, tiles - 1) * QConv2dNhwc::kChannelTile);
+        }
         std::vector<std::uint8_t> got(y_bytes, 0xA5);
         for (std::size_t c = 0; c + 1 < cuts.size(); ++c) {
-          op.run(x.data(), got.data(), cuts[c], cuts[c + 1], scratch_ptr);
+          if (channel_cuts.size() == 2) {
+            op.run(x.data(), got.data(), cuts[c], cuts[c + 1], scratch_ptr);
+            continue;
+          }
+          for (std::size_t d = 0; d + 1 < channel_cuts.size(); ++d) {
+            op.run(x.data(), got.data(), cuts[c], cuts[c + 1], channel_cuts[d], channel_cuts[d + 1],
+                   scratch_ptr);
+          }
         }
         for (std::size_t i = 0; i < y_bytes; ++i) {
           if (got[i] != expected[i]) {
@@ -556,6 +572,25 @@ TEST(ConvNhwc, RejectsInvalidArguments) {
   EXPECT_THROW(op.run(x.data(), y.data(), 3, 2, scratch.data()), Error);
   EXPECT_THROW(op.run(x.data(), y.data(), 0, 4, nullptr), Error);  // needs scratch
   EXPECT_NO_THROW(op.run(x.data(), y.data(), 0, 4, scratch.data()));
+  EXPECT_NO_THROW(op.run(x.data(), y.data(), 0, 4, 0, 4, scratch.data()));
+  EXPECT_THROW(op.run(x.data(), y.data(), 0, 4, 0, 5, scratch.data()), Error);  // past OC
+  EXPECT_THROW(op.run(x.data(), y.data(), 0, 4, 0, 2, scratch.data()), Error);  // not a tile
+
+  // Channel splits: multiples of kChannelTile, groups == 1 only.
+  const Tensor w130 = Tensor::zeros({130, 2, 3, 3}, DType::Int8);
+  QConv2dNhwc wide(simple_params(2, 130, 3), w130);
+  wide.setup(1, 4, 4);
+  std::vector<std::uint8_t> y130(4 * 130), scratch130(wide.scratch_bytes_per_thread());
+  EXPECT_NO_THROW(wide.run(x.data(), y130.data(), 0, 4, 64, 130, scratch130.data()));
+  EXPECT_THROW(wide.run(x.data(), y130.data(), 0, 4, 16, 130, scratch130.data()), Error);
+  EXPECT_THROW(wide.run(x.data(), y130.data(), 0, 4, 0, 100, scratch130.data()), Error);
+  EXPECT_THROW(wide.run(x.data(), y130.data(), 0, 4, 128, 64, scratch130.data()), Error);
+  auto grouped = simple_params(2, 128, 3);
+  grouped.groups = 2;
+  QConv2dNhwc two_groups(grouped, Tensor::zeros({128, 1, 3, 3}, DType::Int8));
+  two_groups.setup(1, 4, 4);
+  std::vector<std::uint8_t> y128(4 * 128), scratch128(two_groups.scratch_bytes_per_thread());
+  EXPECT_THROW(two_groups.run(x.data(), y128.data(), 0, 4, 0, 64, scratch128.data()), Error);
 }
 
 }  // namespace

@@ -35,6 +35,10 @@
 
 namespace quantkit::kernels {
 
+namespace gemm_detail {
+struct QGemmProblem;  // src/kernels/gemm_internal.h
+}
+
 // One params struct for the fast operator and its reference.
 struct QConv2dNhwcParams {
   std::int64_t in_channels = 0;   // IC, all groups together; a multiple of groups
@@ -101,11 +105,18 @@ class QConv2dNhwc {
   void run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
            void* scratch) const;
 
+  // The same for output channels [channel_begin, channel_end) only: a second axis to split
+  // work on when there are few pixels and many channels (7×7 layers: each thread then streams
+  // only its share of the weights). Both bounds multiples of kChannelTile (the AVX-512
+  // panel), or channel_end = out_channels; groups > 1 takes only [0, out_channels). Every
+  // output element's bits are the same for every split.
+  static constexpr std::int64_t kChannelTile = 64;
+  void run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
+           std::int64_t channel_begin, std::int64_t channel_end, void* scratch) const;
+
  private:
-  void run_pointwise(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin,
-                     std::int64_t end) const;
-  void run_gathered(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin, std::int64_t end,
-                    std::uint8_t* scratch) const;
+  gemm_detail::QGemmProblem group_problem(std::int64_t group, std::int64_t c0,
+                                          std::int64_t c1) const;
   void gather(const std::uint8_t* x, std::int64_t group, std::int64_t begin, std::int64_t count,
               std::uint8_t* rows) const;
 
