@@ -9,9 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -22,6 +25,24 @@
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
+
+// Counts every allocation through the global operator new (replaceable, [new.delete]), so a
+// test can check that QConv2dNhwc::run allocates nothing.
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC 12 takes the replaced pair for the built-in one and reports free() on new's pointer.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace quantkit::kernels {
 namespace {
@@ -455,6 +476,32 @@ TEST(ConvNhwc, PointwiseOnlyFor1x1Stride1Unpadded) {
   p.stride_w = 1;
   p.pad_right = 1;
   EXPECT_FALSE(QConv2dNhwc(p, w1).is_pointwise());
+}
+
+// Steady state: after setup, run (both paths, every ISA level, with a channel range) makes no
+// allocation at all.
+TEST(ConvNhwc, RunAllocatesNothing) {
+  const auto& configs = configs_reported();
+  for (std::int64_t k : {1, 3}) {
+    auto p = simple_params(16, 130, k);
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+    QConv2dNhwc op(p, Tensor::zeros({130, 16, k, k}, DType::Int8));
+    op.setup(2, 9, 7);
+    std::vector<std::uint8_t> x(2 * 9 * 7 * 16, 3), y(op.output_pixels() * 130);
+    std::vector<std::uint8_t> scratch(op.scratch_bytes_per_thread());
+    void* s = scratch.empty() ? nullptr : scratch.data();
+    for (const auto& config : configs) {
+      ScopedKernel scoped(config);
+      const long before = g_allocations.load();
+      op.run(x.data(), y.data(), 0, op.output_pixels(), s);
+      op.run(x.data(), y.data(), 5, 40, 64, 130, s);
+      EXPECT_EQ(g_allocations.load(), before) << config.name << " k" << k;
+    }
+  }
+  // The counter does see allocations (a std::string too long for its inline buffer).
+  const long before = g_allocations.load();
+  const std::string probe(100, 'x');
+  EXPECT_GT(g_allocations.load(), before) << probe.size();
 }
 
 TEST(ConvNhwc, OutputSize) {
