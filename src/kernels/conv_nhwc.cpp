@@ -57,6 +57,17 @@ inline void copy_run(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) 
   }
 }
 
+// Interior windows copy each kernel row rounded up to whole 32-byte pieces: the extra bytes
+// land in the next row's place (written after it) or in the scratch's tail slack, and are read
+// only where the input has them.
+constexpr std::int64_t kCopyPiece = 32;
+
+inline void copy_pieces(std::uint8_t* dst, const std::uint8_t* src, std::int64_t pieces) {
+  for (std::int64_t i = 0; i < pieces; ++i) {
+    std::memcpy(dst + i * kCopyPiece, src + i * kCopyPiece, kCopyPiece);
+  }
+}
+
 std::int64_t tile_pixels_for(std::int64_t row_bytes) {
   const std::int64_t fit = kTileBytes / row_bytes / kTileRowMultiple * kTileRowMultiple;
   return std::clamp(fit, kTileRowMultiple, kMaxTilePixels);
@@ -121,7 +132,7 @@ void QConv2dNhwc::setup(std::int64_t batch, std::int64_t height, std::int64_t wi
     scratch_bytes_ = 0;
   } else {
     tile_pixels_ = tile_pixels_for(k_per_group_);
-    scratch_bytes_ = static_cast<std::size_t>(tile_pixels_ * k_per_group_);
+    scratch_bytes_ = static_cast<std::size_t>(tile_pixels_ * k_per_group_ + kCopyPiece);
   }
   ready_ = true;
 }
@@ -229,15 +240,40 @@ void QConv2dNhwc::gather(const std::uint8_t* x, std::int64_t group, std::int64_t
   // groups == 1 and dilation_w == 1: a kernel row's taps are adjacent input pixels.
   const bool adjacent_taps = p.groups == 1 && dilation_w == 1;
   const std::uint8_t* x_group = x + group * icg;
+  // Interior fast path (adjacent taps, the whole window inside the image): each kernel row
+  // as whole pieces, when the input holds the rounded-up bytes after the row.
+  const std::int64_t row_pieces = (kernel_w * icg + kCopyPiece - 1) / kCopyPiece;
+  const std::int64_t x_bytes = batch_ * height * width * ic;
+  const std::int64_t window_h = (kernel_h - 1) * dilation_h;
+  const std::int64_t row_stride = dilation_h * width * ic;
   std::int64_t n = begin / (out_h * out_w);
   std::int64_t oh = begin % (out_h * out_w) / out_w;
   std::int64_t ow = begin % out_w;
-  for (std::int64_t i = 0; i < count; ++i) {
+  const auto next_pixel = [&] {
+    if (++ow == out_w) {
+      ow = 0;
+      if (++oh == out_h) {
+        oh = 0;
+        ++n;
+      }
+    }
+  };
+  for (std::int64_t i = 0; i < count; ++i, next_pixel()) {
     std::uint8_t* dst = rows + i * k;
     const std::int64_t ih0 = oh * stride_h - pad_top;
     const std::int64_t iw0 = ow * stride_w - pad_left;
     const bool row_inside = iw0 >= 0 && iw0 + window_w < width;
     const std::uint8_t* image = x_group + n * height * width * ic;
+    if (adjacent_taps && row_inside && ih0 >= 0 && ih0 + window_h < height) {
+      const std::int64_t first = n * height * width * ic + (ih0 * width + iw0) * ic;
+      if (first + window_h * width * ic + row_pieces * kCopyPiece <= x_bytes) {
+        const std::uint8_t* src = x + first;  // groups == 1: x_group == x
+        for (std::int64_t kh = 0; kh < kernel_h; ++kh) {
+          copy_pieces(dst + kh * row_taps_bytes, src + kh * row_stride, row_pieces);
+        }
+        continue;
+      }
+    }
     for (std::int64_t kh = 0; kh < kernel_h; ++kh, dst += row_taps_bytes) {
       const std::int64_t ih = ih0 + kh * dilation_h;
       if (ih < 0 || ih >= height) {
@@ -256,13 +292,6 @@ void QConv2dNhwc::gather(const std::uint8_t* x, std::int64_t group, std::int64_t
         } else {
           copy_run(dst + kw * icg, src + iw * ic, tap_bytes);
         }
-      }
-    }
-    if (++ow == out_w) {
-      ow = 0;
-      if (++oh == out_h) {
-        oh = 0;
-        ++n;
       }
     }
   }

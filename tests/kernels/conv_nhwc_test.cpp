@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <random>
 #include <sstream>
