@@ -29,10 +29,11 @@ using gemm_detail::wrap_mul;
 using gemm_detail::wrap_sub;
 
 // A tile of gathered K-vectors (or, pointwise, of input rows) fits in L2 next to the weight
-// panel the microkernel streams; its pixel count is a multiple of every kernel's row tile
-// (AVX-512: 6, AVX2: 2) so only the range's last tile runs edge kernels.
-constexpr std::int64_t kTileBytes = 64 * 1024;
-constexpr std::int64_t kTileRowMultiple = 12;
+// panel the microkernel streams (K·64 bytes), and is as large as that allows: each tile runs
+// the GEMM over all of the weights, which for resnet's 7×7 stage (2.4 MB) come from L3. Its
+// pixel count is a multiple of the AVX-512 row tile (6; AVX2's is 2).
+constexpr std::int64_t kTileBytes = 256 * 1024;
+constexpr std::int64_t kTileRowMultiple = 6;
 constexpr std::int64_t kMaxTilePixels = 384;
 
 // memcpy for the short runs a gather copies (often 3–64 bytes): fixed-size pieces the compiler
@@ -178,8 +179,16 @@ void QConv2dNhwc::run(const void* x, void* y, std::int64_t pixel_begin, std::int
   if (pixel_begin == pixel_end || channel_begin == channel_end) return;
   const auto* xb = static_cast<const std::uint8_t*>(x);
   auto* yb = static_cast<std::uint8_t*>(y);
-  for (std::int64_t t = pixel_begin; t < pixel_end; t += tile_pixels_) {
-    const std::int64_t count = std::min(tile_pixels_, pixel_end - t);
+  // Equal tiles of at most tile_pixels_, a multiple of kTileRowMultiple where possible: every
+  // tile streams all of the weights through the GEMM, so 49 pixels run as one tile of 49,
+  // never as 48 + 1.
+  const std::int64_t range = pixel_end - pixel_begin;
+  const std::int64_t tiles = (range + tile_pixels_ - 1) / tile_pixels_;
+  const std::int64_t even = (range + tiles - 1) / tiles;
+  const std::int64_t tile =
+      std::min(tile_pixels_, (even + kTileRowMultiple - 1) / kTileRowMultiple * kTileRowMultiple);
+  for (std::int64_t t = pixel_begin; t < pixel_end; t += tile) {
+    const std::int64_t count = std::min(tile, pixel_end - t);
     for (std::int64_t g = 0; g < params_.groups; ++g) {
       // groups == 1: channels [channel_begin, channel_end); else the whole group.
       QGemmProblem q = group_problem(g, all_channels ? 0 : channel_begin,

@@ -19,7 +19,7 @@
 // packed once for the integer GEMM (gemm.h PackedWeights). A 1×1, stride-1, unpadded
 // convolution is that GEMM over pixels reading the NHWC rows in place (grouped: a channel
 // slice of each row). Every other convolution gathers the K-vectors of a tile of output
-// pixels (at most ~64 KiB, in the caller's per-thread scratch; padding taps filled with x_zp)
+// pixels (about 256 KiB, in the caller's per-thread scratch; padding taps filled with x_zp)
 // and runs the same packed GEMM microkernel on them; the requantization runs in the GEMM's
 // epilogue on the accumulators in registers and stores NHWC output directly. Each output
 // pixel's bits depend only on its own inputs, never on the tiling, the pixel range a call
