@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "conv_nhwc_internal.h"
 #include "gemm_internal.h"
