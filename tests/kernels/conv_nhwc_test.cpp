@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <new>
 #include <optional>
 #include <random>
@@ -25,6 +24,7 @@
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
+#include "support/kernel_configs.h"
 
 // Counts every allocation through the global operator new (replaceable, [new.delete]), so a
 // test can check that QConv2dNhwc::run allocates nothing.
@@ -47,57 +47,11 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace quantkit::kernels {
 namespace {
 
-// ---------------------------------------------------------------------------------------
-// Kernel configurations: every ISA level this CPU has, and AVX-512 with and without VNNI.
-// ---------------------------------------------------------------------------------------
-
-struct KernelConfig {
-  std::string name;
-  IsaLevel level;
-  bool vnni;
-};
-
-std::vector<KernelConfig> kernel_configs() {
-  std::vector<KernelConfig> out{{"portable", IsaLevel::Portable, false}};
-  if (static_cast<int>(detected_isa()) >= static_cast<int>(IsaLevel::Avx2)) {
-    out.push_back({"avx2", IsaLevel::Avx2, false});
-  }
-  if (detected_isa() == IsaLevel::Avx512) {
-    out.push_back({"avx512", IsaLevel::Avx512, false});
-    if (cpu_has_avx512_vnni()) out.push_back({"avx512_vnni", IsaLevel::Avx512, true});
-  }
-  return out;
-}
-
-// Printed once per process, so a log shows which levels this CPU could check.
-const std::vector<KernelConfig>& configs_reported() {
-  static const std::vector<KernelConfig> configs = [] {
-    auto c = kernel_configs();
-    std::cout << "[ conv_nhwc ] kernel levels run on this CPU:";
-    for (const auto& k : c) std::cout << ' ' << k.name;
-    std::cout << (cpu_has_avx512_vnni() ? "" : " (no avx512_vnni on this CPU: not checked)")
-              << std::endl;
-    return c;
-  }();
-  return configs;
-}
-
-class ScopedKernel {
- public:
-  explicit ScopedKernel(const KernelConfig& c) {
-    set_isa_override(c.level);
-    set_avx512_vnni_enabled(c.vnni);
-  }
-  ~ScopedKernel() {
-    clear_isa_override();
-    set_avx512_vnni_enabled(true);
-  }
-  ScopedKernel(const ScopedKernel&) = delete;
-  ScopedKernel& operator=(const ScopedKernel&) = delete;
-};
+using testing::kernel_configs_reported;
+using testing::ScopedKernel;
 
 TEST(ConvNhwcKernelConfig, EveryConfigRunsTheKernelItNames) {
-  for (const auto& c : configs_reported()) {
+  for (const auto& c : kernel_configs_reported()) {
     ScopedKernel scoped(c);
     EXPECT_EQ(std::string(active_qlinear_kernel()), c.name);
   }
@@ -256,7 +210,7 @@ class ConvTester {
     // Exactly the advertised scratch, so an overrun is a heap overflow under ASan.
     std::vector<std::uint8_t> scratch(op.scratch_bytes_per_thread());
     void* scratch_ptr = scratch.empty() ? nullptr : scratch.data();
-    for (const auto& config : configs_reported()) {
+    for (const auto& config : kernel_configs_reported()) {
       ScopedKernel scoped(config);
       for (int split = 0; split <= splits_; ++split) {
         // split 0: one call over everything; then random cut points.
@@ -481,7 +435,7 @@ TEST(ConvNhwc, PointwiseOnlyFor1x1Stride1Unpadded) {
 // Steady state: after setup, run (both paths, every ISA level, with a channel range) makes no
 // allocation at all.
 TEST(ConvNhwc, RunAllocatesNothing) {
-  const auto& configs = configs_reported();
+  const auto& configs = kernel_configs_reported();
   for (std::int64_t k : {1, 3}) {
     auto p = simple_params(16, 130, k);
     p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
@@ -537,7 +491,7 @@ TEST(ConvNhwcReference, RoundsHalfToEven) {
   EXPECT_EQ(y, want);
   QConv2dNhwc op(p, w);
   op.setup(1, 1, 8);
-  for (const auto& config : configs_reported()) {
+  for (const auto& config : kernel_configs_reported()) {
     ScopedKernel scoped(config);
     std::vector<std::int8_t> got(x.size());
     op.run(x.data(), got.data(), 0, 8, nullptr);
