@@ -9,15 +9,17 @@
 // about K bytes per output pixel against K · OC multiply-adds, and the copy stays in L1/L2
 // where the microkernel reads it back. With groups = 1 and dilation_w = 1 the KW taps of one
 // kernel row are adjacent in NHWC memory, so a whole kernel row is one copy.
+#include "quantkit/kernels/conv_nhwc.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "conv_nhwc_internal.h"
 #include "gemm_internal.h"
 #include "quantkit/core/error.h"
-#include "quantkit/kernels/conv_nhwc.h"
 
 namespace quantkit::kernels {
 namespace {
@@ -28,10 +30,11 @@ using gemm_detail::wrap_mul;
 using gemm_detail::wrap_sub;
 
 // A tile of gathered K-vectors (or, pointwise, of input rows) fits in L2 next to the weight
-// panel the microkernel streams; its pixel count is a multiple of every kernel's row tile
-// (AVX-512: 6, AVX2: 2) so only the range's last tile runs edge kernels.
-constexpr std::int64_t kTileBytes = 64 * 1024;
-constexpr std::int64_t kTileRowMultiple = 12;
+// panel the microkernel streams (K·64 bytes), and is as large as that allows: each tile runs
+// the GEMM over all of the weights, which for resnet's 7×7 stage (2.4 MB) come from L3. Its
+// pixel count is a multiple of the AVX-512 row tile (6; AVX2's is 2).
+constexpr std::int64_t kTileBytes = 256 * 1024;
+constexpr std::int64_t kTileRowMultiple = 6;
 constexpr std::int64_t kMaxTilePixels = 384;
 
 // memcpy for the short runs a gather copies (often 3–64 bytes): fixed-size pieces the compiler
@@ -53,6 +56,17 @@ inline void copy_run(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) 
     std::memcpy(dst + n - 4, src + n - 4, 4);
   } else {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+// Interior windows copy each kernel row rounded up to whole 32-byte pieces: the extra bytes
+// land in the next row's place (written after it) or in the scratch's tail slack, and are read
+// only where the input has them.
+constexpr std::int64_t kCopyPiece = 32;
+
+inline void copy_pieces(std::uint8_t* dst, const std::uint8_t* src, std::int64_t pieces) {
+  for (std::int64_t i = 0; i < pieces; ++i) {
+    std::memcpy(dst + i * kCopyPiece, src + i * kCopyPiece, kCopyPiece);
   }
 }
 
@@ -104,8 +118,7 @@ QConv2dNhwc::QConv2dNhwc(QConv2dNhwcParams params, const Tensor& weight,
     for (std::int64_t o = 0; o < out_per_group_; ++o) {
       const std::int64_t oc = g * out_per_group_ + o;
       const std::size_t slot = static_cast<std::size_t>(g * padded_n_ + o);
-      col_offset_[slot] =
-          wrap_sub(b ? b[oc] : 0, wrap_mul(x_zp, packed_[g].column_sums()[o]));
+      col_offset_[slot] = wrap_sub(b ? b[oc] : 0, wrap_mul(x_zp, packed_[g].column_sums()[o]));
       multiplier_[slot] = p.multiplier.size() == 1 ? p.multiplier[0] : p.multiplier[oc];
     }
   }
@@ -121,88 +134,99 @@ void QConv2dNhwc::setup(std::int64_t batch, std::int64_t height, std::int64_t wi
     scratch_bytes_ = 0;
   } else {
     tile_pixels_ = tile_pixels_for(k_per_group_);
-    scratch_bytes_ = static_cast<std::size_t>(tile_pixels_ * k_per_group_);
+    scratch_bytes_ = static_cast<std::size_t>(tile_pixels_ * k_per_group_ + kCopyPiece);
   }
   ready_ = true;
 }
 
 void QConv2dNhwc::run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
                       void* scratch) const {
+  run(x, y, pixel_begin, pixel_end, 0, params_.out_channels, scratch);
+}
+
+void QConv2dNhwc::run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
+                      std::int64_t channel_begin, std::int64_t channel_end, void* scratch) const {
+  // Checks without building a message unless one fails: run allocates nothing.
   constexpr const char* kWhere = "QConv2dNhwc::run";
-  check_argument(ready_, kWhere, "setup", ready_, "setup() called before run()");
-  check_argument(pixel_begin >= 0 && pixel_begin <= pixel_end, kWhere, "pixel_begin", pixel_begin,
-                 "0 <= pixel_begin <= pixel_end = " + std::to_string(pixel_end));
-  check_argument(pixel_end <= output_pixels(), kWhere, "pixel_end", pixel_end,
-                 "at most output_pixels() = " + std::to_string(output_pixels()));
-  check_argument(scratch != nullptr || scratch_bytes_ == 0, kWhere, "scratch", "null",
-                 std::to_string(scratch_bytes_) + " bytes (scratch_bytes_per_thread())");
-  if (pixel_begin == pixel_end) return;
+  const std::int64_t oc = params_.out_channels;
+  if (!ready_) throw_invalid_argument(kWhere, "setup", ready_, "setup() called before run()");
+  if (pixel_begin < 0 || pixel_begin > pixel_end) {
+    throw_invalid_argument(kWhere, "pixel_begin", pixel_begin,
+                           "0 <= pixel_begin <= pixel_end = " + std::to_string(pixel_end));
+  }
+  if (pixel_end > output_pixels()) {
+    throw_invalid_argument(kWhere, "pixel_end", pixel_end,
+                           "at most output_pixels() = " + std::to_string(output_pixels()));
+  }
+  const bool all_channels = channel_begin == 0 && channel_end == oc;
+  if (!all_channels && params_.groups != 1) {
+    throw_invalid_argument(kWhere, "channel_begin", channel_begin,
+                           "the whole range [0, out_channels) when groups > 1");
+  }
+  if (channel_begin < 0 || channel_begin > channel_end || channel_begin % kChannelTile != 0) {
+    throw_invalid_argument(kWhere, "channel_begin", channel_begin,
+                           "a multiple of " + std::to_string(kChannelTile) +
+                               " in [0, channel_end = " + std::to_string(channel_end) + "]");
+  }
+  if (channel_end > oc || (channel_end % kChannelTile != 0 && channel_end != oc)) {
+    throw_invalid_argument(kWhere, "channel_end", channel_end,
+                           "a multiple of " + std::to_string(kChannelTile) +
+                               " or out_channels = " + std::to_string(oc) + ", at most that");
+  }
+  if (scratch == nullptr && scratch_bytes_ != 0) {
+    throw_invalid_argument(kWhere, "scratch", "null",
+                           std::to_string(scratch_bytes_) + " bytes (scratch_bytes_per_thread())");
+  }
+  if (pixel_begin == pixel_end || channel_begin == channel_end) return;
   const auto* xb = static_cast<const std::uint8_t*>(x);
   auto* yb = static_cast<std::uint8_t*>(y);
-  if (pointwise_) {
-    run_pointwise(xb, yb, pixel_begin, pixel_end);
-  } else {
-    run_gathered(xb, yb, pixel_begin, pixel_end, static_cast<std::uint8_t*>(scratch));
+  // Equal tiles of at most tile_pixels_, a multiple of kTileRowMultiple where possible: every
+  // tile streams all of the weights through the GEMM, so 49 pixels run as one tile of 49,
+  // never as 48 + 1.
+  const std::int64_t range = pixel_end - pixel_begin;
+  const std::int64_t tiles = (range + tile_pixels_ - 1) / tile_pixels_;
+  const std::int64_t even = (range + tiles - 1) / tiles;
+  const std::int64_t tile =
+      std::min(tile_pixels_, (even + kTileRowMultiple - 1) / kTileRowMultiple * kTileRowMultiple);
+  for (std::int64_t t = pixel_begin; t < pixel_end; t += tile) {
+    const std::int64_t count = std::min(tile, pixel_end - t);
+    for (std::int64_t g = 0; g < params_.groups; ++g) {
+      // groups == 1: channels [channel_begin, channel_end); else the whole group.
+      QGemmProblem q = group_problem(g, all_channels ? 0 : channel_begin,
+                                     all_channels ? out_per_group_ : channel_end);
+      q.m = count;
+      if (pointwise_) {
+        q.x = xb + t * params_.in_channels + g * in_per_group_;
+        q.ldx = params_.in_channels;
+      } else {
+        gather(xb, g, t, count, static_cast<std::uint8_t*>(scratch));
+        q.x = static_cast<const std::uint8_t*>(scratch);
+        q.ldx = k_per_group_;
+      }
+      q.y = yb + t * oc + g * out_per_group_ + (all_channels ? 0 : channel_begin);
+      q.ldy = oc;
+      gemm_detail::qgemm(q);
+    }
   }
 }
 
-namespace {
-
-// The GEMM problem of group g with the requantization epilogue; rows, strides and pointers
-// are the caller's.
-QGemmProblem group_problem(const QConv2dNhwcParams& p, const PackedWeights& w,
-                           const std::int32_t* col_offset, const float* multiplier) {
+// The GEMM problem of group g's channels [c0, c1) (c0 a multiple of 16) with the
+// requantization epilogue; rows, x and y are the caller's.
+QGemmProblem QConv2dNhwc::group_problem(std::int64_t g, std::int64_t c0, std::int64_t c1) const {
+  const QConv2dNhwcParams& p = params_;
   QGemmProblem q;
-  q.n = w.n();
-  q.k = w.k();
+  q.n = c1 - c0;
+  q.k = k_per_group_;
   q.x_signed = p.x_dtype == DType::Int8;
-  q.w = &w;
-  q.col_offset = col_offset;
+  q.w = &packed_[g];
+  q.w_block = c0 / PackedWeights::kBlockN;
+  q.col_offset = col_offset_.data() + g * padded_n_ + c0;
   q.kind = OutputKind::Quantized;
-  q.scale = multiplier;
+  q.scale = multiplier_.data() + g * padded_n_ + c0;
   q.clamp_lo = static_cast<float>(p.quant_min - p.y_zero_point);
   q.clamp_hi = static_cast<float>(p.quant_max - p.y_zero_point);
   q.out_zero_point = p.y_zero_point;
   return q;
-}
-
-}  // namespace
-
-void QConv2dNhwc::run_pointwise(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin,
-                                std::int64_t end) const {
-  const QConv2dNhwcParams& p = params_;
-  for (std::int64_t t = begin; t < end; t += tile_pixels_) {
-    const std::int64_t count = std::min(tile_pixels_, end - t);
-    for (std::int64_t g = 0; g < p.groups; ++g) {
-      QGemmProblem q = group_problem(p, packed_[g], col_offset_.data() + g * padded_n_,
-                                     multiplier_.data() + g * padded_n_);
-      q.m = count;
-      q.x = x + t * p.in_channels + g * in_per_group_;
-      q.ldx = p.in_channels;
-      q.y = y + t * p.out_channels + g * out_per_group_;
-      q.ldy = p.out_channels;
-      gemm_detail::qgemm(q);
-    }
-  }
-}
-
-void QConv2dNhwc::run_gathered(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin,
-                               std::int64_t end, std::uint8_t* scratch) const {
-  const QConv2dNhwcParams& p = params_;
-  for (std::int64_t t = begin; t < end; t += tile_pixels_) {
-    const std::int64_t count = std::min(tile_pixels_, end - t);
-    for (std::int64_t g = 0; g < p.groups; ++g) {
-      gather(x, g, t, count, scratch);
-      QGemmProblem q = group_problem(p, packed_[g], col_offset_.data() + g * padded_n_,
-                                     multiplier_.data() + g * padded_n_);
-      q.m = count;
-      q.x = scratch;
-      q.ldx = k_per_group_;
-      q.y = y + t * p.out_channels + g * out_per_group_;
-      q.ldy = p.out_channels;
-      gemm_detail::qgemm(q);
-    }
-  }
 }
 
 // rows[i] = the K-vector of group `group` for output pixel begin + i: for each kernel tap
@@ -226,15 +250,40 @@ void QConv2dNhwc::gather(const std::uint8_t* x, std::int64_t group, std::int64_t
   // groups == 1 and dilation_w == 1: a kernel row's taps are adjacent input pixels.
   const bool adjacent_taps = p.groups == 1 && dilation_w == 1;
   const std::uint8_t* x_group = x + group * icg;
+  // Interior fast path (adjacent taps, the whole window inside the image): each kernel row
+  // as whole pieces, when the input holds the rounded-up bytes after the row.
+  const std::int64_t row_pieces = (kernel_w * icg + kCopyPiece - 1) / kCopyPiece;
+  const std::int64_t x_bytes = batch_ * height * width * ic;
+  const std::int64_t window_h = (kernel_h - 1) * dilation_h;
+  const std::int64_t row_stride = dilation_h * width * ic;
   std::int64_t n = begin / (out_h * out_w);
   std::int64_t oh = begin % (out_h * out_w) / out_w;
   std::int64_t ow = begin % out_w;
-  for (std::int64_t i = 0; i < count; ++i) {
+  const auto next_pixel = [&] {
+    if (++ow == out_w) {
+      ow = 0;
+      if (++oh == out_h) {
+        oh = 0;
+        ++n;
+      }
+    }
+  };
+  for (std::int64_t i = 0; i < count; ++i, next_pixel()) {
     std::uint8_t* dst = rows + i * k;
     const std::int64_t ih0 = oh * stride_h - pad_top;
     const std::int64_t iw0 = ow * stride_w - pad_left;
     const bool row_inside = iw0 >= 0 && iw0 + window_w < width;
     const std::uint8_t* image = x_group + n * height * width * ic;
+    if (adjacent_taps && row_inside && ih0 >= 0 && ih0 + window_h < height) {
+      const std::int64_t first = n * height * width * ic + (ih0 * width + iw0) * ic;
+      if (first + window_h * width * ic + row_pieces * kCopyPiece <= x_bytes) {
+        const std::uint8_t* src = x + first;  // groups == 1: x_group == x
+        for (std::int64_t kh = 0; kh < kernel_h; ++kh) {
+          copy_pieces(dst + kh * row_taps_bytes, src + kh * row_stride, row_pieces);
+        }
+        continue;
+      }
+    }
     for (std::int64_t kh = 0; kh < kernel_h; ++kh, dst += row_taps_bytes) {
       const std::int64_t ih = ih0 + kh * dilation_h;
       if (ih < 0 || ih >= height) {
@@ -253,13 +302,6 @@ void QConv2dNhwc::gather(const std::uint8_t* x, std::int64_t group, std::int64_t
         } else {
           copy_run(dst + kw * icg, src + iw * ic, tap_bytes);
         }
-      }
-    }
-    if (++ow == out_w) {
-      ow = 0;
-      if (++oh == out_h) {
-        oh = 0;
-        ++n;
       }
     }
   }

@@ -42,12 +42,12 @@ void validate_conv2d_nhwc(const char* where, const QConv2dNhwcParams& p, const T
   check_argument(in_range(p.y_zero_point, p.y_dtype), where, "y_zero_point", p.y_zero_point,
                  y_range);
   check_argument(in_range(p.quant_min, p.y_dtype), where, "quant_min", p.quant_min, y_range);
-  check_argument(in_range(p.quant_max, p.y_dtype) && p.quant_max >= p.quant_min, where,
-                 "quant_max", p.quant_max, y_range + ", >= quant_min");
-  check_argument(p.multiplier.size() == 1 ||
-                     static_cast<std::int64_t>(p.multiplier.size()) == p.out_channels,
-                 where, "multiplier.size", p.multiplier.size(),
-                 "1 or out_channels = " + std::to_string(p.out_channels));
+  check_argument(in_range(p.quant_max, p.y_dtype) && p.quant_max >= p.quant_min, where, "quant_max",
+                 p.quant_max, y_range + ", >= quant_min");
+  check_argument(
+      p.multiplier.size() == 1 || static_cast<std::int64_t>(p.multiplier.size()) == p.out_channels,
+      where, "multiplier.size", p.multiplier.size(),
+      "1 or out_channels = " + std::to_string(p.out_channels));
   for (float m : p.multiplier) {
     check_argument(std::isfinite(m) && m > 0.0f, where, "multiplier", m, "finite values > 0");
   }
@@ -69,12 +69,12 @@ ConvOutputSize checked_output_size(const char* where, const QConv2dNhwcParams& p
   check_argument(batch >= 0, where, "batch", batch, "a value >= 0");
   const std::int64_t span_h = p.dilation_h * (p.kernel_h - 1) + 1;
   const std::int64_t span_w = p.dilation_w * (p.kernel_w - 1) + 1;
-  check_argument(height >= 1 && height + p.pad_top + p.pad_bottom >= span_h, where, "height",
-                 height, "at least 1 and, padded, at least the dilated kernel height " +
-                             std::to_string(span_h));
-  check_argument(width >= 1 && width + p.pad_left + p.pad_right >= span_w, where, "width", width,
-                 "at least 1 and, padded, at least the dilated kernel width " +
-                     std::to_string(span_w));
+  check_argument(
+      height >= 1 && height + p.pad_top + p.pad_bottom >= span_h, where, "height", height,
+      "at least 1 and, padded, at least the dilated kernel height " + std::to_string(span_h));
+  check_argument(
+      width >= 1 && width + p.pad_left + p.pad_right >= span_w, where, "width", width,
+      "at least 1 and, padded, at least the dilated kernel width " + std::to_string(span_w));
   ConvOutputSize out;
   out.height = (height + p.pad_top + p.pad_bottom - span_h) / p.stride_h + 1;
   out.width = (width + p.pad_left + p.pad_right - span_w) / p.stride_w + 1;
@@ -92,8 +92,8 @@ namespace {
 
 template <class X, class Y>
 void reference_loops(const QConv2dNhwcParams& p, const std::int8_t* w, const std::int32_t* bias,
-                     const X* x, Y* y, std::int64_t batch, std::int64_t height,
-                     std::int64_t width, ConvOutputSize out) {
+                     const X* x, Y* y, std::int64_t batch, std::int64_t height, std::int64_t width,
+                     ConvOutputSize out) {
   using gemm_detail::wrap_add;
   using gemm_detail::wrap_mul;
   const std::int64_t icg = p.in_channels / p.groups, ocg = p.out_channels / p.groups;
@@ -154,8 +154,7 @@ void conv2d_nhwc_reference(const QConv2dNhwcParams& params, const Tensor& weight
   const std::int8_t* w = weight.data<std::int8_t>();
   const std::int32_t* b = bias ? bias->data<std::int32_t>() : nullptr;
   if (params.x_dtype == DType::Int8) {
-    reference_for_x(params, w, b, static_cast<const std::int8_t*>(x), y, batch, height, width,
-                    out);
+    reference_for_x(params, w, b, static_cast<const std::int8_t*>(x), y, batch, height, width, out);
   } else {
     reference_for_x(params, w, b, static_cast<const std::uint8_t*>(x), y, batch, height, width,
                     out);

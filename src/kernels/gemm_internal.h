@@ -27,6 +27,9 @@ struct QGemmProblem {
   const std::uint8_t* x = nullptr;  // [m, k] rows (int8 data viewed as bytes)
   bool x_signed = false;            // flip the sign bit of every activation byte
   const PackedWeights* w = nullptr;
+  // The problem's column 0 is channel w_block · 16 of w (an output-channel slice of the
+  // packed weights; col_offset, w_zero_point, scale, bias and y then start at that slice).
+  std::int64_t w_block = 0;
 
   // Padded to w->num_blocks() * 16 entries so that vector loads never leave them.
   const std::int32_t* col_offset = nullptr;
@@ -87,7 +90,8 @@ static inline void store_epilogue_scalar(const QGemmProblem& p, std::int64_t m, 
     }
     case OutputKind::Quantized: {
       const std::int32_t q =
-          requant_round(requant_clamped(acc, p.scale[n], p.clamp_lo, p.clamp_hi)) + p.out_zero_point;
+          requant_round(requant_clamped(acc, p.scale[n], p.clamp_lo, p.clamp_hi)) +
+          p.out_zero_point;
       // q is inside [qmin, qmax] of the output dtype: its low byte is the int8/uint8 value.
       static_cast<std::uint8_t*>(p.y)[index] = static_cast<std::uint8_t>(q);
       return;

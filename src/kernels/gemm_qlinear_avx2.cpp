@@ -130,7 +130,7 @@ struct MaddwdKernel {
                                                  std::int64_t b0) {
     static_assert(NB == 1);
     const std::int64_t kp = p.w->k_padded();
-    const W* wbase = static_cast<const W*>(p.w->data()) + b0 * kp * kBlock;
+    const W* wbase = static_cast<const W*>(p.w->data()) + (p.w_block + b0) * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16

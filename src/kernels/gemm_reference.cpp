@@ -62,7 +62,7 @@ void portable_loops(const gemm_detail::QGemmProblem& p, const W* packed) {
   for (std::int64_t m = 0; m < p.m; ++m) {
     const std::uint8_t* xr = p.x + m * p.ldx;
     for (std::int64_t n = 0; n < p.n; ++n) {
-      const W* col = packed + (n / B) * kp * B + (n % B) * G;
+      const W* col = packed + (p.w_block + n / B) * kp * B + (n % B) * G;
       std::int32_t dot = 0;
       for (std::int64_t k = 0; k < p.k; ++k) {
         const std::int32_t xv = static_cast<std::uint8_t>(xr[k] ^ flip);

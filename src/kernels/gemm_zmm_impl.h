@@ -45,10 +45,10 @@ inline std::uint32_t load_partial_group(const std::uint8_t* x, std::int64_t coun
 }
 
 // Int32 / Float32 epilogue for columns [n0, n0 + 16) of row m; lanes outside `valid` are not
-// stored. (The Quantized epilogue is store_tile_quantized, per tile.)
+// stored. (The Quantized epilogue is store_tile_quantized, per tile.) acc already includes
+// col_offset (see store_tile).
 inline void store_block(const QGemmProblem& p, __m512i acc, std::int64_t m, std::int64_t n0,
                         __mmask16 valid) {
-  acc = _mm512_add_epi32(acc, _mm512_loadu_si512(p.col_offset + n0));
   if (p.w_zero_point) {
     acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(p.w_zero_point + n0),
                                                    _mm512_set1_epi32(p.row_sum[m])));
@@ -77,25 +77,23 @@ inline __m512i pack_low_bytes(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {
   const __m512i low = _mm512_set1_epi16(0x00FF);
   const __m512i w01 = _mm512_and_si512(_mm512_packs_epi32(q0, q1), low);
   const __m512i w23 = _mm512_and_si512(_mm512_packs_epi32(q2, q3), low);
-  const __m512i order =
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_permutexvar_epi32(order, _mm512_packus_epi16(w01, w23));
 }
 
 // The requantization epilogue of a whole tile, its per-column vectors and constants loaded
 // once per tile; a row's four full blocks leave as one 64-byte store.
 template <int MR, int NB>
-inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums,
-                                 std::int64_t m0, std::int64_t b0) {
+inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums, std::int64_t m0,
+                                 std::int64_t b0) {
   const __m512 lo = _mm512_set1_ps(p.clamp_lo);
   const __m512 hi = _mm512_set1_ps(p.clamp_hi);
   const __m512i zp = _mm512_set1_epi32(p.out_zero_point);
-  __m512i offset[NB], w_zp[NB];
+  __m512i w_zp[NB];
   __m512 scale[NB];
   __mmask16 valid[NB];
   for (int b = 0; b < NB; ++b) {
     const std::int64_t n0 = (b0 + b) * kBlock;
-    offset[b] = _mm512_loadu_si512(p.col_offset + n0);
     w_zp[b] = p.w_zero_point ? _mm512_loadu_si512(p.w_zero_point + n0) : _mm512_setzero_si512();
     scale[b] = _mm512_loadu_ps(p.scale + n0);
     valid[b] = valid_lanes(p, n0);
@@ -105,7 +103,7 @@ inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums
     const std::int64_t m = m0 + r;
     __m512i q[NB];
     for (int b = 0; b < NB; ++b) {
-      __m512i acc = _mm512_add_epi32(_mm512_load_si512(sums + (r * NB + b) * kBlock), offset[b]);
+      __m512i acc = _mm512_load_si512(sums + (r * NB + b) * kBlock);
       if (p.w_zero_point) {
         acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(w_zp[b], _mm512_set1_epi32(p.row_sum[m])));
       }
@@ -126,7 +124,8 @@ inline void store_tile_quantized(const QGemmProblem& p, const std::int32_t* sums
   }
 }
 
-// Epilogue of a whole tile from its int32 sums, stored row-major [MR][NB][16] in `sums`.
+// Epilogue of a whole tile from its int32 sums, stored row-major [MR][NB][16] in `sums`,
+// which already include col_offset (the tile kernels start or finish their sums with it).
 // The tile kernels hand their accumulators over through memory: passing the register array
 // by reference would make GCC keep a memory copy of it during the whole K loop.
 template <int MR, int NB>
@@ -197,7 +196,7 @@ struct MaddwdKernel {
   QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
                                                  std::int64_t b0) {
     const std::int64_t kp = p.w->k_padded();
-    const W* wbase = static_cast<const W*>(p.w->data()) + b0 * kp * kBlock;
+    const W* wbase = static_cast<const W*>(p.w->data()) + (p.w_block + b0) * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
@@ -229,9 +228,11 @@ struct MaddwdKernel {
       const int r = i / NB, b = i % NB;
       const __m512i s0 = _mm512_add_epi32(acc[r][b][0], _mm512_srli_epi64(acc[r][b][0], 32));
       const __m512i s1 = _mm512_add_epi32(acc[r][b][1], _mm512_srli_epi64(acc[r][b][1], 32));
-      _mm512_store_si512(sums + i * kBlock,
-                         _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
-                                            _mm512_cvtepi64_epi32(s1), 1));
+      const __m512i sum = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
+                                             _mm512_cvtepi64_epi32(s1), 1);
+      _mm512_store_si512(
+          sums + i * kBlock,
+          _mm512_add_epi32(sum, _mm512_loadu_si512(p.col_offset + (b0 + b) * kBlock)));
     }
     store_tile<MR, NB>(p, sums, m0, b0);
   }
@@ -266,14 +267,19 @@ struct DpbusdKernel {
   QUANTKIT_GEMM_TILE_ATTRIBUTES static void tile(const QGemmProblem& p, std::int64_t m0,
                                                  std::int64_t b0) {
     const std::int64_t kp = p.w->k_padded();
-    const std::int8_t* wbase = static_cast<const std::int8_t*>(p.w->data()) + b0 * kp * kBlock;
+    const std::int8_t* wbase =
+        static_cast<const std::int8_t*>(p.w->data()) + (p.w_block + b0) * kp * kBlock;
     const std::uint32_t flip = kSignedX ? 0x80808080u : 0u;
     const std::uint8_t* rows[MR];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) rows[r] = p.x + (m0 + r) * p.ldx;
+    // The accumulators start at the column offsets (the sum is modulo 2^32 in any order),
+    // which saves the epilogue an add per block.
     __m512i acc[MR][NB];
 #pragma GCC unroll 32
-    for (int i = 0; i < MR * NB; ++i) acc[i / NB][i % NB] = _mm512_setzero_si512();
+    for (int i = 0; i < MR * NB; ++i) {
+      acc[i / NB][i % NB] = _mm512_loadu_si512(p.col_offset + (b0 + i % NB) * kBlock);
+    }
 
     const std::int64_t full = p.k / kGroup;
     std::uint32_t x4[MR];

@@ -9,10 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <iostream>
+#include <new>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -22,61 +24,34 @@
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
+#include "support/kernel_configs.h"
+
+// Counts every allocation through the global operator new (replaceable, [new.delete]), so a
+// test can check that QConv2dNhwc::run allocates nothing.
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC 12 takes the replaced pair for the built-in one and reports free() on new's pointer.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace quantkit::kernels {
 namespace {
 
-// ---------------------------------------------------------------------------------------
-// Kernel configurations: every ISA level this CPU has, and AVX-512 with and without VNNI.
-// ---------------------------------------------------------------------------------------
-
-struct KernelConfig {
-  std::string name;
-  IsaLevel level;
-  bool vnni;
-};
-
-std::vector<KernelConfig> kernel_configs() {
-  std::vector<KernelConfig> out{{"portable", IsaLevel::Portable, false}};
-  if (static_cast<int>(detected_isa()) >= static_cast<int>(IsaLevel::Avx2)) {
-    out.push_back({"avx2", IsaLevel::Avx2, false});
-  }
-  if (detected_isa() == IsaLevel::Avx512) {
-    out.push_back({"avx512", IsaLevel::Avx512, false});
-    if (cpu_has_avx512_vnni()) out.push_back({"avx512_vnni", IsaLevel::Avx512, true});
-  }
-  return out;
-}
-
-// Printed once per process, so a log shows which levels this CPU could check.
-const std::vector<KernelConfig>& configs_reported() {
-  static const std::vector<KernelConfig> configs = [] {
-    auto c = kernel_configs();
-    std::cout << "[ conv_nhwc ] kernel levels run on this CPU:";
-    for (const auto& k : c) std::cout << ' ' << k.name;
-    std::cout << (cpu_has_avx512_vnni() ? "" : " (no avx512_vnni on this CPU: not checked)")
-              << std::endl;
-    return c;
-  }();
-  return configs;
-}
-
-class ScopedKernel {
- public:
-  explicit ScopedKernel(const KernelConfig& c) {
-    set_isa_override(c.level);
-    set_avx512_vnni_enabled(c.vnni);
-  }
-  ~ScopedKernel() {
-    clear_isa_override();
-    set_avx512_vnni_enabled(true);
-  }
-  ScopedKernel(const ScopedKernel&) = delete;
-  ScopedKernel& operator=(const ScopedKernel&) = delete;
-};
+using testing::kernel_configs_reported;
+using testing::ScopedKernel;
 
 TEST(ConvNhwcKernelConfig, EveryConfigRunsTheKernelItNames) {
-  for (const auto& c : configs_reported()) {
+  for (const auto& c : kernel_configs_reported()) {
     ScopedKernel scoped(c);
     EXPECT_EQ(std::string(active_qlinear_kernel()), c.name);
   }
@@ -92,8 +67,11 @@ std::vector<std::uint8_t> random_bytes(std::mt19937& rng, std::int64_t count) {
   std::uniform_int_distribution<int> value(0, 255), pick(0, 15);
   for (auto& v : out) {
     const int p = pick(rng);
-    v = static_cast<std::uint8_t>(p == 0 ? 0x00 : p == 1 ? 0xFF : p == 2 ? 0x80 : p == 3 ? 0x7F
-                                                                                         : value(rng));
+    v = static_cast<std::uint8_t>(p == 0   ? 0x00
+                                  : p == 1 ? 0xFF
+                                  : p == 2 ? 0x80
+                                  : p == 3 ? 0x7F
+                                           : value(rng));
   }
   return out;
 }
@@ -170,12 +148,12 @@ class ConvTester {
   std::string describe() const {
     std::ostringstream os;
     os << "N" << batch_ << " " << h_ << "x" << w_ << " IC" << p_.in_channels << " OC"
-       << p_.out_channels << " k" << p_.kernel_h << "x" << p_.kernel_w << " s" << p_.stride_h
-       << "x" << p_.stride_w << " pad(t" << p_.pad_top << " l" << p_.pad_left << " b"
-       << p_.pad_bottom << " r" << p_.pad_right << ") d" << p_.dilation_h << "x" << p_.dilation_w
-       << " g" << p_.groups << " x:" << dtype_name(p_.x_dtype) << " zp" << p_.x_zero_point
-       << " y:" << dtype_name(p_.y_dtype) << " zp" << p_.y_zero_point << " [" << p_.quant_min
-       << "," << p_.quant_max << "] mult" << (p_.multiplier.size() == 1 ? "/tensor" : "/channel")
+       << p_.out_channels << " k" << p_.kernel_h << "x" << p_.kernel_w << " s" << p_.stride_h << "x"
+       << p_.stride_w << " pad(t" << p_.pad_top << " l" << p_.pad_left << " b" << p_.pad_bottom
+       << " r" << p_.pad_right << ") d" << p_.dilation_h << "x" << p_.dilation_w << " g"
+       << p_.groups << " x:" << dtype_name(p_.x_dtype) << " zp" << p_.x_zero_point
+       << " y:" << dtype_name(p_.y_dtype) << " zp" << p_.y_zero_point << " [" << p_.quant_min << ","
+       << p_.quant_max << "] mult" << (p_.multiplier.size() == 1 ? "/tensor" : "/channel")
        << (bias_ ? " bias" : "") << " seed" << seed_;
     return os.str();
   }
@@ -184,9 +162,9 @@ class ConvTester {
     std::mt19937 rng(seed_);
     const auto pick_zp = [&](DType t) {
       const int c = random_in(rng, 0, 7);
-      return c == 0 ? static_cast<std::int32_t>(dtype_min(t))
-                    : c == 1 ? static_cast<std::int32_t>(dtype_max(t))
-                             : random_in(rng, dtype_min(t), dtype_max(t));
+      return c == 0   ? static_cast<std::int32_t>(dtype_min(t))
+             : c == 1 ? static_cast<std::int32_t>(dtype_max(t))
+                      : random_in(rng, dtype_min(t), dtype_max(t));
     };
     p_.x_zero_point = pick_zp(p_.x_dtype);
     p_.y_zero_point = pick_zp(p_.y_dtype);
@@ -207,8 +185,7 @@ class ConvTester {
     p_.multiplier.assign(per_channel_ ? static_cast<std::size_t>(p_.out_channels) : 1, 0.0f);
     for (float& m : p_.multiplier) m = mult(rng);
 
-    const auto wbytes =
-        random_bytes(rng, p_.out_channels * icg * p_.kernel_h * p_.kernel_w);
+    const auto wbytes = random_bytes(rng, p_.out_channels * icg * p_.kernel_h * p_.kernel_w);
     Tensor weight = Tensor::empty({p_.out_channels, icg, p_.kernel_h, p_.kernel_w}, DType::Int8);
     std::memcpy(weight.raw_data(), wbytes.data(), wbytes.size());
     std::optional<Tensor> bias;
@@ -233,16 +210,32 @@ class ConvTester {
     // Exactly the advertised scratch, so an overrun is a heap overflow under ASan.
     std::vector<std::uint8_t> scratch(op.scratch_bytes_per_thread());
     void* scratch_ptr = scratch.empty() ? nullptr : scratch.data();
-    for (const auto& config : configs_reported()) {
+    for (const auto& config : kernel_configs_reported()) {
       ScopedKernel scoped(config);
       for (int split = 0; split <= splits_; ++split) {
         // split 0: one call over everything; then random cut points.
         std::vector<std::int64_t> cuts{0, pixels};
         for (int c = 0; c < split; ++c) cuts.push_back(random_in(rng, 0, pixels));
         std::sort(cuts.begin(), cuts.end());
+        // groups == 1: odd splits also cut the output channels at a random multiple of
+        // QConv2dNhwc::kChannelTile (when there is more than one tile).
+        std::vector<std::int64_t> channel_cuts{0, p_.out_channels};
+        const std::int64_t tiles =
+            (p_.out_channels + QConv2dNhwc::kChannelTile - 1) / QConv2dNhwc::kChannelTile;
+        if (p_.groups == 1 && split % 2 == 1 && tiles > 1) {
+          channel_cuts.insert(channel_cuts.begin() + 1,
+                              random_in(rng, 1, tiles - 1) * QConv2dNhwc::kChannelTile);
+        }
         std::vector<std::uint8_t> got(y_bytes, 0xA5);
         for (std::size_t c = 0; c + 1 < cuts.size(); ++c) {
-          op.run(x.data(), got.data(), cuts[c], cuts[c + 1], scratch_ptr);
+          if (channel_cuts.size() == 2) {
+            op.run(x.data(), got.data(), cuts[c], cuts[c + 1], scratch_ptr);
+            continue;
+          }
+          for (std::size_t d = 0; d + 1 < channel_cuts.size(); ++d) {
+            op.run(x.data(), got.data(), cuts[c], cuts[c + 1], channel_cuts[d], channel_cuts[d + 1],
+                   scratch_ptr);
+          }
         }
         for (std::size_t i = 0; i < y_bytes; ++i) {
           if (got[i] != expected[i]) {
@@ -271,9 +264,17 @@ class ConvTester {
 // ---------------------------------------------------------------------------------------
 
 // Output channels 1..49 (below, at, above and at multiples of the 16-lane block, past 3×)
+// and around the AVX-512 panel of 4 blocks (64: one 64-byte store per row) and its multiples,
 // for 3×3 padded and 1×1 pointwise convolutions.
+std::vector<std::int64_t> output_channel_counts() {
+  std::vector<std::int64_t> out;
+  for (std::int64_t oc = 1; oc <= 49; ++oc) out.push_back(oc);
+  for (std::int64_t oc : {63, 64, 65, 80, 127, 128, 129, 192}) out.push_back(oc);
+  return out;
+}
+
 TEST(ConvNhwc, OutputChannelSweep) {
-  for (std::int64_t oc = 1; oc <= 49; ++oc) {
+  for (std::int64_t oc : output_channel_counts()) {
     for (std::int64_t ic : {3, 17}) {
       ConvTester()
           .channels(ic, oc)
@@ -333,10 +334,10 @@ TEST(ConvNhwc, GeometrySweep) {
             const std::int64_t span = dilation * (k - 1) + 1;
             std::int64_t pads[4];
             for (auto& pad : pads) pad = random_in(rng, 0, 3);
-            const std::int64_t h = std::max<std::int64_t>(1, span - pads[0] - pads[2]) +
-                                   random_in(rng, 0, 5);
-            const std::int64_t w = std::max<std::int64_t>(1, span - pads[1] - pads[3]) +
-                                   random_in(rng, 0, 5);
+            const std::int64_t h =
+                std::max<std::int64_t>(1, span - pads[0] - pads[2]) + random_in(rng, 0, 5);
+            const std::int64_t w =
+                std::max<std::int64_t>(1, span - pads[1] - pads[3]) + random_in(rng, 0, 5);
             ConvTester()
                 .channels(icg * groups, ocg * groups)
                 .kernel(k, k)
@@ -362,7 +363,14 @@ TEST(ConvNhwc, GeometrySweep) {
 TEST(ConvNhwc, RectangularGeometry) {
   ConvTester().channels(5, 7).kernel(1, 3).stride(1, 2).padding(0, 1, 0, 0).input(1, 4, 9).test();
   ConvTester().channels(6, 9).kernel(3, 1).stride(2, 1).dilation(2, 1).input(2, 9, 4).test();
-  ConvTester().channels(8, 20).kernel(2, 5).dilation(1, 2).padding(3, 0, 1, 2).groups(2).input(1, 6, 8).test();
+  ConvTester()
+      .channels(8, 20)
+      .kernel(2, 5)
+      .dilation(1, 2)
+      .padding(3, 0, 1, 2)
+      .groups(2)
+      .input(1, 6, 8)
+      .test();
   ConvTester().channels(4, 4).kernel(7, 7).padding(3, 3, 3, 3).input(1, 1, 1).test();  // all pad
 }
 
@@ -370,7 +378,13 @@ TEST(ConvNhwc, RectangularGeometry) {
 // per-tile pixel → (n, oh, ow) walk across images, and random splits through them.
 TEST(ConvNhwc, ManyTilesAndSplits) {
   ConvTester().channels(3, 24).kernel(3, 3).padding(1, 1, 1, 1).input(2, 23, 21).splits(5).test();
-  ConvTester().channels(64, 40).kernel(3, 3).stride(2, 2).padding(1, 1, 1, 1).input(2, 30, 29).test();
+  ConvTester()
+      .channels(64, 40)
+      .kernel(3, 3)
+      .stride(2, 2)
+      .padding(1, 1, 1, 1)
+      .input(2, 30, 29)
+      .test();
   ConvTester().channels(32, 48).kernel(1, 1).input(2, 25, 17).splits(5).test();  // pointwise
   ConvTester().channels(32, 48).kernel(1, 1).groups(4).input(1, 24, 19).splits(4).test();
   ConvTester().channels(24, 36).kernel(1, 1).stride(2, 2).input(2, 17, 18).test();  // gathered
@@ -379,7 +393,12 @@ TEST(ConvNhwc, ManyTilesAndSplits) {
 // Channels past the AVX-512 panel width (4 blocks = 64), resnet-like K.
 TEST(ConvNhwc, WideChannels) {
   ConvTester().channels(64, 80).kernel(3, 3).padding(1, 1, 1, 1).input(1, 7, 6).test();
-  ConvTester().channels(128, 130).kernel(1, 1).input(1, 6, 5).dtypes(DType::Int8, DType::Int8).test();
+  ConvTester()
+      .channels(128, 130)
+      .kernel(1, 1)
+      .input(1, 6, 5)
+      .dtypes(DType::Int8, DType::Int8)
+      .test();
   ConvTester().channels(96, 72).kernel(3, 3).padding(1, 1, 1, 1).groups(2).input(1, 5, 5).test();
 }
 
@@ -411,6 +430,32 @@ TEST(ConvNhwc, PointwiseOnlyFor1x1Stride1Unpadded) {
   p.stride_w = 1;
   p.pad_right = 1;
   EXPECT_FALSE(QConv2dNhwc(p, w1).is_pointwise());
+}
+
+// Steady state: after setup, run (both paths, every ISA level, with a channel range) makes no
+// allocation at all.
+TEST(ConvNhwc, RunAllocatesNothing) {
+  const auto& configs = kernel_configs_reported();
+  for (std::int64_t k : {1, 3}) {
+    auto p = simple_params(16, 130, k);
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+    QConv2dNhwc op(p, Tensor::zeros({130, 16, k, k}, DType::Int8));
+    op.setup(2, 9, 7);
+    std::vector<std::uint8_t> x(2 * 9 * 7 * 16, 3), y(op.output_pixels() * 130);
+    std::vector<std::uint8_t> scratch(op.scratch_bytes_per_thread());
+    void* s = scratch.empty() ? nullptr : scratch.data();
+    for (const auto& config : configs) {
+      ScopedKernel scoped(config);
+      const long before = g_allocations.load();
+      op.run(x.data(), y.data(), 0, op.output_pixels(), s);
+      op.run(x.data(), y.data(), 5, 40, 64, 130, s);
+      EXPECT_EQ(g_allocations.load(), before) << config.name << " k" << k;
+    }
+  }
+  // The counter does see allocations (a std::string too long for its inline buffer).
+  const long before = g_allocations.load();
+  const std::string probe(100, 'x');
+  EXPECT_GT(g_allocations.load(), before) << probe.size();
 }
 
 TEST(ConvNhwc, OutputSize) {
@@ -446,7 +491,7 @@ TEST(ConvNhwcReference, RoundsHalfToEven) {
   EXPECT_EQ(y, want);
   QConv2dNhwc op(p, w);
   op.setup(1, 1, 8);
-  for (const auto& config : configs_reported()) {
+  for (const auto& config : kernel_configs_reported()) {
     ScopedKernel scoped(config);
     std::vector<std::int8_t> got(x.size());
     op.run(x.data(), got.data(), 0, 8, nullptr);
@@ -528,6 +573,25 @@ TEST(ConvNhwc, RejectsInvalidArguments) {
   EXPECT_THROW(op.run(x.data(), y.data(), 3, 2, scratch.data()), Error);
   EXPECT_THROW(op.run(x.data(), y.data(), 0, 4, nullptr), Error);  // needs scratch
   EXPECT_NO_THROW(op.run(x.data(), y.data(), 0, 4, scratch.data()));
+  EXPECT_NO_THROW(op.run(x.data(), y.data(), 0, 4, 0, 4, scratch.data()));
+  EXPECT_THROW(op.run(x.data(), y.data(), 0, 4, 0, 5, scratch.data()), Error);  // past OC
+  EXPECT_THROW(op.run(x.data(), y.data(), 0, 4, 0, 2, scratch.data()), Error);  // not a tile
+
+  // Channel splits: multiples of kChannelTile, groups == 1 only.
+  const Tensor w130 = Tensor::zeros({130, 2, 3, 3}, DType::Int8);
+  QConv2dNhwc wide(simple_params(2, 130, 3), w130);
+  wide.setup(1, 4, 4);
+  std::vector<std::uint8_t> y130(4 * 130), scratch130(wide.scratch_bytes_per_thread());
+  EXPECT_NO_THROW(wide.run(x.data(), y130.data(), 0, 4, 64, 130, scratch130.data()));
+  EXPECT_THROW(wide.run(x.data(), y130.data(), 0, 4, 16, 130, scratch130.data()), Error);
+  EXPECT_THROW(wide.run(x.data(), y130.data(), 0, 4, 0, 100, scratch130.data()), Error);
+  EXPECT_THROW(wide.run(x.data(), y130.data(), 0, 4, 128, 64, scratch130.data()), Error);
+  auto grouped = simple_params(2, 128, 3);
+  grouped.groups = 2;
+  QConv2dNhwc two_groups(grouped, Tensor::zeros({128, 1, 3, 3}, DType::Int8));
+  two_groups.setup(1, 4, 4);
+  std::vector<std::uint8_t> y128(4 * 128), scratch128(two_groups.scratch_bytes_per_thread());
+  EXPECT_THROW(two_groups.run(x.data(), y128.data(), 0, 4, 0, 64, scratch128.data()), Error);
 }
 
 }  // namespace

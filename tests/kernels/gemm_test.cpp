@@ -19,49 +19,16 @@
 
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
+#include "support/kernel_configs.h"
 
 namespace quantkit::kernels {
 namespace {
 
-// ---------------------------------------------------------------------------------------
-// Kernel configurations: every ISA level this CPU has, and AVX-512 with and without VNNI.
-// ---------------------------------------------------------------------------------------
-
-struct KernelConfig {
-  std::string name;
-  IsaLevel level;
-  bool vnni;
-};
-
-std::vector<KernelConfig> kernel_configs() {
-  std::vector<KernelConfig> out{{"portable", IsaLevel::Portable, false}};
-  if (static_cast<int>(detected_isa()) >= static_cast<int>(IsaLevel::Avx2)) {
-    out.push_back({"avx2", IsaLevel::Avx2, false});
-  }
-  if (detected_isa() == IsaLevel::Avx512) {
-    out.push_back({"avx512", IsaLevel::Avx512, false});
-    if (cpu_has_avx512_vnni()) out.push_back({"avx512_vnni", IsaLevel::Avx512, true});
-  }
-  return out;
-}
-
-// Sets a configuration for its lifetime and restores the defaults.
-class ScopedKernel {
- public:
-  explicit ScopedKernel(const KernelConfig& c) {
-    set_isa_override(c.level);
-    set_avx512_vnni_enabled(c.vnni);
-  }
-  ~ScopedKernel() {
-    clear_isa_override();
-    set_avx512_vnni_enabled(true);
-  }
-  ScopedKernel(const ScopedKernel&) = delete;
-  ScopedKernel& operator=(const ScopedKernel&) = delete;
-};
+using testing::kernel_configs_reported;
+using testing::ScopedKernel;
 
 TEST(GemmKernelConfig, EveryConfigRunsTheKernelItNames) {
-  for (const auto& c : kernel_configs()) {
+  for (const auto& c : kernel_configs_reported()) {
     ScopedKernel scoped(c);
     EXPECT_EQ(std::string(active_qlinear_kernel()), c.name);
   }
@@ -159,7 +126,7 @@ struct Case {
 void expect_all_kernels_match_reference(const Case& c, const std::string& label) {
   const Tensor expected = qlinear_reference(c.x, c.x_zp, c.w, c.w_zp, c.epilogue, c.bias);
   const PackedWeights packed(c.w, c.w_zp);
-  for (const auto& config : kernel_configs()) {
+  for (const auto& config : kernel_configs_reported()) {
     ScopedKernel scoped(config);
     const Tensor got = qlinear(c.x, c.x_zp, packed, c.epilogue, c.bias);
     ASSERT_EQ(got.dtype(), expected.dtype()) << label;
@@ -487,7 +454,7 @@ TEST(QLinear, InputsAreNotModified) {
   const Case c = random_case(rng, 5, 21, 13, DType::Int8, DType::Int8, 2);
   const Tensor x_copy = c.x.clone();
   const PackedWeights packed(c.w, c.w_zp);
-  for (const auto& config : kernel_configs()) {
+  for (const auto& config : kernel_configs_reported()) {
     ScopedKernel scoped(config);
     (void)qlinear(c.x, c.x_zp, packed, c.epilogue, c.bias);
     EXPECT_TRUE(bitwise_equal(c.x, x_copy)) << config.name;

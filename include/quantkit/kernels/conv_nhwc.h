@@ -19,7 +19,7 @@
 // packed once for the integer GEMM (gemm.h PackedWeights). A 1×1, stride-1, unpadded
 // convolution is that GEMM over pixels reading the NHWC rows in place (grouped: a channel
 // slice of each row). Every other convolution gathers the K-vectors of a tile of output
-// pixels (at most ~64 KiB, in the caller's per-thread scratch; padding taps filled with x_zp)
+// pixels (about 256 KiB, in the caller's per-thread scratch; padding taps filled with x_zp)
 // and runs the same packed GEMM microkernel on them; the requantization runs in the GEMM's
 // epilogue on the accumulators in registers and stores NHWC output directly. Each output
 // pixel's bits depend only on its own inputs, never on the tiling, the pixel range a call
@@ -34,6 +34,10 @@
 #include "quantkit/kernels/gemm.h"
 
 namespace quantkit::kernels {
+
+namespace gemm_detail {
+struct QGemmProblem;  // src/kernels/gemm_internal.h
+}
 
 // One params struct for the fast operator and its reference.
 struct QConv2dNhwcParams {
@@ -101,11 +105,18 @@ class QConv2dNhwc {
   void run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
            void* scratch) const;
 
+  // The same for output channels [channel_begin, channel_end) only: a second axis to split
+  // work on when there are few pixels and many channels (7×7 layers: each thread then streams
+  // only its share of the weights). Both bounds multiples of kChannelTile (the AVX-512
+  // panel), or channel_end = out_channels; groups > 1 takes only [0, out_channels). Every
+  // output element's bits are the same for every split.
+  static constexpr std::int64_t kChannelTile = 64;
+  void run(const void* x, void* y, std::int64_t pixel_begin, std::int64_t pixel_end,
+           std::int64_t channel_begin, std::int64_t channel_end, void* scratch) const;
+
  private:
-  void run_pointwise(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin,
-                     std::int64_t end) const;
-  void run_gathered(const std::uint8_t* x, std::uint8_t* y, std::int64_t begin, std::int64_t end,
-                    std::uint8_t* scratch) const;
+  gemm_detail::QGemmProblem group_problem(std::int64_t group, std::int64_t c0,
+                                          std::int64_t c1) const;
   void gather(const std::uint8_t* x, std::int64_t group, std::int64_t begin, std::int64_t count,
               std::uint8_t* rows) const;
 
