@@ -98,6 +98,23 @@ class DepthwiseConv2d {
   std::vector<std::int32_t> folded_bias_;     // bias − x_zp·Σ_t (w − w_zp)   (mod 2^32)
   std::vector<float> multipliers_;            // c_pad values
   std::vector<std::uint8_t> zero_row_;        // c_pad bytes of x_zp (padding taps read it)
+
+ public:
+  // Tap pairs for vpmaddwd, for vector blocks of B channels (16: AVX2, 32: AVX-512). Pair p
+  // holds taps 2p and 2p+1 (a missing last tap has weight 0). Per block b and pair p: a "lo"
+  // and a "hi" half of B int16 each; element e of a half is channel
+  // b·B + 8·(e / 8) + (e % 8) / 2 (+ 4 for hi), tap 2p + e % 2: the order vpunpck{l,h}wd
+  // gives two taps' inputs. Bias and multipliers per block: B/2 "lo" channels
+  // b·B + 8·(i / 4) + i % 4, then the B/2 "hi" ones (+ 4): the order of vpmaddwd's sums.
+  struct PairPacking {
+    std::vector<std::int16_t> weights;
+    std::vector<std::int32_t> bias;
+    std::vector<float> multiplier;
+  };
+
+ private:
+  PairPacking pack_pairs(std::int64_t block) const;
+  PairPacking pairs16_, pairs32_;
 };
 
 }  // namespace quantkit::kernels
