@@ -86,6 +86,10 @@ class PoolTester {
     w_ = w;
     return *this;
   }
+  PoolTester& in_pixel_extra(std::int64_t e) {
+    extra_in_ = e;
+    return *this;
+  }
   PoolTester& out_pixel_extra(std::int64_t e) {
     extra_out_ = e;
     return *this;
@@ -101,8 +105,9 @@ class PoolTester {
     p.qmax = testing::qmax_of(p.dtype);
     std::mt19937 rng(seed_);
     Pool2d op(p);
-    const PoolShape& s = op.setup(n_, h_, w_, 0, p.channels + extra_out_);
-    const auto in = testing::random_bytes(rng, static_cast<std::size_t>(n_ * h_ * w_ * p.channels));
+    const PoolShape& s = op.setup(n_, h_, w_, p.channels + extra_in_, p.channels + extra_out_);
+    const auto in =
+        testing::random_bytes(rng, static_cast<std::size_t>(n_ * h_ * w_ * s.in_pixel_stride));
     const std::size_t out_bytes = static_cast<std::size_t>(s.output_pixels() * s.out_pixel_stride);
     std::vector<std::uint8_t> expected(out_bytes, 0x3C);
     op.run_reference(in.data(), expected.data(), 0, s.output_pixels());
@@ -155,7 +160,7 @@ class PoolTester {
           for (std::int64_t ix = x0; ix < x1; ix += dw) {
             if (iy < 0 || iy >= h_ || ix < 0 || ix >= w_) continue;
             const std::int32_t v =
-                testing::value_of(in[((n * h_ + iy) * w_ + ix) * p.channels + c], p.dtype);
+                testing::value_of(in[((n * h_ + iy) * w_ + ix) * s.in_pixel_stride + c], p.dtype);
             best = std::max(best, v);
             sum += (v - p.in_zero_point) * p.in_scale;
             ++count;
@@ -178,7 +183,7 @@ class PoolTester {
   }
 
   PoolParams p_;
-  std::int64_t n_ = 1, h_ = 8, w_ = 7, extra_out_ = 0;
+  std::int64_t n_ = 1, h_ = 8, w_ = 7, extra_in_ = 0, extra_out_ = 0;
   unsigned seed_ = 1;
 };
 
@@ -227,6 +232,7 @@ TEST(Pool, MaxWindowsDilationCeilMode) {
       .stride(1, 1)
       .padding(2, 2, 2, 2)
       .out_pixel_extra(7)
+      .in_pixel_extra(5)
       .test();
 }
 
@@ -286,6 +292,13 @@ TEST(Pool, AdaptiveAndGlobalAverage) {
         .test();
   }
   PoolTester(PoolKind::AdaptiveAverage).channels(23).adaptive_output(3, 2).input(1, 5, 7).test();
+  PoolTester(PoolKind::AdaptiveAverage)
+      .channels(21)
+      .adaptive_output(2, 2)
+      .input(2, 6, 6)
+      .in_pixel_extra(11)
+      .out_pixel_extra(3)
+      .test();
   PoolTester(PoolKind::AdaptiveAverage)
       .dtype(DType::UInt8)
       .channels(33)
