@@ -3,7 +3,7 @@
 // packed in the same order in vpmaddwd, which adds both products per channel into int32
 // lanes (exact: |x·w'| ≤ 255·128). The interleave permutes channels within each 128-bit lane;
 // bias and multipliers are packed in that order, and vpackssdw undoes it before the store.
-// Masked loads and stores handle the last C mod 32 channels.
+// Masked loads and stores handle the last C mod 32 channels (a 256-bit step when ≤ 16 are left).
 #include <immintrin.h>
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -W(maybe-)uninitialized
@@ -25,6 +25,13 @@ inline __m512i requant16(__m512i acc, const float* multiplier, const RequantBoun
   return _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(b.zero_point));
 }
 
+// The same on 8 lanes (256-bit), for the last ≤ 16 channels.
+inline __m256i requant8(__m256i acc, const float* multiplier, const RequantBounds& b) {
+  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(multiplier));
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(b.lo)), _mm256_set1_ps(b.hi));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(b.zero_point));
+}
+
 template <bool kSigned>
 inline __m512i widen(__m256i bytes) {
   return kSigned ? _mm512_cvtepi8_epi16(bytes) : _mm512_cvtepu8_epi16(bytes);
@@ -37,7 +44,8 @@ struct Avx512Kernel {
     const int taps = kTaps ? kTaps : runtime_taps;
     const int pairs = (taps + 1) / 2;  // rows[taps] is the zero-point row (weight 0)
     const std::int64_t channels = plan.params->channels;
-    for (std::int64_t c = 0; c < channels; c += kBlock) {
+    std::int64_t c = 0;
+    for (; c < channels - kBlock / 2; c += kBlock) {  // more than 16 channels left
       const std::int64_t left = channels - c;
       const __mmask32 mask =
           left >= kBlock ? ~__mmask32{0} : static_cast<__mmask32>((std::uint64_t{1} << left) - 1);
@@ -60,6 +68,31 @@ struct Avx512Kernel {
       // Per 128-bit lane: [lo: channels 8k..8k+3, hi: 8k+4..8k+7] → natural order.
       const __m256i bytes = _mm512_cvtepi16_epi8(_mm512_packs_epi32(q_lo, q_hi));
       _mm256_mask_storeu_epi8(out + c, mask, bytes);
+    }
+    if (c < channels) {
+      // At most 16 channels left: the first two 128-bit lanes of a 32-channel block are laid
+      // out exactly like a 16-channel block (the first 8 lo / hi bias and multiplier entries,
+      // the first 16 int16 of each weight half), so a 256-bit step does half the work.
+      const __mmask16 mask = static_cast<__mmask16>((1u << (channels - c)) - 1);
+      __m256i acc_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plan.pair_bias + c));
+      __m256i acc_hi =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plan.pair_bias + c + kBlock / 2));
+      const std::int16_t* w = plan.pair_weights + (c / kBlock) * pairs * 2 * kBlock;
+      for (int p = 0; p < pairs; ++p) {
+        const __m128i b0 = _mm_maskz_loadu_epi8(mask, rows[2 * p] + c);
+        const __m128i b1 = _mm_maskz_loadu_epi8(mask, rows[2 * p + 1] + c);
+        const __m256i x0 = kSigned ? _mm256_cvtepi8_epi16(b0) : _mm256_cvtepu8_epi16(b0);
+        const __m256i x1 = kSigned ? _mm256_cvtepi8_epi16(b1) : _mm256_cvtepu8_epi16(b1);
+        const auto* wp = reinterpret_cast<const __m256i*>(w + p * 2 * kBlock);
+        const auto* wq = reinterpret_cast<const __m256i*>(w + p * 2 * kBlock + kBlock);
+        acc_lo = _mm256_add_epi32(
+            acc_lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), _mm256_loadu_si256(wp)));
+        acc_hi = _mm256_add_epi32(
+            acc_hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), _mm256_loadu_si256(wq)));
+      }
+      const __m256i q_lo = requant8(acc_lo, plan.pair_multiplier + c, plan.bounds);
+      const __m256i q_hi = requant8(acc_hi, plan.pair_multiplier + c + kBlock / 2, plan.bounds);
+      _mm_mask_storeu_epi8(out + c, mask, _mm256_cvtepi16_epi8(_mm256_packs_epi32(q_lo, q_hi)));
     }
   }
 };

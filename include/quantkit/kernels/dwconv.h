@@ -18,12 +18,14 @@
 //
 // Kernels (one dispatch table per ISA level, filled once; see docs/kernels.md):
 //   reference  plain loops over the unpacked weights — the definition, any parameters.
-//   avx2/avx512  weights packed tap-major [KH·KW][C] as int16 (w − w_zp), the input zero point
-//              folded into the bias, padding taps pointed at a row of x_zp; channels in the
-//              vector lanes (16 / 32 per step), products x·w' in int16 (exact: |x·w'| ≤ 32640)
-//              widened to int32; 3×3 and 5×5 with their taps unrolled, a generic path for other
-//              kernels of up to 64 taps. Larger kernels, or w − w_zp outside int8, run the
-//              reference at every level.
+//   avx2/avx512  the input zero point folded into the bias (bias − x_zp·Σ_t w'), padding
+//              taps pointed at a row of x_zp bytes (no branches in the inner loop); channels
+//              in the vector lanes (16 / 32 per step); taps in pairs: the two taps' inputs
+//              widened to int16 and interleaved (vpunpck{l,h}wd) meet weights packed in the
+//              same order in vpmaddwd (exact: |x·w'| ≤ 255·128 < 2^15), int32 accumulators,
+//              the requantization in registers before the only store. 3×3 and 5×5 have their
+//              taps unrolled; other kernels of up to 64 taps run the generic instantiation.
+//              Larger kernels, or w − w_zp outside int8, run the reference at every level.
 // Every level gives the same bits; results do not depend on how [begin, end) is split.
 #include <cstdint>
 #include <span>
