@@ -7,18 +7,12 @@
 #include <immintrin.h>
 
 #include "dwconv_internal.h"
+#include "requantize_simd.h"
 
 namespace quantkit::kernels::dwconv_detail {
 namespace {
 
 constexpr int kBlock = 16;
-
-// The requantization of kernels/requantize.h on 8 int32 lanes (result still int32).
-inline __m256i requant8(__m256i acc, const float* multiplier, const RequantBounds& b) {
-  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(multiplier));
-  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(b.lo)), _mm256_set1_ps(b.hi));
-  return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(b.zero_point));
-}
 
 template <bool kSigned>
 inline __m256i load16(const std::uint8_t* p) {
@@ -37,6 +31,7 @@ struct Avx2Kernel {
     const int taps = kTaps ? kTaps : runtime_taps;
     const int pairs = (taps + 1) / 2;  // rows[taps] is the zero-point row (weight 0)
     const std::int64_t channels = plan.params->channels;
+    const simd::Bounds8 bounds(plan.bounds);
     std::int64_t c = 0;
     for (; c + kBlock <= channels; c += kBlock) {
       __m256i acc_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plan.pair_bias + c));
@@ -53,8 +48,10 @@ struct Avx2Kernel {
             _mm256_add_epi32(acc_hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
                                                        load_weights(w + p * 2 * kBlock + kBlock)));
       }
-      const __m256i q_lo = requant8(acc_lo, plan.pair_multiplier + c, plan.bounds);
-      const __m256i q_hi = requant8(acc_hi, plan.pair_multiplier + c + kBlock / 2, plan.bounds);
+      const __m256i q_lo =
+          simd::requant8(acc_lo, _mm256_loadu_ps(plan.pair_multiplier + c), bounds);
+      const __m256i q_hi =
+          simd::requant8(acc_hi, _mm256_loadu_ps(plan.pair_multiplier + c + kBlock / 2), bounds);
       // Per 128-bit lane: [lo: channels 8k..8k+3, hi: 8k+4..8k+7] → natural order.
       const __m256i words = _mm256_packs_epi32(q_lo, q_hi);
       const __m128i lo = _mm256_castsi256_si128(words);

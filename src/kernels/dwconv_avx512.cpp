@@ -12,25 +12,12 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "dwconv_internal.h"
+#include "requantize_simd.h"
 
 namespace quantkit::kernels::dwconv_detail {
 namespace {
 
 constexpr int kBlock = 32;
-
-// The requantization of kernels/requantize.h on 16 int32 lanes (result still int32).
-inline __m512i requant16(__m512i acc, const float* multiplier, const RequantBounds& b) {
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(multiplier));
-  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(b.lo)), _mm512_set1_ps(b.hi));
-  return _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(b.zero_point));
-}
-
-// The same on 8 lanes (256-bit), for the last ≤ 16 channels.
-inline __m256i requant8(__m256i acc, const float* multiplier, const RequantBounds& b) {
-  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(multiplier));
-  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(b.lo)), _mm256_set1_ps(b.hi));
-  return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(b.zero_point));
-}
 
 template <bool kSigned>
 inline __m512i widen(__m256i bytes) {
@@ -44,6 +31,7 @@ struct Avx512Kernel {
     const int taps = kTaps ? kTaps : runtime_taps;
     const int pairs = (taps + 1) / 2;  // rows[taps] is the zero-point row (weight 0)
     const std::int64_t channels = plan.params->channels;
+    const simd::Bounds16 bounds16(plan.bounds);
     std::int64_t c = 0;
     for (; c < channels - kBlock / 2; c += kBlock) {  // more than 16 channels left
       const std::int64_t left = channels - c;
@@ -63,8 +51,10 @@ struct Avx512Kernel {
             acc_hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(x0, x1),
                                       _mm512_loadu_si512(w + p * 2 * kBlock + kBlock)));
       }
-      const __m512i q_lo = requant16(acc_lo, plan.pair_multiplier + c, plan.bounds);
-      const __m512i q_hi = requant16(acc_hi, plan.pair_multiplier + c + kBlock / 2, plan.bounds);
+      const __m512i q_lo =
+          simd::requant16(acc_lo, _mm512_loadu_ps(plan.pair_multiplier + c), bounds16);
+      const __m512i q_hi =
+          simd::requant16(acc_hi, _mm512_loadu_ps(plan.pair_multiplier + c + kBlock / 2), bounds16);
       // Per 128-bit lane: [lo: channels 8k..8k+3, hi: 8k+4..8k+7] → natural order.
       const __m256i bytes = _mm512_cvtepi16_epi8(_mm512_packs_epi32(q_lo, q_hi));
       _mm256_mask_storeu_epi8(out + c, mask, bytes);
@@ -90,8 +80,11 @@ struct Avx512Kernel {
         acc_hi = _mm256_add_epi32(
             acc_hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), _mm256_loadu_si256(wq)));
       }
-      const __m256i q_lo = requant8(acc_lo, plan.pair_multiplier + c, plan.bounds);
-      const __m256i q_hi = requant8(acc_hi, plan.pair_multiplier + c + kBlock / 2, plan.bounds);
+      const simd::Bounds8 bounds8(plan.bounds);
+      const __m256i q_lo =
+          simd::requant8(acc_lo, _mm256_loadu_ps(plan.pair_multiplier + c), bounds8);
+      const __m256i q_hi =
+          simd::requant8(acc_hi, _mm256_loadu_ps(plan.pair_multiplier + c + kBlock / 2), bounds8);
       _mm_mask_storeu_epi8(out + c, mask, _mm256_cvtepi16_epi8(_mm256_packs_epi32(q_lo, q_hi)));
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "pool_internal.h"
+#include "requantize_simd.h"
 
 namespace quantkit::kernels::pool_detail {
 namespace {
@@ -49,8 +50,7 @@ template <bool kSigned>
 void avg_typed(const PoolWindow& w, std::int64_t channels, std::int32_t init, float multiplier,
                const RequantBounds& b, std::uint8_t* out) {
   const __m256 m = _mm256_set1_ps(multiplier);
-  const __m256 lo = _mm256_set1_ps(b.lo), hi = _mm256_set1_ps(b.hi);
-  const __m256i zp = _mm256_set1_epi32(b.zero_point);
+  const simd::Bounds8 bounds(b);
   std::int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     __m256i acc = _mm256_set1_epi32(init);
@@ -63,13 +63,7 @@ void avg_typed(const PoolWindow& w, std::int64_t channels, std::int32_t init, fl
                                kSigned ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes));
       }
     }
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
-    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
-    const __m128i words =
-        _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    const __m128i bytes = kSigned ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + c), bytes);
+    simd::store8<kSigned>(out + c, simd::requant8(acc, m, bounds));
   }
   for (; c < channels; ++c) {
     std::int32_t acc = init;

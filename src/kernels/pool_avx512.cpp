@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "pool_internal.h"
+#include "requantize_simd.h"
 
 namespace quantkit::kernels::pool_detail {
 namespace {
@@ -36,8 +37,7 @@ template <bool kSigned>
 void avg_typed(const PoolWindow& w, std::int64_t channels, std::int32_t init, float multiplier,
                const RequantBounds& b, std::uint8_t* out) {
   const __m512 m = _mm512_set1_ps(multiplier);
-  const __m512 lo = _mm512_set1_ps(b.lo), hi = _mm512_set1_ps(b.hi);
-  const __m512i zp = _mm512_set1_epi32(b.zero_point);
+  const simd::Bounds16 bounds(b);
   for (std::int64_t c = 0; c < channels; c += 16) {
     const std::int64_t left = channels - c;
     const __mmask16 mask =
@@ -51,9 +51,7 @@ void avg_typed(const PoolWindow& w, std::int64_t channels, std::int32_t init, fl
                                kSigned ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes));
       }
     }
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
-    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    const __m128i y = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
+    const __m128i y = _mm512_cvtepi32_epi8(simd::requant16(acc, m, bounds));
     _mm_mask_storeu_epi8(out + c, mask, y);
   }
 }
