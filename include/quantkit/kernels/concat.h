@@ -11,8 +11,8 @@
 // float rounding.)
 //
 // Kernels: the requantization of one input byte depends on that byte only, so each
-// requantized input gets a 256-entry table at construction and runs kernels::lut_apply (AVX-512
-// VBMI where available); copies are memcpy. concat_reference computes requantize directly.
+// requantized input gets a 256-entry table at construction and runs kernels::lut_apply (AVX2,
+// AVX-512 VBMI); copies are memcpy. concat_reference computes requantize directly.
 #include <cstdint>
 #include <span>
 #include <vector>
