@@ -10,10 +10,10 @@
 // The table is indexed by the stored byte (int8 −1 is index 255).
 //
 // Lookup (lut_apply): y[i] = table[x[i]]. Kernels: reference (scalar); AVX2 (32 bytes per
-// step: 16 vpshufb over the table's 16-byte chunks with the index's low nibble, each kept where
-// the high nibble matches), also used at the AVX-512 level without VBMI; AVX-512 VBMI (64
-// bytes per step: two vpermi2b over the table's 64-byte quarters, blended on the index's top
-// bit). Every kernel gives the same bytes.
+// step: 16 vpshufb over the table's 16-byte chunks stored as XOR differences, the index
+// counting down by 16 with saturation), also used at the AVX-512 level without VBMI; AVX-512
+// VBMI (64 bytes per step: two vpermi2b over the table's 64-byte quarters, blended on the
+// index's top bit). Every kernel gives the same bytes.
 #include <array>
 #include <cstdint>
 #include <functional>
