@@ -59,7 +59,7 @@ bool cpu_has_avx512_vbmi() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512vbmi") != 0;
   }();
-  return has && active_isa() == IsaLevel::Avx512;
+  return has && detected_isa() == IsaLevel::Avx512;
 #else
   return false;
 #endif

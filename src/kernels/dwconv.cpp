@@ -29,14 +29,15 @@ const DwConvKernels& dwconv_table(IsaLevel level) {
 struct Selected {
   dwconv_detail::DwConvFn fn = nullptr;
   const char* name = "reference";
+  int block = 0;
 };
 
 Selected select(const DwConvParams& p, bool packed_ok) {
   if (!packed_ok) return {};
   const DwConvKernels& k = dwconv_table(active_isa());
-  if (p.kernel_h == 3 && p.kernel_w == 3 && k.conv3x3) return {k.conv3x3, k.name_3x3};
-  if (p.kernel_h == 5 && p.kernel_w == 5 && k.conv5x5) return {k.conv5x5, k.name_5x5};
-  if (k.generic) return {k.generic, k.name_generic};
+  if (p.kernel_h == 3 && p.kernel_w == 3 && k.conv3x3) return {k.conv3x3, k.name_3x3, k.block};
+  if (p.kernel_h == 5 && p.kernel_w == 5 && k.conv5x5) return {k.conv5x5, k.name_5x5, k.block};
+  if (k.generic) return {k.generic, k.name_generic, k.block};
   return {};
 }
 
@@ -137,6 +138,41 @@ DepthwiseConv2d::DepthwiseConv2d(DwConvParams params, std::span<const std::int8_
     folded_bias_[ch] = wrapping_add(bias_[ch], wrapping_mul(-params_.input_zero_point, sum));
     multipliers_[ch] = params_.multiplier[params_.multiplier.size() > 1 ? ch : 0];
   }
+  if (packed_ok_) {
+    pairs16_ = pack_pairs(16);
+    pairs32_ = pack_pairs(32);
+  }
+}
+
+DepthwiseConv2d::PairPacking DepthwiseConv2d::pack_pairs(std::int64_t block) const {
+  const std::int64_t c = params_.channels;
+  const std::int64_t taps = static_cast<std::int64_t>(params_.kernel_h) * params_.kernel_w;
+  const std::int64_t pairs = (taps + 1) / 2;
+  const std::int64_t blocks = c_pad_ / block;
+  PairPacking out;
+  out.weights.assign(static_cast<std::size_t>(blocks * pairs * 2 * block), 0);
+  out.bias.assign(static_cast<std::size_t>(c_pad_), 0);
+  out.multiplier.assign(static_cast<std::size_t>(c_pad_), 1.0f);
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    for (std::int64_t p = 0; p < pairs; ++p) {
+      for (std::int64_t half = 0; half < 2; ++half) {
+        for (std::int64_t e = 0; e < block; ++e) {
+          const std::int64_t ch = b * block + 8 * (e / 8) + (e % 8) / 2 + 4 * half;
+          const std::int64_t tap = 2 * p + e % 2;
+          if (ch >= c || tap >= taps) continue;
+          out.weights[static_cast<std::size_t>(((b * pairs + p) * 2 + half) * block + e)] =
+              packed_weights_[tap * c_pad_ + ch];
+        }
+      }
+    }
+    for (std::int64_t e = 0; e < block; ++e) {
+      const std::int64_t half = e / (block / 2), i = e % (block / 2);
+      const std::int64_t ch = b * block + 8 * (i / 4) + i % 4 + 4 * half;
+      out.bias[static_cast<std::size_t>(b * block + e)] = folded_bias_[ch];
+      out.multiplier[static_cast<std::size_t>(b * block + e)] = multipliers_[ch];
+    }
+  }
+  return out;
 }
 
 const DwConvShape& DepthwiseConv2d::setup(std::int64_t batch, std::int64_t in_h, std::int64_t in_w,
@@ -163,6 +199,10 @@ void DepthwiseConv2d::run(const void* input, void* output, std::int64_t begin,
   plan.multiplier = multipliers_.data();
   plan.zero_row = zero_row_.data();
   plan.bounds = requant_bounds(params_.output_zero_point, params_.qmin, params_.qmax);
+  const PairPacking& pairs = k.block == 32 ? pairs32_ : pairs16_;
+  plan.pair_weights = pairs.weights.data();
+  plan.pair_bias = pairs.bias.data();
+  plan.pair_multiplier = pairs.multiplier.data();
   k.fn(plan, input, output, begin, end);
 }
 

@@ -22,6 +22,10 @@ struct DwConvPlan {
   const float* multiplier = nullptr;       // [c_pad]
   const std::uint8_t* zero_row = nullptr;  // [c_pad] bytes of x_zp
   RequantBounds bounds;
+  // Tap pairs for vpmaddwd, packed for the kernel's channel block (DepthwiseConv2d::PairPacking).
+  const std::int16_t* pair_weights = nullptr;
+  const std::int32_t* pair_bias = nullptr;
+  const float* pair_multiplier = nullptr;
 };
 
 using DwConvFn = void (*)(const DwConvPlan&, const void* input, void* output, std::int64_t begin,
@@ -29,6 +33,7 @@ using DwConvFn = void (*)(const DwConvPlan&, const void* input, void* output, st
 
 // One ISA level's kernels; a null entry means "not available at this level".
 struct DwConvKernels {
+  int block = 0;  // channels per vector step: selects the pair packing (16 or 32)
   const char* name_3x3 = nullptr;
   const char* name_5x5 = nullptr;
   const char* name_generic = nullptr;
@@ -57,7 +62,10 @@ void dwconv_pixels(const DwConvPlan& plan, const void* input, void* output, std:
   const std::int64_t image_size = s.in_h * s.in_w * in_stride;
   const auto* in = static_cast<const std::uint8_t*>(input);
   auto* out = static_cast<std::uint8_t*>(output);
-  const std::uint8_t* rows[kMaxVectorTaps];
+  // One more than the taps: kernels that pair taps read rows[taps] (the zero-point row, with
+  // zero weights) when the tap count is odd.
+  const std::uint8_t* rows[kMaxVectorTaps + 1];
+  rows[taps] = plan.zero_row;
 
   const std::int64_t plane = s.out_h * s.out_w;
   std::int64_t n = begin / plane;

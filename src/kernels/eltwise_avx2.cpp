@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "eltwise_internal.h"
+#include "requantize_simd.h"
 
 namespace quantkit::kernels::eltwise_detail {
 namespace {
@@ -21,9 +22,7 @@ void run_typed(const BinaryParams& p, const std::uint8_t* a, const std::uint8_t*
   const __m256i zb = _mm256_set1_epi32(p.b_zero_point);
   const __m256 ma = _mm256_set1_ps(p.a_multiplier);
   const __m256 mb = _mm256_set1_ps(p.b_multiplier);
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.out_zero_point));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.out_zero_point));
-  const __m256i zo = _mm256_set1_epi32(p.out_zero_point);
+  const simd::Bounds8 bounds(requant_bounds(p.out_zero_point, p.qmin, p.qmax));
   const std::int32_t b0 = kSigned ? static_cast<std::int8_t>(b[0]) : b[0];
   const __m256i db_scalar = _mm256_set1_epi32(b0 - p.b_zero_point);
   const __m256 b_term_scalar =
@@ -43,13 +42,7 @@ void run_typed(const BinaryParams& p, const std::uint8_t* a, const std::uint8_t*
       const __m256i db = b_is_scalar ? db_scalar : _mm256_sub_epi32(load8<kSigned>(b + i), zb);
       v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db)), ma);
     }
-    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zo);
-    // Values are inside the dtype: pack to int16 (exact), then to bytes (exact).
-    const __m128i words =
-        _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    const __m128i bytes = kSigned ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
+    simd::store8<kSigned>(y + i, simd::round_clamp8(v, bounds));
   }
   if (i < n) binary_reference(p, a + i, b_is_scalar ? b : b + i, y + i, n - i, b_is_scalar);
 }

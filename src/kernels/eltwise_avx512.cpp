@@ -8,6 +8,7 @@
 
 #include "eltwise_internal.h"
 #include "quantkit/kernels/requantize.h"
+#include "requantize_simd.h"
 
 namespace quantkit::kernels::eltwise_detail {
 namespace {
@@ -25,9 +26,7 @@ void run_typed(const BinaryParams& p, const std::uint8_t* a, const std::uint8_t*
   const __m512i zb = _mm512_set1_epi32(p.b_zero_point);
   const __m512 ma = _mm512_set1_ps(p.a_multiplier);
   const __m512 mb = _mm512_set1_ps(p.b_multiplier);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.out_zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.out_zero_point));
-  const __m512i zo = _mm512_set1_epi32(p.out_zero_point);
+  const simd::Bounds16 bounds(requant_bounds(p.out_zero_point, p.qmin, p.qmax));
   // The scalar operand's term, computed once exactly as the lanes would compute it.
   const std::int32_t b0 = kSigned ? static_cast<std::int8_t>(b[0]) : b[0];
   const __m512i db_scalar = _mm512_set1_epi32(b0 - p.b_zero_point);
@@ -47,8 +46,7 @@ void run_typed(const BinaryParams& p, const std::uint8_t* a, const std::uint8_t*
       const __m512i db = b_is_scalar ? db_scalar : _mm512_sub_epi32(widen<kSigned>(b_bytes), zb);
       v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), ma);
     }
-    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zo));
+    return _mm512_cvtepi32_epi8(simd::round_clamp16(v, bounds));
   };
 
   std::int64_t i = 0;

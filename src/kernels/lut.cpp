@@ -12,8 +12,9 @@ namespace {
 
 const lut_detail::LutKernels& lut_table(IsaLevel level) {
   static const std::array<lut_detail::LutKernels, 3> tables = [] {
-    std::array<lut_detail::LutKernels, 3> t{};  // portable and AVX2: the scalar loop
-    if (detected_isa() >= IsaLevel::Avx512) t[2] = lut_detail::lut_kernels_avx512();
+    std::array<lut_detail::LutKernels, 3> t{};  // portable: the scalar loop
+    if (detected_isa() >= IsaLevel::Avx2) t[1] = t[2] = lut_detail::lut_kernels_avx2();
+    if (cpu_has_avx512_vbmi()) t[2] = lut_detail::lut_kernels_avx512();
     return t;
   }();
   return tables[static_cast<int>(level)];
@@ -90,7 +91,7 @@ void lut_apply_reference(const Lut256& table, const std::uint8_t* x, std::uint8_
 
 void lut_apply(const Lut256& table, const std::uint8_t* x, std::uint8_t* y, std::int64_t n) {
   const lut_detail::LutKernels& k = lut_table(active_isa());
-  if (k.apply && cpu_has_avx512_vbmi()) {
+  if (k.apply) {
     k.apply(table, x, y, n);
   } else {
     lut_apply_reference(table, x, y, n);
@@ -99,7 +100,7 @@ void lut_apply(const Lut256& table, const std::uint8_t* x, std::uint8_t* y, std:
 
 const char* lut_kernel_name() {
   const lut_detail::LutKernels& k = lut_table(active_isa());
-  return k.apply && cpu_has_avx512_vbmi() ? k.name : "reference";
+  return k.apply ? k.name : "reference";
 }
 
 }  // namespace quantkit::kernels

@@ -13,7 +13,8 @@ struct LutKernels {
   LutFn apply = nullptr;  // null: the reference runs
 };
 
-// Null apply when the CPU lacks VBMI.
+LutKernels lut_kernels_avx2();
+// Requires AVX-512 VBMI (cpu_has_avx512_vbmi).
 LutKernels lut_kernels_avx512();
 
 }  // namespace quantkit::kernels::lut_detail

@@ -96,6 +96,21 @@ TEST(Lut, ApplyIsBitExactAtEveryLevel) {
   }
 }
 
+TEST(Lut, KernelNameFollowsTheActiveLevel) {
+  {
+    ScopedIsa s(IsaLevel::Portable);
+    EXPECT_STREQ(lut_kernel_name(), "reference");
+  }
+  if (detected_isa() >= IsaLevel::Avx2) {
+    ScopedIsa s(IsaLevel::Avx2);
+    EXPECT_STREQ(lut_kernel_name(), "avx2");
+  }
+  if (detected_isa() >= IsaLevel::Avx512) {
+    ScopedIsa s(IsaLevel::Avx512);
+    EXPECT_STREQ(lut_kernel_name(), cpu_has_avx512_vbmi() ? "avx512_vbmi" : "avx2");
+  }
+}
+
 TEST(Lut, RejectsBadQuantization) {
   LutQuantization q;
   q.in_scale = 0;

@@ -18,7 +18,7 @@ void set_isa_override(IsaLevel level);
 void clear_isa_override();
 std::string_view isa_name(IsaLevel level);
 // Whether the CPU has AVX-512 VBMI (vpermi2b / vpermt2b: 128-entry byte permutes, used by the
-// 256-entry table lookups) and active_isa() is Avx512.
+// 256-entry table lookups) and detected_isa() is Avx512 (QUANTKIT_ISA caps it).
 bool cpu_has_avx512_vbmi();
 
 }  // namespace quantkit::kernels

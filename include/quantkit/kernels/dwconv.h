@@ -18,12 +18,14 @@
 //
 // Kernels (one dispatch table per ISA level, filled once; see docs/kernels.md):
 //   reference  plain loops over the unpacked weights — the definition, any parameters.
-//   avx2/avx512  weights packed tap-major [KH·KW][C] as int16 (w − w_zp), the input zero point
-//              folded into the bias, padding taps pointed at a row of x_zp; channels in the
-//              vector lanes (16 / 32 per step), products x·w' in int16 (exact: |x·w'| ≤ 32640)
-//              widened to int32; 3×3 and 5×5 with their taps unrolled, a generic path for other
-//              kernels of up to 64 taps. Larger kernels, or w − w_zp outside int8, run the
-//              reference at every level.
+//   avx2/avx512  the input zero point folded into the bias (bias − x_zp·Σ_t w'), padding
+//              taps pointed at a row of x_zp bytes (no branches in the inner loop); channels
+//              in the vector lanes (16 / 32 per step); taps in pairs: the two taps' inputs
+//              widened to int16 and interleaved (vpunpck{l,h}wd) meet weights packed in the
+//              same order in vpmaddwd (exact: |x·w'| ≤ 255·128 < 2^15), int32 accumulators,
+//              the requantization in registers before the only store. 3×3 and 5×5 have their
+//              taps unrolled; other kernels of up to 64 taps run the generic instantiation.
+//              Larger kernels, or w − w_zp outside int8, run the reference at every level.
 // Every level gives the same bits; results do not depend on how [begin, end) is split.
 #include <cstdint>
 #include <span>
@@ -98,6 +100,23 @@ class DepthwiseConv2d {
   std::vector<std::int32_t> folded_bias_;     // bias − x_zp·Σ_t (w − w_zp)   (mod 2^32)
   std::vector<float> multipliers_;            // c_pad values
   std::vector<std::uint8_t> zero_row_;        // c_pad bytes of x_zp (padding taps read it)
+
+ public:
+  // Tap pairs for vpmaddwd, for vector blocks of B channels (16: AVX2, 32: AVX-512). Pair p
+  // holds taps 2p and 2p+1 (a missing last tap has weight 0). Per block b and pair p: a "lo"
+  // and a "hi" half of B int16 each; element e of a half is channel
+  // b·B + 8·(e / 8) + (e % 8) / 2 (+ 4 for hi), tap 2p + e % 2: the order vpunpck{l,h}wd
+  // gives two taps' inputs. Bias and multipliers per block: B/2 "lo" channels
+  // b·B + 8·(i / 4) + i % 4, then the B/2 "hi" ones (+ 4): the order of vpmaddwd's sums.
+  struct PairPacking {
+    std::vector<std::int16_t> weights;
+    std::vector<std::int32_t> bias;
+    std::vector<float> multiplier;
+  };
+
+ private:
+  PairPacking pack_pairs(std::int64_t block) const;
+  PairPacking pairs16_, pairs32_;
 };
 
 }  // namespace quantkit::kernels

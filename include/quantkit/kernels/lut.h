@@ -9,10 +9,11 @@
 //   table[q] = clamp(nearbyint(y / out_scale) + out_zp, qmin, qmax)   (double, half to even)
 // The table is indexed by the stored byte (int8 −1 is index 255).
 //
-// Lookup (lut_apply): y[i] = table[x[i]]. Kernels: reference (scalar), AVX-512 VBMI (64 bytes
-// per step: two vpermi2b over the four 64-byte quarters of the table, blended on the index's
-// top bit). AVX2 and AVX-512 without VBMI run the scalar loop (no byte gather there; XNNPACK's
-// 16-shuffle AVX2 form is not implemented). Every kernel gives the same bytes.
+// Lookup (lut_apply): y[i] = table[x[i]]. Kernels: reference (scalar); AVX2 (32 bytes per
+// step: 16 vpshufb over the table's 16-byte chunks stored as XOR differences, the index
+// counting down by 16 with saturation), also used at the AVX-512 level without VBMI; AVX-512
+// VBMI (64 bytes per step: two vpermi2b over the table's 64-byte quarters, blended on the
+// index's top bit). Every kernel gives the same bytes.
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -48,7 +49,7 @@ Lut256 make_lut(const LutQuantization& q, UnaryFunction f);
 void lut_apply(const Lut256& table, const std::uint8_t* x, std::uint8_t* y, std::int64_t n);
 void lut_apply_reference(const Lut256& table, const std::uint8_t* x, std::uint8_t* y,
                          std::int64_t n);
-// The kernel lut_apply runs now: "reference" or "avx512_vbmi".
+// The kernel lut_apply runs now: "reference", "avx2" or "avx512_vbmi".
 const char* lut_kernel_name();
 
 }  // namespace quantkit::kernels
