@@ -28,14 +28,6 @@ using graph::OpKind;
 using graph::Value;
 using lowering::TensorQParams;
 
-// float32 → int32 toward zero, saturating (out_dtype(div, int32, ...) on in-range values).
-std::int32_t truncate_to_i32(float v) {
-  if (v != v) return 0;
-  if (v >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(v);
-}
-
 // The quantize closing a pattern: `out` feeds it directly, or through one relu. Returns the
 // quantize node and whether a relu sits in between; null when the shape differs.
 struct Closing {
@@ -95,27 +87,20 @@ class Lowering {
   void run(LoweringStats& stats) {
     for (Node* n : g_.nodes()) {
       if (!g_.contains(n)) continue;
-      switch (n->op()) {
-        case OpKind::Linear:
-          if (lower_static(n, false)) {
-            ++stats.linear;
-          } else if (lower_dynamic_linear(n)) {
-            ++stats.dynamic_linear;
-          }
-          break;
-        case OpKind::Conv2d:
-          if (lower_static(n, true)) ++stats.conv2d;
-          break;
-        case OpKind::Add:
-          if (lower_add(n)) ++stats.add;
-          break;
-        case OpKind::MaxPool2d:
-        case OpKind::Flatten:
-        case OpKind::Reshape:
-          if (lower_passthrough(n)) ++stats.passthrough;
-          break;
-        default:
-          break;
+      // The pattern anchors; any other op stays as it is (a new op needs no case here).
+      const OpKind op = n->op();
+      if (op == OpKind::Linear) {
+        if (lower_static(n, false)) {
+          ++stats.linear;
+        } else if (lower_dynamic_linear(n)) {
+          ++stats.dynamic_linear;
+        }
+      } else if (op == OpKind::Conv2d) {
+        if (lower_static(n, true)) ++stats.conv2d;
+      } else if (op == OpKind::Add) {
+        if (lower_add(n)) ++stats.add;
+      } else if (graph::op_schema(op).traits.value_preserving) {
+        if (lower_passthrough(n)) ++stats.passthrough;
       }
     }
     // The dequantize chains and float weights/biases the fused ops replaced.
@@ -146,7 +131,8 @@ class Lowering {
       const float* b = bias->data().data<float>();
       for (std::int64_t ch = 0; ch < out_channels; ++ch) {
         const double s = x->scale * w->scales[w->scales.size() > 1 ? ch : 0];
-        bias_i32[static_cast<std::size_t>(ch)] = truncate_to_i32(b[ch] / static_cast<float>(s));
+        bias_i32[static_cast<std::size_t>(ch)] =
+            saturating_trunc_i32(b[ch] / static_cast<float>(s));
       }
     }
     std::vector<Value*> inputs{
@@ -243,9 +229,10 @@ class Lowering {
     return true;
   }
 
-  // dequantize(x_q) → max_pool2d / flatten / reshape → quantize with the same qparams: the
-  // op on x_q itself. dequantize is monotone and quantize(dequantize(q)) == q for q inside
-  // the range (|q - zp| <= 255 keeps the float32 round trip within 0.5 of q - zp).
+  // dequantize(x_q) → a value-preserving op (max_pool2d, flatten, reshape, transpose; see
+  // OpTraits::value_preserving) → quantize with the same qparams: the op on x_q itself. dequantize
+  // is monotone and quantize(dequantize(q)) == q for q inside the range (|q - zp| <= 255 keeps the
+  // float32 round trip within 0.5 of q - zp).
   bool lower_passthrough(Node* op) {
     const auto x = dequantized_input(*op->input(0));
     if (!x) return false;

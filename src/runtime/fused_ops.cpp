@@ -41,14 +41,6 @@ void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWei
   });
 }
 
-// double → int32 toward zero, saturating, NaN → 0 (the reference's conversion).
-std::int32_t saturate_i32(double v) {
-  if (v != v) return 0;
-  if (v >= 2147483648.0) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483649.0) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(v);
-}
-
 std::vector<float> floats_of(const Tensor& t) {
   return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
 }
@@ -282,29 +274,20 @@ class DynamicQuantizedLinearOp final : public FusedOp {
 
   Tensor run(std::span<const Tensor> in, int threads) const override {
     const Tensor& x = in[0];
-    check_argument(x.numel() > 0, "Runtime::run", "dynamic_quantized_linear x",
-                   shape_to_string(x.shape()),
-                   "a non-empty tensor (its min/max choose the qparams)");
     // choose_qparams.tensor, then torchao's decomposed quantize: round(f64(x) / x_scale),
     // + zp, clamp; bias and output in float64 (the reference kernel's arithmetic, see
     // quantized_ops.cpp).
+    const DynamicQParams q =
+        choose_qparams_tensor(x, QuantRange::of(DType::Int8, quant_min_, quant_max_), eps_,
+                              "Runtime::run (dynamic_quantized_linear)");
+    const double x_scale = q.scale;
+    const std::int64_t x_zp = q.zero_point;
     const float* px = x.data<float>();
-    float lo = px[0], hi = px[0];
-    for (std::int64_t i = 1; i < x.numel(); ++i) {
-      lo = std::min(lo, px[i]);
-      hi = std::max(hi, px[i]);
-    }
-    const QuantRange range = QuantRange::of(DType::Int8, quant_min_, quant_max_);
-    const QParams q =
-        calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                          QScheme::PerTensorAffine, range, eps_);
-    const double x_scale = q.scale[0];
-    const std::int64_t x_zp = q.zero_point[0];
     Tensor xq = Tensor::empty(x.shape(), DType::Int8);
     auto* pq = xq.data<std::int8_t>();
     for (std::int64_t i = 0; i < x.numel(); ++i) {
       const std::int64_t v =
-          saturate_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
+          saturating_trunc_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
       pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min_, quant_max_));
     }
     const std::int64_t n = weights_.n(), k = weights_.k();
@@ -316,7 +299,7 @@ class DynamicQuantizedLinearOp final : public FusedOp {
       combined[static_cast<std::size_t>(c)] = s;
       if (!bias_.empty()) {
         bias_i32[static_cast<std::size_t>(c)] =
-            saturate_i32(static_cast<double>(bias_[static_cast<std::size_t>(c)]) / s);
+            saturating_trunc_i32(static_cast<double>(bias_[static_cast<std::size_t>(c)]) / s);
       }
     }
     const std::int64_t m = x.numel() / k;

@@ -95,11 +95,7 @@ struct Runtime::Impl {
       // Outputs never share storage with the caller's inputs or the graph's tensors.
       const Value* v = graph_outputs[i];
       bool aliased = v->kind() != ValueKind::NodeOutput;
-      if (!aliased) {
-        const graph::OpKind op = v->producer()->op();
-        aliased = op == graph::OpKind::Reshape || op == graph::OpKind::Flatten ||
-                  op == graph::OpKind::Observe || op == graph::OpKind::FakeQuantize;
-      }
+      if (!aliased) aliased = graph::op_schema(v->producer()->op()).traits.is_view;
       outputs.push_back(aliased ? t.clone() : t);
     }
     return outputs;

@@ -2,9 +2,9 @@
 // Lowering for speed: replaces dequantize → {linear, conv2d, add (+relu)} → quantize
 // patterns of a Q/DQ graph (with int8 weights folded as constants) by the fused integer ops
 // quantized_linear / quantized_conv2d / quantized_add / dynamic_quantized_linear, whose
-// outputs equal the reference representation's exactly. Also folds dequantize → max_pool2d
-// / flatten / reshape → quantize chains with identical qparams into integer pooling /
-// reshapes. Patterns that do not match stay as they are.
+// outputs equal the reference representation's exactly. Also folds dequantize → op →
+// quantize chains with identical qparams, for every value-preserving op (OpTraits:
+// max_pool2d, flatten, reshape, transpose), into the op on the integer codes. Patterns that do not match stay as they are.
 #include "quantkit/graph/graph.h"
 
 namespace quantkit::pt2e {
