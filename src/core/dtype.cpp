@@ -10,6 +10,26 @@ std::size_t dtype_size(DType dtype) {
   return visit_dtype(dtype, [](auto v) { return sizeof(v); });
 }
 
+std::string_view short_dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+      return "f32";
+    case DType::Float64:
+      return "f64";
+    case DType::Int8:
+      return "i8";
+    case DType::UInt8:
+      return "u8";
+    case DType::Int16:
+      return "i16";
+    case DType::Int32:
+      return "i32";
+    case DType::Int64:
+      return "i64";
+  }
+  return "?";
+}
+
 std::string_view dtype_name(DType dtype) {
   switch (dtype) {
     case DType::Float32: return "float32";

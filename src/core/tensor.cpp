@@ -163,4 +163,31 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
          (a.nbytes() == 0 || std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0);
 }
 
+std::string TensorType::to_string() const {
+  return std::string(short_dtype_name(dtype)) + shape_to_string(shape);
+}
+
+std::vector<double> to_doubles(const Tensor& t) {
+  std::vector<double> out(static_cast<std::size_t>(t.numel()));
+  visit_dtype(t.dtype(), [&](auto zero) {
+    const auto* p = t.data<decltype(zero)>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+  });
+  return out;
+}
+
+std::vector<std::int64_t> to_int64s(const Tensor& t) {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(t.numel()));
+  visit_dtype(t.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_integral_v<T>) {
+      const T* p = t.data<T>();
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int64_t>(p[i]);
+    } else {
+      throw_invalid_argument("to_int64s", "t.dtype", dtype_name(t.dtype()), "an integer dtype");
+    }
+  });
+  return out;
+}
+
 }  // namespace quantkit

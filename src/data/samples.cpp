@@ -18,7 +18,7 @@ bool is_idx_name(const std::filesystem::path& path) {
 
 // All samples of one file as float32 [N, per_sample]. A tensor holding exactly one batch
 // (its shape equals the input's) is N = batch samples.
-Tensor as_samples(const Tensor& t, const graph::TensorType& input, const std::string& origin) {
+Tensor as_samples(const Tensor& t, const TensorType& input, const std::string& origin) {
   const std::int64_t per_sample = input.numel() / std::max<std::int64_t>(input.shape.at(0), 1);
   Tensor f;
   if (t.dtype() == DType::UInt8) {
@@ -46,7 +46,7 @@ Tensor as_samples(const Tensor& t, const graph::TensorType& input, const std::st
 
 }  // namespace
 
-Batches load_batches(const std::filesystem::path& path, const graph::TensorType& input,
+Batches load_batches(const std::filesystem::path& path, const TensorType& input,
                      std::size_t limit) {
   check_argument(!input.shape.empty() && input.dtype == DType::Float32, "load_batches", "input",
                  input.to_string(), "a float32 model input with a leading batch dim");

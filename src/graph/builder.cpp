@@ -199,13 +199,6 @@ Value* GraphBuilder::integer_conv2d(Value* x, Value* weight, Value* bias,
   return single(OpKind::IntegerConv2d, with_optional({x, weight}, bias), conv_attrs(options));
 }
 
-Value* GraphBuilder::requantize(Value* acc, const QuantizeAttrs& q) {
-  AttributeMap a = quant_range_attrs(q.quant_min, q.quant_max, q.dtype);
-  a.emplace("scale", q.scale);
-  a.emplace("zero_point", q.zero_point);
-  return single(OpKind::Requantize, {acc}, std::move(a));
-}
-
 void GraphBuilder::output(Value* value) { graph_.add_output(value); }
 
 Graph GraphBuilder::build() && {

@@ -4,13 +4,11 @@
 #include <numeric>
 
 #include "quantkit/core/error.h"
+#include "quantkit/graph/op.h"
 
 namespace quantkit::graph {
 
-bool op_output_may_alias_input(OpKind op) {
-  return op == OpKind::Flatten || op == OpKind::Reshape || op == OpKind::Observe ||
-         op == OpKind::FakeQuantize;
-}
+bool op_output_may_alias_input(OpKind op) { return op_schema(op).traits.is_view; }
 
 ExecutionPlan ExecutionPlan::build(const Graph& graph) {
   ExecutionPlan plan;

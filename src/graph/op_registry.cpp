@@ -1,38 +1,18 @@
-// The op registry: one schema per OpKind. The signatures here are the reference for
-// docs/graph.md; keep them in sync.
+// The op registry: one schema per OpKind, each with its type inference (infer::), its
+// reference kernel (kernel::, reference_kernels/entry_points.h) and its traits (OpTraits).
+// The signatures here are the reference for docs/graph.md; keep them in sync. build_schemas
+// checks at first use that every OpKind has a schema, in order, with an inference and a
+// kernel.
 #include <array>
 #include <cstdint>
 #include <string>
 
 #include "quantkit/core/error.h"
 #include "quantkit/graph/op.h"
+#include "reference_kernels/entry_points.h"
 #include "type_inference.h"
 
 namespace quantkit::graph {
-
-std::string_view short_dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::Float32:
-      return "f32";
-    case DType::Float64:
-      return "f64";
-    case DType::Int8:
-      return "i8";
-    case DType::UInt8:
-      return "u8";
-    case DType::Int16:
-      return "i16";
-    case DType::Int32:
-      return "i32";
-    case DType::Int64:
-      return "i64";
-  }
-  return "?";
-}
-
-std::string TensorType::to_string() const {
-  return std::string(short_dtype_name(dtype)) + shape_to_string(shape);
-}
 
 // ---- InferContext ----
 
@@ -124,39 +104,58 @@ std::vector<AttrSpec> per_channel_attrs() {
   return a;
 }
 
+// OpTraits in one call: traits(category, kView | kValuePreserving | kSharesObserver, "Onnx").
+enum TraitFlag : unsigned { kView = 1, kValuePreserving = 2, kSharesObserver = 4 };
+OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_op_type = {}) {
+  OpTraits t;
+  t.category = category;
+  t.is_view = (flags & kView) != 0;
+  t.value_preserving = (flags & kValuePreserving) != 0;
+  t.shares_observer = (flags & kSharesObserver) != 0;
+  t.onnx_op_type = onnx_op_type;
+  return t;
+}
+
 std::vector<OpSchema> build_schemas() {
   std::vector<OpSchema> s;
   auto add = [&](OpKind kind, std::string_view name, std::string_view signature,
                  std::vector<std::string_view> inputs, std::size_t min_inputs,
-                 std::vector<AttrSpec> attrs, InferFn fn,
+                 std::vector<AttrSpec> attrs, InferFn fn, ReferenceKernel kernel, OpTraits traits,
                  std::vector<std::string_view> outputs = {"out"}, bool variadic = false) {
     if (static_cast<std::size_t>(kind) != s.size()) {
       throw Error("op registry: schema for '" + std::string(name) + "' is out of order");
     }
+    if (!fn || kernel == nullptr) {
+      throw Error("op registry: '" + std::string(name) + "' lacks a type inference or kernel");
+    }
     s.push_back(OpSchema{kind, name, signature, std::move(inputs), min_inputs, variadic,
-                         std::move(outputs), std::move(attrs), std::move(fn)});
+                         std::move(outputs), std::move(attrs), std::move(fn), kernel, traits});
   };
 
   add(OpKind::Linear, "linear",
       "linear(x: f32[..., in], weight: f32[out, in], bias?: f32[out]) -> f32[..., out]",
-      {"x", "weight", "bias"}, 2, {}, infer::linear);
+      {"x", "weight", "bias"}, 2, {}, infer::linear, kernel::linear, traits(OpCategory::Compute));
   add(OpKind::Conv2d, "conv2d",
       "conv2d(x: f32[N, C, H, W], weight: f32[O, C/groups, kH, kW], bias?: f32[O]; "
       "stride: ints[2], padding: ints[2], dilation: ints[2], groups: int) -> f32[N, O, oH, oW]",
-      {"x", "weight", "bias"}, 2, conv_attrs(), infer::conv2d);
+      {"x", "weight", "bias"}, 2, conv_attrs(), infer::conv2d, kernel::conv2d,
+      traits(OpCategory::Compute));
   add(OpKind::Add, "add", "add(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
-      infer::binary_elementwise);
+      infer::binary_elementwise, kernel::add, traits(OpCategory::Compute, 0, "Add"));
   add(OpKind::Sub, "sub", "sub(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
-      infer::binary_elementwise);
+      infer::binary_elementwise, kernel::sub, traits(OpCategory::Compute, 0, "Sub"));
   add(OpKind::Mul, "mul", "mul(a: T[...], b: T[...]) -> T[broadcast]", {"a", "b"}, 2, {},
-      infer::binary_elementwise);
+      infer::binary_elementwise, kernel::mul, traits(OpCategory::Compute, 0, "Mul"));
   add(OpKind::Div, "div", "div(a: F[...], b: F[...]) -> F[broadcast]  (F floating)", {"a", "b"}, 2,
-      {}, infer::binary_floating);
-  add(OpKind::Relu, "relu", "relu(x: T[...]) -> T[...]", {"x"}, 1, {}, infer::unary_same);
+      {}, infer::binary_floating, kernel::div, traits(OpCategory::Compute, 0, "Div"));
+  add(OpKind::Relu, "relu", "relu(x: T[...]) -> T[...]", {"x"}, 1, {}, infer::unary_same,
+      kernel::relu, traits(OpCategory::Compute, kSharesObserver, "Relu"));
   add(OpKind::Hardtanh, "hardtanh", "hardtanh(x: F[...]; min_val: float, max_val: float) -> F[...]",
-      {"x"}, 1, {{"min_val", K::Float}, {"max_val", K::Float}}, infer::unary_floating);
+      {"x"}, 1, {{"min_val", K::Float}, {"max_val", K::Float}}, infer::unary_floating,
+      kernel::hardtanh, traits(OpCategory::Compute, kSharesObserver));
   add(OpKind::Clamp, "clamp", "clamp(x: T[...]; min?: float, max?: float) -> T[...]", {"x"}, 1,
-      {{"min", K::Float, false}, {"max", K::Float, false}}, infer::clamp);
+      {{"min", K::Float, false}, {"max", K::Float, false}}, infer::clamp, kernel::clamp,
+      traits(OpCategory::Compute));
   add(OpKind::MaxPool2d, "max_pool2d",
       "max_pool2d(x: T[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
       "dilation: ints[2], ceil_mode: int) -> T[N?, C, oH, oW]",
@@ -166,7 +165,8 @@ std::vector<OpSchema> build_schemas() {
        {"padding", K::Ints},
        {"dilation", K::Ints},
        {"ceil_mode", K::Int}},
-      infer::max_pool2d);
+      infer::max_pool2d, kernel::max_pool2d,
+      traits(OpCategory::Compute, kValuePreserving | kSharesObserver));
   add(OpKind::AvgPool2d, "avg_pool2d",
       "avg_pool2d(x: F[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
       "ceil_mode: int, count_include_pad: int, divisor_override?: int) -> F[N?, C, oH, oW]",
@@ -177,107 +177,116 @@ std::vector<OpSchema> build_schemas() {
        {"ceil_mode", K::Int},
        {"count_include_pad", K::Int},
        {"divisor_override", K::Int, false}},
-      infer::avg_pool2d);
+      infer::avg_pool2d, kernel::avg_pool2d, traits(OpCategory::Compute));
   add(OpKind::AdaptiveAvgPool2d, "adaptive_avg_pool2d",
       "adaptive_avg_pool2d(x: F[N?, C, H, W]; output_size: ints[2]) -> F[N?, C, oH, oW]", {"x"}, 1,
-      {{"output_size", K::Ints}}, infer::adaptive_avg_pool2d);
+      {{"output_size", K::Ints}}, infer::adaptive_avg_pool2d, kernel::adaptive_avg_pool2d,
+      traits(OpCategory::Compute, kSharesObserver));
   add(OpKind::BatchNorm, "batch_norm",
       "batch_norm(x: f32[N, C, ...], weight: f32[C], bias: f32[C], running_mean: f32[C], "
       "running_var: f32[C]; eps: float) -> f32[N, C, ...]  (inference: running statistics)",
       {"x", "weight", "bias", "running_mean", "running_var"}, 5, {{"eps", K::Float}},
-      infer::batch_norm);
+      infer::batch_norm, kernel::batch_norm, traits(OpCategory::Compute));
   add(OpKind::Flatten, "flatten", "flatten(x: T[...]; start_dim: int, end_dim: int) -> T[...]",
-      {"x"}, 1, {{"start_dim", K::Int}, {"end_dim", K::Int}}, infer::flatten);
+      {"x"}, 1, {{"start_dim", K::Int}, {"end_dim", K::Int}}, infer::flatten, kernel::flatten,
+      traits(OpCategory::Compute, kView | kValuePreserving | kSharesObserver));
   add(OpKind::Reshape, "reshape", "reshape(x: T[...]; shape: ints (one -1 allowed)) -> T[shape]",
-      {"x"}, 1, {{"shape", K::Ints}}, infer::reshape);
+      {"x"}, 1, {{"shape", K::Ints}}, infer::reshape, kernel::reshape,
+      traits(OpCategory::Compute, kView | kValuePreserving | kSharesObserver));
   add(OpKind::Transpose, "transpose", "transpose(x: T[...]; dim0: int, dim1: int) -> T[...]", {"x"},
-      1, {{"dim0", K::Int}, {"dim1", K::Int}}, infer::transpose);
+      1, {{"dim0", K::Int}, {"dim1", K::Int}}, infer::transpose, kernel::transpose,
+      traits(OpCategory::Compute, kValuePreserving | kSharesObserver));
   add(OpKind::Cat, "cat", "cat(x0: T[...], x1: T[...], ...; dim: int) -> T[...]", {"x"}, 1,
-      {{"dim", K::Int}}, infer::cat, {"out"}, /*variadic=*/true);
+      {{"dim", K::Int}}, infer::cat, kernel::cat, traits(OpCategory::Compute), {"out"},
+      /*variadic=*/true);
   add(OpKind::Softmax, "softmax", "softmax(x: F[...]; dim: int) -> F[...]", {"x"}, 1,
-      {{"dim", K::Int}}, infer::softmax);
+      {{"dim", K::Int}}, infer::softmax, kernel::softmax, traits(OpCategory::Compute));
 
   add(OpKind::QuantizePerTensor, "quantize_per_tensor",
       "quantize_per_tensor(x: f32[...], scale?: float[1], zero_point?: int[1]; "
       "quant_min: int, quant_max: int, dtype: dtype, scale?: float, zero_point?: int) -> "
       "dtype[...]  (qparams as attributes or as inputs)",
-      {"x", "scale", "zero_point"}, 1, quant_attrs(true), infer::quantize_per_tensor);
+      {"x", "scale", "zero_point"}, 1, quant_attrs(true), infer::quantize_per_tensor,
+      kernel::quantize_per_tensor, traits(OpCategory::Quantize));
   add(OpKind::DequantizePerTensor, "dequantize_per_tensor",
       "dequantize_per_tensor(q: dtype[...], scale?: float[1], zero_point?: int[1]; "
       "quant_min: int, quant_max: int, dtype: dtype, scale?: float, zero_point?: int) -> "
       "f32[...]",
-      {"q", "scale", "zero_point"}, 1, quant_attrs(true), infer::dequantize_per_tensor);
+      {"q", "scale", "zero_point"}, 1, quant_attrs(true), infer::dequantize_per_tensor,
+      kernel::dequantize_per_tensor, traits(OpCategory::Dequantize));
   add(OpKind::QuantizePerChannel, "quantize_per_channel",
       "quantize_per_channel(x: f32[...], scales: float[C], zero_points: int[C]; axis: int, "
       "quant_min: int, quant_max: int, dtype: dtype) -> dtype[...]",
-      {"x", "scales", "zero_points"}, 3, per_channel_attrs(), infer::quantize_per_channel);
+      {"x", "scales", "zero_points"}, 3, per_channel_attrs(), infer::quantize_per_channel,
+      kernel::quantize_per_channel, traits(OpCategory::Quantize));
   add(OpKind::DequantizePerChannel, "dequantize_per_channel",
       "dequantize_per_channel(q: dtype[...], scales: float[C], zero_points: int[C]; axis: int, "
       "quant_min: int, quant_max: int, dtype: dtype) -> f32[...]",
-      {"q", "scales", "zero_points"}, 3, per_channel_attrs(), infer::dequantize_per_channel);
+      {"q", "scales", "zero_points"}, 3, per_channel_attrs(), infer::dequantize_per_channel,
+      kernel::dequantize_per_channel, traits(OpCategory::Dequantize));
   {
     auto attrs = quant_attrs(false);
     attrs.push_back({"eps", K::Float});
     add(OpKind::ChooseQParams, "choose_qparams",
         "choose_qparams(x: f32[...]; quant_min: int, quant_max: int, eps: float, dtype: dtype) "
         "-> (scale: f64[1], zero_point: i64[1])  (per-tensor affine, dynamic)",
-        {"x"}, 1, std::move(attrs), infer::choose_qparams, {"scale", "zero_point"});
+        {"x"}, 1, std::move(attrs), infer::choose_qparams, kernel::choose_qparams,
+        traits(OpCategory::ChooseQParams), {"scale", "zero_point"});
   }
 
   add(OpKind::Cast, "cast", "cast(x: T[...]; dtype: dtype) -> dtype[...]", {"x"}, 1,
-      {{"dtype", K::DType}}, infer::cast);
+      {{"dtype", K::DType}}, infer::cast, kernel::cast, traits(OpCategory::IntegerReference));
   add(OpKind::Round, "round", "round(x: F[...]) -> F[...]  (half to even)", {"x"}, 1, {},
-      infer::unary_floating);
+      infer::unary_floating, kernel::round, traits(OpCategory::IntegerReference, 0, "Round"));
   add(OpKind::IntegerLinear, "integer_linear",
       "integer_linear(x: I[..., in], weight: I[out, in], bias?: i32[out]) -> i32[..., out]  "
       "(I in i8 u8 i16 i32; int32 accumulation)",
-      {"x", "weight", "bias"}, 2, {}, infer::integer_linear);
+      {"x", "weight", "bias"}, 2, {}, infer::integer_linear, kernel::integer_linear,
+      traits(OpCategory::IntegerReference));
   add(OpKind::IntegerConv2d, "integer_conv2d",
       "integer_conv2d(x: I[N, C, H, W], weight: I[O, C/groups, kH, kW], bias?: i32[O]; stride, "
       "padding, dilation: ints[2], groups: int) -> i32[N, O, oH, oW]  (int32 accumulation)",
-      {"x", "weight", "bias"}, 2, conv_attrs(), infer::integer_conv2d);
-  {
-    auto attrs = quant_attrs(false);
-    attrs.push_back({"scale", K::Float});
-    attrs.push_back({"zero_point", K::Int});
-    add(OpKind::Requantize, "requantize",
-        "requantize(acc: i32[...]; scale: float, zero_point: int, quant_min: int, quant_max: "
-        "int, dtype: dtype) -> dtype[...]  (clamp(int32(f32(acc) * f32(scale)) + zero_point))",
-        {"acc"}, 1, std::move(attrs), infer::requantize);
-  }
+      {"x", "weight", "bias"}, 2, conv_attrs(), infer::integer_conv2d, kernel::integer_conv2d,
+      traits(OpCategory::IntegerReference));
 
   add(OpKind::Sigmoid, "sigmoid", "sigmoid(x: F[...]) -> F[...]", {"x"}, 1, {},
-      infer::unary_floating);
-  add(OpKind::Tanh, "tanh", "tanh(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating);
+      infer::unary_floating, kernel::sigmoid, traits(OpCategory::Compute, 0, "Sigmoid"));
+  add(OpKind::Tanh, "tanh", "tanh(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
+      kernel::tanh, traits(OpCategory::Compute, 0, "Tanh"));
   add(OpKind::HardSigmoid, "hardsigmoid",
       "hardsigmoid(x: F[...]; alpha: float, beta: float) -> F[...]  "
       "(max(0, min(1, alpha * x + beta)); torch's is alpha = 1/6, beta = 1/2)",
-      {"x"}, 1, {{"alpha", K::Float}, {"beta", K::Float}}, infer::unary_floating);
+      {"x"}, 1, {{"alpha", K::Float}, {"beta", K::Float}}, infer::unary_floating,
+      kernel::hardsigmoid, traits(OpCategory::Compute));
   add(OpKind::HardSwish, "hardswish", "hardswish(x: F[...]) -> F[...]  (x * relu6(x + 3) / 6)",
-      {"x"}, 1, {}, infer::unary_floating);
-  add(OpKind::LeakyRelu, "leaky_relu",
-      "leaky_relu(x: F[...]; negative_slope: float) -> F[...]", {"x"}, 1,
-      {{"negative_slope", K::Float}}, infer::unary_floating);
+      {"x"}, 1, {}, infer::unary_floating, kernel::hardswish, traits(OpCategory::Compute));
+  add(OpKind::LeakyRelu, "leaky_relu", "leaky_relu(x: F[...]; negative_slope: float) -> F[...]",
+      {"x"}, 1, {{"negative_slope", K::Float}}, infer::unary_floating, kernel::leaky_relu,
+      traits(OpCategory::Compute));
   add(OpKind::MatMul, "matmul",
       "matmul(a: f32[..., M, K], b: f32[..., K, N]) -> f32[broadcast(...), M, N]  (numpy "
       "matmul; rank-1 operands are promoted and the added dim removed)",
-      {"a", "b"}, 2, {}, infer::matmul);
+      {"a", "b"}, 2, {}, infer::matmul, kernel::matmul, traits(OpCategory::Compute, 0, "MatMul"));
   add(OpKind::Pad2d, "pad2d",
       "pad2d(x: T[..., H, W]; pads: ints[4] (top, left, bottom, right, each >= 0), value: "
       "float) -> T[..., H + top + bottom, W + left + right]",
-      {"x"}, 1, {{"pads", K::Ints}, {"value", K::Float}}, infer::pad2d);
+      {"x"}, 1, {{"pads", K::Ints}, {"value", K::Float}}, infer::pad2d, kernel::pad2d,
+      traits(OpCategory::Compute));
 
   add(OpKind::Observe, "observe",
       "observe(x: f32[...]; observer: string) -> f32[...]  (identity; PT2E calibration feeds x "
       "to the observer named by the attribute)",
-      {"x"}, 1, {{"observer", K::String}}, infer::observe);
+      {"x"}, 1, {{"observer", K::String}}, infer::observe, kernel::observe,
+      traits(OpCategory::Stateful, kView));
   add(OpKind::FakeQuantize, "fake_quantize",
       "fake_quantize(x: f32[...]; module: string) -> f32[...]  (the fake-quant module named "
       "by the attribute; needs Interpreter::set_stateful_kernel)",
-      {"x"}, 1, {{"module", K::String}}, infer::observe);
+      {"x"}, 1, {{"module", K::String}}, infer::observe, kernel::fake_quantize,
+      traits(OpCategory::Stateful, kView));
   add(OpKind::ApotDequantize, "apot_dequantize",
       "apot_dequantize(codes: i32[...]; levels: floats) -> f32[...]  (float32(levels[code]))",
-      {"codes"}, 1, {{"levels", K::Floats}}, infer::apot_dequantize);
+      {"codes"}, 1, {{"levels", K::Floats}}, infer::apot_dequantize, kernel::apot_dequantize,
+      traits(OpCategory::Dequantize));
 
   {
     std::vector<AttrSpec> attrs{{"x_zero_point", K::Int},
@@ -290,20 +299,23 @@ std::vector<OpSchema> build_schemas() {
         "f32[out or 1]; x_zero_point, out_zero_point, quant_min, quant_max: int, dtype) -> "
         "Q[..., out]  (acc = sum((x - x_zp) * w) + bias; clamp(round_half_even(f32(acc) * "
         "multiplier) + out_zp): kernels/requantize.h)",
-        {"x", "weight", "bias", "multipliers"}, 4, attrs, infer::quantized_linear);
+        {"x", "weight", "bias", "multipliers"}, 4, attrs, infer::quantized_linear,
+        kernel::quantized_linear, traits(OpCategory::FusedInteger));
     auto conv = conv_attrs();
     conv.insert(conv.end(), attrs.begin(), attrs.end());
     add(OpKind::QuantizedConv2d, "quantized_conv2d",
         "quantized_conv2d(x: Q[N, C, H, W], weight: i8[O, C/groups, kH, kW], bias: i32[O], "
         "multipliers: f32[O or 1]; conv attributes, x_zero_point, out_zero_point, quant_min, "
         "quant_max: int, dtype) -> Q[N, O, oH, oW]  (as quantized_linear; padding reads x_zp)",
-        {"x", "weight", "bias", "multipliers"}, 4, std::move(conv), infer::quantized_conv2d);
+        {"x", "weight", "bias", "multipliers"}, 4, std::move(conv), infer::quantized_conv2d,
+        kernel::quantized_conv2d, traits(OpCategory::FusedInteger));
   }
   add(OpKind::QuantizedAdd, "quantized_add",
       "quantized_add(a: Q[...], b: Q[...]; a_zero_point: int, a_multiplier: float, "
       "b_zero_point: int, b_multiplier: float, out_zero_point, quant_min, quant_max: int, "
       "dtype, rounding: string) -> Q[broadcast]  (clamp(R(f64(a - a_zp) * a_mult) + R(f64(b - "
-      "b_zp) * b_mult) + out_zp) in int32, R = trunc for rounding 'toward_zero' (torchao's add_relu), "
+      "b_zp) * b_mult) + out_zp) in int32, R = trunc for rounding 'toward_zero' (torchao's "
+      "add_relu), "
       "round half to even for 'half_even' (torchao's add))",
       {"a", "b"}, 2,
       {{"a_zero_point", K::Int},
@@ -315,7 +327,7 @@ std::vector<OpSchema> build_schemas() {
        {"quant_max", K::Int},
        {"dtype", K::DType},
        {"rounding", K::String}},
-      infer::quantized_add);
+      infer::quantized_add, kernel::quantized_add, traits(OpCategory::FusedInteger));
   add(OpKind::DynamicQuantizedLinear, "dynamic_quantized_linear",
       "dynamic_quantized_linear(x: f32[..., in], weight: i8[out, in], weight_scales: f64[out or "
       "1], bias?: f32[out]; quant_min, quant_max: int, eps: float) -> f32[..., out]  (x "
@@ -324,7 +336,8 @@ std::vector<OpSchema> build_schemas() {
       "* x_scale * w_scale))",
       {"x", "weight", "weight_scales", "bias"}, 3,
       {{"quant_min", K::Int}, {"quant_max", K::Int}, {"eps", K::Float}},
-      infer::dynamic_quantized_linear);
+      infer::dynamic_quantized_linear, kernel::dynamic_quantized_linear,
+      traits(OpCategory::FusedInteger));
   if (s.size() != kNumOpKinds) throw Error("op registry: not every OpKind has a schema");
   return s;
 }

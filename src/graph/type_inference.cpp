@@ -456,15 +456,6 @@ Types integer_conv2d(const InferContext& ctx) {
   return {TensorType{DType::Int32, conv2d_shape(ctx)}};
 }
 
-Types requantize(const InferContext& ctx) {
-  expect_dtype(ctx, 0, DType::Int32);
-  check_quant_attrs(ctx);
-  const double scale = ctx.attr_float("scale");
-  ctx.check(scale > 0 && scale <= 3.4028234663852886e38,
-            "attribute 'scale' must be a finite float32 value > 0, got " + std::to_string(scale));
-  return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
-}
-
 Types matmul(const InferContext& ctx) {
   expect_dtype(ctx, 0, DType::Float32);
   expect_dtype(ctx, 1, DType::Float32);

@@ -35,7 +35,6 @@ Types choose_qparams(const InferContext& ctx);
 Types cast(const InferContext& ctx);
 Types integer_linear(const InferContext& ctx);
 Types integer_conv2d(const InferContext& ctx);
-Types requantize(const InferContext& ctx);
 Types matmul(const InferContext& ctx);
 Types pad2d(const InferContext& ctx);
 Types observe(const InferContext& ctx);

@@ -80,9 +80,17 @@ void set_attr(::onnx::NodeProto* node, std::string_view name, float value);
 void set_attr(::onnx::NodeProto* node, std::string_view name,
               const std::vector<std::int64_t>& values);
 
-// Emits the ONNX form of `node` (export_ops_*.cpp). Error for ops without one.
-void export_float_node(ExportContext& ctx, const graph::Node& node);
-void export_quant_node(ExportContext& ctx, const graph::Node& node);
-bool is_quant_op(graph::OpKind op);
+// Emits the ONNX form of `node`: one switch over every op (export_ops_float.cpp), so a new
+// op does not compile until it has an ONNX form or an error saying why it has none. Error
+// for ops without one.
+void export_node(ExportContext& ctx, const graph::Node& node);
+
+// The quantization ops' forms (export_ops_quant.cpp).
+void export_quantize_per_tensor(ExportContext& ctx, const graph::Node& node);
+void export_dequantize_per_tensor(ExportContext& ctx, const graph::Node& node);
+void export_quantize_per_channel(ExportContext& ctx, const graph::Node& node);
+void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
+void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
+void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
 
 }  // namespace quantkit::onnx::export_detail

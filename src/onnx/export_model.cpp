@@ -47,11 +47,7 @@ void add_graph_value_info(const graph::Value* value, const std::string& name,
     add_graph_value_info(input, input->name(), proto->add_input());
   }
   for (const graph::Node* node : graph.nodes()) {
-    if (export_detail::is_quant_op(node->op())) {
-      export_detail::export_quant_node(ctx, *node);
-    } else {
-      export_detail::export_float_node(ctx, *node);
-    }
+    export_detail::export_node(ctx, *node);
   }
   // ONNX graph outputs are distinct node outputs: an input, a weight or a value listed twice
   // is routed through an Identity.

@@ -206,42 +206,30 @@ void emit_cast(ExportContext& ctx, const Node& node) {
            static_cast<std::int64_t>(onnx_elem_type(to)));
 }
 
-// Ops whose ONNX form is one node with the same inputs and no attributes.
-const char* direct_op_type(OpKind op) {
-  switch (op) {
-    case OpKind::Add:
-      return "Add";
-    case OpKind::Sub:
-      return "Sub";
-    case OpKind::Mul:
-      return "Mul";
-    case OpKind::Div:
-      return "Div";
-    case OpKind::Relu:
-      return "Relu";
-    case OpKind::Sigmoid:
-      return "Sigmoid";
-    case OpKind::Tanh:
-      return "Tanh";
-    case OpKind::MatMul:
-      return "MatMul";
-    case OpKind::Round:
-      return "Round";  // half to even in both
-    default:
-      return nullptr;
-  }
+// Ops whose ONNX form is one node with the same inputs and no attributes: the type is the
+// schema's (OpTraits::onnx_op_type).
+void emit_direct(ExportContext& ctx, const Node& node) {
+  const std::string_view op_type = graph::op_schema(node.op()).traits.onnx_op_type;
+  if (op_type.empty()) ctx.fail(node, "no direct ONNX form");
+  std::vector<std::string> inputs;
+  for (const graph::Value* v : node.inputs()) inputs.push_back(ctx.use(v));
+  ctx.add_node(std::string(op_type), std::move(inputs), {output_of(ctx, node)}, node.name());
 }
 
 }  // namespace
 
-void export_float_node(ExportContext& ctx, const Node& node) {
-  if (const char* op_type = direct_op_type(node.op())) {
-    std::vector<std::string> inputs;
-    for (const graph::Value* v : node.inputs()) inputs.push_back(ctx.use(v));
-    ctx.add_node(op_type, std::move(inputs), {output_of(ctx, node)}, node.name());
-    return;
-  }
+void export_node(ExportContext& ctx, const Node& node) {
   switch (node.op()) {
+    case OpKind::Add:
+    case OpKind::Sub:
+    case OpKind::Mul:
+    case OpKind::Div:
+    case OpKind::Relu:
+    case OpKind::Sigmoid:
+    case OpKind::Tanh:
+    case OpKind::MatMul:
+    case OpKind::Round:  // half to even in both
+      return emit_direct(ctx, node);
     case OpKind::Linear:
       return emit_linear(ctx, node);
     case OpKind::Conv2d:
@@ -338,7 +326,6 @@ void export_float_node(ExportContext& ctx, const Node& node) {
       ctx.fail(node, "a prepared (calibration) graph has no ONNX form; run convert_pt2e first");
     case OpKind::IntegerLinear:
     case OpKind::IntegerConv2d:
-    case OpKind::Requantize:
       ctx.fail(node,
                "the integer reference representation has no ONNX form; export the Q/DQ graph "
                "(convert_pt2e without use_reference_representation)");
@@ -349,9 +336,20 @@ void export_float_node(ExportContext& ctx, const Node& node) {
       ctx.fail(node,
                "fused integer kernels of a lowered graph have no ONNX form; export the "
                "Q/DQ graph before lowering");
-    default:
-      ctx.fail(node, "no ONNX form");
+    case OpKind::QuantizePerTensor:
+      return export_quantize_per_tensor(ctx, node);
+    case OpKind::DequantizePerTensor:
+      return export_dequantize_per_tensor(ctx, node);
+    case OpKind::QuantizePerChannel:
+      return export_quantize_per_channel(ctx, node);
+    case OpKind::DequantizePerChannel:
+      return export_dequantize_per_channel(ctx, node);
+    case OpKind::ChooseQParams:
+      return export_choose_qparams(ctx, node);
+    case OpKind::ApotDequantize:
+      return export_apot_dequantize(ctx, node);
   }
+  ctx.fail(node, "no ONNX form");
 }
 
 }  // namespace quantkit::onnx::export_detail

@@ -186,58 +186,41 @@ void emit_apot_dequantize(ExportContext& ctx, const Node& node) {
 
 }  // namespace
 
-bool is_quant_op(OpKind op) {
-  switch (op) {
-    case OpKind::QuantizePerTensor:
-    case OpKind::DequantizePerTensor:
-    case OpKind::QuantizePerChannel:
-    case OpKind::DequantizePerChannel:
-    case OpKind::ChooseQParams:
-    case OpKind::ApotDequantize:
-      return true;
-    default:
-      return false;
-  }
+void export_quantize_per_tensor(ExportContext& ctx, const Node& node) {
+  if (ctx.dynamic_outputs.count(node.output()) != 0) return;  // DynamicQuantizeLinear's
+  require_8bit(ctx, node);
+  auto [scale, zp] = attr_qparams(ctx, node);
+  emit_quantize(ctx, node, std::move(scale), std::move(zp), nullptr);
 }
 
-void export_quant_node(ExportContext& ctx, const Node& node) {
-  switch (node.op()) {
-    case OpKind::QuantizePerTensor: {
-      if (ctx.dynamic_outputs.count(node.output()) != 0) return;  // DynamicQuantizeLinear's
-      require_8bit(ctx, node);
-      auto [scale, zp] = attr_qparams(ctx, node);
-      return emit_quantize(ctx, node, std::move(scale), std::move(zp), nullptr);
-    }
-    case OpKind::DequantizePerTensor: {
-      require_8bit(ctx, node);
-      if (auto it = ctx.dynamic_outputs.find(node.input(0)); it != ctx.dynamic_outputs.end()) {
-        const DynamicQuantization& dq = *it->second;
-        return emit_dequantize(ctx, node, dq.quantized, dq.scale, dq.zero_point, nullptr);
-      }
-      auto [scale, zp] = attr_qparams(ctx, node);
-      return emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scale), std::move(zp),
-                             nullptr);
-    }
-    case OpKind::QuantizePerChannel: {
-      require_8bit(ctx, node);
-      const std::int64_t axis = node.attr_int("axis");
-      auto [scales, zps] = channel_qparams(ctx, node);
-      return emit_quantize(ctx, node, std::move(scales), std::move(zps), &axis);
-    }
-    case OpKind::DequantizePerChannel: {
-      require_8bit(ctx, node);
-      const std::int64_t axis = node.attr_int("axis");
-      auto [scales, zps] = channel_qparams(ctx, node);
-      return emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scales), std::move(zps),
-                             &axis);
-    }
-    case OpKind::ChooseQParams:
-      return emit_choose_qparams(ctx, node);
-    case OpKind::ApotDequantize:
-      return emit_apot_dequantize(ctx, node);
-    default:
-      ctx.fail(node, "not a quantization op");
+void export_dequantize_per_tensor(ExportContext& ctx, const Node& node) {
+  require_8bit(ctx, node);
+  if (auto it = ctx.dynamic_outputs.find(node.input(0)); it != ctx.dynamic_outputs.end()) {
+    const DynamicQuantization& dq = *it->second;
+    return emit_dequantize(ctx, node, dq.quantized, dq.scale, dq.zero_point, nullptr);
   }
+  auto [scale, zp] = attr_qparams(ctx, node);
+  emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scale), std::move(zp), nullptr);
+}
+
+void export_quantize_per_channel(ExportContext& ctx, const Node& node) {
+  require_8bit(ctx, node);
+  const std::int64_t axis = node.attr_int("axis");
+  auto [scales, zps] = channel_qparams(ctx, node);
+  emit_quantize(ctx, node, std::move(scales), std::move(zps), &axis);
+}
+
+void export_dequantize_per_channel(ExportContext& ctx, const Node& node) {
+  require_8bit(ctx, node);
+  const std::int64_t axis = node.attr_int("axis");
+  auto [scales, zps] = channel_qparams(ctx, node);
+  emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scales), std::move(zps), &axis);
+}
+
+void export_choose_qparams(ExportContext& ctx, const Node& node) { emit_choose_qparams(ctx, node); }
+
+void export_apot_dequantize(ExportContext& ctx, const Node& node) {
+  emit_apot_dequantize(ctx, node);
 }
 
 }  // namespace quantkit::onnx::export_detail

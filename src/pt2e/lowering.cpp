@@ -43,20 +43,17 @@ struct ClampBounds {
   double hi = std::numeric_limits<double>::infinity();
 };
 std::optional<ClampBounds> clamp_bounds(const Node& n) {
-  switch (n.op()) {
-    case OpKind::Relu:
-      return ClampBounds{0.0, std::numeric_limits<double>::infinity()};
-    case OpKind::Hardtanh:
-      return ClampBounds{n.attr_float("min_val"), n.attr_float("max_val")};
-    case OpKind::Clamp: {
-      ClampBounds b;
-      if (n.has_attr("min")) b.lo = n.attr_float("min");
-      if (n.has_attr("max")) b.hi = n.attr_float("max");
-      return b;
-    }
-    default:
-      return std::nullopt;
+  if (n.op() == OpKind::Relu) return ClampBounds{0.0, std::numeric_limits<double>::infinity()};
+  if (n.op() == OpKind::Hardtanh) {
+    return ClampBounds{n.attr_float("min_val"), n.attr_float("max_val")};
   }
+  if (n.op() == OpKind::Clamp) {
+    ClampBounds b;
+    if (n.has_attr("min")) b.lo = n.attr_float("min");
+    if (n.has_attr("max")) b.hi = n.attr_float("max");
+    return b;
+  }
+  return std::nullopt;
 }
 
 // quantize is monotone, so quantize(clamp(y, lo, hi)) == clamp(quantize(y), quantize(lo),
@@ -180,27 +177,20 @@ class Lowering {
   void run(LoweringStats& stats) {
     for (Node* n : g_.nodes()) {
       if (!g_.contains(n)) continue;
-      switch (n->op()) {
-        case OpKind::Linear:
-          if (lower_static(n, false)) {
-            ++stats.linear;
-          } else if (lower_dynamic_linear(n)) {
-            ++stats.dynamic_linear;
-          }
-          break;
-        case OpKind::Conv2d:
-          if (lower_static(n, true)) ++stats.conv2d;
-          break;
-        case OpKind::Add:
-          if (lower_add(n)) ++stats.add;
-          break;
-        case OpKind::MaxPool2d:
-        case OpKind::Flatten:
-        case OpKind::Reshape:
-          if (lower_passthrough(n)) ++stats.passthrough;
-          break;
-        default:
-          break;
+      // The pattern anchors; any other op stays as it is (a new op needs no case here).
+      const OpKind op = n->op();
+      if (op == OpKind::Linear) {
+        if (lower_static(n, false)) {
+          ++stats.linear;
+        } else if (lower_dynamic_linear(n)) {
+          ++stats.dynamic_linear;
+        }
+      } else if (op == OpKind::Conv2d) {
+        if (lower_static(n, true)) ++stats.conv2d;
+      } else if (op == OpKind::Add) {
+        if (lower_add(n)) ++stats.add;
+      } else if (graph::op_schema(op).traits.value_preserving) {
+        if (lower_passthrough(n)) ++stats.passthrough;
       }
     }
     for (Node* n : g_.nodes()) {
@@ -332,9 +322,10 @@ class Lowering {
     return true;
   }
 
-  // dequantize(x_q) → max_pool2d / flatten / reshape → quantize with the same qparams: the
-  // op on x_q itself. dequantize is monotone and quantize(dequantize(q)) == q for q inside
-  // the range (|q - zp| <= 255 keeps the float32 round trip within 0.5 of q - zp).
+  // dequantize(x_q) → a value-preserving op (max_pool2d, flatten, reshape, transpose; see
+  // OpTraits::value_preserving) → quantize with the same qparams: the op on x_q itself. dequantize
+  // is monotone and quantize(dequantize(q)) == q for q inside the range (|q - zp| <= 255 keeps the
+  // float32 round trip within 0.5 of q - zp).
   bool lower_passthrough(Node* op) {
     const auto x = dequantized_input(*op->input(0));
     if (!x) return false;

@@ -94,20 +94,16 @@ bool known_within(const Value& value, std::int64_t quant_min, std::int64_t quant
   if (quant_min <= dtype_min(value.dtype()) && quant_max >= dtype_max(value.dtype())) return true;
   const Node* p = value.producer();
   if (p == nullptr) return false;
-  switch (p->op()) {
-    case OpKind::QuantizePerTensor:
-    case OpKind::QuantizePerChannel:
-    case OpKind::QuantizedLinear:
-    case OpKind::QuantizedConv2d:
-    case OpKind::QuantizedAdd:
-      return p->attr_int("quant_min") >= quant_min && p->attr_int("quant_max") <= quant_max;
-    case OpKind::MaxPool2d:
-    case OpKind::Flatten:
-    case OpKind::Reshape:
-      return known_within(*p->input(0), quant_min, quant_max);
-    default:
-      return false;
+  const graph::OpTraits& traits = op_schema(p->op()).traits;
+  // A quantize or fused integer op with an integer output clamps it to its own
+  // [quant_min, quant_max] (dynamic_quantized_linear's output is float32).
+  if ((traits.category == graph::OpCategory::Quantize ||
+       traits.category == graph::OpCategory::FusedInteger) &&
+      is_integer(value.dtype())) {
+    return p->attr_int("quant_min") >= quant_min && p->attr_int("quant_max") <= quant_max;
   }
+  if (traits.value_preserving) return known_within(*p->input(0), quant_min, quant_max);
+  return false;
 }
 
 Node* single_user(const graph::Graph& graph, const Value* value) {

@@ -1,6 +1,6 @@
 #pragma once
-// Reading quantization parameters off the Q/DQ nodes convert_pt2e produces (internal to the
-// lowering pass). Each reader returns nullopt when the node is not of the expected form, so
+// Reading quantization parameters off the Q/DQ nodes convert_pt2e produces (internal to
+// pt2e: the lowering pass and the reference representation rewrite). Each reader returns nullopt when the node is not of the expected form, so
 // the pass leaves that pattern as it is.
 #include <cstdint>
 #include <optional>
@@ -35,7 +35,7 @@ std::optional<WeightQParams> symmetric_int8_weight(const graph::Value& dequantiz
 
 // Whether every element of `value` is known to lie in [quant_min, quant_max]: its dtype's
 // full range does, so does the output of a quantize (or fused integer op) clamping to a
-// sub-range, and of max_pool2d / flatten / reshape of such a value.
+// sub-range, and of a value-preserving op (OpTraits::value_preserving) of such a value.
 bool known_within(const graph::Value& value, std::int64_t quant_min, std::int64_t quant_max);
 
 // The only user of `value` when it has exactly one use and is not a graph output.

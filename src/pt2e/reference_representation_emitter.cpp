@@ -61,12 +61,10 @@ Value* Emitter::requantize_f64(Value* acc_i32, Value* multiplier_f64, std::int64
 }
 
 std::optional<TensorQParams> int8_per_tensor(const Node* n, OpKind op) {
-  if (n == nullptr || n->op() != op || n->num_inputs() != 1 || !n->has_attr("scale") ||
-      n->attr_dtype("dtype") != DType::Int8) {
-    return std::nullopt;
-  }
-  return TensorQParams{n->attr_float("scale"), n->attr_int("zero_point"), n->attr_int("quant_min"),
-                       n->attr_int("quant_max")};
+  if (n == nullptr || n->op() != op) return std::nullopt;
+  auto q = lowering::static_qparams(*n);
+  if (!q || q->dtype != DType::Int8) return std::nullopt;
+  return q;
 }
 
 Node* producer_of(const Value* v, OpKind op) {

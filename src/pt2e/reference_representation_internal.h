@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lowering_qparams.h"
 #include "quantkit/graph/graph.h"
 
 namespace quantkit::pt2e::detail {
@@ -63,14 +64,9 @@ class Emitter {
   graph::SourceInfo source_;
 };
 
-// Per-tensor qparams of a quantize/dequantize_per_tensor node in attribute
-// form.
-struct TensorQParams {
-  double scale = 1.0;
-  std::int64_t zero_point = 0;
-  std::int64_t quant_min = -128;
-  std::int64_t quant_max = 127;
-};
+// Per-tensor qparams of a quantize/dequantize_per_tensor node in attribute form (the
+// lowering pass reads the same nodes with the same struct).
+using lowering::TensorQParams;
 
 // The qparams when `n` applies `op` (QuantizePerTensor or DequantizePerTensor)
 // with attribute qparams and dtype int8 (torchao's patterns hard-code

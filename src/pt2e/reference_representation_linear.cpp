@@ -12,24 +12,6 @@
 namespace quantkit::pt2e::detail {
 namespace {
 
-std::vector<double> to_doubles(const Tensor& t) {
-  std::vector<double> out(static_cast<std::size_t>(t.numel()));
-  visit_dtype(t.dtype(), [&](auto zero) {
-    const auto* p = t.data<decltype(zero)>();
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
-  });
-  return out;
-}
-
-std::vector<std::int64_t> to_ints(const Tensor& t) {
-  std::vector<std::int64_t> out(static_cast<std::size_t>(t.numel()));
-  visit_dtype(t.dtype(), [&](auto zero) {
-    const auto* p = t.data<decltype(zero)>();
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int64_t>(p[i]);
-  });
-  return out;
-}
-
 bool fits_int16(std::int64_t v) {
   return v >= dtype_min(DType::Int16) && v <= dtype_max(DType::Int16);
 }
@@ -64,7 +46,7 @@ std::optional<WeightQuant> match_weight(const Graph& g, const Value* w, const No
     out = WeightQuant{dqc,
                       dqc->input(0),
                       to_doubles(dqc->input(1)->data()),
-                      to_ints(dqc->input(2)->data()),
+                      to_int64s(dqc->input(2)->data()),
                       dqc->attr_int("quant_min"),
                       dqc->attr_int("quant_max"),
                       true};

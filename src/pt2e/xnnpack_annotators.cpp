@@ -257,26 +257,11 @@ void annotate_cat(Annotator& an) {
   }
 }
 
-bool shares_observer(OpKind op) {
-  switch (op) {
-    case OpKind::Relu:
-    case OpKind::Hardtanh:
-    case OpKind::MaxPool2d:
-    case OpKind::AdaptiveAvgPool2d:
-    case OpKind::Flatten:
-    case OpKind::Reshape:
-    case OpKind::Transpose:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// propagate_annotation: ops that do not change the value distribution share the quantized
-// producer's observer. Nodes whose scope explicitly says "float" are left alone.
+// propagate_annotation: ops that do not change the value distribution (OpTraits::
+// shares_observer) share the quantized producer's observer. Nodes whose scope explicitly says "float" are left alone.
 void propagate_annotation(Annotator& an, const ScopeResolver& resolve) {
   for (const Node* n : an.graph().nodes()) {
-    if (!shares_observer(n->op()) || an.is_annotated(n)) continue;
+    if (!op_schema(n->op()).traits.shares_observer || an.is_annotated(n)) continue;
     const Node* prev = n->input(0)->producer();
     if (prev == nullptr || prev->num_outputs() != 1 || !an.is_annotated(prev)) continue;
     if (!an.annotation(prev).output_qspec) continue;

@@ -255,6 +255,23 @@ DynamicQParams choose_qparams_per_tensor_dynamic(const Tensor& x, DType dtype, b
   return choose_qparams_dynamic(lo, hi, dtype_min(dtype), dtype_max(dtype), reduce_range);
 }
 
+DynamicQParams choose_qparams_tensor(const Tensor& x, const QuantRange& range, float eps,
+                                     std::string_view where) {
+  check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()), "float32");
+  check_argument(x.numel() > 0, where, "x", shape_to_string(x.shape()),
+                 "a non-empty tensor (its min/max choose the qparams)");
+  const float* p = x.data<float>();
+  float lo = p[0], hi = p[0];
+  for (std::int64_t i = 1; i < x.numel(); ++i) {
+    lo = std::min(lo, p[i]);
+    hi = std::max(hi, p[i]);
+  }
+  const QParams q =
+      calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
+                        QScheme::PerTensorAffine, range, eps);
+  return {q.scale[0], q.zero_point[0]};
+}
+
 QParams choose_qparams_per_row_dynamic(const Tensor& x, const QuantRange& range) {
   constexpr std::string_view where = "choose_qparams_per_row_dynamic";
   check_argument(x.dtype() == DType::Float32, where, "x.dtype", dtype_name(x.dtype()), "float32");

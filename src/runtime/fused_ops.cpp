@@ -41,196 +41,12 @@ void qlinear_rows(const Tensor& x2d, std::int32_t x_zp, const kernels::PackedWei
   });
 }
 
-// double → int32 toward zero, saturating, NaN → 0 (torchao's out_dtype conversion, which the
-// dynamic linear's bias keeps).
-std::int32_t saturate_i32(double v) {
-  if (v != v) return 0;
-  if (v >= 2147483648.0) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483649.0) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(v);
-}
-
 std::vector<float> floats_of(const Tensor& t) {
   return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
 }
 std::vector<double> doubles_of(const Tensor& t) {
   return std::vector<double>(t.data<double>(), t.data<double>() + t.numel());
 }
-
-// The runtime's requantization (kernels/requantize.h) as the GEMM's epilogue: it runs on the
-// accumulators in registers.
-kernels::RequantEpilogue requant_of(const Node& n, std::vector<float> multipliers) {
-  kernels::RequantEpilogue e;
-  e.multiplier = std::move(multipliers);
-  e.zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
-  e.out_dtype = n.attr_dtype("dtype");
-  e.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
-  e.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
-  return e;
-}
-
-class QuantizedLinearOp final : public FusedOp {
- public:
-  QuantizedLinearOp(const Node& n, std::vector<float> multipliers)
-      : weights_(n.input(1)->data()),
-        bias_(n.input(2)->data().clone()),
-        requant_(requant_of(n, std::move(multipliers))),
-        x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
-        out_type_(n.output()->type()) {}
-
-  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
-    const Tensor& x = in[0];
-    Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
-    const std::int64_t k = weights_.k(), n = weights_.n();  // k > 0 (planned only then)
-    const std::int64_t m = x.numel() / k;
-    Tensor out2d = Tensor::from_blob(out.raw_data(), {m, n}, out.dtype());
-    qlinear_rows(rows_view(x, 0, m, k), x_zero_point_, weights_, requant_, bias_, out2d, pool);
-    return out;
-  }
-
- private:
-  kernels::PackedWeights weights_;
-  std::optional<Tensor> bias_;
-  kernels::RequantEpilogue requant_;
-  std::int32_t x_zero_point_;
-  graph::TensorType out_type_;
-};
-
-class QuantizedConv2dOp final : public FusedOp {
- public:
-  QuantizedConv2dOp(const Node& n, const std::vector<float>& multipliers)
-      : x_zero_point_(static_cast<std::int32_t>(n.attr_int("x_zero_point"))),
-        out_type_(n.output()->type()) {
-    const Tensor& w = n.input(1)->data();
-    const auto& stride = n.attr_ints("stride");
-    const auto& padding = n.attr_ints("padding");
-    const auto& dilation = n.attr_ints("dilation");
-    for (int i = 0; i < 2; ++i) {
-      stride_[i] = stride[static_cast<std::size_t>(i)];
-      padding_[i] = padding[static_cast<std::size_t>(i)];
-      dilation_[i] = dilation[static_cast<std::size_t>(i)];
-    }
-    groups_ = n.attr_int("groups");
-    out_channels_ = w.shape()[0];
-    group_in_ = w.shape()[1];
-    kernel_[0] = w.shape()[2];
-    kernel_[1] = w.shape()[3];
-    const std::int64_t og = out_channels_ / groups_;
-    const std::int64_t kg = group_in_ * kernel_[0] * kernel_[1];
-    const Tensor& bias = n.input(2)->data();
-    for (std::int64_t g = 0; g < groups_; ++g) {
-      const Tensor slice = Tensor::from_blob(
-          const_cast<std::byte*>(bytes(w)) + static_cast<std::size_t>(g * og * kg), {og, kg},
-          DType::Int8);
-      std::vector<std::int32_t> b(bias.data<std::int32_t>() + g * og,
-                                  bias.data<std::int32_t>() + (g + 1) * og);
-      std::vector<float> m = multipliers.size() == 1
-                                 ? multipliers
-                                 : std::vector<float>(multipliers.begin() + g * og,
-                                                      multipliers.begin() + (g + 1) * og);
-      groups_data_.push_back(Group{kernels::PackedWeights(slice), Tensor::from_vector(b),
-                                   requant_of(n, std::move(m))});
-    }
-  }
-
-  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
-    const Tensor& x = in[0];
-    Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
-    const std::int64_t batch = x.shape()[0], channels = x.shape()[1];
-    const std::int64_t h = x.shape()[2], w = x.shape()[3];
-    const std::int64_t oh = out_type_.shape[2], ow = out_type_.shape[3];
-    const std::int64_t pixels = oh * ow;
-    const std::int64_t og = out_channels_ / groups_;
-    const std::int64_t kg = group_in_ * kernel_[0] * kernel_[1];
-    if (out.numel() == 0) return out;
-    // Both int8 and uint8 are single bytes: im2col copies bytes, padding is x_zp's byte.
-    const auto pad = static_cast<std::uint8_t>(x_zero_point_);
-    const auto* px = reinterpret_cast<const std::uint8_t*>(x.raw_data());
-    auto* po = reinterpret_cast<std::uint8_t*>(out.raw_data());
-    const std::int64_t min_rows =
-        std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, og * kg));
-    for (std::int64_t b = 0; b < batch; ++b) {
-      for (std::int64_t g = 0; g < groups_; ++g) {
-        const Group& grp = groups_data_[static_cast<std::size_t>(g)];
-        pool.parallel_for(pixels, min_rows, [&](std::int64_t begin, std::int64_t end) {
-          const std::int64_t rows = end - begin;
-          // One buffer for the im2col rows and, after the GEMM, the requantized bytes.
-          Tensor buffer = Tensor::empty({rows * std::max(kg, og)}, x.dtype());
-          auto* pc = reinterpret_cast<std::uint8_t*>(buffer.raw_data());
-          const Tensor cols = Tensor::from_blob(pc, {rows, kg}, x.dtype());
-          const std::int64_t kh = kernel_[0], kw = kernel_[1];
-          for (std::int64_t p = begin; p < end; ++p) {
-            const std::int64_t y0 = (p / ow) * stride_[0] - padding_[0];
-            const std::int64_t x0 = (p % ow) * stride_[1] - padding_[1];
-            // The kernel row lies inside the image: one copy per kernel row (dilation 1).
-            const bool row_inside = x0 >= 0 && x0 + (kw - 1) * dilation_[1] < w;
-            std::uint8_t* row = pc + (p - begin) * kg;
-            for (std::int64_t c = 0; c < group_in_; ++c) {
-              const std::uint8_t* plane = px + ((b * channels) + g * group_in_ + c) * h * w;
-              for (std::int64_t i = 0; i < kh; ++i, row += kw) {
-                const std::int64_t yy = y0 + i * dilation_[0];
-                if (yy < 0 || yy >= h) {
-                  std::memset(row, pad, static_cast<std::size_t>(kw));
-                } else if (row_inside && dilation_[1] == 1) {
-                  std::memcpy(row, plane + yy * w + x0, static_cast<std::size_t>(kw));
-                } else {
-                  for (std::int64_t j = 0; j < kw; ++j) {
-                    const std::int64_t xx = x0 + j * dilation_[1];
-                    row[j] = (xx >= 0 && xx < w) ? plane[yy * w + xx] : pad;
-                  }
-                }
-              }
-            }
-          }
-          // The GEMM requantizes in its epilogue; the result is [rows, og] (pixel-major)
-          // and the output is channel-major: transpose the bytes.
-          const Tensor requantized =
-              kernels::qlinear(cols, x_zero_point_, grp.weights, grp.requant, grp.bias);
-          const auto* q = reinterpret_cast<const std::uint8_t*>(requantized.raw_data());
-          for (std::int64_t o = 0; o < og; ++o) {
-            std::uint8_t* dst = po + ((b * out_channels_) + g * og + o) * pixels + begin;
-            for (std::int64_t r = 0; r < rows; ++r) dst[r] = q[r * og + o];
-          }
-        });
-      }
-    }
-    return out;
-  }
-
- private:
-  struct Group {
-    kernels::PackedWeights weights;
-    std::optional<Tensor> bias;
-    kernels::RequantEpilogue requant;
-  };
-  std::int32_t x_zero_point_;
-  graph::TensorType out_type_;
-  std::int64_t stride_[2]{}, padding_[2]{}, dilation_[2]{}, kernel_[2]{};
-  std::int64_t groups_ = 1, out_channels_ = 0, group_in_ = 0;
-  std::vector<Group> groups_data_;
-};
-
-class QuantizedAddOp final : public FusedOp {
- public:
-  QuantizedAddOp(QAddParams p, graph::TensorType out_type)
-      : p_(p), out_type_(std::move(out_type)) {}
-
-  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
-    Tensor out = Tensor::empty(out_type_.shape, out_type_.dtype);
-    const auto* a = bytes(in[0]);
-    const auto* b = bytes(in[1]);
-    auto* o = bytes(out);
-    pool.parallel_for(out.numel(), std::int64_t{1} << 14,
-                 [&](std::int64_t begin, std::int64_t end) {
-                   qadd(a + begin, b + begin, o + begin, end - begin, p_);
-                 });
-    return out;
-  }
-
- private:
-  QAddParams p_;
-  graph::TensorType out_type_;
-};
 
 class DynamicQuantizedLinearOp final : public FusedOp {
  public:
@@ -245,29 +61,20 @@ class DynamicQuantizedLinearOp final : public FusedOp {
 
   Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
     const Tensor& x = in[0];
-    check_argument(x.numel() > 0, "Runtime::run", "dynamic_quantized_linear x",
-                   shape_to_string(x.shape()),
-                   "a non-empty tensor (its min/max choose the qparams)");
     // choose_qparams.tensor, then torchao's decomposed quantize: round(f64(x) / x_scale),
     // + zp, clamp; bias and output in float64 (the reference kernel's arithmetic, see
     // quantized_ops.cpp).
+    const DynamicQParams q =
+        choose_qparams_tensor(x, QuantRange::of(DType::Int8, quant_min_, quant_max_), eps_,
+                              "Runtime::run (dynamic_quantized_linear)");
+    const double x_scale = q.scale;
+    const std::int64_t x_zp = q.zero_point;
     const float* px = x.data<float>();
-    float lo = px[0], hi = px[0];
-    for (std::int64_t i = 1; i < x.numel(); ++i) {
-      lo = std::min(lo, px[i]);
-      hi = std::max(hi, px[i]);
-    }
-    const QuantRange range = QuantRange::of(DType::Int8, quant_min_, quant_max_);
-    const QParams q =
-        calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                          QScheme::PerTensorAffine, range, eps_);
-    const double x_scale = q.scale[0];
-    const std::int64_t x_zp = q.zero_point[0];
     Tensor xq = Tensor::empty(x.shape(), DType::Int8);
     auto* pq = xq.data<std::int8_t>();
     for (std::int64_t i = 0; i < x.numel(); ++i) {
       const std::int64_t v =
-          saturate_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
+          saturating_trunc_i32(std::nearbyint(static_cast<double>(px[i]) / x_scale)) + x_zp;
       pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min_, quant_max_));
     }
     const std::int64_t n = weights_.n(), k = weights_.k();
@@ -279,7 +86,7 @@ class DynamicQuantizedLinearOp final : public FusedOp {
       combined[static_cast<std::size_t>(c)] = s;
       if (!bias_.empty()) {
         bias_i32[static_cast<std::size_t>(c)] =
-            saturate_i32(static_cast<double>(bias_[static_cast<std::size_t>(c)]) / s);
+            saturating_trunc_i32(static_cast<double>(bias_[static_cast<std::size_t>(c)]) / s);
       }
     }
     const std::int64_t m = x.numel() / k;
@@ -315,41 +122,11 @@ bool weights_are_data(const Node& n, std::size_t first, std::size_t last) {
 }  // namespace
 
 std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
-  switch (n.op()) {
-    case OpKind::QuantizedLinear:
-    case OpKind::QuantizedConv2d: {
-      // Empty weights (no reduction) stay with the reference kernel.
-      if (!weights_are_data(n, 1, 4) || n.input(1)->data().numel() == 0) return nullptr;
-      std::vector<float> m = floats_of(n.input(3)->data());
-      // Non-finite or non-positive multipliers stay with the reference kernel.
-      for (float v : m) {
-        if (!(v > 0 && v <= std::numeric_limits<float>::max())) return nullptr;
-      }
-      if (n.op() == OpKind::QuantizedLinear)
-        return std::make_unique<QuantizedLinearOp>(n, std::move(m));
-      return std::make_unique<QuantizedConv2dOp>(n, m);
-    }
-    case OpKind::QuantizedAdd: {
-      if (n.input(0)->shape() != n.input(1)->shape()) return nullptr;  // broadcasting: reference
-      QAddParams p;
-      p.a_zero_point = static_cast<std::int32_t>(n.attr_int("a_zero_point"));
-      p.b_zero_point = static_cast<std::int32_t>(n.attr_int("b_zero_point"));
-      p.out_zero_point = static_cast<std::int32_t>(n.attr_int("out_zero_point"));
-      p.a_multiplier = n.attr_float("a_multiplier");
-      p.b_multiplier = n.attr_float("b_multiplier");
-      p.quant_min = static_cast<std::int32_t>(n.attr_int("quant_min"));
-      p.quant_max = static_cast<std::int32_t>(n.attr_int("quant_max"));
-      p.half_even = n.attr_string("rounding") == "half_even";
-      p.dtype = n.attr_dtype("dtype");
-      if (!qadd_supported(p)) return nullptr;
-      return std::make_unique<QuantizedAddOp>(p, n.output()->type());
-    }
-    case OpKind::DynamicQuantizedLinear:
-      if (!weights_are_data(n, 1, 4) || n.input(1)->shape()[1] == 0) return nullptr;
-      return std::make_unique<DynamicQuantizedLinearOp>(n);
-    default:
-      return nullptr;
-  }
+  // The static fused ops run on the NHWC / GEMM kernels of exec_ops.h; what is left here is
+  // the dynamic linear (its input quantization needs the whole input's min/max).
+  if (n.op() != OpKind::DynamicQuantizedLinear) return nullptr;
+  if (!weights_are_data(n, 1, 4) || n.input(1)->shape()[1] == 0) return nullptr;
+  return std::make_unique<DynamicQuantizedLinearOp>(n);
 }
 
 }  // namespace quantkit::runtime::detail

@@ -3,7 +3,7 @@
 // kernels::qlinear, requantization constants prepared, conv2d as im2col (padding reads the
 // input zero point) + int8 GEMM per image and group, quantized add through the vectorized
 // qadd kernels. Each equals the graph's reference kernel of the same op bit for bit
-// (src/graph/kernels/quantized_ops.cpp) for every ISA level and thread count.
+// (src/graph/reference_kernels/quantized_ops.cpp) for every ISA level and thread count.
 #include <memory>
 #include <optional>
 #include <vector>

@@ -160,54 +160,42 @@ struct Runtime::Impl {
     const std::size_t in0 = step.inputs.empty() ? 0 : step.inputs[0];
     const std::size_t out = step.outputs.empty() ? 0 : step.outputs[0];
     std::unique_ptr<ExecOp> op;
-    switch (n.op()) {
-      case OpKind::Flatten:
-      case OpKind::Reshape:
-      case OpKind::Observe: {
-        // Free views of contiguous logical bytes; an NHWC [N, C, 1, 1] tensor has the same
-        // bytes in both layouts.
-        std::size_t src = in0;
-        const SlotInfo& from = slots[in0];
-        const bool same_bytes = from.layout == Layout::Logical ||
-                                (from.type.shape[2] == 1 && from.type.shape[3] == 1);
-        if (!same_bytes) src = logical(in0);
-        make_view(out, src);
-        return;
+    const OpKind kind = n.op();
+    if (graph::op_schema(kind).traits.is_view && kind != OpKind::FakeQuantize) {
+      // Free views of contiguous logical bytes; an NHWC [N, C, 1, 1] tensor has the same
+      // bytes in both layouts. (fake_quantize computes: it runs as a fallback.)
+      std::size_t src = in0;
+      const SlotInfo& from = slots[in0];
+      const bool same_bytes = from.layout == Layout::Logical ||
+                              (from.type.shape[2] == 1 && from.type.shape[3] == 1);
+      if (!same_bytes) src = logical(in0);
+      make_view(out, src);
+      return;
+    }
+    if (kind == OpKind::QuantizePerTensor) {
+      op = detail::make_quantize(n, logical(in0), out);
+    } else if (kind == OpKind::DequantizePerTensor) {
+      op = detail::make_dequantize(n, logical(in0), out);
+    } else if (kind == OpKind::QuantizedConv2d && is_quantized_image(slots[in0].type)) {
+      op = detail::make_quantized_conv2d_nhwc(n, in0, out);
+      if (op) {
+        op->inputs[0] = nhwc(in0);
+        slots[out].layout = Layout::Nhwc;
       }
-      case OpKind::QuantizePerTensor:
-        op = detail::make_quantize(n, logical(in0), out);
-        break;
-      case OpKind::DequantizePerTensor:
-        op = detail::make_dequantize(n, logical(in0), out);
-        break;
-      case OpKind::QuantizedConv2d:
-        if (is_quantized_image(slots[in0].type)) {
-          op = detail::make_quantized_conv2d_nhwc(n, in0, out);
-          if (op) {
-            op->inputs[0] = nhwc(in0);
-            slots[out].layout = Layout::Nhwc;
-          }
-        }
-        break;
-      case OpKind::QuantizedLinear:
-        op = detail::make_quantized_linear(n, logical(in0), out);
-        break;
-      case OpKind::QuantizedAdd: {
-        const std::size_t b0 = step.inputs[1];
-        const bool channels_last = is_quantized_image(slots[in0].type) &&
-                                   (slots[in0].layout == Layout::Nhwc ||
-                                    slots[b0].layout == Layout::Nhwc);
-        op = detail::make_quantized_add(n, in0, b0, out);
-        if (op && channels_last) {
-          op->inputs = {nhwc(in0), nhwc(b0)};
-          slots[out].layout = Layout::Nhwc;
-        } else if (op) {
-          op->inputs = {logical(in0), logical(b0)};
-        }
-        break;
+    } else if (kind == OpKind::QuantizedLinear) {
+      op = detail::make_quantized_linear(n, logical(in0), out);
+    } else if (kind == OpKind::QuantizedAdd) {
+      const std::size_t b0 = step.inputs[1];
+      const bool channels_last =
+          is_quantized_image(slots[in0].type) &&
+          (slots[in0].layout == Layout::Nhwc || slots[b0].layout == Layout::Nhwc);
+      op = detail::make_quantized_add(n, in0, b0, out);
+      if (op && channels_last) {
+        op->inputs = {nhwc(in0), nhwc(b0)};
+        slots[out].layout = Layout::Nhwc;
+      } else if (op) {
+        op->inputs = {logical(in0), logical(b0)};
       }
-      default:
-        break;
     }
     if (!op) {
       std::vector<std::size_t> ins;

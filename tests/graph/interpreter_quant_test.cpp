@@ -222,15 +222,6 @@ TEST(InterpreterQuant, IntegerConv2dMatchesLoops) {
         }
 }
 
-TEST(InterpreterQuant, RequantizeTruncatesThenClamps) {
-  const Tensor acc = Tensor::from_vector(std::vector<std::int32_t>{100, -7, 7, 100000, -100000});
-  Tensor q = run_single({acc}, [](GraphBuilder& b, auto v) {
-    return b.requantize(v[0], QuantizeAttrs{0.5, 3, -128, 127, DType::Int8});
-  });
-  // 50 + 3, trunc(-3.5) + 3 = 0, trunc(3.5) + 3 = 6, clamped extremes.
-  EXPECT_EQ(q.to_vector<std::int8_t>(), (std::vector<std::int8_t>{53, 0, 6, 127, -128}));
-}
-
 // ---- interpreter contract ----
 
 TEST(Interpreter, ChecksInputs) {
@@ -333,9 +324,15 @@ TEST(Interpreter, ReferenceLinearMatchesQdqWithinTwoOutputScales) {
     Value* bias_i32 = ref.cast(ref.div(ref.parameter("bias", bias),
                                        ref.constant(Tensor::scalar(bias_scale), "bias_scale")),
                                DType::Int32);
-    Value* out_q = ref.requantize(
-        ref.add(acc, bias_i32),
-        QuantizeAttrs{xq.scale * wq.scale / yq.scale, yq.zero_point, -128, 127, DType::Int8});
+    // Requantize as the reference representation does: float64 product, truncated to
+    // int32, + zero point, clamp, cast to int8.
+    const double multiplier = xq.scale * wq.scale / yq.scale;
+    Value* scaled = ref.cast(ref.mul(ref.cast(ref.add(acc, bias_i32), DType::Float64),
+                                     ref.constant(Tensor::scalar(multiplier), "multiplier")),
+                             DType::Int32);
+    Value* shifted = ref.add(
+        scaled, ref.constant(Tensor::scalar(static_cast<std::int32_t>(yq.zero_point)), "out_zp"));
+    Value* out_q = ref.cast(ref.clamp(shifted, -128, 127), DType::Int8);
     ref.output(ref.dequantize_per_tensor(out_q, yq));
   }
   const Graph g_qdq = std::move(qdq).build();

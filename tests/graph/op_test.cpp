@@ -24,6 +24,7 @@ TEST(OpRegistry, EveryOpHasACompleteSchema) {
     EXPECT_GE(s.min_inputs, 1u) << s.name;
     EXPECT_FALSE(s.output_names.empty()) << s.name;
     EXPECT_TRUE(static_cast<bool>(s.infer)) << s.name;
+    EXPECT_NE(s.reference, nullptr) << s.name << " has no reference kernel";
     EXPECT_EQ(op_from_name(s.name), op);
     EXPECT_EQ(op_name(op), s.name);
     for (const AttrSpec& a : s.attrs) EXPECT_EQ(s.find_attr(a.name), &a);

@@ -116,14 +116,14 @@ TEST_F(TempDir, BatchesFromIdxImagesKeepRawPixelValues) {
   std::string pixels;
   for (int i = 0; i < 5 * 4; ++i) pixels.push_back(static_cast<char>(i * 10));
   const auto p = write_gz("img-idx3-ubyte.gz", idx_bytes(0x08, {5, 2, 2}, pixels));
-  const graph::TensorType input{DType::Float32, Shape{2, 1, 2, 2}};
+  const TensorType input{DType::Float32, Shape{2, 1, 2, 2}};
   const Batches b = load_batches(p, input);
   ASSERT_EQ(b.batches.size(), 2u);
   EXPECT_EQ(b.samples, 4u);
   EXPECT_EQ(b.dropped, 1u);
   EXPECT_EQ(b.batches[1].shape(), input.shape);
   EXPECT_EQ(b.batches[1].data<float>()[0], 80.0f);
-  const Batches limited = load_batches(p, graph::TensorType{DType::Float32, Shape{1, 1, 2, 2}}, 3);
+  const Batches limited = load_batches(p, TensorType{DType::Float32, Shape{1, 1, 2, 2}}, 3);
   EXPECT_EQ(limited.batches.size(), 3u);
 }
 
@@ -132,7 +132,7 @@ TEST_F(TempDir, BatchesFromNpyFileAndDirectory) {
   for (int i = 0; i < 12; ++i) v[i] = static_cast<float>(i);
   write_npy(dir_ / "a.npy", Tensor::from_vector(v, Shape{3, 4}));
   write_npy(dir_ / "b.npy", Tensor::from_vector(std::vector<float>{9, 9, 9, 9}, Shape{1, 4}));
-  const graph::TensorType input{DType::Float32, Shape{1, 4}};
+  const TensorType input{DType::Float32, Shape{1, 4}};
   const Batches file = load_batches(dir_ / "a.npy", input);
   ASSERT_EQ(file.batches.size(), 3u);
   EXPECT_EQ(file.batches[2].data<float>()[3], 11.0f);
@@ -140,7 +140,7 @@ TEST_F(TempDir, BatchesFromNpyFileAndDirectory) {
   ASSERT_EQ(all.batches.size(), 4u);
   EXPECT_EQ(all.batches[3].data<float>()[0], 9.0f);
   // 4 values per sample do not divide 3-element samples.
-  EXPECT_THROW(load_batches(dir_ / "a.npy", graph::TensorType{DType::Float32, Shape{1, 3}}), Error);
+  EXPECT_THROW(load_batches(dir_ / "a.npy", TensorType{DType::Float32, Shape{1, 3}}), Error);
   EXPECT_THROW(load_batches(dir_ / "missing.npy", input), Error);
 }
 

@@ -14,6 +14,8 @@ enum class DType : std::uint8_t { Float32, Float64, Int8, UInt8, Int16, Int32, I
 std::size_t dtype_size(DType dtype);
 // Lower-case name: "float32", "float64", "int8", "uint8", "int16", "int32", "int64".
 std::string_view dtype_name(DType dtype);
+// Short names used in dumps and type strings: f32 f64 i8 u8 i16 i32 i64.
+std::string_view short_dtype_name(DType dtype);
 // Inverse of dtype_name; throws Error naming `arg` for an unknown name.
 DType dtype_from_name(std::string_view name, std::string_view arg = "dtype");
 bool is_floating(DType dtype);
@@ -47,6 +49,16 @@ decltype(auto) visit_dtype(DType dtype, F&& f) {
     case DType::Int64: return f(std::int64_t{});
   }
   return f(float{});  // unreachable: every enumerator is handled above
+}
+
+// double -> int32 truncating toward zero, saturating at the int32 limits, NaN -> 0. C++'s
+// conversion (and torch's .to(int32)) is undefined out of range; this is the defined choice
+// every integer path of the library shares (reference kernels, lowering, runtime).
+inline std::int32_t saturating_trunc_i32(double v) {
+  if (v != v) return 0;
+  if (v >= 2147483648.0) return 2147483647;
+  if (v <= -2147483649.0) return -2147483647 - 1;
+  return static_cast<std::int32_t>(v);
 }
 
 }  // namespace quantkit

@@ -93,8 +93,27 @@ class Tensor {
   DType dtype_ = DType::Float32;
 };
 
+// Type of a tensor value: element dtype and static shape (a graph value's type, a model
+// input's type for the data loaders).
+struct TensorType {
+  DType dtype = DType::Float32;
+  Shape shape;
+
+  std::int64_t numel() const { return shape_numel(shape); }
+  // "f32[1, 3, 8, 8]", "i8[]".
+  std::string to_string() const;
+  friend bool operator==(const TensorType&, const TensorType&) = default;
+};
+
 // True if both tensors have the same dtype, shape and bytes.
 bool bitwise_equal(const Tensor& a, const Tensor& b);
+
+// Every element as a double, for any dtype (int64 values beyond 2^53 round to nearest).
+// Used where qparams tensors (scales of any float dtype) are read into plain vectors.
+std::vector<double> to_doubles(const Tensor& t);
+// Every element as an int64; t must have an integer dtype (Error otherwise: a float -> int
+// conversion would need a rounding rule the caller has to choose).
+std::vector<std::int64_t> to_int64s(const Tensor& t);
 
 // ---- template definitions ----
 

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "quantkit/core/tensor.h"
-#include "quantkit/graph/op.h"
 
 namespace quantkit::data {
 
@@ -23,7 +22,7 @@ struct Batches {
 
 // limit: the most samples to read (0 = all). Error naming the path when the data cannot be
 // shaped into the input type (dtype float32 expected for .npy, element counts must fit).
-Batches load_batches(const std::filesystem::path& path, const graph::TensorType& input,
+Batches load_batches(const std::filesystem::path& path, const TensorType& input,
                      std::size_t limit = 0);
 
 // Labels from an IDX file of N integers (uint8 / int8 / int16 / int32) → int64 vector.

@@ -145,7 +145,6 @@ class GraphBuilder {
   Value* integer_linear(Value* x, Value* weight, Value* bias = nullptr);
   Value* integer_conv2d(Value* x, Value* weight, Value* bias = nullptr,
                         const Conv2dOptions& options = {});
-  Value* requantize(Value* acc, const QuantizeAttrs& q);
 
   // Any op, for code that maps op kinds generically (e.g. importers).
   Node* node(OpKind op, std::vector<Value*> inputs, AttributeMap attrs = {},

@@ -5,8 +5,8 @@
 // that reads it, directly or through views of it. The runtime adds arena offsets with
 // plan_arena; the interpreter releases each tensor after its last use.
 //
-// Views: an op whose output may share its first input's storage (flatten, reshape, observe
-// — ops_that_may_alias) makes a view slot; the storage of a slot and all its views lives
+// Views: an op whose output may share its first input's storage (OpTraits::is_view:
+// flatten, reshape, observe, fake_quantize) makes a view slot; the storage of a slot and all its views lives
 // until the last of them is read (`last_use` of the root slot covers its views).
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +19,7 @@
 
 namespace quantkit::graph {
 
-// Whether `op`'s output may share storage with its first input (a view, or an identity the
-// interpreter returns as is).
+// Whether `op`'s output may share storage with its first input: op_schema(op).traits.is_view.
 bool op_output_may_alias_input(OpKind op);
 
 struct ExecutionPlan {

@@ -1,18 +1,20 @@
 #pragma once
 // The op set of the graph IR: an explicit, closed list (OpKind) with one schema per op.
 //
-// A schema documents the op's signature, names its inputs, outputs and attributes, and
-// carries its type-inference function (output dtypes and shapes from input types and
-// attributes). Graph::add_node uses the inference to type new outputs; the verifier
-// re-runs it to check existing ones. The full list with semantics is in docs/graph.md.
+// A schema is the one source of truth about an op: its signature, the names of its inputs,
+// outputs and attributes, its type-inference function (output dtypes and shapes from input
+// types and attributes), its reference kernel (what the interpreter runs), and the
+// properties passes ask about (OpTraits: view, value preserving, observer sharing, ONNX
+// type, category). Graph::add_node uses the inference to type new outputs; the verifier
+// re-runs it to check existing ones. The full list with semantics is in docs/graph.md, and
+// so is the list of files to touch to add an op.
 //
 // Conventions (aten-like, with explicit dtypes instead of implicit type promotion):
 //  * Binary elementwise ops (add, sub, mul, div) take two inputs of the SAME dtype and
 //    broadcast numpy-style; scalars are 0-d constants. Integer arithmetic wraps modulo
 //    2^bits (two's complement), like torch's integer tensors.
 //  * Dtype changes are explicit: cast, quantize_*, dequantize_*, integer_linear,
-//    integer_conv2d (int32 accumulation, the counterpart of PT2E's out_dtype(..., int32)),
-//    requantize.
+//    integer_conv2d (int32 accumulation, the counterpart of PT2E's out_dtype(..., int32)).
 //  * Every attribute an op declares as required must be present: builders write the
 //    defaults out, so a dump shows everything a kernel uses.
 #include <cstddef>
@@ -59,7 +61,6 @@ enum class OpKind : std::uint8_t {
   Round,          // round(x)                     half to even, floating only
   IntegerLinear,  // integer_linear(x, weight, bias?)  int32 accumulation
   IntegerConv2d,  // integer_conv2d(x, weight, bias?)  int32 accumulation
-  Requantize,     // requantize(acc)              int32 -> int8/uint8 with scale, zero point
   // ---- more float32 compute (ONNX import) ----
   Sigmoid,      // sigmoid(x)
   Tanh,         // tanh(x)
@@ -90,19 +91,10 @@ struct AttrSpec {
   bool required = true;
 };
 
-// Type of a value: element dtype and static shape.
-struct TensorType {
-  DType dtype = DType::Float32;
-  Shape shape;
-
-  std::int64_t numel() const { return shape_numel(shape); }
-  // "f32[1, 3, 8, 8]", "i8[]".
-  std::string to_string() const;
-  friend bool operator==(const TensorType&, const TensorType&) = default;
-};
-
-// Short dtype names used in dumps: f32 f64 i8 u8 i16 i32 i64.
-std::string_view short_dtype_name(DType dtype);
+// Type of a value: element dtype and static shape (core/tensor.h; the data layer uses it too).
+using quantkit::TensorType;
+// Short dtype names used in dumps: f32 f64 i8 u8 i16 i32 i64 (core/dtype.h).
+using quantkit::short_dtype_name;
 
 // What type inference sees: the node's name (for messages), its input types and attributes.
 class InferContext {
@@ -137,6 +129,41 @@ class InferContext {
 
 using InferFn = std::function<std::vector<TensorType>(const InferContext&)>;
 
+class Node;  // graph.h
+// The reference kernel of an op: its outputs from the node (attributes, output types) and
+// input tensors of the node's input types. Never writes to the inputs.
+using ReferenceKernel = std::vector<Tensor> (*)(const Node& node, std::span<const Tensor> inputs);
+
+// What kind of op it is, for passes that treat a whole family alike.
+enum class OpCategory : std::uint8_t {
+  Compute,           // float compute and data movement (any dtype where the schema allows)
+  Quantize,          // float -> integer codes (quantize_per_tensor / _per_channel)
+  Dequantize,        // integer codes -> float (dequantize_per_tensor / _per_channel, apot)
+  ChooseQParams,     // computes qparams at run time (dynamic quantization)
+  IntegerReference,  // integer arithmetic of the reference representation (cast, round, ...)
+  Stateful,          // observe / fake_quantize: state outside the graph
+  FusedInteger,      // the lowering pass's fused integer kernels
+};
+
+// Properties every pass reads from the schema instead of keeping its own list of ops.
+struct OpTraits {
+  OpCategory category = OpCategory::Compute;
+  // Output 0 may share input 0's storage (reshape, flatten; observe and fake_quantize may
+  // return x itself): whoever hands an output to a caller copies it first.
+  bool is_view = false;
+  // Unary, and every output element is one input element chosen by position or by order
+  // alone (max_pool2d, flatten, reshape, transpose): the op commutes with a monotone
+  // per-tensor dequantize, so the lowering runs it on the integer codes, and a value
+  // known to lie in [quant_min, quant_max] stays there.
+  bool value_preserving = false;
+  // PT2E annotation: the output (and input 0) take the quantization of input 0's producer
+  // (XNNPACK's _annotate_propagation: ops that do not change the value distribution much).
+  bool shares_observer = false;
+  // The ONNX operator this op exports to as one node with the same inputs and no
+  // attributes; empty when the exporter has a special form (or none).
+  std::string_view onnx_op_type;
+};
+
 struct OpSchema {
   OpKind kind;
   std::string_view name;                      // "conv2d"
@@ -147,12 +174,15 @@ struct OpSchema {
   std::vector<std::string_view> output_names;
   std::vector<AttrSpec> attrs;
   InferFn infer;
+  ReferenceKernel reference = nullptr;  // what the interpreter runs
+  OpTraits traits;
 
   const AttrSpec* find_attr(std::string_view attr_name) const;
   std::size_t max_inputs() const;  // SIZE_MAX when variadic
 };
 
-// The schema of an op (never null; every OpKind has one).
+// The schema of an op (never null; every OpKind has one, with a type inference and a
+// reference kernel: the registry checks this when it is first used).
 const OpSchema& op_schema(OpKind kind);
 // "conv2d".
 std::string_view op_name(OpKind kind);

@@ -6,9 +6,9 @@
 // (kernels/requantize.h: int32 bias rounded to nearest, float32 multiply, round half to
 // even): within one step of the Q/DQ graph, without its bias; torchao's truncating reference
 // representation (reference_representation.h) is not inherited. The dynamic linear keeps
-// torchao's arithmetic. Also folds dequantize → max_pool2d / flatten / reshape → quantize
-// chains with identical qparams into integer pooling / reshapes, and standalone clamps after
-// a fused op into its output range. Patterns that do not match stay as they are.
+// torchao's arithmetic. Also folds dequantize → op → quantize chains with identical qparams,
+// for every value-preserving op (OpTraits: max_pool2d, flatten, reshape, transpose), into the
+// op on the integer codes, and standalone clamps after a fused op into its output range. Patterns that do not match stay as they are.
 #include "quantkit/graph/graph.h"
 
 namespace quantkit::pt2e {

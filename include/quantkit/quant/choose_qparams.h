@@ -5,11 +5,14 @@
 //    per-channel schemes; this is what every observer's calculate_qparams uses.
 //  * observer_quant_range: the effective range of an observer (reduce_range halves with
 //    Python floor division; custom ranges kept as given).
+//  * choose_qparams_tensor: quantized_decomposed.choose_qparams.tensor, the dynamic
+//    per-tensor qparams of PT2E graphs (min/max of the tensor, then calculate_qparams).
 //  * choose_qparams_dynamic: PyTorch's C++ ChooseQuantizationParams (double arithmetic, the
 //    6.1e-5 scale floor), used by dynamic quantization per tensor and per row (per token).
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "quantkit/core/tensor.h"
 #include "quantkit/quant/qparams.h"
@@ -43,6 +46,15 @@ struct DynamicQParams {
   double scale = 1.0;  // unrounded double, as torch returns it; kernels use float32(scale)
   std::int64_t zero_point = 0;
 };
+
+// quantized_decomposed.choose_qparams.tensor: lo/hi = min/max of the float32 tensor x
+// (std::min / std::max from x[0]), then calculate_qparams(PerTensorAffine, range, eps). The
+// scale is float32 arithmetic held in a double, as torch's float64 0-d scale tensor. The one
+// implementation behind the graph's choose_qparams op, the reference and the runtime kernels
+// of dynamic_quantized_linear. Error naming `where` for an empty or non-float32 x, or when
+// lo/hi are not finite.
+DynamicQParams choose_qparams_tensor(const Tensor& x, const QuantRange& range, float eps,
+                                     std::string_view where = "choose_qparams_tensor");
 
 // ChooseQuantizationParams(min, max, qmin, qmax, preserve_sparsity=false,
 // force_scale_power_of_two=false, reduce_range).

@@ -26,9 +26,9 @@ Tensor map_floating(const Tensor& x, F f) {
 
 }  // namespace
 
-Tensor unary_activation(OpKind op, const Tensor& x, double alpha, double beta) {
+Tensor unary_activation(Activation op, const Tensor& x, double alpha, double beta) {
   switch (op) {
-    case OpKind::Sigmoid:
+    case Activation::Sigmoid:
       return map_floating(x, [](auto v) {
         using T = decltype(v);
         // 1 / (1 + e^-v), written so neither branch overflows.
@@ -36,29 +36,27 @@ Tensor unary_activation(OpKind op, const Tensor& x, double alpha, double beta) {
         const T e = std::exp(v);
         return e / (T(1) + e);
       });
-    case OpKind::Tanh:
+    case Activation::Tanh:
       return map_floating(x, [](auto v) { return std::tanh(v); });
-    case OpKind::HardSigmoid:
+    case Activation::HardSigmoid:
       return map_floating(x, [alpha, beta](auto v) {
         using T = decltype(v);
         if (v != v) return v;
         return std::clamp(static_cast<T>(alpha) * v + static_cast<T>(beta), T(0), T(1));
       });
-    case OpKind::HardSwish:
+    case Activation::HardSwish:
       return map_floating(x, [](auto v) {
         using T = decltype(v);
         if (v != v) return v;
         return v * std::clamp(v + T(3), T(0), T(6)) / T(6);
       });
-    case OpKind::LeakyRelu:
+    case Activation::LeakyRelu:
       return map_floating(x, [alpha](auto v) {
         using T = decltype(v);
         return v > T(0) ? v : v * static_cast<T>(alpha);
       });
-    default:
-      break;
   }
-  throw Error("unary_activation: op '" + std::string(op_name(op)) + "' is not an activation");
+  throw Error("unary_activation: unknown activation " + std::to_string(static_cast<int>(op)));
 }
 
 }  // namespace quantkit::graph::ref

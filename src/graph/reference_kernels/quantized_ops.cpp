@@ -18,26 +18,17 @@
 namespace quantkit::graph::ref {
 namespace {
 
-// float/double -> int32 truncating toward zero, saturating (torch's .to(int32) is undefined
-// out of range; saturation is the defined choice), NaN -> 0.
-std::int32_t truncate_to_i32(double v) {
-  if (v != v) return 0;
-  if (v >= 2147483648.0) return std::numeric_limits<std::int32_t>::max();
-  if (v <= -2147483649.0) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(v);
-}
-
 // torch's int32 addition wraps.
 std::int32_t add_i32(std::int64_t a, std::int64_t b) {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
 }
 
 Tensor minus_zero_point_i32(const Tensor& q, std::int64_t zero_point) {
-  return binary(OpKind::Sub, cast(q, DType::Int32),
+  return binary(BinaryOp::Sub, cast(q, DType::Int32),
                 Tensor::scalar(static_cast<std::int32_t>(zero_point)));
 }
 
-// out[i] = requantize_value(acc[i], m[channel(i)], zp, qmin, qmax): channel(i) walks
+// out[i] = kernels::requantize(acc[i], m[channel(i)], zp, qmin, qmax): channel(i) walks
 // dimension `channel_dim` of acc's shape; a 1-element multiplier applies everywhere.
 Tensor requantize_per_channel(const Tensor& acc, const Tensor& multipliers, std::size_t channel_dim,
                               std::int64_t zero_point, std::int64_t quant_min,
@@ -93,12 +84,12 @@ Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams&
     auto* o = out.data<std::int32_t>();
     for (std::int64_t i = 0; i < q.numel(); ++i) {
       const double v = static_cast<double>(c[i]) * multiplier;
-      o[i] = truncate_to_i32(half_even ? std::nearbyint(v) : v);
+      o[i] = saturating_trunc_i32(half_even ? std::nearbyint(v) : v);
     }
     return out;
   };
   // out_i32 = x_i32 + y_i32 + out_zp in torch's int32 (wrapping), then clamp.
-  const Tensor sum = binary(OpKind::Add, rescale(a, p.a_zero_point, p.a_multiplier),
+  const Tensor sum = binary(BinaryOp::Add, rescale(a, p.a_zero_point, p.a_multiplier),
                             rescale(b, p.b_zero_point, p.b_multiplier));
   Tensor out = Tensor::empty(sum.shape(), p.out.dtype);
   const auto* s = sum.data<std::int32_t>();
@@ -116,30 +107,21 @@ Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams&
 Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& weight_scales,
                                 const Tensor* bias, std::int64_t quant_min, std::int64_t quant_max,
                                 double eps) {
-  check_argument(x.numel() > 0, "dynamic_quantized_linear", "x", shape_to_string(x.shape()),
-                 "a non-empty tensor (its min/max choose the qparams)");
-  // choose_qparams.tensor: min/max of x, then the per-tensor affine observer formula (the
-  // interpreter's choose_qparams kernel does the same). The scale is a float32 value held in
-  // a float64 0-d tensor, the zero point an int64 0-d tensor.
+  // choose_qparams.tensor (the graph's choose_qparams op): a float32 scale held in a float64
+  // 0-d tensor, an int64 zero point.
+  const DynamicQParams q =
+      choose_qparams_tensor(x, QuantRange::of(DType::Int8, quant_min, quant_max),
+                            static_cast<float>(eps), "dynamic_quantized_linear");
+  const double x_scale = q.scale;
+  const std::int64_t x_zp = q.zero_point;
   const float* px = x.data<float>();
-  float lo = px[0], hi = px[0];
-  for (std::int64_t i = 1; i < x.numel(); ++i) {
-    lo = std::min(lo, px[i]);
-    hi = std::max(hi, px[i]);
-  }
-  const QuantRange range = QuantRange::of(DType::Int8, quant_min, quant_max);
-  const QParams q =
-      calculate_qparams(std::span<const float>(&lo, 1), std::span<const float>(&hi, 1),
-                        QScheme::PerTensorAffine, range, static_cast<float>(eps));
-  const double x_scale = q.scale[0];
-  const std::int64_t x_zp = q.zero_point[0];
   // torchao's decomposed quantize: x / x_scale with x float32 [..] and x_scale float64 [1]
   // (both dimensioned: float64), round half to even, .to(int32), + zp (int64), clamp, int8.
   // This divides where quantize_per_tensor multiplies by 1/scale, so it is spelled out.
   Tensor x_q = Tensor::empty(x.shape(), DType::Int8);
   auto* pq = x_q.data<std::int8_t>();
   for (std::int64_t i = 0; i < x.numel(); ++i) {
-    const std::int64_t v = static_cast<std::int64_t>(truncate_to_i32(
+    const std::int64_t v = static_cast<std::int64_t>(saturating_trunc_i32(
                                std::nearbyint(static_cast<double>(px[i]) / x_scale))) +
                            x_zp;
     pq[i] = static_cast<std::int8_t>(std::clamp(v, quant_min, quant_max));
@@ -157,7 +139,7 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
     const double s = x_scale * ws[weight_scales.numel() > 1 ? c : 0];
     combined[static_cast<std::size_t>(c)] = s;
     if (b != nullptr) {
-      bias_i32[static_cast<std::size_t>(c)] = truncate_to_i32(static_cast<double>(b[c]) / s);
+      bias_i32[static_cast<std::size_t>(c)] = saturating_trunc_i32(static_cast<double>(b[c]) / s);
     }
   }
   Tensor out = Tensor::empty(acc.shape(), DType::Float32);

@@ -80,36 +80,48 @@ T wrap(std::uint64_t v) {
   return static_cast<T>(v);
 }
 
+std::string_view binary_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add:
+      return "add";
+    case BinaryOp::Sub:
+      return "sub";
+    case BinaryOp::Mul:
+      return "mul";
+    case BinaryOp::Div:
+      return "div";
+  }
+  return "?";
+}
+
 template <class T>
-void binary_typed(OpKind op, const Tensor& a, const Tensor& b, Tensor& out) {
+void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   if constexpr (std::is_floating_point_v<T>) {
     switch (op) {
-      case OpKind::Add:
+      case BinaryOp::Add:
         return broadcast_apply<T>(a, b, out, [](T x, T y) { return x + y; });
-      case OpKind::Sub:
+      case BinaryOp::Sub:
         return broadcast_apply<T>(a, b, out, [](T x, T y) { return x - y; });
-      case OpKind::Mul:
+      case BinaryOp::Mul:
         return broadcast_apply<T>(a, b, out, [](T x, T y) { return x * y; });
-      case OpKind::Div:
+      case BinaryOp::Div:
         return broadcast_apply<T>(a, b, out, [](T x, T y) { return x / y; });
-      default:
-        break;
     }
   } else {
     using U = std::uint64_t;
     auto u = [](T v) { return static_cast<U>(static_cast<std::int64_t>(v)); };
     switch (op) {
-      case OpKind::Add:
+      case BinaryOp::Add:
         return broadcast_apply<T>(a, b, out, [&](T x, T y) { return wrap<T>(u(x) + u(y)); });
-      case OpKind::Sub:
+      case BinaryOp::Sub:
         return broadcast_apply<T>(a, b, out, [&](T x, T y) { return wrap<T>(u(x) - u(y)); });
-      case OpKind::Mul:
+      case BinaryOp::Mul:
         return broadcast_apply<T>(a, b, out, [&](T x, T y) { return wrap<T>(u(x) * u(y)); });
-      default:
-        break;
+      case BinaryOp::Div:
+        break;  // integer division: not defined (the schema allows floating dtypes only)
     }
   }
-  throw Error("binary: op '" + std::string(op_name(op)) + "' is not defined for dtype " +
+  throw Error("binary: op '" + std::string(binary_name(op)) + "' is not defined for dtype " +
               std::string(dtype_name(a.dtype())));
 }
 
@@ -133,7 +145,7 @@ To convert(From v) {
 
 }  // namespace
 
-Tensor binary(OpKind op, const Tensor& a, const Tensor& b) {
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_argument(a.dtype() == b.dtype(), "binary", "dtypes",
                  std::string(dtype_name(a.dtype())) + " and " + std::string(dtype_name(b.dtype())),
                  "equal dtypes");
@@ -199,24 +211,6 @@ Tensor round_half_even(const Tensor& x) {
       for (std::int64_t i = 0; i < x.numel(); ++i) o[i] = std::nearbyint(in[i]);
     } else {
       throw Error("round: dtype " + std::string(dtype_name(x.dtype())) + " is not floating");
-    }
-  });
-  return out;
-}
-
-Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point, std::int64_t quant_min,
-                  std::int64_t quant_max, DType dtype) {
-  Tensor out = Tensor::empty(acc.shape(), dtype);
-  const auto* in = acc.data<std::int32_t>();
-  const auto s = static_cast<float>(scale);
-  visit_dtype(dtype, [&](auto zero) {
-    using T = decltype(zero);
-    T* o = out.data<T>();
-    for (std::int64_t i = 0; i < acc.numel(); ++i) {
-      // out_dtype(mul, int32, acc, scale): float32 product, truncated to int32.
-      const std::int64_t scaled = convert<std::int32_t>(static_cast<float>(in[i]) * s);
-      const std::int64_t q = std::clamp(scaled + zero_point, quant_min, quant_max);
-      o[i] = static_cast<T>(q);
     }
   });
   return out;

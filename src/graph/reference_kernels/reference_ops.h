@@ -1,5 +1,6 @@
 #pragma once
-// Kernels behind the interpreter, one function per op (internal to src/graph). They take
+// The tensor-level reference kernels behind the interpreter (internal to src/graph; the
+// per-op entry points that read a node's attributes are in entry_points.h). They take
 // validated tensors (the verifier has checked dtypes and shapes against the schema) and
 // return freshly allocated results; none writes to its inputs. fp32 linear/conv go through
 // BLAS (cblas_sgemm); everything else is a plain, obviously-correct loop.
@@ -8,7 +9,6 @@
 #include <span>
 
 #include "quantkit/core/tensor.h"
-#include "quantkit/graph/op.h"
 
 namespace quantkit::graph::ref {
 
@@ -36,16 +36,15 @@ Tensor integer_conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias,
                       const ConvParams& p);
 
 // ---- elementwise ----
-// op is Add, Sub, Mul or Div; a and b have the same dtype and broadcast.
-Tensor binary(OpKind op, const Tensor& a, const Tensor& b);
+enum class BinaryOp { Add, Sub, Mul, Div };
+// a and b have the same dtype and broadcast; Div is defined for floating dtypes only.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 Tensor relu(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 // Float -> integer truncates toward zero and saturates at the target's limits, NaN -> 0;
 // integer -> narrower integer wraps (two's complement); anything -> float rounds to nearest.
 Tensor cast(const Tensor& x, DType dtype);
 Tensor round_half_even(const Tensor& x);
-Tensor requantize(const Tensor& acc, double scale, std::int64_t zero_point, std::int64_t quant_min,
-                  std::int64_t quant_max, DType dtype);
 
 // ---- pooling / normalization ----
 Tensor max_pool2d(const Tensor& x, const PoolParams& p);
@@ -57,8 +56,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
 Tensor softmax(const Tensor& x, std::int64_t dim);
 
 // ---- more float ops (ONNX) ----
-// op is Sigmoid, Tanh, HardSigmoid (alpha, beta), HardSwish or LeakyRelu (alpha = slope).
-Tensor unary_activation(OpKind op, const Tensor& x, double alpha = 0, double beta = 0);
+enum class Activation { Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu };
+// HardSigmoid reads alpha and beta, LeakyRelu alpha (the negative slope); x is floating.
+Tensor unary_activation(Activation op, const Tensor& x, double alpha = 0, double beta = 0);
 // numpy matmul of f32 operands; out_shape from type inference.
 Tensor matmul_f32(const Tensor& a, const Tensor& b, const Shape& out_shape);
 // pads = {top, left, bottom, right} on the last two dims, filled with `value`.

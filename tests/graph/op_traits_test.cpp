@@ -1,0 +1,108 @@
+// OpTraits, the properties passes read from the schema instead of keeping their own lists:
+// each flag is checked against what the op's reference kernel actually does, so a wrong or
+// missing flag fails here, not as a subtle miscompilation in a pass.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "graph_test_util.h"
+#include "quantkit/graph/builder.h"
+#include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/op.h"
+#include "quantkit/quant/affine.h"
+
+namespace quantkit::graph {
+namespace {
+
+using testing::identical;
+using testing::random_ints;
+
+std::set<OpKind> ops_where(const std::function<bool(const OpTraits&)>& pred) {
+  std::set<OpKind> out;
+  for (OpKind op : all_ops()) {
+    if (pred(op_schema(op).traits)) out.insert(op);
+  }
+  return out;
+}
+
+// View ops' kernels may hand back the input's storage; the interpreter must copy such
+// outputs, so a kernel that returns a view with is_view unset would leak the caller's memory.
+TEST(OpTraits, ViewKernelsReturnTheInputStorageAndTheInterpreterCopiesThem) {
+  const Tensor x = testing::random_tensor({2, 3, 4}, 1);
+  GraphBuilder b;
+  Value* in = b.input("x", DType::Float32, {2, 3, 4});
+  b.output(b.reshape(in, {6, 4}));
+  b.output(b.flatten(in));
+  b.output(b.node(OpKind::Observe, {in},
+                  [] {
+                    AttributeMap a;
+                    a.emplace("observer", std::string("obs"));
+                    return a;
+                  }())
+               ->output());
+  const Graph g = std::move(b).build();
+  for (const Node* n : g.nodes()) {
+    const Tensor out = evaluate_node(*n, std::span<const Tensor>(&x, 1))[0];
+    EXPECT_EQ(out.raw_data(), x.raw_data()) << n->name() << " evaluates to a view";
+    EXPECT_TRUE(op_schema(n->op()).traits.is_view) << n->name();
+  }
+  const std::vector<Tensor> outs = run_graph(g, {x});
+  ASSERT_EQ(outs.size(), 3u);
+  for (const Tensor& out : outs) {
+    EXPECT_NE(out.raw_data(), x.raw_data()) << "an output shares the caller's input";
+    EXPECT_TRUE(identical(out.reshape(x.shape()), x));
+  }
+  EXPECT_EQ(
+      ops_where([](const OpTraits& t) { return t.is_view; }),
+      (std::set<OpKind>{OpKind::Flatten, OpKind::Reshape, OpKind::Observe, OpKind::FakeQuantize}));
+}
+
+// value_preserving: op(dequantize(q)) == dequantize(op(q)) bit for bit, which is what lets
+// the lowering run the op on int8 codes. Every flagged op is built and checked here (a new
+// flagged op without a case below fails the set comparison).
+TEST(OpTraits, ValuePreservingOpsCommuteWithDequantize) {
+  const std::map<OpKind, std::function<Value*(GraphBuilder&, Value*)>> builders{
+      {OpKind::MaxPool2d,
+       [](GraphBuilder& b, Value* v) {
+         return b.max_pool2d(v, MaxPool2dOptions({2, 2}));
+       }},
+      {OpKind::Flatten, [](GraphBuilder& b, Value* v) { return b.flatten(v, 1); }},
+      {OpKind::Reshape,
+       [](GraphBuilder& b, Value* v) {
+         return b.reshape(v, {2, -1});
+       }},
+      {OpKind::Transpose, [](GraphBuilder& b, Value* v) { return b.transpose(v, 1, 3); }},
+  };
+  const std::set<OpKind> flagged = ops_where([](const OpTraits& t) { return t.value_preserving; });
+  std::set<OpKind> known;
+  for (const auto& [op, build] : builders) known.insert(op);
+  ASSERT_EQ(flagged, known);
+
+  const QuantizeAttrs qp{0.037, 5, -128, 127, DType::Int8};
+  const Tensor q = random_ints<std::int8_t>({2, 3, 4, 6}, 7, -128, 127);
+  for (const auto& [op, build] : builders) {
+    GraphBuilder on_codes, on_floats;
+    Value* a = on_codes.input("q", DType::Int8, {2, 3, 4, 6});
+    on_codes.output(on_codes.dequantize_per_tensor(build(on_codes, a), qp));
+    Value* c = on_floats.input("q", DType::Int8, {2, 3, 4, 6});
+    on_floats.output(build(on_floats, on_floats.dequantize_per_tensor(c, qp)));
+    const Graph g1 = std::move(on_codes).build();
+    const Graph g2 = std::move(on_floats).build();
+    EXPECT_TRUE(identical(run_graph(g1, {q})[0], run_graph(g2, {q})[0])) << op_name(op);
+  }
+}
+
+TEST(OpTraits, CategoriesNameTheQuantizationOps) {
+  EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Quantize; }),
+            (std::set<OpKind>{OpKind::QuantizePerTensor, OpKind::QuantizePerChannel}));
+  EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Dequantize; }),
+            (std::set<OpKind>{OpKind::DequantizePerTensor, OpKind::DequantizePerChannel,
+                              OpKind::ApotDequantize}));
+  EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Stateful; }),
+            (std::set<OpKind>{OpKind::Observe, OpKind::FakeQuantize}));
+}
+
+}  // namespace
+}  // namespace quantkit::graph
