@@ -29,6 +29,9 @@ using quantkit::testing::bits_of;
 using quantkit::testing::floats_bitwise_equal;
 using quantkit::testing::ints_equal;
 
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(ApotQuantizerIsaCoverage)
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Runs body once per ISA level this CPU has (each level forced), restoring dispatch after.

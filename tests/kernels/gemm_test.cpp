@@ -19,10 +19,14 @@
 
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
+#include "support/isa_report.h"
 
 namespace quantkit::kernels {
 namespace {
 
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(GemmIsaCoverage)
 // ---------------------------------------------------------------------------------------
 // Kernel configurations: every ISA level this CPU has, and AVX-512 with and without VNNI.
 // ---------------------------------------------------------------------------------------
