@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <iostream>
 
 #include "pt2e/pt2e_test_util.h"
 #include "pt2e/qdq_graphs.h"
@@ -103,7 +102,9 @@ TEST(LoweringEndToEnd, ConvertedDynamicModelLowers) {
   expect_runtime_equals_interpreter(lowered, x);
 }
 
-// Each fused op against the reference representation of the same Q/DQ pattern.
+// Each fused op against the reference representation of the same Q/DQ pattern. Every case
+// is named and every one must be rewritten into integer arithmetic and compared: a case that
+// loses its reference pattern fails instead of being skipped.
 TEST(LoweringEndToEnd, FusedOpsEqualTheReferenceRepresentationBitForBit) {
   struct Case {
     std::string name;
@@ -114,14 +115,15 @@ TEST(LoweringEndToEnd, FusedOpsEqualTheReferenceRepresentationBitForBit) {
   for (bool per_channel : {false, true}) {
     LayerSpec s;
     s.per_channel = per_channel;
-    cases.push_back({"linear",
+    const std::string suffix = per_channel ? "_per_channel" : "_per_tensor";
+    cases.push_back({"linear" + suffix,
                      quantkit::testing::static_linear(s, 6, 40, 12),
                      {random_ints<std::int8_t>({6, 40}, 1, -128, 127)}});
-    cases.push_back({"conv",
+    cases.push_back({"conv" + suffix,
                      quantkit::testing::static_conv(s, {1, 3, 7, 7}, 5, 3,
                                                     graph::Conv2dOptions({2, 2}, {1, 1})),
                      {random_ints<std::int8_t>({1, 3, 7, 7}, 2, -128, 127)}});
-    cases.push_back({"dynamic",
+    cases.push_back({"dynamic" + suffix,
                      quantkit::testing::dynamic_linear(5, 33, 9, per_channel, true),
                      {testing::randn({5, 33}, 3)}});
   }
@@ -135,11 +137,18 @@ TEST(LoweringEndToEnd, FusedOpsEqualTheReferenceRepresentationBitForBit) {
                      quantkit::testing::static_add(DType::Int8, {65536}, relu),
                      {a, b}});
   }
+  std::vector<std::string> names;
+  for (const Case& c : cases) names.push_back(c.name);
+  ASSERT_EQ(names,
+            (std::vector<std::string>{"linear_per_tensor", "conv_per_tensor", "dynamic_per_tensor",
+                                      "linear_per_channel", "conv_per_channel",
+                                      "dynamic_per_channel", "add", "add_relu"}));
   std::size_t compared = 0;
   for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
     const Graph reference = to_reference_representation(c.qdq);
     const Graph lowered = lower_to_fused_kernels(c.qdq);
-    ASSERT_EQ(lowered.num_nodes(), 1u) << c.name;
+    ASSERT_EQ(lowered.num_nodes(), 1u);
     // Where torchao has no pattern the reference keeps the float op (Q/DQ form).
     bool rewritten = true;
     for (const graph::Node* n : reference.nodes()) {
@@ -147,17 +156,12 @@ TEST(LoweringEndToEnd, FusedOpsEqualTheReferenceRepresentationBitForBit) {
                             (n->op() == OpKind::Add && n->output()->dtype() == DType::Float32);
       if (float_op) rewritten = false;
     }
-    if (!rewritten) {
-      std::cout << c.name << ": no reference pattern (stays Q/DQ)\n";
-      continue;
-    }
+    EXPECT_TRUE(rewritten) << "no reference pattern: the reference keeps the float op";
+    if (!rewritten) continue;
     ++compared;
-    EXPECT_TRUE(identical(run_graph(lowered, c.inputs)[0], run_graph(reference, c.inputs)[0]))
-        << c.name;
+    EXPECT_TRUE(identical(run_graph(lowered, c.inputs)[0], run_graph(reference, c.inputs)[0]));
   }
-  // Per tensor: linear, conv, dynamic; per channel: at least dynamic; add and add_relu.
-  EXPECT_GE(compared, 6u);
-  std::cout << compared << " of " << cases.size() << " fused ops compared bit for bit\n";
+  EXPECT_EQ(compared, names.size());
 }
 
 }  // namespace
