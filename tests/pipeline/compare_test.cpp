@@ -1,8 +1,8 @@
 // pipeline::compare_layers and sqnr_db. The per-layer numbers are checked on graphs whose
-// differences are known in closed form (a layer scaled by 1 + d has SQNR -20·log10|d| on any data,
-// whatever the data), the pairing rules (node order, same name, same type) on graphs built to break
-// them, one real convert_pt2e model whose output row must equal the SQNR of the graph outputs, and
-// the argument errors.
+// differences are known in closed form (a layer scaled by 1 + d has SQNR -20·log10|d| whatever
+// the data) and on a hand-built Q/DQ layer whose SQNR the test computes from the quantize
+// formula; the pairing rules (node order, same name, same type) on graphs built to break them
+// and on a convert_pt2e model; and the argument errors.
 #include "quantkit/pipeline/compare.h"
 
 #include <gtest/gtest.h>
