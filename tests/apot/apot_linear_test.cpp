@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -18,11 +19,15 @@
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
+#include "support/isa_report.h"
 
 namespace quantkit::apot {
 namespace {
 
 using kernels::IsaLevel;
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(ApotLinearIsaCoverage)
 
 struct KernelConfig {
   std::string name;
@@ -259,7 +264,22 @@ TEST(ApotLinear, EqualsFp32LinearOfDequantizedOperandsWithinRounding) {
       x_hat.data<float>()[i] =
           static_cast<float>(x.data<std::uint8_t>()[i] - zp) * static_cast<float>(x_scale);
     }
-    const Tensor w_hat = layer.dequantized_weights();
+    // The weight as PyTorch's APoT quantizes it, found here without the layer: alpha =
+    // max(-min(w), max(w)), the scheme's levels for that alpha, and for each weight the first
+    // level at the least float32 distance (ties to the lower level).
+    const std::vector<float> wv = w.to_vector<float>();
+    const float alpha =
+        std::max(-*std::min_element(wv.begin(), wv.end()), *std::max_element(wv.begin(), wv.end()));
+    const std::vector<float> levels = make_apot_qparams(s, alpha).levels;
+    Tensor w_hat = Tensor::empty({n, k}, DType::Float32);
+    for (std::size_t i = 0; i < wv.size(); ++i) {
+      float best = levels[0];
+      for (const float level : levels) {
+        if (std::fabs(level - wv[i]) < std::fabs(best - wv[i])) best = level;
+      }
+      w_hat.data<float>()[i] = best;
+    }
+    EXPECT_TRUE(bitwise_equal(layer.dequantized_weights(), w_hat)) << label(s);
     const Tensor y32 = kernels::linear_f32(x_hat, w_hat, bias);
     for (std::int64_t r = 0; r < m; ++r) {
       for (std::int64_t c = 0; c < n; ++c) {

@@ -27,19 +27,28 @@ Tensor random_uniform(std::size_t n, float scale, std::uint32_t seed) {
 
 // ---- seed: test_fake_quantize.py ----
 
+// test_fake_quantize.py's min 0 / max 1 with b=4, k=2, against PyTorch's qparams for alpha = 1
+// (apot_levels.json b4_k2_{u,s}_a1.0: alpha = max(-min_val, max_val) = 1 there too), signed
+// and unsigned, so the signedness must reach the observer.
 TEST(ApotFakeQuantizeSeed, FakeCalcQparams) {
   ApotFakeQuantize fake(4, 2);
   fake.observer().set_min_val(0.0f);
   fake.observer().set_max_val(1.0f);
-  const ApotQParams got = fake.calculate_qparams(false);
-  ApotObserver observer(4, 2);
-  observer.set_min_val(0.0f);
-  observer.set_max_val(1.0f);
-  const ApotQParams expected = observer.calculate_qparams(false);
-  EXPECT_EQ(got.alpha, expected.alpha);
-  EXPECT_EQ(got.gamma, expected.gamma);
-  EXPECT_EQ(got.levels, expected.levels);
-  EXPECT_EQ(got.level_indices, expected.level_indices);
+  for (const bool is_signed : {false, true}) {
+    const std::string id = is_signed ? "b4_k2_s_a1.0" : "b4_k2_u_a1.0";
+    SCOPED_TRACE(id);
+    const json* entry = nullptr;
+    for (const auto& e : golden("apot_levels.json").at("entries")) {
+      if (e.at("id") == id) entry = &e;
+    }
+    ASSERT_NE(entry, nullptr);
+    const ApotQParams got = fake.calculate_qparams(is_signed);
+    EXPECT_EQ(got.scheme.is_signed, is_signed);
+    EXPECT_EQ(bits_of(got.alpha), bits_of(f32_scalar(*entry, "alpha")));
+    EXPECT_EQ(bits_of(got.gamma), bits_of(f32_scalar(*entry, "gamma")));
+    EXPECT_TRUE(floats_bitwise_equal(f32(*entry, "quantization_levels"), got.levels));
+    EXPECT_EQ(got.level_indices, ints<std::int64_t>(*entry, "level_indices"));
+  }
 }
 
 TEST(ApotFakeQuantizeSeed, ForwardEqualsDequantizeQuantize) {

@@ -11,11 +11,15 @@
 #include "quantkit/apot/quantizer.h"
 #include "quantkit/kernels/apot_kernels.h"
 #include "quantkit/kernels/cpu_features.h"
+#include "support/isa_report.h"
 
 namespace quantkit::apot {
 namespace {
 
 using kernels::IsaLevel;
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(ApotKernelsIsaCoverage)
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Random ascending levels with duplicates, a spread of magnitudes and both signs.

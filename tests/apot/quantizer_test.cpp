@@ -18,6 +18,7 @@
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/observer.h"
+#include "support/isa_report.h"
 
 namespace quantkit::apot {
 namespace {
@@ -27,6 +28,9 @@ using kernels::IsaLevel;
 using quantkit::testing::bits_of;
 using quantkit::testing::floats_bitwise_equal;
 using quantkit::testing::ints_equal;
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(ApotQuantizerIsaCoverage)
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
@@ -81,12 +85,62 @@ TEST(ApotQuantizeGolden, EveryCaseBitExactOnEveryIsa) {
   EXPECT_GE(elements, 2931u);
 }
 
+// float64 inputs are rounded to float32 before the search (PyTorch compares in float32). The
+// probes are the doubles one ulp either side of every golden exact midpoint whose float32
+// distances tie: none is a float32, each rounds to the midpoint, so PyTorch's code is the
+// midpoint's golden code (ties go to the lower level). A search on the unrounded double
+// would put every probe above the midpoint on the upper level instead.
 TEST(ApotQuantizeGolden, Float64InputIsRoundedToFloat32First) {
   const json& g = golden("apot_quantize.json");
-  const json& c = g.at("cases").at(0);
-  const ApotQuantizer quantizer(qparams_of(qparam_set(c.at("qparam_set"))));
-  const Tensor x = f32_tensor(c, "x");
-  EXPECT_TRUE(bitwise_equal(quantizer.quantize(x.to(DType::Float64)), quantizer.quantize(x)));
+  std::size_t probes = 0, unrounded_would_differ = 0;
+  for (const auto& c : g.at("cases")) {
+    if (c.at("category") != "midpoints") continue;
+    SCOPED_TRACE(c.at("id").get<std::string>());
+    const ApotQParams q = qparams_of(qparam_set(c.at("qparam_set")));
+    const ApotQuantizer quantizer(q);
+    const std::vector<float> x = f32(c, "x");
+    const std::vector<std::int32_t> codes = ints<std::int32_t>(c, "quantize_APoT");
+    const std::vector<float> levels = f32(c, "quant_dequant");
+    std::vector<double> x64;
+    std::vector<std::int32_t> expected_codes;
+    std::vector<float> expected_levels;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!c.at("x_is_exact_midpoint")[i].get<bool>() ||
+          !c.at("float32_distance_tie")[i].get<bool>()) {
+        continue;
+      }
+      for (const double toward :
+           {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+        const double probe = std::nextafter(static_cast<double>(x[i]), toward);
+        ASSERT_NE(static_cast<double>(static_cast<float>(probe)), probe) << "not a float32";
+        ASSERT_EQ(static_cast<float>(probe), x[i]) << "rounds to the midpoint";
+        if (std::abs(probe) > q.alpha) continue;  // beyond +-alpha the clamp decides
+        // The level a double-precision search picks: the strictly nearest in double.
+        double best = std::numeric_limits<double>::infinity();
+        float nearest = 0.0f;
+        for (const float level : q.levels) {
+          const double d = std::abs(static_cast<double>(level) - probe);
+          if (d < best) best = d, nearest = level;
+        }
+        if (nearest != levels[i]) ++unrounded_would_differ;
+        x64.push_back(probe);
+        expected_codes.push_back(codes[i]);
+        expected_levels.push_back(levels[i]);
+      }
+    }
+    if (x64.empty()) continue;
+    const Tensor xt = Tensor::from_vector(x64);
+    ASSERT_EQ(xt.dtype(), DType::Float64);
+    for_each_isa([&] {
+      EXPECT_TRUE(ints_equal(expected_codes, quantizer.quantize(xt).to_vector<std::int32_t>()));
+      EXPECT_TRUE(
+          floats_bitwise_equal(expected_levels, quantizer.quant_dequant(xt).to_vector<float>()));
+    });
+    probes += x64.size();
+  }
+  // 342 golden ties, one probe on each side; the 342 above them are the sensitive ones.
+  EXPECT_EQ(probes, 684u);
+  EXPECT_EQ(unrounded_would_differ, 342u);
 }
 
 // PyTorch's out-of-range behaviour is a defect (README item 12); ours is quantize(clamp(x)),

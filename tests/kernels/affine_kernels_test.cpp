@@ -15,10 +15,14 @@
 
 #include "quantkit/kernels/affine_kernels.h"
 #include "quantkit/kernels/cpu_features.h"
+#include "support/isa_report.h"
 
 namespace quantkit::kernels {
 namespace {
 
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(AffineKernelsIsaCoverage)
 constexpr std::size_t kMaxSize = 130;
 constexpr std::size_t kGuard = 80;  // sentinel elements after the output
 constexpr float kInf = std::numeric_limits<float>::infinity();

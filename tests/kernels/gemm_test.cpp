@@ -20,12 +20,16 @@
 #include "quantkit/core/error.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "support/kernel_configs.h"
+#include "support/isa_report.h"
 
 namespace quantkit::kernels {
 namespace {
 
 using testing::kernel_configs_reported;
 using testing::ScopedKernel;
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(GemmIsaCoverage)
 
 TEST(GemmKernelConfig, EveryConfigRunsTheKernelItNames) {
   for (const auto& c : kernel_configs_reported()) {

@@ -612,13 +612,25 @@ TEST(ObserverOptionsValidation, SetStateIsValidated) {
 // ---- qparams of the observers (beyond the golden data) ----
 
 TEST(ObserverQParams, HistogramOfConstantDataGivesTheMinMaxResult) {
-  // All mass in one value: every search error is 0 and the result follows torch's formula
-  // on the search range, which still contains the value and zero.
-  HistogramObserver obs(ObserverOptions{});
-  obs.observe(Tensor::from_vector(std::vector<float>(10, 2.5f)));
-  const QParams qp = obs.calculate_qparams();
-  EXPECT_GT(qp.scale[0], 0.0);
-  EXPECT_EQ(qp.zero_point[0], 0);
+  // All mass in one value v: the bin width is 0, every search error is 0 and the search range
+  // stays [v, v]; torch's formula on it widens the range to contain zero, so quint8 affine
+  // gives scale = float32(|v| / 255) with zero point 0 (v > 0) or 255 (v < 0) — as
+  // observers_histogram_modern.json's single_element_only case records.
+  for (const float v : {2.5f, -2.5f, 1e-3f}) {
+    SCOPED_TRACE(v);
+    HistogramObserver obs(ObserverOptions{});
+    obs.observe(Tensor::from_vector(std::vector<float>(10, v)));
+    const QParams qp = obs.calculate_qparams();
+    ASSERT_EQ(qp.scale.size(), 1u);
+    const float expected_scale = std::abs(v) / 255.0f;
+    EXPECT_EQ(static_cast<float>(qp.scale[0]), expected_scale);
+    EXPECT_EQ(qp.zero_point[0], v > 0 ? 0 : 255);
+    MinMaxObserver minmax(ObserverOptions{});
+    minmax.observe(Tensor::from_vector(std::vector<float>(10, v)));
+    const QParams expected = minmax.calculate_qparams();
+    EXPECT_EQ(qp.scale, expected.scale);
+    EXPECT_EQ(qp.zero_point, expected.zero_point);
+  }
 }
 
 TEST(ObserverQParams, HistogramSearchClipsALoneOutlierOfAVeryLargeBatch) {

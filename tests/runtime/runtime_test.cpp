@@ -11,6 +11,7 @@
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/pt2e/lowering.h"
+#include "support/isa_report.h"
 
 namespace quantkit::runtime {
 namespace {
@@ -22,6 +23,9 @@ using graph::testing::random_ints;
 using graph::testing::random_tensor;
 using kernels::IsaLevel;
 using quantkit::testing::LayerSpec;
+
+// Which ISA levels this binary covered (see support/isa_report.h).
+QUANTKIT_ISA_COVERAGE_TESTS(RuntimeIsaCoverage)
 
 Tensor random_act(DType dtype, Shape shape, std::uint32_t seed) {
   return dtype == DType::Int8 ? random_ints<std::int8_t>(std::move(shape), seed, -128, 127)
