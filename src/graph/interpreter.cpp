@@ -324,7 +324,14 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
     const OpKind op = step.node->op();
     std::vector<Tensor> results;
     if (stateful_ && (op == OpKind::Observe || op == OpKind::FakeQuantize)) {
-      results.push_back(stateful_(*step.node, args[0]));
+      try {
+        results.push_back(stateful_(*step.node, args[0]));
+      } catch (const Error& e) {
+        // An observer's message names only its argument ("x[0]"): say which node and which
+        // tensor (the layer output or input it observes) it was.
+        throw Error("node '" + step.node->name() + "' (" + std::string(op_name(op)) + " of '" +
+                    step.node->input(0)->name() + "'): " + e.what());
+      }
     } else {
       results = evaluate_node(*step.node, args);
     }
