@@ -45,7 +45,7 @@ void LoadedModel::plan(int num_threads) {
 }
 
 const graph::TensorType& LoadedModel::input_type() const {
-  check_argument(graph_.inputs().size() == 1, "quantkit", "MODEL",
+  check_argument(graph_.inputs().size() == 1, "LoadedModel", "MODEL",
                  path_.string() + " (" + std::to_string(graph_.inputs().size()) + " inputs)",
                  "a model with exactly one input");
   return graph_.inputs()[0]->type();
