@@ -49,7 +49,8 @@ graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
     // observer could only report "got nan"): name the batch and the sample here instead.
     const NonFiniteCount bad = count_nonfinite(calibration[i]);
     if (bad.total() > 0) {
-      const std::int64_t batch = input.shape().empty() ? 1 : std::max<std::int64_t>(input.shape()[0], 1);
+      const std::int64_t batch =
+          input.shape().empty() ? 1 : std::max<std::int64_t>(input.shape()[0], 1);
       const std::int64_t per_sample = std::max<std::int64_t>(calibration[i].numel() / batch, 1);
       throw Error("quantize_model: calibration batch " + std::to_string(i) + " (input '" +
                   input.name() + "') has " + bad.to_string() + ": sample " +

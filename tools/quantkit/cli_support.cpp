@@ -64,7 +64,9 @@ void QParamsFlags::add_to(CLI::App& command, bool dtype_required) {
       ->required();
   command.add_option("--zero-point", zero_point,
                      "Zero point: an integer (per tensor, default 0) or an integer .npy file (per channel)");
-  command.add_option("--axis", axis, "Channel axis for per-channel qparams (negative counts from the end)")
+  command
+      .add_option("--axis", axis,
+                  "Channel axis for per-channel qparams (negative counts from the end)")
       ->transform(integer_in(-kMaxAxis, kMaxAxis - 1));
 }
 

@@ -221,7 +221,8 @@ void register_evaluate_command(CLI::App& app) {
   c->add_option("--latency-iterations", args->latency_iterations,
                 "Timed single-image runs per model, 1 to 10^6")
       ->transform(integer_in(1, 1'000'000));
-  c->add_option("--threads", args->threads, "Threads, 1 to 256")->transform(integer_in(1, kMaxThreads));
+  c->add_option("--threads", args->threads, "Threads, 1 to 256")
+      ->transform(integer_in(1, kMaxThreads));
   add_allow_nonfinite_flag(*c, args->allow_nonfinite);
   c->add_option("--out", args->out, "Output folder");
   c->callback([args] { evaluate(*args); });

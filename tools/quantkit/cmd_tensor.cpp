@@ -64,7 +64,8 @@ struct DequantizeCommand {
     qparams.resolve();
     const Tensor q = read_npy(in);
     if (!qparams.dtype.empty()) {
-      check_argument(dtype_name(q.dtype()) == qparams.dtype, qparams.where, "--dtype", qparams.dtype,
+      check_argument(dtype_name(q.dtype()) == qparams.dtype, qparams.where, "--dtype",
+                     qparams.dtype,
                      "the dtype of " + in + " (" + std::string(dtype_name(q.dtype())) + ")");
     }
     // Validates the codes' dtype and, when given, the range the zero point must lie in.
@@ -170,7 +171,9 @@ struct ObserveCommand {
     if (averaging_constant) options.averaging_constant = *averaging_constant;
     if (bins) options.bins = *bins;
     std::unique_ptr<Observer> obs = make_observer(observer, options);
-    for (const std::string& path : batches) obs->observe(read_float32(path, "tensor observe", "batches"));
+    for (const std::string& path : batches) {
+      obs->observe(read_float32(path, "tensor observe", "batches"));
+    }
     const QParams qp = obs->calculate_qparams();
     nlohmann::json out;
     out["scale"] = qp.scale;
