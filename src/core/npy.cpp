@@ -2,11 +2,11 @@
 
 #include <cctype>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <optional>
-#include <system_error>
-#include <unistd.h>
+
+#include "quantkit/core/atomic_file.h"
+#include "quantkit/core/read_file.h"
 
 namespace quantkit {
 namespace {
@@ -209,17 +209,8 @@ Tensor parse_npy(std::span<const std::byte> bytes, const std::string& origin) {
 }
 
 Tensor read_npy(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("npy file " + path.string() + ": cannot open for reading");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw Error("npy file " + path.string() + ": cannot determine its size");
-  in.seekg(0, std::ios::beg);
-  std::vector<std::byte> buffer(static_cast<std::size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(buffer.data()), size)) {
-    throw Error("npy file " + path.string() + ": read error");
-  }
-  return parse_npy(buffer, path.string());
+  const std::string bytes = read_regular_file(path, "read_npy");
+  return parse_npy(std::as_bytes(std::span<const char>(bytes)), path.string());
 }
 
 std::string serialize_npy(const Tensor& tensor) {
@@ -245,29 +236,6 @@ std::string serialize_npy(const Tensor& tensor) {
   out += header;
   out.append(static_cast<const char*>(tensor.raw_data()), tensor.nbytes());
   return out;
-}
-
-void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
-  const std::filesystem::path tmp =
-      path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot open " + tmp.string() + " for writing (destination " + path.string() + ")");
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw Error("write error on " + tmp.string() + " (destination " + path.string() + ")");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error("cannot rename temporary file onto " + path.string());
-  }
 }
 
 void write_npy(const std::filesystem::path& path, const Tensor& tensor) {

@@ -5,32 +5,16 @@
 
 #include <bit>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <vector>
 
 #include "quantkit/core/error.h"
+#include "quantkit/core/read_file.h"
 
 namespace quantkit::data {
 namespace {
 
 static_assert(std::endian::native == std::endian::little, "parse_idx swaps into little endian");
-
-std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw_invalid_argument("read_idx", "path", path.string(), "a readable file");
-  }
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  check_argument(size >= 0 && static_cast<std::uint64_t>(size) <= max_bytes, "read_idx", "path",
-                 path.string(), "a file of at most " + std::to_string(max_bytes) + " bytes");
-  in.seekg(0);
-  std::string bytes(static_cast<std::size_t>(size), '\0');
-  in.read(bytes.data(), size);
-  if (!in) throw Error("read_idx: could not read '" + path.string() + "'");
-  return bytes;
-}
 
 std::string gunzip(const std::string& compressed, const std::string& origin,
                    std::size_t max_bytes) {
@@ -73,7 +57,7 @@ std::uint32_t big_endian_u32(const std::byte* p) {
 }  // namespace
 
 std::string read_maybe_gzipped(const std::filesystem::path& path, std::size_t max_bytes) {
-  std::string bytes = read_file(path, max_bytes);
+  std::string bytes = read_regular_file(path, "read_idx", max_bytes);
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
       static_cast<unsigned char>(bytes[1]) == 0x8b) {
     return gunzip(bytes, path.string(), max_bytes);

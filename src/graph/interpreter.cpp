@@ -57,8 +57,15 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
     args.clear();
     for (std::size_t s : step.inputs) args.push_back(slots[s]);
     std::vector<Tensor> results;
-    if (stateful_ && op_schema(step.node->op()).traits.category == OpCategory::Stateful) {
-      results.push_back(stateful_(*step.node, args[0]));
+    if (stateful_ && op_schema(op).traits.category == OpCategory::Stateful) {
+      try {
+        results.push_back(stateful_(*step.node, args[0]));
+      } catch (const Error& e) {
+        // An observer's message names only its argument ("x[0]"): say which node and which
+        // tensor (the layer output or input it observes) it was.
+        throw Error("node '" + step.node->name() + "' (" + std::string(op_name(op)) + " of '" +
+                    step.node->input(0)->name() + "'): " + e.what());
+      }
     } else {
       results = evaluate_node(*step.node, args);
     }

@@ -5,7 +5,7 @@
 
 #include "export_context.h"
 #include "quantkit/core/error.h"
-#include "quantkit/core/npy.h"
+#include "quantkit/core/atomic_file.h"
 #include "quantkit/graph/verifier.h"
 #include "quantkit/onnx/onnx_export.h"
 

@@ -6,13 +6,12 @@
 // Hostile files are bounded before anything is allocated: the protobuf parser's own limits
 // (message size, recursion depth), tensor payloads checked against their dims, input dims
 // capped, and every name checked for definition before use.
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <google/protobuf/io/coded_stream.h>
 
 #include "import_context.h"
+#include "quantkit/core/read_file.h"
 #include "quantkit/graph/verifier.h"
 
 namespace quantkit::onnx {
@@ -223,16 +222,8 @@ graph::Graph import_onnx_bytes(std::string_view bytes, std::string_view model_na
 }
 
 graph::Graph import_onnx(const std::filesystem::path& model_path, const ImportOptions& options) {
-  std::ifstream in(model_path, std::ios::binary);
-  if (!in) {
-    throw Error("onnx import '" + model_path.string() + "': cannot open the file");
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (!in && !in.eof()) {
-    throw Error("onnx import '" + model_path.string() + "': reading the file failed");
-  }
-  return import_with_context(buffer.str(), model_path.string(), options);
+  return import_with_context(read_regular_file(model_path, "onnx import"), model_path.string(),
+                             options);
 }
 
 }  // namespace quantkit::onnx

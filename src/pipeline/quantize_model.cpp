@@ -1,9 +1,11 @@
 // Named PTQ configurations and the prepare → calibrate → convert sequence (quantize_model.h).
 #include "quantkit/pipeline/quantize_model.h"
 
+#include <algorithm>
 #include <array>
 
 #include "quantkit/core/error.h"
+#include "quantkit/core/nonfinite.h"
 #include "quantkit/pt2e/convert.h"
 #include "quantkit/pt2e/prepare.h"
 
@@ -41,8 +43,29 @@ graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
   const bool dynamic = config == "int8-dynamic";
   check_argument(dynamic || !calibration.empty(), "quantize_model", "calibration", "0 batches",
                  "at least one batch for a static configuration");
+  const graph::Value& input = *model.inputs()[0];
   for (std::size_t i = 0; i < calibration.size(); ++i) {
-    prepared.run(std::span<const Tensor>(&calibration[i], 1));
+    // NaN or infinity has no qparams (and an infinity turns into NaN a layer later, where the
+    // observer could only report "got nan"): name the batch and the sample here instead.
+    const NonFiniteCount bad = count_nonfinite(calibration[i]);
+    if (bad.total() > 0) {
+      const std::int64_t batch =
+          input.shape().empty() ? 1 : std::max<std::int64_t>(input.shape()[0], 1);
+      const std::int64_t per_sample = std::max<std::int64_t>(calibration[i].numel() / batch, 1);
+      throw Error("quantize_model: calibration batch " + std::to_string(i) + " (input '" +
+                  input.name() + "') has " + bad.to_string() + ": sample " +
+                  std::to_string(static_cast<std::int64_t>(i) * batch +
+                                 bad.first_index / per_sample) +
+                  " of the calibration data is not finite, and observers cannot compute qparams "
+                  "from NaN or infinity");
+    }
+    try {
+      prepared.run(std::span<const Tensor>(&calibration[i], 1));
+    } catch (const Error& e) {
+      // Finite inputs can still overflow inside the model; the interpreter names the observer
+      // node and the tensor it observes, this adds which batch did it.
+      throw Error("quantize_model: calibration batch " + std::to_string(i) + ": " + e.what());
+    }
     if (progress) progress(i + 1, calibration.size());
   }
   return pt2e::convert_pt2e(prepared);

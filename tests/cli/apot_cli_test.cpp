@@ -94,8 +94,13 @@ TEST(ApotCli, BadInputs) {
     std::string args, message;
   };
   const std::vector<Case> cases = {
-      {"apot qparams --b 5 --k 2 --alpha 1", "b"},
-      {"apot qparams --b 4 --k 0 --alpha 1", "k"},
+      // Each message is specific to its failure (a bare "b" or "k" is in every message).
+      {"apot qparams --b 5 --k 2 --alpha 1",
+       "ApotObserver: invalid argument 'b': got 5, expected a positive multiple of k = 2"},
+      {"apot qparams --b 4 --k 0 --alpha 1",
+       "--k: '0' is out of range (expected an integer from 1 to 32)"},
+      {"apot qparams --b 4 --k 3 --alpha 1",
+       "ApotObserver: invalid argument 'b': got 4, expected a positive multiple of k = 3"},
       {"apot qparams --b 4 --k 2", "--alpha"},
       {"apot qparams --b 4 --k 2 --alpha -1", "--alpha"},
       {"apot qparams --b 4 --k 2 --alpha 1 " + dir.file("x.npy"), "--alpha"},

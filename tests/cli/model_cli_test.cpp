@@ -111,6 +111,78 @@ TEST(ModelCli, QuantizeThenRunCompareAndBench) {
   EXPECT_TRUE(b["runs"][0]["lowered"].get<bool>());
 }
 
+TEST(ModelCli, RunGivesBitIdenticalOutputsAtEveryThreadCount) {
+  TempDir dir;
+  const std::string q = dir.file("q.onnx");
+  ASSERT_EQ(run_cli("quantize " + kModel + " -o " + q + " --calib " + kInput +
+                        " --config int8-per-channel",
+                    dir)
+                .exit_code,
+            0);
+  for (const std::string &model : {kModel, q}) {
+    const std::string base =
+        "run " + model + " --input " + kInput + " --output ";
+    ASSERT_EQ(
+        run_cli(base + dir.file("t1.npy") + " --threads 1", dir).exit_code, 0);
+    for (const char *threads : {"2", "3", "8", "256"}) {
+      const CliResult r =
+          run_cli(base + dir.file("tn.npy") + " --threads " + threads, dir);
+      ASSERT_EQ(r.exit_code, 0)
+          << model << " --threads " << threads << ": " << r.err;
+      EXPECT_TRUE(bitwise_equal(read_npy(dir.file("tn.npy")),
+                                read_npy(dir.file("t1.npy"))))
+          << model << " --threads " << threads;
+    }
+  }
+}
+
+TEST(ModelCli, BenchMeasuresEveryThreadCountGiven) {
+  TempDir dir;
+  const CliResult r = run_cli(
+      "bench " + kModel + " --threads 1 3 2 --iterations 4 --warmup 0 --json",
+      dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto runs = nlohmann::json::parse(r.out)["runs"];
+  ASSERT_EQ(runs.size(), 3u);
+  const int expected[] = {1, 3, 2};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(runs[i]["threads"].get<int>(), expected[i]);
+    EXPECT_EQ(runs[i]["iterations"].get<int>(), 4);
+    EXPECT_GT(runs[i]["min_ms"].get<double>(), 0.0);
+    EXPECT_LE(runs[i]["min_ms"].get<double>(), runs[i]["p50_ms"].get<double>());
+  }
+}
+
+TEST(ModelCli, QuantizeCalibBatchesCapsTheCalibrationData) {
+  TempDir dir;
+  // Five samples stacked on dim 0 (the model's input is [1, 3, 32, 32]: five
+  // batches), each a scaled copy of the shipped input so that the observed
+  // ranges depend on how many ran.
+  const Tensor x = read_npy(kInput);
+  std::vector<float> five;
+  for (int s = 1; s <= 5; ++s) {
+    for (float v : x.to_vector<float>())
+      five.push_back(v * static_cast<float>(s));
+  }
+  Shape shape = x.shape();
+  shape[0] = 5;
+  write_npy(dir.file("five.npy"), Tensor::from_vector(five, shape));
+  const std::string base = "quantize " + kModel + " --calib " +
+                           dir.file("five.npy") + " --config int8 -o ";
+  const CliResult all = run_cli(base + dir.file("all.onnx"), dir);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(nlohmann::json::parse(all.out)["calibration"]["batches"], 5);
+  const CliResult two =
+      run_cli(base + dir.file("two.onnx") + " --calib-batches 2", dir);
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  const auto report = nlohmann::json::parse(two.out);
+  EXPECT_EQ(report["calibration"]["batches"], 2);
+  EXPECT_EQ(report["calibration"]["samples"], 2);
+  // Fewer (smaller) batches observed: different qparams, so a different model
+  // file.
+  EXPECT_NE(slurp(dir.file("two.onnx")), slurp(dir.file("all.onnx")));
+}
+
 TEST(ModelCli, QuantizeValidatesConfigAndCalibration) {
   TempDir dir;
   const std::string q = dir.file("q.onnx");

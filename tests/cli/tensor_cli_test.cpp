@@ -130,6 +130,25 @@ TEST(TensorCli, ObservePrintsQParamsAsExactJson) {
   EXPECT_EQ(j.at("max_val").at(0).get<double>(), 7.25f);
 }
 
+// The printed qparams and ranges are exactly the library observer's, not just the right size.
+void expect_observer_json(const nlohmann::json& j, const std::string& kind,
+                          const ObserverOptions& o, const Tensor& batch) {
+  auto obs = make_observer(kind, o);
+  obs->observe(batch);
+  const QParams qp = obs->calculate_qparams();
+  ASSERT_EQ(j["scale"].size(), qp.scale.size()) << kind;
+  for (std::size_t c = 0; c < qp.scale.size(); ++c) {
+    EXPECT_EQ(j["scale"][c].get<double>(), qp.scale[c]) << kind << " channel " << c;
+    EXPECT_EQ(j["zero_point"][c].get<std::int64_t>(), qp.zero_point[c]) << kind << " " << c;
+  }
+  const std::vector<float> lo = obs->min_val(), hi = obs->max_val();
+  ASSERT_EQ(j["min_val"].size(), lo.size()) << kind;
+  for (std::size_t c = 0; c < lo.size(); ++c) {
+    EXPECT_EQ(j["min_val"][c].get<double>(), lo[c]) << kind << " channel " << c;
+    EXPECT_EQ(j["max_val"][c].get<double>(), hi[c]) << kind << " channel " << c;
+  }
+}
+
 TEST(TensorCli, ObservePerChannelAndHistogram) {
   TempDir dir;
   write_npy(dir.file("b.npy"), sample());
@@ -137,14 +156,27 @@ TEST(TensorCli, ObservePerChannelAndHistogram) {
                        dir.file("b.npy"),
                    dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["scale"].size(), 3u);
-  EXPECT_EQ(j["min_val"].size(), 3u);
+  ObserverOptions per_channel;
+  per_channel.dtype = DType::UInt8;
+  per_channel.qscheme = QScheme::PerChannelAffine;
+  per_channel.ch_axis = 1;
+  expect_observer_json(nlohmann::json::parse(r.out), "per-channel-minmax", per_channel, sample());
+  // Channel 1 of sample() (axis 1 of [2, 3, 4]) spans elements 4..7 and 16..19.
+  EXPECT_EQ(nlohmann::json::parse(r.out)["min_val"][1].get<double>(), 4 * 0.37f - 4.1f);
+
   r = run_cli("tensor observe --observer histogram --dtype uint8 --bins 256 " + dir.file("b.npy"),
               dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["zero_point"].size(), 1u);
+  ObserverOptions histogram;
+  histogram.dtype = DType::UInt8;
+  histogram.bins = 256;
+  expect_observer_json(nlohmann::json::parse(r.out), "histogram", histogram, sample());
+  // --bins reaches the observer: 2048 bins (the default) search a different clipping range.
+  histogram.bins = 2048;
+  auto other = make_observer("histogram", histogram);
+  other->observe(sample());
+  EXPECT_NE(nlohmann::json::parse(r.out)["scale"][0].get<double>(),
+            other->calculate_qparams().scale[0]);
 }
 
 TEST(TensorCli, HelpOnEveryCommand) {

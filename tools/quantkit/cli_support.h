@@ -9,15 +9,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_numbers.h"
 #include "quantkit/core/tensor.h"
 #include "quantkit/quant/qparams.h"
 
 namespace quantkit::cli {
 
+// "tensor quantize" for that subcommand: what error messages name (main adds "quantkit: error:").
+std::string command_path(const CLI::App& command);
+
 // --dtype, --quant-min/--quant-max, --scale (number or .npy), --zero-point (integer or .npy),
 // --axis. Per-tensor: --scale F [--zero-point N]. Per-channel: --scale S.npy
-// --zero-point Z.npy --axis A.
+// --zero-point Z.npy --axis A. A value ending in ".npy" is a file, anything else must parse
+// as a number.
 struct QParamsFlags {
+  std::string where;  // the command, for messages (set by add_to)
   std::string dtype;
   std::optional<std::int64_t> quant_min;
   std::optional<std::int64_t> quant_max;
@@ -34,8 +40,8 @@ struct QParamsFlags {
   std::vector<double> channel_scales;
   std::vector<std::int64_t> channel_zero_points;
 
-  // Parses --scale/--zero-point (reading .npy files when they are paths) and validates the
-  // combination. Throws quantkit::Error naming the flag on bad input.
+  // Parses --scale/--zero-point strictly (reading .npy files when they name one) and validates
+  // the combination. Throws quantkit::Error naming the flag on bad input.
   void resolve();
   // The integer range: --dtype's full range, narrowed by --quant-min/--quant-max.
   QuantRange range(DType dtype) const;

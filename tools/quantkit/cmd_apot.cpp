@@ -1,6 +1,7 @@
 // `quantkit apot qparams | quantize | levels`: APoT nonuniform quantization on .npy files.
 #include <cmath>
 #include <fmt/format.h>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "cli_support.h"
 #include "quantkit/apot/observer.h"
 #include "quantkit/apot/quantizer.h"
+#include "quantkit/core/atomic_file.h"
 #include "quantkit/core/npy.h"
 #include "svg_staircase.h"
 
@@ -20,27 +22,33 @@ struct SchemeFlags {
   int k = 2;
   bool is_signed = false;
   std::optional<float> alpha;
+  std::string where;  // the command, for messages
 
   void add_to(CLI::App& c, const std::string& alpha_help) {
-    c.add_option("--b", b, "Total bits per code")->required();
+    where = command_path(c);
+    // The scheme's own limits (b a multiple of k, at most 2^23 levels) are checked by the
+    // library; the flags only have to be small positive integers.
+    c.add_option("--b", b, "Total bits per code")->required()->transform(integer_in(1, 32));
     c.add_option("--k", k, "Bits per additive power-of-two term (b must be a multiple of k)")
-        ->required();
+        ->required()
+        ->transform(integer_in(1, 32));
     c.add_flag("--signed", is_signed, "Signed levels (symmetric around 0)");
-    c.add_option("--alpha", alpha, alpha_help);
+    c.add_option("--alpha", alpha, alpha_help)
+        ->transform(number_in(0.0, std::numeric_limits<float>::max()));
   }
 
   // qparams from --alpha, or from an observer over `batches` (in order).
   apot::ApotQParams qparams(const std::vector<std::string>& batches) const {
     apot::ApotObserver observer(b, k);
     if (alpha) {
-      check_argument(batches.empty(), "quantkit apot", "--alpha", *alpha,
+      check_argument(batches.empty(), where, "--alpha", *alpha,
                      "either --alpha or data to observe, not both");
-      check_argument(std::isfinite(*alpha) && *alpha >= 0, "quantkit apot", "--alpha", *alpha,
+      check_argument(std::isfinite(*alpha) && *alpha >= 0, where, "--alpha", *alpha,
                      "a finite value >= 0");
       observer.set_min_val(-*alpha);
       observer.set_max_val(*alpha);
     } else {
-      check_argument(!batches.empty(), "quantkit apot", "--alpha", "(missing)",
+      check_argument(!batches.empty(), where, "--alpha", "(missing)",
                      "--alpha or at least one .npy batch to observe");
       for (const std::string& path : batches) observer.observe(read_npy(path));
     }

@@ -13,7 +13,9 @@
 
 #include "cli_support.h"
 #include "model_support.h"
+#include "nonfinite_inputs.h"
 #include "quantkit/core/error.h"
+#include "quantkit/core/atomic_file.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/data/samples.h"
 #include "quantkit/onnx/onnx_export.h"
@@ -37,6 +39,7 @@ struct EvaluateArgs {
   std::size_t compare_samples = 64;
   int threads = 1;
   std::string out = "out";
+  bool allow_nonfinite = false;
 };
 
 std::size_t argmax(const Tensor& logits) {
@@ -84,14 +87,17 @@ void evaluate(const EvaluateArgs& a) {
   for (const std::string& c : a.configs) pipeline::config_by_name(c);  // validate early
   std::filesystem::create_directories(a.out);
   const graph::Graph fp32 = onnx::import_onnx(a.model);
-  check_argument(fp32.inputs().size() == 1 && fp32.outputs().size() >= 1, "quantkit evaluate",
+  check_argument(fp32.inputs().size() == 1 && fp32.outputs().size() >= 1, "evaluate",
                  "MODEL", a.model, "a classifier with one input and logits as first output");
   const graph::TensorType& input = fp32.inputs()[0]->type();
   const std::size_t batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
   const data::Batches calib = data::load_batches(a.calib, input, a.calib_samples);
   const data::Batches test = data::load_batches(a.test_images, input, a.test_limit);
+  // Every config below runs a quantized model on the test images.
+  check_finite_model_input(test.batches, static_cast<std::int64_t>(batch), "evaluate",
+                           "--test-images " + a.test_images, a.allow_nonfinite);
   const std::vector<std::int64_t> labels = data::load_labels(a.test_labels, test.samples);
-  check_argument(labels.size() == test.samples, "quantkit evaluate", "--test-labels",
+  check_argument(labels.size() == test.samples, "evaluate", "--test-labels",
                  std::to_string(labels.size()) + " labels",
                  std::to_string(test.samples) + " (one per test image)");
   const std::span<const Tensor> compare_inputs(
@@ -207,11 +213,17 @@ void register_evaluate_command(CLI::App& app) {
   c->add_option("--test-images", args->test_images, "Test images (IDX, .npy)")->required()->check(CLI::ExistingPath);
   c->add_option("--test-labels", args->test_labels, "Test labels (IDX)")->required()->check(CLI::ExistingFile);
   c->add_option("--configs", args->configs, "Quantization configs to evaluate")->delimiter(',');
-  c->add_option("--calib-samples", args->calib_samples, "Calibration images to use");
-  c->add_option("--test-limit", args->test_limit, "Evaluate on the first N test images (0 = all)");
-  c->add_option("--latency-iterations", args->latency_iterations, "Timed single-image runs per model")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
-  c->add_option("--threads", args->threads, "Threads")->check(CLI::Range(1, 256));
+  c->add_option("--calib-samples", args->calib_samples, "Calibration images to use, 1 to 10^8")
+      ->transform(integer_in(1, 100'000'000));
+  c->add_option("--test-limit", args->test_limit,
+                "Evaluate on the first N test images (0 = all), 0 to 10^8")
+      ->transform(integer_in(0, 100'000'000));
+  c->add_option("--latency-iterations", args->latency_iterations,
+                "Timed single-image runs per model, 1 to 10^6")
+      ->transform(integer_in(1, 1'000'000));
+  c->add_option("--threads", args->threads, "Threads, 1 to 256")
+      ->transform(integer_in(1, kMaxThreads));
+  add_allow_nonfinite_flag(*c, args->allow_nonfinite);
   c->add_option("--out", args->out, "Output folder");
   c->callback([args] { evaluate(*args); });
 }

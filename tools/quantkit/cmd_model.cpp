@@ -7,6 +7,7 @@
 
 #include "cli_support.h"
 #include "model_support.h"
+#include "nonfinite_inputs.h"
 #include "quantkit/core/error.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/onnx/onnx_import.h"
@@ -70,16 +71,17 @@ struct RunArgs {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   int threads = 1;
+  bool allow_nonfinite = false;
 };
 
 void run(const RunArgs& a) {
   const LoadedModel model(a.model, a.threads);
   const auto graph_inputs = model.graph().inputs();
-  check_argument(a.inputs.size() == graph_inputs.size(), "quantkit run", "--input",
+  check_argument(a.inputs.size() == graph_inputs.size(), "run", "--input",
                  std::to_string(a.inputs.size()) + " files",
                  std::to_string(graph_inputs.size()) + " (one per model input)");
   const auto graph_outputs = model.graph().outputs();
-  check_argument(a.outputs.size() == graph_outputs.size(), "quantkit run", "--output",
+  check_argument(a.outputs.size() == graph_outputs.size(), "run", "--output",
                  std::to_string(a.outputs.size()) + " files",
                  std::to_string(graph_outputs.size()) + " (one per model output)");
   std::vector<Tensor> xs;
@@ -89,10 +91,15 @@ void run(const RunArgs& a) {
     if (x.dtype() == want.dtype && x.shape() != want.shape && x.numel() == want.numel()) {
       x = x.reshape(want.shape);  // e.g. a [28, 28] image for a [1, 1, 28, 28] input
     }
-    check_argument(x.dtype() == want.dtype && x.shape() == want.shape, "quantkit run",
+    check_argument(x.dtype() == want.dtype && x.shape() == want.shape, "run",
                    "--input " + a.inputs[i],
                    std::string(dtype_name(x.dtype())) + shape_to_string(x.shape()),
                    "model input '" + graph_inputs[i]->name() + "' of type " + want.to_string());
+    if (is_quantized(model.graph())) {  // an fp32 model propagates NaN itself
+      const std::int64_t batch = want.shape.empty() ? 1 : want.shape[0];
+      check_finite_model_input(std::span<const Tensor>(&x, 1), batch, "run",
+                               "--input " + a.inputs[i], a.allow_nonfinite);
+    }
     xs.push_back(std::move(x));
   }
   const std::vector<Tensor> ys = model.run(xs);
@@ -114,13 +121,12 @@ void bench(const BenchArgs& a) {
                              "p50 ms", "p90 ms", "p99 ms", "min ms");
   }
   for (int t : a.threads) {
-    check_argument(t >= 1, "quantkit bench", "--threads", t, "values >= 1");
     const LoadedModel model(a.model, t);
     std::vector<Tensor> xs;
     for (const graph::Value* v : model.graph().inputs()) {
       // Deterministic inputs in [0, 1): latency does not depend on the values.
       Tensor x = Tensor::empty(v->shape(), v->dtype());
-      check_argument(v->dtype() == DType::Float32, "quantkit bench", "MODEL", a.model,
+      check_argument(v->dtype() == DType::Float32, "bench", "MODEL", a.model,
                      "a model with float32 inputs");
       float* p = x.data<float>();
       for (std::int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>(i % 97) / 97.0f;
@@ -158,18 +164,22 @@ void register_model_commands(CLI::App& app) {
         ->check(CLI::ExistingFile);
     c->add_option("--output", args->outputs, "Output .npy, one per model output, in order")
         ->required();
-    c->add_option("--threads", args->threads, "Threads (results do not depend on it)")
-        ->check(CLI::Range(1, 256));
+    c->add_option("--threads", args->threads, "Threads, 1 to 256 (results do not depend on it)")
+        ->transform(integer_in(1, kMaxThreads));
+    add_allow_nonfinite_flag(*c, args->allow_nonfinite);
     c->callback([args] { run(*args); });
   }
   {
     auto args = std::make_shared<BenchArgs>();
     CLI::App* c = app.add_subcommand("bench", "Single-input latency percentiles of an ONNX model");
     c->add_option("MODEL", args->model, "ONNX model")->required()->check(CLI::ExistingFile);
-    c->add_option("--threads", args->threads, "Thread counts to measure (e.g. --threads 1 2)");
-    c->add_option("--iterations", args->iterations, "Timed runs per thread count")
-        ->check(CLI::Range(1, 10000000));
-    c->add_option("--warmup", args->warmup, "Untimed runs first");
+    c->add_option("--threads", args->threads,
+                  "Thread counts to measure, each 1 to 256 (e.g. --threads 1 2)")
+        ->transform(integer_in(1, kMaxThreads));
+    c->add_option("--iterations", args->iterations, "Timed runs per thread count, 1 to 10^7")
+        ->transform(integer_in(1, 10'000'000));
+    c->add_option("--warmup", args->warmup, "Untimed runs first, 0 to 10^6")
+        ->transform(integer_in(0, 1'000'000));
     c->add_flag("--json", args->json, "Print JSON instead of a table");
     c->callback([args] { bench(*args); });
   }

@@ -10,7 +10,9 @@
 
 #include "cli_support.h"
 #include "model_support.h"
+#include "nonfinite_inputs.h"
 #include "quantkit/core/error.h"
+#include "quantkit/core/atomic_file.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/data/samples.h"
 #include "quantkit/onnx/onnx_export.h"
@@ -49,7 +51,7 @@ struct QuantizeArgs {
 void quantize(const QuantizeArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   const graph::Graph fp32 = onnx::import_onnx(a.model);
-  check_argument(fp32.inputs().size() == 1, "quantkit quantize", "MODEL", a.model,
+  check_argument(fp32.inputs().size() == 1, "quantize", "MODEL", a.model,
                  "a model with one input");
   pipeline::config_by_name(a.config);  // validate before reading data
   const graph::TensorType& input = fp32.inputs()[0]->type();
@@ -58,7 +60,7 @@ void quantize(const QuantizeArgs& a) {
     const std::size_t batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
     calib = data::load_batches(a.calib, input, a.calib_batches * batch);
   }
-  check_argument(a.config == "int8-dynamic" || !calib.batches.empty(), "quantkit quantize",
+  check_argument(a.config == "int8-dynamic" || !calib.batches.empty(), "quantize",
                  "--calib", a.calib.empty() ? "(none)" : a.calib,
                  "calibration data (IDX or .npy) for the static config '" + a.config + "'");
   ProgressBar bar("calibrating", calib.batches.size());
@@ -89,16 +91,19 @@ struct CompareArgs {
   std::size_t batches = 32;
   std::string svg;
   bool json = false;
+  bool allow_nonfinite = false;
 };
 
 void compare(const CompareArgs& a) {
   const graph::Graph fp32 = onnx::import_onnx(a.fp32);
   const graph::Graph quant = import_for_running(a.quantized);
-  check_argument(fp32.inputs().size() == 1, "quantkit compare", "FP32", a.fp32,
+  check_argument(fp32.inputs().size() == 1, "compare", "FP32", a.fp32,
                  "a model with one input");
   const graph::TensorType& input = fp32.inputs()[0]->type();
   const std::size_t batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
   const data::Batches d = data::load_batches(a.data, input, a.batches * batch);
+  check_finite_model_input(d.batches, static_cast<std::int64_t>(batch), "compare",
+                           "--data " + a.data, a.allow_nonfinite);
   const auto layers = pipeline::compare_layers(fp32, quant, d.batches);
   if (!a.svg.empty()) {
     std::vector<std::string> rows;
@@ -145,8 +150,9 @@ void register_quantize_commands(CLI::App& app) {
                   "directory of .npy files")
         ->check(CLI::ExistingPath);
     c->add_option("--config", args->config, "One of: " + config_help())->required();
-    c->add_option("--calib-batches", args->calib_batches, "Most calibration batches to run")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
+    c->add_option("--calib-batches", args->calib_batches,
+                  "Most calibration batches to run, 1 to 10^7")
+        ->transform(integer_in(1, 10'000'000));
     c->add_option("--report", args->report, "Also write the JSON report to this file");
     c->callback([args] { quantize(*args); });
   }
@@ -161,10 +167,11 @@ void register_quantize_commands(CLI::App& app) {
     c->add_option("--data", args->data, "Input data (IDX or .npy, as for --calib)")
         ->required()
         ->check(CLI::ExistingPath);
-    c->add_option("--batches", args->batches, "Most batches to compare on")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
+    c->add_option("--batches", args->batches, "Most batches to compare on, 1 to 10^7")
+        ->transform(integer_in(1, 10'000'000));
     c->add_option("--svg", args->svg, "Write a per-layer SQNR bar chart (SVG)");
     c->add_flag("--json", args->json, "Print JSON instead of a table");
+    add_allow_nonfinite_flag(*c, args->allow_nonfinite);
     c->callback([args] { compare(*args); });
   }
 }

@@ -1,5 +1,6 @@
 // `quantkit tensor quantize | dequantize | fake-quantize | observe`: the uniform affine
 // quantization library on .npy files.
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,9 +15,9 @@ namespace {
 
 const std::vector<std::string> kQuantDTypes = {"int8", "uint8", "int16", "int32"};
 
-Tensor read_float32(const std::string& path, const char* flag) {
+Tensor read_float32(const std::string& path, std::string_view where, const char* flag) {
   Tensor t = read_npy(path);
-  check_argument(t.dtype() == DType::Float32, "quantkit", flag,
+  check_argument(t.dtype() == DType::Float32, where, flag,
                  path + " (" + std::string(dtype_name(t.dtype())) + ")", "a float32 .npy file");
   return t;
 }
@@ -36,7 +37,7 @@ struct QuantizeCommand {
   void run() {
     qparams.resolve();
     const QuantRange range = qparams.range(dtype_from_name(qparams.dtype, "--dtype"));
-    const Tensor x = read_float32(in, "--in");
+    const Tensor x = read_float32(in, qparams.where, "--in");
     const Tensor q = qparams.per_channel
                          ? quantize_per_channel(x, qparams.channel_scales,
                                                 qparams.channel_zero_points, *qparams.axis, range)
@@ -63,7 +64,8 @@ struct DequantizeCommand {
     qparams.resolve();
     const Tensor q = read_npy(in);
     if (!qparams.dtype.empty()) {
-      check_argument(dtype_name(q.dtype()) == qparams.dtype, "quantkit", "--dtype", qparams.dtype,
+      check_argument(dtype_name(q.dtype()) == qparams.dtype, qparams.where, "--dtype",
+                     qparams.dtype,
                      "the dtype of " + in + " (" + std::string(dtype_name(q.dtype())) + ")");
     }
     // Validates the codes' dtype and, when given, the range the zero point must lie in.
@@ -94,7 +96,7 @@ struct FakeQuantizeCommand {
     qparams.resolve();
     const QuantRange range =
         qparams.range(dtype_from_name(qparams.dtype.empty() ? "uint8" : qparams.dtype, "--dtype"));
-    const Tensor x = read_float32(in, "--in");
+    const Tensor x = read_float32(in, qparams.where, "--in");
     const Tensor y = qparams.per_channel
                          ? fake_quantize_per_channel(x, qparams.channel_scales,
                                                      qparams.channel_zero_points, *qparams.axis,
@@ -127,25 +129,33 @@ struct ObserveCommand {
         ->check(CLI::IsMember({"int8", "uint8"}));
     c->add_flag("--symmetric", symmetric, "Symmetric qparams (default: affine)");
     c->add_flag("--reduce-range", reduce_range, "Use one bit less of the range (like torch)");
-    c->add_option("--quant-min", quant_min, "Custom range lower bound (with --quant-max)");
-    c->add_option("--quant-max", quant_max, "Custom range upper bound (with --quant-min)");
-    c->add_option("--eps", eps, "Smallest scale (default: float32 epsilon)");
-    c->add_option("--axis", axis, "Channel axis (per-channel observers; default 0)");
+    // int8 / uint8 bounds are checked by the observer; these only keep the text a number.
+    c->add_option("--quant-min", quant_min, "Custom range lower bound (with --quant-max)")
+        ->transform(integer_in(-255, 255));
+    c->add_option("--quant-max", quant_max, "Custom range upper bound (with --quant-min)")
+        ->transform(integer_in(-255, 255));
+    c->add_option("--eps", eps, "Smallest scale (default: float32 epsilon)")
+        ->transform(number_in(std::numeric_limits<float>::denorm_min(),
+                          std::numeric_limits<float>::max()));
+    c->add_option("--axis", axis, "Channel axis (per-channel observers; default 0)")
+        ->transform(integer_in(-kMaxAxis, kMaxAxis - 1));
     c->add_option("--averaging-constant", averaging_constant,
-                  "Moving-average weight of a new batch (default 0.01)");
-    c->add_option("--bins", bins, "Histogram bins (histogram observer; default 2048)");
+                  "Moving-average weight of a new batch, in (0, 1] (default 0.01)")
+        ->transform(number_in(std::numeric_limits<float>::denorm_min(), 1.0));
+    c->add_option("--bins", bins, "Histogram bins, 1 to 65536 (histogram observer; default 2048)")
+        ->transform(integer_in(1, 65536));
     c->add_option("batches", batches, "float32 .npy batches, observed in order")->required();
     c->callback([this] { run(); });
   }
 
   void run() {
     const bool per_channel = observer.find("per-channel") != std::string::npos;
-    check_argument(per_channel || !axis, "quantkit tensor observe", "--axis", axis.value_or(0),
+    check_argument(per_channel || !axis, "tensor observe", "--axis", axis.value_or(0),
                    "no --axis for the per-tensor observer '" + observer + "'");
     check_argument(observer.find("moving-average") != std::string::npos || !averaging_constant,
-                   "quantkit tensor observe", "--averaging-constant",
+                   "tensor observe", "--averaging-constant",
                    averaging_constant.value_or(0.0f), "a moving-average observer");
-    check_argument(observer == "histogram" || !bins, "quantkit tensor observe", "--bins",
+    check_argument(observer == "histogram" || !bins, "tensor observe", "--bins",
                    bins.value_or(0), "--observer histogram");
     ObserverOptions options;
     options.dtype = dtype_from_name(dtype, "--dtype");
@@ -161,7 +171,9 @@ struct ObserveCommand {
     if (averaging_constant) options.averaging_constant = *averaging_constant;
     if (bins) options.bins = *bins;
     std::unique_ptr<Observer> obs = make_observer(observer, options);
-    for (const std::string& path : batches) obs->observe(read_float32(path, "batches"));
+    for (const std::string& path : batches) {
+      obs->observe(read_float32(path, "tensor observe", "batches"));
+    }
     const QParams qp = obs->calculate_qparams();
     nlohmann::json out;
     out["scale"] = qp.scale;

@@ -11,7 +11,9 @@
 // Inputs are float32 (quantize / fake quantize) or the range's dtype (dequantize).
 // Non-finite inputs (torch leaves them undefined): +inf -> quant_max, -inf -> quant_min,
 // NaN -> quant_min (what torch's x86 build produces); the fake-quant STE mask is false for
-// all three. Empty tensors are valid and give empty results.
+// all three. This is defined, not an error, so a quantized model given NaN returns finite
+// numbers: callers feeding user data check it first (core/nonfinite.h; the CLI refuses it
+// unless --allow-nonfinite, see docs/cli.md). Empty tensors are valid and give empty results.
 //
 // Every function validates its arguments and throws quantkit::Error naming the bad one:
 // scales must be finite, > 0 and round to a normal float32 (so 1/float32(scale) is finite);
