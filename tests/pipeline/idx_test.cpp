@@ -112,6 +112,20 @@ TEST(Idx, MaybeGunzipPassesPlainBytesThroughAndRejectsBadStreams) {
                Error);
 }
 
+// The fuzzer's seeds (fuzz/corpus/idx_fuzz, raw and gzipped) must stay valid files, or
+// fuzzing silently loses the paths they open.
+TEST(Idx, FuzzSeedsAreValidFiles) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "fuzz" / "corpus" / "idx_fuzz";
+  int gzipped = 0, plain = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(seeds)) {
+    EXPECT_NO_THROW(read_idx(entry.path())) << entry.path();
+    ++(entry.path().extension() == ".gz" ? gzipped : plain);
+  }
+  EXPECT_GE(gzipped, 2);
+  EXPECT_GE(plain, 4);
+}
+
 TEST_F(TempDir, ReadsGzippedAndPlainFilesAlike) {
   const std::string bytes = idx_bytes(0x08, {3}, "\x07\x08\x09");
   const Tensor plain = read_idx(write("a-idx1-ubyte", bytes));
