@@ -16,8 +16,7 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little, "parse_idx swaps into little endian");
 
-std::string gunzip(const std::string& compressed, const std::string& origin,
-                   std::size_t max_bytes) {
+std::string gunzip(std::string_view compressed, const std::string& origin, std::size_t max_bytes) {
   z_stream stream{};
   if (inflateInit2(&stream, 15 + 16) != Z_OK) throw Error("read_idx: zlib init failed");
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
@@ -56,13 +55,16 @@ std::uint32_t big_endian_u32(const std::byte* p) {
 
 }  // namespace
 
-std::string read_maybe_gzipped(const std::filesystem::path& path, std::size_t max_bytes) {
-  std::string bytes = read_regular_file(path, "read_idx", max_bytes);
+std::string maybe_gunzip(std::string bytes, const std::string& origin, std::size_t max_bytes) {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
       static_cast<unsigned char>(bytes[1]) == 0x8b) {
-    return gunzip(bytes, path.string(), max_bytes);
+    return gunzip(bytes, origin, max_bytes);
   }
   return bytes;
+}
+
+std::string read_maybe_gzipped(const std::filesystem::path& path, std::size_t max_bytes) {
+  return maybe_gunzip(read_regular_file(path, "read_idx", max_bytes), path.string(), max_bytes);
 }
 
 Tensor parse_idx(std::span<const std::byte> bytes, const std::string& origin) {
@@ -91,16 +93,17 @@ Tensor parse_idx(std::span<const std::byte> bytes, const std::string& origin) {
   if (bytes.size() < header) throw fail("truncated header (" + std::to_string(rank) + " dims)");
   Shape shape;
   const std::size_t item = dtype_size(dtype);
+  const std::uint64_t payload = bytes.size() - header;
+  const std::uint64_t max_numel = payload / item;
+  // Saturates at max_numel + 1 instead of overflowing, and keeps reading the dims: a later
+  // zero dim still makes a valid empty tensor (numpy and torch accept [70000, 70000, 0]).
   std::uint64_t numel = 1;
   for (std::size_t d = 0; d < rank; ++d) {
     const std::uint32_t n = big_endian_u32(bytes.data() + 4 + 4 * d);
     shape.push_back(static_cast<std::int64_t>(n));
-    numel *= n;
-    // Checked per dim so the product cannot overflow before the size comparison.
-    if (numel * item > bytes.size()) break;
+    numel = (n != 0 && numel > max_numel / n) ? max_numel + 1 : numel * n;
   }
-  const std::uint64_t payload = bytes.size() - header;
-  if (numel * item != payload) {
+  if (numel > max_numel || numel * item != payload) {
     throw fail("header says " + shape_to_string(shape) + " of " + std::string(dtype_name(dtype)) +
                " but the file holds " + std::to_string(payload) + " data bytes");
   }

@@ -56,6 +56,7 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
   for (const ExecutionPlan::Step& step : plan_.steps) {
     args.clear();
     for (std::size_t s : step.inputs) args.push_back(slots[s]);
+    const OpKind op = step.node->op();
     std::vector<Tensor> results;
     if (stateful_ && op_schema(op).traits.category == OpCategory::Stateful) {
       try {

@@ -90,6 +90,40 @@ TEST(Idx, RejectsMalformedHeadersWithClearErrors) {
   EXPECT_NE(message(idx_bytes(0x08, {0xffffffffu, 0xffffffffu}, "abc")).find("holds 3 data bytes"),
             std::string::npos);
   EXPECT_NE(message(idx_bytes(0x0C, {2}, "abc")).find("holds 3 data bytes"), std::string::npos);
+  // The message names every dim the header claims, not only those read before the size check.
+  EXPECT_NE(message(idx_bytes(0x0D, {0xffffffffu, 0xffffffffu, 2}, "abcd"))
+                .find("[4294967295, 4294967295, 2] of float32"),
+            std::string::npos);
+}
+
+TEST(Idx, ZeroDimAfterHugeDimsIsAValidEmptyTensor) {
+  // 65536^3 * 0 elements: the product of the leading dims exceeds the (empty) payload, but the
+  // last dim makes the tensor empty and the file exact, as numpy would read it.
+  const Tensor t = parse(idx_bytes(0x08, {65536, 65536, 65536, 0}, ""));
+  EXPECT_EQ(t.shape(), (Shape{65536, 65536, 65536, 0}));
+  EXPECT_EQ(t.numel(), 0);
+}
+
+TEST(Idx, MaybeGunzipPassesPlainBytesThroughAndRejectsBadStreams) {
+  EXPECT_EQ(maybe_gunzip("plain", "test"), "plain");
+  // The gzip magic followed by garbage, and a gzip member cut after its header.
+  EXPECT_THROW(maybe_gunzip(std::string("\x1f\x8b\x08\x00garbage", 11), "test"), Error);
+  EXPECT_THROW(maybe_gunzip(std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10), "test"),
+               Error);
+}
+
+// The fuzzer's seeds (fuzz/corpus/idx_fuzz, raw and gzipped) must stay valid files, or
+// fuzzing silently loses the paths they open.
+TEST(Idx, FuzzSeedsAreValidFiles) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "fuzz" / "corpus" / "idx_fuzz";
+  int gzipped = 0, plain = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(seeds)) {
+    EXPECT_NO_THROW(read_idx(entry.path())) << entry.path();
+    ++(entry.path().extension() == ".gz" ? gzipped : plain);
+  }
+  EXPECT_GE(gzipped, 2);
+  EXPECT_GE(plain, 4);
 }
 
 TEST_F(TempDir, ReadsGzippedAndPlainFilesAlike) {

@@ -25,5 +25,9 @@ Tensor parse_idx(std::span<const std::byte> bytes, const std::string& origin = "
 // uncompressed sizes above `max_bytes` (default 2 GiB).
 std::string read_maybe_gzipped(const std::filesystem::path& path,
                                std::size_t max_bytes = std::size_t{1} << 31);
+// The same on bytes already in memory (`origin` names them in errors): gunzips them when they
+// start with the gzip magic, returns them unchanged otherwise.
+std::string maybe_gunzip(std::string bytes, const std::string& origin,
+                         std::size_t max_bytes = std::size_t{1} << 31);
 
 }  // namespace quantkit::data
