@@ -313,10 +313,9 @@ std::vector<OpSchema> build_schemas() {
   add(OpKind::QuantizedAdd, "quantized_add",
       "quantized_add(a: Q[...], b: Q[...]; a_zero_point: int, a_multiplier: float, "
       "b_zero_point: int, b_multiplier: float, out_zero_point, quant_min, quant_max: int, "
-      "dtype, rounding: string) -> Q[broadcast]  (clamp(R(f64(a - a_zp) * a_mult) + R(f64(b - "
-      "b_zp) * b_mult) + out_zp) in int32, R = trunc for rounding 'toward_zero' (torchao's "
-      "add_relu), "
-      "round half to even for 'half_even' (torchao's add))",
+      "dtype, rounding: string = 'half_even') -> Q[broadcast]  (v = f32(a - a_zp) * "
+      "f32(a_mult) + f32(b - b_zp) * f32(b_mult) in float32; clamp(round_half_even(v) + "
+      "out_zp): kernels/eltwise.h)",
       {"a", "b"}, 2,
       {{"a_zero_point", K::Int},
        {"a_multiplier", K::Float},

@@ -573,8 +573,10 @@ Types quantized_add(const InferContext& ctx) {
                   std::to_string(m));
   }
   const std::string& rounding = ctx.attr_string("rounding");
-  ctx.check(rounding == "toward_zero" || rounding == "half_even",
-            "attribute 'rounding' must be 'toward_zero' or 'half_even', got '" + rounding + "'");
+  // Deployment arithmetic rounds to nearest (kernels/eltwise.h); torchao's truncating
+  // add_relu lives in the reference representation, not in this fused op.
+  ctx.check(rounding == "half_even",
+            "attribute 'rounding' must be 'half_even', got '" + rounding + "'");
   return {TensorType{dtype, broadcast_shapes(ctx, ctx.input(0).shape, ctx.input(1).shape)}};
 }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "quantkit/graph/interpreter.h"
+#include "quantkit/kernels/eltwise.h"
+#include "quantkit/kernels/pool.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/qparams.h"
 
@@ -92,21 +94,61 @@ class DequantizeOp final : public ExecOp {
   std::int64_t zero_point_;
 };
 
+// Same-shape quantized add in any layout (elementwise), split by element ranges.
 class QuantizedAddOp final : public ExecOp {
  public:
-  QuantizedAddOp(const QAddParams& p, std::int64_t numel) : p_(p), numel_(numel) {}
+  QuantizedAddOp(const kernels::BinaryParams& p, std::int64_t numel) : p_(p), numel_(numel) {}
   void run(Frame& f) const override {
     const std::byte* a = f.in(inputs[0]);
     const std::byte* b = f.in(inputs[1]);
     std::byte* o = f.out(outputs[0]);
     f.pool().parallel_for(numel_, kMinBytesPerChunk, [&](std::int64_t begin, std::int64_t end) {
-      qadd(a + begin, b + begin, o + begin, end - begin, p_);
+      kernels::binary(p_, a + begin, b + begin, o + begin, end - begin, false);
     });
   }
 
  private:
-  QAddParams p_;
+  kernels::BinaryParams p_;
   std::int64_t numel_;
+};
+
+// Broadcasting quantized add of NHWC images ([N,1,1,C] × [N,H,W,C]: squeeze-excitation),
+// split by output pixels.
+class BroadcastAddOp final : public ExecOp {
+ public:
+  BroadcastAddOp(const kernels::BinaryParams& p, const Shape& a, const Shape& b) : op_(p) {
+    op_.setup({a[0], a[2], a[3], a[1]}, {b[0], b[2], b[3], b[1]});
+  }
+  void run(Frame& f) const override {
+    const std::byte* a = f.in(inputs[0]);
+    const std::byte* b = f.in(inputs[1]);
+    std::byte* o = f.out(outputs[0]);
+    const std::int64_t min_pixels =
+        std::max<std::int64_t>(1, kMinBytesPerChunk / std::max<std::int64_t>(1, op_.output_shape()[3]));
+    f.pool().parallel_for(op_.output_pixels(), min_pixels,
+                          [&](std::int64_t begin, std::int64_t end) {
+                            op_.run(a, b, o, begin, end);
+                          });
+  }
+
+ private:
+  kernels::BinaryElementwise op_;
+};
+
+// int8/uint8 max_pool2d on NHWC images (exact: same qparams in and out), split by pixels.
+class MaxPoolOp final : public ExecOp {
+ public:
+  MaxPoolOp(const kernels::PoolParams& p, const Shape& x) : pool_(p) { pool_.setup(x[0], x[2], x[3]); }
+  const char* kernel_name() const { return pool_.kernel_name(); }
+  void run(Frame& f) const override {
+    const std::byte* x = f.in(inputs[0]);
+    std::byte* y = f.out(outputs[0]);
+    f.pool().parallel_for(pool_.shape().output_pixels(), 64,
+                          [&](std::int64_t begin, std::int64_t end) { pool_.run(x, y, begin, end); });
+  }
+
+ private:
+  kernels::Pool2d pool_;
 };
 
 class FallbackOp final : public ExecOp {
@@ -162,24 +204,63 @@ std::unique_ptr<ExecOp> make_dequantize(const Node& node, std::size_t in, std::s
   return op;
 }
 
-std::unique_ptr<ExecOp> make_quantized_add(const Node& node, std::size_t a, std::size_t b,
-                                           std::size_t out) {
-  if (node.input(0)->shape() != node.input(1)->shape()) return nullptr;
-  QAddParams p;
+kernels::BinaryParams add_params(const Node& node) {
+  kernels::BinaryParams p;
+  p.op = kernels::BinaryOp::Add;
+  p.dtype = node.attr_dtype("dtype");
   p.a_zero_point = static_cast<std::int32_t>(node.attr_int("a_zero_point"));
   p.b_zero_point = static_cast<std::int32_t>(node.attr_int("b_zero_point"));
   p.out_zero_point = static_cast<std::int32_t>(node.attr_int("out_zero_point"));
-  p.a_multiplier = node.attr_float("a_multiplier");
-  p.b_multiplier = node.attr_float("b_multiplier");
-  p.quant_min = static_cast<std::int32_t>(node.attr_int("quant_min"));
-  p.quant_max = static_cast<std::int32_t>(node.attr_int("quant_max"));
-  p.half_even = node.attr_string("rounding") == "half_even";
-  p.dtype = node.attr_dtype("dtype");
-  if (!qadd_supported(p)) return nullptr;
-  auto op = std::make_unique<QuantizedAddOp>(p, node.output()->type().numel());
+  p.a_multiplier = static_cast<float>(node.attr_float("a_multiplier"));
+  p.b_multiplier = static_cast<float>(node.attr_float("b_multiplier"));
+  p.qmin = static_cast<std::int32_t>(node.attr_int("quant_min"));
+  p.qmax = static_cast<std::int32_t>(node.attr_int("quant_max"));
+  return p;
+}
+
+std::unique_ptr<ExecOp> make_quantized_add(const Node& node, std::size_t a, std::size_t b,
+                                           std::size_t out, bool channels_last) {
+  const Shape& as = node.input(0)->shape();
+  const Shape& bs = node.input(1)->shape();
+  std::unique_ptr<ExecOp> op;
+  if (as == bs) {
+    op = std::make_unique<QuantizedAddOp>(add_params(node), node.output()->type().numel());
+  } else if (channels_last && as.size() == 4 && bs.size() == 4) {
+    op = std::make_unique<BroadcastAddOp>(add_params(node), as, bs);
+  } else {
+    return nullptr;
+  }
   op->inputs = {a, b};
   op->outputs = {out};
-  op->label = "quantized_add '" + node.name() + "'";
+  op->label = "quantized_add '" + node.name() + "'" + (as == bs ? "" : " (broadcast)");
+  return op;
+}
+
+std::unique_ptr<ExecOp> make_max_pool2d_nhwc(const Node& node, std::size_t in, std::size_t out) {
+  const Shape& x = node.input(0)->shape();
+  const DType dtype = node.input(0)->dtype();
+  if (x.size() != 4 || (dtype != DType::Int8 && dtype != DType::UInt8)) return nullptr;
+  const auto& kernel = node.attr_ints("kernel_size");
+  const auto& stride = node.attr_ints("stride");
+  const auto& padding = node.attr_ints("padding");
+  const auto& dilation = node.attr_ints("dilation");
+  kernels::PoolParams p;
+  p.kind = kernels::PoolKind::Max;
+  p.dtype = dtype;
+  p.channels = x[1];
+  p.kernel_h = static_cast<int>(kernel[0]);
+  p.kernel_w = static_cast<int>(kernel[1]);
+  p.stride_h = static_cast<int>(stride[0]);
+  p.stride_w = static_cast<int>(stride[1]);
+  p.dilation_h = static_cast<int>(dilation[0]);
+  p.dilation_w = static_cast<int>(dilation[1]);
+  p.pad_top = p.pad_bottom = static_cast<int>(padding[0]);
+  p.pad_left = p.pad_right = static_cast<int>(padding[1]);
+  p.ceil_mode = node.attr_int("ceil_mode") != 0;
+  auto op = std::make_unique<MaxPoolOp>(p, x);
+  op->inputs = {in};
+  op->outputs = {out};
+  op->label = "max_pool2d '" + node.name() + "' (nhwc " + op->kernel_name() + ")";
   return op;
 }
 

@@ -1,14 +1,13 @@
 #pragma once
-// The runtime's fused integer ops, planned once per node: int8 weights pre-packed for
-// kernels::qlinear, requantization constants prepared, conv2d as im2col (padding reads the
-// input zero point) + int8 GEMM per image and group, quantized add through the vectorized
-// qadd kernels. Each equals the graph's reference kernel of the same op bit for bit
-// (src/graph/reference_kernels/quantized_ops.cpp) for every ISA level and thread count.
+// The runtime's fused ops that do not fit the create / setup / run ops of exec_ops.h: the
+// dynamic quantized linear (its activation qparams come from the whole input's min/max at
+// run time), with int8 weights pre-packed for kernels::qlinear. Equal to the graph's
+// reference kernel (src/graph/reference_kernels/quantized_ops.cpp) bit for bit at every ISA
+// level and thread count.
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "qadd_kernels.h"
 #include "thread_pool.h"
 #include "quantkit/core/tensor.h"
 #include "quantkit/graph/graph.h"

@@ -182,14 +182,21 @@ struct Runtime::Impl {
         op->inputs[0] = nhwc(in0);
         slots[out].layout = Layout::Nhwc;
       }
+    } else if (kind == OpKind::MaxPool2d && is_quantized_image(slots[in0].type)) {
+      op = detail::make_max_pool2d_nhwc(n, in0, out);
+      if (op) {
+        op->inputs[0] = nhwc(in0);
+        slots[out].layout = Layout::Nhwc;
+      }
     } else if (kind == OpKind::QuantizedLinear) {
       op = detail::make_quantized_linear(n, logical(in0), out);
     } else if (kind == OpKind::QuantizedAdd) {
       const std::size_t b0 = step.inputs[1];
       const bool channels_last =
-          is_quantized_image(slots[in0].type) &&
-          (slots[in0].layout == Layout::Nhwc || slots[b0].layout == Layout::Nhwc);
-      op = detail::make_quantized_add(n, in0, b0, out);
+          is_quantized_image(slots[in0].type) && is_quantized_image(slots[b0].type) &&
+          (slots[in0].layout == Layout::Nhwc || slots[b0].layout == Layout::Nhwc ||
+           slots[in0].type.shape != slots[b0].type.shape);
+      op = detail::make_quantized_add(n, in0, b0, out, channels_last);
       if (op && channels_last) {
         op->inputs = {nhwc(in0), nhwc(b0)};
         slots[out].layout = Layout::Nhwc;

@@ -237,7 +237,6 @@ Outputs quantized_add(const Node& n, Inputs in) {
   p.out.quant_min = n.attr_int("quant_min");
   p.out.quant_max = n.attr_int("quant_max");
   p.out.dtype = n.attr_dtype("dtype");
-  p.round_half_even = n.attr_string("rounding") == "half_even";
   return one(ref::quantized_add(in[0], in[1], p));
 }
 Outputs dynamic_quantized_linear(const Node& n, Inputs in) {

@@ -73,32 +73,31 @@ Tensor quantized_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 }
 
 Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams& p) {
-  // torchao: x_i32 = R((x_i32 - x_zp) * (x_scale / out_scale)), a float64 product (the
-  // scale ratio is a float64 0-d tensor), R = out_dtype's truncation (add_relu) or
-  // torch.round(...).to(int32) (add).
-  const bool half_even = p.round_half_even;
-  auto rescale = [half_even](const Tensor& q, std::int64_t zp, double multiplier) {
+  // The runtime's quantized add (kernels/eltwise.h, XNNPACK's fp32 vadd): in float32,
+  //   v = float(a - a_zp) * float32(a_multiplier) + float(b - b_zp) * float32(b_multiplier)
+  // each product and the sum rounded to float32, then clamp, round half to even, + out_zp
+  // (kernels::requantize_float). One rounding of the sum, not one per input (torchao's).
+  auto scaled = [](const Tensor& q, std::int64_t zp, double multiplier) {
     const Tensor centered = minus_zero_point_i32(q, zp);
-    Tensor out = Tensor::empty(q.shape(), DType::Int32);
+    Tensor out = Tensor::empty(q.shape(), DType::Float32);
     const auto* c = centered.data<std::int32_t>();
-    auto* o = out.data<std::int32_t>();
-    for (std::int64_t i = 0; i < q.numel(); ++i) {
-      const double v = static_cast<double>(c[i]) * multiplier;
-      o[i] = saturating_trunc_i32(half_even ? std::nearbyint(v) : v);
-    }
+    const auto m = static_cast<float>(multiplier);
+    float* o = out.data<float>();
+    for (std::int64_t i = 0; i < q.numel(); ++i) o[i] = static_cast<float>(c[i]) * m;
     return out;
   };
-  // out_i32 = x_i32 + y_i32 + out_zp in torch's int32 (wrapping), then clamp.
-  const Tensor sum = binary(BinaryOp::Add, rescale(a, p.a_zero_point, p.a_multiplier),
-                            rescale(b, p.b_zero_point, p.b_multiplier));
+  const Tensor sum = binary(BinaryOp::Add, scaled(a, p.a_zero_point, p.a_multiplier),
+                            scaled(b, p.b_zero_point, p.b_multiplier));
+  const kernels::RequantBounds bounds = kernels::requant_bounds(
+      static_cast<std::int32_t>(p.out.out_zero_point), static_cast<std::int32_t>(p.out.quant_min),
+      static_cast<std::int32_t>(p.out.quant_max));
   Tensor out = Tensor::empty(sum.shape(), p.out.dtype);
-  const auto* s = sum.data<std::int32_t>();
+  const float* s = sum.data<float>();
   visit_dtype(p.out.dtype, [&](auto zero) {
     using T = decltype(zero);
     T* o = out.data<T>();
     for (std::int64_t i = 0; i < sum.numel(); ++i) {
-      const std::int64_t v = add_i32(s[i], p.out.out_zero_point);
-      o[i] = static_cast<T>(std::clamp(v, p.out.quant_min, p.out.quant_max));
+      o[i] = static_cast<T>(kernels::requantize_float(s[i], bounds));
     }
   });
   return out;

@@ -78,8 +78,6 @@ struct QuantizedAddParams {
   std::int64_t b_zero_point = 0;
   double b_multiplier = 1;
   QuantizedParams out;  // x_zero_point unused
-  // torchao's add rounds the rescaled inputs half to even, its add_relu truncates them.
-  bool round_half_even = false;
 };
 Tensor quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         const Tensor& multipliers, const QuantizedParams& p);
