@@ -3,6 +3,10 @@
 #
 #   bench/compare_ort.sh [--models "resnet18 mobilenet_v2"] [--threads "1 2"]
 #                        [--iterations N] [--quantkit PATH]
+#   bench/compare_ort.sh --files "a.onnx b.onnx ..." [--threads ...] [--iterations N]
+#
+# With --files, only step 2 runs, on those files (what ./scripts/run does for the main
+# job's models).
 #
 # For each torchvision model (random weights, exported by bench/export_torchvision.py with
 # Debian's python3-torchvision; cached in ${QUANTKIT_CACHE:-~/.cache/quantkit}/bench-models):
@@ -17,6 +21,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 models="resnet18 mobilenet_v2"
+files=""
 threads="1 2"
 iterations=100
 quantkit="$root/build/release/tools/quantkit/quantkit"
@@ -26,12 +31,13 @@ while (($# > 0)); do
     --threads) threads=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --quantkit) quantkit=$2; shift 2 ;;
+    --files) files=$2; shift 2 ;;
     *) echo "compare_ort: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
 [[ $iterations =~ ^[1-9][0-9]*$ ]] || { echo "compare_ort: --iterations must be a positive integer, got '$iterations'" >&2; exit 2; }
 
-if ! /usr/bin/python3 -c 'import torch, torchvision, numpy' 2>/dev/null; then
+if [[ -z $files ]] && ! /usr/bin/python3 -c 'import torch, torchvision, numpy' 2>/dev/null; then
   echo "== installing python3-torch python3-torchvision (Debian)" >&2
   "$root/scripts/install-deps" python3-torch python3-torchvision python3-numpy >&2
 fi
@@ -46,18 +52,49 @@ mkdir -p "$cache"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# p50 in ms of one file at one thread count, in each engine.
+# p50 in ms of one file at one thread count, in each engine; "-" when the engine cannot run
+# the file (its error goes to stderr).
+p50_of() {
+  /usr/bin/python3 -c 'import json,sys
+try:
+    d = json.load(sys.stdin)
+    print(d["runs"][0]["p50_ms"] if "runs" in d else d["p50_ms"])
+except Exception:
+    print("-")'
+}
 quantkit_ms() {
-  "$quantkit" bench "$1" --threads "$2" --iterations "$iterations" --warmup 10 --json |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["p50_ms"])'
+  { "$quantkit" bench "$1" --threads "$2" --iterations "$iterations" --warmup 10 --json || true; } | p50_of
 }
 ort_ms() {
-  node "$root/tools/ort/bench_ort.mjs" --threads "$2" --iterations "$iterations" --warmup 10 "$1" |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_ms"])'
+  { node "$root/tools/ort/bench_ort.mjs" --threads "$2" --iterations "$iterations" --warmup 10 "$1" || true; } | p50_of
+}
+ms() { if [[ $1 == - ]]; then echo "-"; else printf '%.3f' "$1"; fi; }
+# quantkit ms / ORT ms, or "-".
+ratio() {
+  if [[ $1 == - || $2 == - ]]; then echo "-"; else /usr/bin/python3 -c "print(f'{$1 / $2:.2f}')"; fi
 }
 
 rows="$tmp/rows.txt"
 : >"$rows"
+print_latency() {
+  echo
+  echo "Latency, batch 1, p50 of $iterations runs; ratio = quantkit ms / ORT ms (lower is better)"
+  printf '%-34s %-18s %7s %12s %10s %8s\n' model file threads "quantkit ms" "ORT ms" ratio
+  while read -r model kind t qk ort; do
+    printf '%-34s %-18s %7s %12s %10s %8s\n' "$model" "$kind" "$t" "$(ms "$qk")" "$(ms "$ort")" \
+      "$(ratio "$qk" "$ort")"
+  done <"$rows"
+}
+if [[ -n $files ]]; then
+  for file in $files; do
+    [[ -f $file ]] || { echo "compare_ort: --files: '$file' does not exist" >&2; exit 2; }
+    for t in $threads; do
+      echo "$(basename "$file" .onnx) - $t $(quantkit_ms "$file" "$t") $(ort_ms "$file" "$t")" >>"$rows"
+    done
+  done
+  print_latency
+  exit 0
+fi
 for model in $models; do
   echo "== $model: export, quantize" >&2
   /usr/bin/python3 "$root/bench/export_torchvision.py" "$cache" "$model" >/dev/null
@@ -92,13 +129,7 @@ print(f"{model:14s} {rel(f'{tmp}/qk.npy'):>12.2%} {rel(f'{tmp}/ort/output_0.npy'
 PY
 done
 
-echo
-echo "Latency, batch 1, p50 of $iterations runs; ratio = quantkit ms / ORT ms (lower is better)"
-printf '%-14s %-18s %7s %12s %10s %8s\n' model file threads "quantkit ms" "ORT ms" ratio
-while read -r model kind t qk ort; do
-  printf '%-14s %-18s %7s %12.3f %10.3f %8.2f\n' "$model" "$kind" "$t" "$qk" "$ort" \
-    "$(/usr/bin/python3 -c "print($qk / $ort)")"
-done <"$rows"
+print_latency
 echo
 echo "Accuracy of the int8-per-channel file: relative L2 distance of the output from fp32"
 printf '%-14s %12s %12s\n' model quantkit ORT

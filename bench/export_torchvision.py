@@ -4,7 +4,11 @@
     /usr/bin/python3 bench/export_torchvision.py OUT_DIR resnet18 mobilenet_v2 ...
 
 Each model is built with torch.manual_seed(0) (random, untrained weights: latency does not
-depend on them, and no weights can be downloaded here), put in eval mode and exported
+depend on them, and no weights can be downloaded here). Random weights alone make some
+networks degenerate (mobilenet_v2's logits come out ~1e-9: every int8 output is 0), so the
+batch-norm running statistics are first estimated on 16 random images (train-mode forward
+passes with a cumulative average, the usual "BN recalibration"): activations then have
+about unit variance, as in a trained network. The model is then put in eval mode and exported
 with a fixed 1x3x224x224 input at opset 13 as OUT_DIR/<name>.onnx, plus a calibration set
 OUT_DIR/<name>_calib.npy of 8 random images (N(0, 1) clipped to [-2.5, 2.5], roughly the
 range of normalized ImageNet pixels). Existing files are kept (the script is a cache).
@@ -16,6 +20,18 @@ import sys
 import numpy as np
 import torch
 import torchvision
+
+
+def recalibrate_batch_norm(model: torch.nn.Module) -> None:
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average over the batches below
+    model.train()
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(4, 3, 224, 224, generator=generator))
 
 
 def main() -> int:
@@ -32,7 +48,9 @@ def main() -> int:
         calib = os.path.join(out_dir, f"{name}_calib.npy")
         if not os.path.exists(path):
             torch.manual_seed(0)
-            model = getattr(torchvision.models, name)().eval()
+            model = getattr(torchvision.models, name)()
+            recalibrate_batch_norm(model)
+            model.eval()
             x = torch.zeros(1, 3, 224, 224)
             torch.onnx.export(model, x, path + ".part", opset_version=13,
                               input_names=["input"], output_names=["logits"])
