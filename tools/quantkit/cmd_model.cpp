@@ -112,6 +112,7 @@ struct BenchArgs {
   std::size_t iterations = 200;
   std::size_t warmup = 20;
   bool json = false;
+  bool show_plan = false;
 };
 
 void bench(const BenchArgs& a) {
@@ -122,6 +123,10 @@ void bench(const BenchArgs& a) {
   }
   for (int t : a.threads) {
     const LoadedModel model(a.model, t);
+    if (a.show_plan && t == a.threads.front()) {
+      // What the runtime runs for each node (stderr: the table / JSON stay parseable).
+      for (const std::string& label : model.plan_labels()) std::cerr << "  " << label << "\n";
+    }
     std::vector<Tensor> xs;
     for (const graph::Value* v : model.graph().inputs()) {
       // Deterministic inputs in [0, 1): latency does not depend on the values.
@@ -181,6 +186,9 @@ void register_model_commands(CLI::App& app) {
     c->add_option("--warmup", args->warmup, "Untimed runs first, 0 to 10^6")
         ->transform(integer_in(0, 1'000'000));
     c->add_flag("--json", args->json, "Print JSON instead of a table");
+    c->add_flag("--show-plan", args->show_plan,
+                "Print the runtime's plan (one kernel per op, layout conversions, fallbacks) "
+                "on stderr");
     c->callback([args] { bench(*args); });
   }
 }

@@ -28,6 +28,8 @@ class LoadedModel {
   const graph::Graph& graph() const { return graph_; }             // as imported
   const graph::Graph& executable() const { return *executable_; }  // what run() executes
   bool lowered() const { return lowered_.has_value(); }
+  // The runtime's plan, one label per op (runtime::Runtime::op_labels).
+  std::vector<std::string> plan_labels() const { return runtime_->op_labels(); }
   const std::filesystem::path& path() const { return path_; }
   const graph::TensorType& input_type() const;  // Error unless the model has one input
 
