@@ -107,14 +107,7 @@ std::unique_ptr<ExecOp> make_quantized_conv2d_nhwc(const Node& n, std::size_t in
   if (depthwise) {
     kernels::DwConvParams p;
     p.channels = groups;
-    p.kernel_h = static_cast<int>(w[2]);
-    p.kernel_w = static_cast<int>(w[3]);
-    p.stride_h = static_cast<int>(stride[0]);
-    p.stride_w = static_cast<int>(stride[1]);
-    p.dilation_h = static_cast<int>(dilation[0]);
-    p.dilation_w = static_cast<int>(dilation[1]);
-    p.pad_top = p.pad_bottom = static_cast<int>(padding[0]);
-    p.pad_left = p.pad_right = static_cast<int>(padding[1]);
+    set_window(p, n, w[2], w[3]);
     p.dtype = dtype;
     p.input_zero_point = x_zp;
     p.weight_zero_point = 0;

@@ -11,6 +11,24 @@
 
 namespace quantkit::runtime::detail {
 
+// Copies a node's 2-D window attributes (kernel from `kernel` — the weight's or the
+// kernel_size attribute — and the node's stride, padding, dilation: symmetric padding) into
+// a kernel params struct with int fields kernel_h/w, stride_h/w, dilation_h/w, pad_*.
+template <typename Params>
+void set_window(Params& p, const graph::Node& node, std::int64_t kernel_h, std::int64_t kernel_w) {
+  const auto& stride = node.attr_ints("stride");
+  const auto& padding = node.attr_ints("padding");
+  const auto& dilation = node.attr_ints("dilation");
+  p.kernel_h = static_cast<int>(kernel_h);
+  p.kernel_w = static_cast<int>(kernel_w);
+  p.stride_h = static_cast<int>(stride[0]);
+  p.stride_w = static_cast<int>(stride[1]);
+  p.dilation_h = static_cast<int>(dilation[0]);
+  p.dilation_w = static_cast<int>(dilation[1]);
+  p.pad_top = p.pad_bottom = static_cast<int>(padding[0]);
+  p.pad_left = p.pad_right = static_cast<int>(padding[1]);
+}
+
 // 4-D int8/uint8 bytes between the logical (NCHW) and the channels-last layout.
 std::unique_ptr<ExecOp> make_layout_conversion(const SlotInfo& from, std::size_t from_slot,
                                                std::size_t to_slot, Layout target);
