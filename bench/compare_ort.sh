@@ -10,13 +10,17 @@
 #
 # For each torchvision model (random weights, exported by bench/export_torchvision.py with
 # Debian's python3-torchvision; cached in ${QUANTKIT_CACHE:-~/.cache/quantkit}/bench-models):
-#   1. `quantkit quantize --config int8-per-channel` on 8 random calibration images;
-#   2. times the fp32 and the int8 file in quantkit (`quantkit bench`) and in ONNX Runtime
+#   1. `quantkit quantize --config int8-per-channel` on 8 random calibration images, and an
+#      ONNX Runtime-style version of that file (bench/ort_style_qdq.py: uint8 activations,
+#      int32 bias through DequantizeLinear — the layout ORT's own quantize_static writes,
+#      which ORT fuses into QLinearConv; ORT's Python quantizer itself cannot be installed
+#      here);
+#   2. times the fp32 and the two int8 files in quantkit (`quantkit bench`) and in ONNX Runtime
 #      (tools/ort/bench_ort.mjs: onnxruntime-node from scripts/install-ort, CPU EP, graph
 #      optimizations on) at each thread count, and prints quantkit ms, ORT ms and their
 #      ratio quantkit / ORT (lower is better; < 1 means quantkit is faster);
-#   3. runs both engines on one random input and prints each int8 output's relative L2
-#      distance from the fp32 model's output (quantkit fp32 as the reference).
+#   3. runs both engines on one random input and prints each int8 file's output's relative
+#      L2 distance from the fp32 model's output (quantkit fp32 as the reference).
 # Latency is the median of --iterations runs (default 100) after 10 warm-up runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,9 +41,9 @@ while (($# > 0)); do
 done
 [[ $iterations =~ ^[1-9][0-9]*$ ]] || { echo "compare_ort: --iterations must be a positive integer, got '$iterations'" >&2; exit 2; }
 
-if [[ -z $files ]] && ! /usr/bin/python3 -c 'import torch, torchvision, numpy' 2>/dev/null; then
-  echo "== installing python3-torch python3-torchvision (Debian)" >&2
-  "$root/scripts/install-deps" python3-torch python3-torchvision python3-numpy >&2
+if [[ -z $files ]] && ! /usr/bin/python3 -c 'import torch, torchvision, numpy, onnx.numpy_helper' 2>/dev/null; then
+  echo "== installing python3-torch python3-torchvision python3-onnx (Debian)" >&2
+  "$root/scripts/install-deps" python3-torch python3-torchvision python3-numpy python3-onnx >&2
 fi
 if [[ ! -x $quantkit ]]; then
   echo "== building quantkit" >&2
@@ -100,13 +104,16 @@ for model in $models; do
   /usr/bin/python3 "$root/bench/export_torchvision.py" "$cache" "$model" >/dev/null
   fp32="$cache/$model.onnx"
   int8="$cache/$model.int8-per-channel.onnx"
+  ort_style="$cache/$model.int8-ort-style.onnx"
   if [[ ! -f $int8 || $int8 -ot $quantkit ]]; then
     "$quantkit" quantize "$fp32" -o "$int8" --calib "$cache/${model}_calib.npy" \
       --config int8-per-channel >&2
   fi
-  for file in "$fp32" "$int8"; do
+  /usr/bin/python3 "$root/bench/ort_style_qdq.py" "$int8" "$ort_style"
+  for file in "$fp32" "$int8" "$ort_style"; do
     kind=fp32
-    [[ $file == "$int8" ]] && kind=int8-per-channel
+    if [[ $file == "$int8" ]]; then kind=int8-per-channel; fi
+    if [[ $file == "$ort_style" ]]; then kind=int8-ort-style; fi
     for t in $threads; do
       echo "== $model $kind, $t thread(s)" >&2
       echo "$model $kind $t $(quantkit_ms "$file" "$t") $(ort_ms "$file" "$t")" >>"$rows"
@@ -115,22 +122,26 @@ for model in $models; do
   # Accuracy: one random input through fp32 (quantkit), int8 (quantkit) and int8 (ORT).
   /usr/bin/python3 -c "import numpy as np; np.save('$tmp/x.npy', np.clip(np.random.default_rng(7).standard_normal((1, 3, 224, 224)), -2.5, 2.5).astype(np.float32))"
   "$quantkit" run "$fp32" --input "$tmp/x.npy" --output "$tmp/fp32.npy" >/dev/null
-  "$quantkit" run "$int8" --input "$tmp/x.npy" --output "$tmp/qk.npy" >/dev/null
-  node "$root/tools/ort/run_ort.mjs" "$int8" "$tmp/ort" "$tmp/x.npy" >/dev/null
-  /usr/bin/python3 - "$tmp" "$model" >>"$tmp/accuracy.txt" <<'PY'
+  for file in "$int8" "$ort_style"; do
+    kind=int8-per-channel
+    if [[ $file == "$ort_style" ]]; then kind=int8-ort-style; fi
+    "$quantkit" run "$file" --input "$tmp/x.npy" --output "$tmp/qk.npy" >/dev/null
+    node "$root/tools/ort/run_ort.mjs" "$file" "$tmp/ort" "$tmp/x.npy" >/dev/null
+    /usr/bin/python3 - "$tmp" "$model" "$kind" >>"$tmp/accuracy.txt" <<'PY'
 import sys
 import numpy as np
-tmp, model = sys.argv[1], sys.argv[2]
+tmp, model, kind = sys.argv[1], sys.argv[2], sys.argv[3]
 ref = np.load(f"{tmp}/fp32.npy").astype(np.float64)
 def rel(path):
     y = np.load(path).astype(np.float64)
     return np.linalg.norm(y - ref) / np.linalg.norm(ref)
-print(f"{model:14s} {rel(f'{tmp}/qk.npy'):>12.2%} {rel(f'{tmp}/ort/output_0.npy'):>12.2%}")
+print(f"{model:14s} {kind:18s} {rel(f'{tmp}/qk.npy'):>12.2%} {rel(f'{tmp}/ort/output_0.npy'):>12.2%}")
 PY
+  done
 done
 
 print_latency
 echo
-echo "Accuracy of the int8-per-channel file: relative L2 distance of the output from fp32"
-printf '%-14s %12s %12s\n' model quantkit ORT
+echo "Accuracy: relative L2 distance of each int8 file's output from the fp32 model's"
+printf '%-14s %-18s %12s %12s\n' model file quantkit ORT
 cat "$tmp/accuracy.txt"

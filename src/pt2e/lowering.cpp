@@ -170,6 +170,39 @@ bool fold_standalone_clamp(Graph& g, Node* act) {
   return true;
 }
 
+// The int32 values of a bias given as dequantize(int32 constant, scale, 0) whose scale is
+// x_scale · w_scale[c] (per tensor or per output channel; float32-rounded products, as
+// ONNX Runtime's quantizer writes them, are accepted within 1e-6 relative): the dequantized
+// bias is then exactly bias_i32 · x_scale · w_scale, and the fused op adds bias_i32 to the
+// accumulator. Null for any other producer.
+std::optional<std::vector<std::int32_t>> int32_bias(const Value& bias, const TensorQParams& x,
+                                                    const lowering::WeightQParams& w) {
+  const Node* dq = bias.producer();
+  if (dq == nullptr || dq->input(0)->dtype() != DType::Int32 || !dq->input(0)->has_data() ||
+      dq->input(0)->shape().size() != 1) {
+    return std::nullopt;
+  }
+  const std::int64_t channels = dq->input(0)->shape()[0];
+  std::vector<double> scales;
+  if (dq->op() == OpKind::DequantizePerTensor) {
+    if (dq->num_inputs() != 1 || dq->attr_int("zero_point") != 0) return std::nullopt;
+    scales.assign(static_cast<std::size_t>(channels), dq->attr_float("scale"));
+  } else if (dq->op() == OpKind::DequantizePerChannel) {
+    auto s = lowering::constant_doubles(*dq->input(1));
+    if (!s || !lowering::constant_all_zero(*dq->input(2))) return std::nullopt;
+    if (static_cast<std::int64_t>(s->size()) != channels) return std::nullopt;
+    scales = std::move(*s);
+  } else {
+    return std::nullopt;
+  }
+  for (std::size_t c = 0; c < scales.size(); ++c) {
+    const double expected = x.scale * w.scales[w.scales.size() > 1 ? c : 0];
+    if (!(std::abs(scales[c] - expected) <= 1e-6 * expected)) return std::nullopt;
+  }
+  const Tensor& t = dq->input(0)->data();
+  return std::vector<std::int32_t>(t.data<std::int32_t>(), t.data<std::int32_t>() + t.numel());
+}
+
 class Lowering {
  public:
   explicit Lowering(Graph& g) : g_(g) {}
@@ -208,7 +241,13 @@ class Lowering {
     const auto w = lowering::symmetric_int8_weight(*op->input(1));
     if (!x || !w) return false;
     const Value* bias = op->num_inputs() > 2 ? op->input(2) : nullptr;
-    if (bias != nullptr && (!bias->has_data() || bias->dtype() != DType::Float32)) return false;
+    // A float constant bias (quantkit's and torch's export), or an int32 constant behind a
+    // dequantize with scale x_scale · w_scale and zero point 0 (ONNX Runtime's quantizer).
+    std::optional<std::vector<std::int32_t>> dequantized_bias;
+    if (bias != nullptr && !(bias->has_data() && bias->dtype() == DType::Float32)) {
+      dequantized_bias = int32_bias(*bias, *x, *w);
+      if (!dequantized_bias) return false;
+    }
     const auto c = closing_quantize(g_, op->output());
     if (!c || c->q.dtype != x->dtype) return false;
 
@@ -220,7 +259,10 @@ class Lowering {
     }
     const std::int64_t out_channels = w->weight->shape()[0];
     std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(out_channels), 0);
-    if (bias != nullptr) {
+    if (dequantized_bias) {
+      if (static_cast<std::int64_t>(dequantized_bias->size()) != out_channels) return false;
+      bias_i32 = std::move(*dequantized_bias);
+    } else if (bias != nullptr) {
       const float* b = bias->data().data<float>();
       for (std::int64_t ch = 0; ch < out_channels; ++ch) {
         const double ws = w->scales[w->scales.size() > 1 ? static_cast<std::size_t>(ch) : 0];

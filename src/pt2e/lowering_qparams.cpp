@@ -11,6 +11,8 @@ using graph::Value;
 
 bool is_quant_dtype(DType d) { return d == DType::Int8 || d == DType::UInt8; }
 
+}  // namespace
+
 // A constant/parameter tensor of floating or integer dtype, read as doubles / int64s.
 std::optional<std::vector<double>> constant_doubles(const Value& v) {
   if (!v.has_data()) return std::nullopt;
@@ -40,7 +42,6 @@ bool constant_all_zero(const Value& v) {
   return false;
 }
 
-}  // namespace
 
 std::optional<TensorQParams> static_qparams(const Node& node) {
   if (node.op() != OpKind::QuantizePerTensor && node.op() != OpKind::DequantizePerTensor) {

@@ -38,6 +38,11 @@ std::optional<WeightQParams> symmetric_int8_weight(const graph::Value& dequantiz
 // sub-range, and of a value-preserving op (OpTraits::value_preserving) of such a value.
 bool known_within(const graph::Value& value, std::int64_t quant_min, std::int64_t quant_max);
 
+// A float32/float64 constant read as doubles; null for anything else.
+std::optional<std::vector<double>> constant_doubles(const graph::Value& v);
+// Whether `v` is an int32/int64 constant of zeros.
+bool constant_all_zero(const graph::Value& v);
+
 // The only user of `value` when it has exactly one use and is not a graph output.
 graph::Node* single_user(const graph::Graph& graph, const graph::Value* value);
 

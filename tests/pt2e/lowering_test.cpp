@@ -276,3 +276,55 @@ TEST(Lowering, WeightOutsideItsQuantRangeIsNotLowered) {
 
 }  // namespace
 }  // namespace quantkit::pt2e
+
+namespace quantkit::pt2e {
+namespace {
+
+// ONNX Runtime's quantizer writes a conv's bias as int32 behind a DequantizeLinear with
+// scale x_scale · w_scale[c] and zero point 0: the lowering takes those int32 values as the
+// fused op's bias (the same integers the float bias rounds to), and refuses a scale that is
+// not x_scale · w_scale.
+Graph conv_with_int32_bias(const std::vector<std::int32_t>& bias, double scale_factor) {
+  graph::GraphBuilder b;
+  const LayerSpec s;
+  const QuantizeAttrs xq = quantkit::testing::act(s.dtype, s.x_scale, s.x_zero_point);
+  Value* x = b.dequantize_per_tensor(b.input("x", s.dtype, {1, 3, 6, 6}), xq);
+  Value* w = quantkit::testing::int8_weight(b, {4, 3, 3, 3}, true, 1);
+  std::vector<float> scales;
+  for (int c = 0; c < 4; ++c) {
+    const float ws = 0.01f + 0.003f * static_cast<float>(c);
+    scales.push_back(static_cast<float>(s.x_scale * static_cast<double>(ws) * scale_factor));
+  }
+  Value* bq = b.constant(Tensor::from_vector(bias), "bias_i32");
+  Value* bs = b.constant(Tensor::from_vector(scales), "bias_scales");
+  Value* bz = b.constant(Tensor::from_vector(std::vector<std::int64_t>(4, 0)), "bias_zp");
+  Value* bias_f = b.dequantize_per_channel(bq, bs, bz, 0, -2147483648LL, 2147483647LL, DType::Int32);
+  Value* y = b.conv2d(x, w, bias_f, graph::Conv2dOptions({1, 1}, {1, 1}));
+  b.output(b.quantize_per_tensor(y, quantkit::testing::act(s.dtype, s.out_scale, s.out_zero_point)));
+  return std::move(b).build();
+}
+
+TEST(Lowering, Int32BiasBehindADequantizeIsTheFusedOpsBias) {
+  const std::vector<std::int32_t> bias{120, -3000, 0, 77777};
+  const Graph qdq = conv_with_int32_bias(bias, 1.0);
+  LoweringStats stats;
+  const Graph lowered = lower_to_fused_kernels(qdq, &stats);
+  ASSERT_EQ(stats.conv2d, 1u);
+  ASSERT_EQ(lowered.num_nodes(), 1u);
+  const graph::Node* fused = lowered.nodes()[0];
+  const Tensor& got = fused->input(2)->data();
+  EXPECT_EQ(std::vector<std::int32_t>(got.data<std::int32_t>(), got.data<std::int32_t>() + 4), bias);
+  const Tensor x = random_act(DType::Int8, {1, 3, 6, 6}, 4);
+  // Within one step of the Q/DQ graph (its float bias is bias_i32 · x_scale · w_scale).
+  const Tensor a = run_graph(lowered, {x})[0], e = run_graph(qdq, {x})[0];
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    ASSERT_LE(std::abs(a.data<std::int8_t>()[i] - e.data<std::int8_t>()[i]), 1) << i;
+  }
+  // A bias scale that is not x_scale · w_scale is not an int32 bias of this op: left alone.
+  LoweringStats other;
+  lower_to_fused_kernels(conv_with_int32_bias(bias, 1.5), &other);
+  EXPECT_EQ(other.conv2d, 0u);
+}
+
+}  // namespace
+}  // namespace quantkit::pt2e
