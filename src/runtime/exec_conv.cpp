@@ -44,7 +44,20 @@ class DenseConvOp final : public ExecOp {
   void run(Frame& f) const override {
     const std::byte* x = f.in(inputs[0]);
     std::byte* y = f.out(outputs[0]);
-    f.pool().parallel_for(conv_.output_pixels(), min_pixels(macs_per_pixel_),
+    const auto& p = conv_.params();
+    const std::int64_t pixels = conv_.output_pixels();
+    constexpr std::int64_t kTile = kernels::QConv2dNhwc::kChannelTile;
+    const std::int64_t tiles = (p.out_channels + kTile - 1) / kTile;
+    // Few pixels, many channels (resnet's 14×14 and 7×7 stages): split output channels, so
+    // each thread streams only its share of the weights instead of all of them.
+    if (p.groups == 1 && pixels < p.out_channels && tiles >= 2 && f.pool().num_threads() > 1) {
+      f.pool().parallel_for(tiles, 1, [&](std::int64_t begin, std::int64_t end, int chunk) {
+        conv_.run(x, y, 0, pixels, begin * kTile, std::min(p.out_channels, end * kTile),
+                  f.scratch(chunk));
+      });
+      return;
+    }
+    f.pool().parallel_for(pixels, min_pixels(macs_per_pixel_),
                           [&](std::int64_t begin, std::int64_t end, int chunk) {
                             conv_.run(x, y, begin, end, f.scratch(chunk));
                           });

@@ -85,6 +85,8 @@ TEST(Runtime, QuantizedConv2dPaddingStrideGroupsDilation) {
       {{1, 4, 12, 9}, 6, 3, graph::Conv2dOptions({2, 1}, {2, 0}, {1, 1}, 2)},
       {{1, 6, 9, 9}, 6, 3, graph::Conv2dOptions({1, 1}, {1, 2}, {2, 2}, 6)},  // depthwise
       {{1, 32, 14, 14}, 40, 1, graph::Conv2dOptions({1, 1})},
+      // 16 pixels, 160 channels: threads split output channels (3 tiles of 64).
+      {{1, 64, 4, 4}, 160, 3, graph::Conv2dOptions({1, 1}, {1, 1})},
   };
   for (const Case& c : cases) {
     for (DType dtype : {DType::Int8, DType::UInt8}) {
