@@ -20,6 +20,7 @@
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
 #include "support/isa_report.h"
+#include "support/kernel_configs.h"
 
 namespace quantkit::apot {
 namespace {
@@ -29,38 +30,8 @@ using kernels::IsaLevel;
 // Which ISA levels this binary covered (see support/isa_report.h).
 QUANTKIT_ISA_COVERAGE_TESTS(ApotLinearIsaCoverage)
 
-struct KernelConfig {
-  std::string name;
-  IsaLevel level;
-  bool vnni;
-};
-
-std::vector<KernelConfig> kernel_configs() {
-  std::vector<KernelConfig> out{{"portable", IsaLevel::Portable, false}};
-  const IsaLevel top = kernels::detected_isa();
-  if (static_cast<int>(top) >= static_cast<int>(IsaLevel::Avx2)) {
-    out.push_back({"avx2", IsaLevel::Avx2, false});
-  }
-  if (top == IsaLevel::Avx512) {
-    out.push_back({"avx512", IsaLevel::Avx512, false});
-    if (kernels::cpu_has_avx512_vnni()) out.push_back({"avx512_vnni", IsaLevel::Avx512, true});
-  }
-  return out;
-}
-
-class ScopedKernel {
- public:
-  explicit ScopedKernel(const KernelConfig& c) {
-    kernels::set_isa_override(c.level);
-    kernels::set_avx512_vnni_enabled(c.vnni);
-  }
-  ~ScopedKernel() {
-    kernels::clear_isa_override();
-    kernels::set_avx512_vnni_enabled(true);
-  }
-  ScopedKernel(const ScopedKernel&) = delete;
-  ScopedKernel& operator=(const ScopedKernel&) = delete;
-};
+using quantkit::testing::kernel_configs;
+using quantkit::testing::ScopedKernel;
 
 Tensor random_floats(std::mt19937& rng, Shape shape, float lo, float hi) {
   Tensor t = Tensor::empty(std::move(shape), DType::Float32);
