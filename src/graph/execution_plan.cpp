@@ -45,13 +45,9 @@ ExecutionPlan ExecutionPlan::build(const Graph& graph) {
 
   // Lifetimes: a read of a slot is a read of its root's storage.
   std::vector<bool> forever(plan.slots.size(), false);
-  for (std::size_t s : plan.output_slots) {
-    plan.slots[s].read = true;
-    forever[plan.slots[s].root] = true;
-  }
+  for (std::size_t s : plan.output_slots) forever[plan.slots[s].root] = true;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     for (std::size_t s : plan.steps[i].inputs) {
-      plan.slots[s].read = true;
       Slot& root = plan.slots[plan.slots[s].root];
       root.last_use = root.last_use == kNever ? i : std::max(root.last_use, i);
     }

@@ -32,7 +32,6 @@ struct SlotInfo {
   std::size_t input_index = 0;  // Where::Input
   std::size_t view_of = 0;      // Where::View: the slot whose bytes this one shares
   std::size_t root = 0;         // end of the view chain (itself unless a view)
-  std::size_t offset = 0;       // Where::Arena: offset in the arena
   // Where::Arena / Data / View of those: the bytes and a tensor over them (physical shape:
   // [N, H, W, C] for Nhwc). Input slots (and views of inputs) resolve per run.
   std::byte* data = nullptr;
@@ -50,9 +49,11 @@ class Frame {
         std::size_t scratch_per_thread)
       : slots_(slots), pool_(pool), scratch_(scratch), scratch_per_thread_(scratch_per_thread) {}
 
-  // Binds the run's inputs: input slots point at the caller's tensors (no copy); views of
-  // inputs get a tensor over the caller's bytes (the one allocation a run may make).
-  void bind_inputs(std::span<const Tensor> inputs);
+  // Binds the run's inputs: `input_slots` (input slots, then views of them, in slot order)
+  // point at the caller's tensors (no copy); views of inputs get a tensor over the caller's
+  // bytes (the one allocation a run may make). unbind_inputs forgets them.
+  void bind_inputs(std::span<const Tensor> inputs, std::span<const std::size_t> input_slots);
+  void unbind_inputs(std::span<const std::size_t> input_slots);
 
   const Tensor& tensor(std::size_t slot) const {
     const SlotInfo& s = slots_[slot];

@@ -51,19 +51,22 @@ std::size_t storage_bytes(const graph::TensorType& t) {
 
 }  // namespace
 
-void detail::Frame::bind_inputs(std::span<const Tensor> inputs) {
-  for (SlotInfo& s : slots_) {
+void detail::Frame::bind_inputs(std::span<const Tensor> inputs,
+                                std::span<const std::size_t> input_slots) {
+  for (std::size_t i : input_slots) {
+    SlotInfo& s = slots_[i];
     if (s.where == SlotInfo::Where::Input) {
       s.bound = &inputs[s.input_index];
       s.data = static_cast<std::byte*>(const_cast<void*>(s.bound->raw_data()));
-    }
-  }
-  for (SlotInfo& s : slots_) {
-    if (s.where == SlotInfo::Where::View && slots_[s.root].where == SlotInfo::Where::Input) {
+    } else {  // a view of an input: its root comes earlier in the list
       s.data = slots_[s.root].data;
       s.tensor = Tensor::from_blob(s.data, s.type.shape, s.type.dtype);
     }
   }
+}
+
+void detail::Frame::unbind_inputs(std::span<const std::size_t> input_slots) {
+  for (std::size_t i : input_slots) slots_[i].bound = nullptr;
 }
 
 struct Runtime::Impl {
@@ -74,7 +77,8 @@ struct Runtime::Impl {
   ExecutionPlan plan;
   mutable std::vector<SlotInfo> slots;  // plan's slots first (same indices), then twins
   std::vector<std::unique_ptr<ExecOp>> ops;
-  std::vector<std::size_t> outputs;  // logical slots of the graph outputs
+  std::vector<std::size_t> outputs;       // logical slots of the graph outputs
+  std::vector<std::size_t> input_bound;   // input slots and views of them, in slot order
   std::unordered_map<std::size_t, std::size_t> logical_twin, nhwc_twin;
   Tensor arena;
   mutable Tensor scratch;  // written by every run (under the mutex)
@@ -241,9 +245,7 @@ struct Runtime::Impl {
                           DType::UInt8);
     auto* base = static_cast<std::byte*>(arena.raw_data());
     for (std::size_t i = 0; i < owners.size(); ++i) {
-      SlotInfo& s = slots[owners[i]];
-      s.offset = layout.offsets[i];
-      s.data = base + s.offset;
+      slots[owners[i]].data = base + layout.offsets[i];
     }
     for (SlotInfo& s : slots) {  // views of arena or data slots share their root's bytes
       if (s.where == SlotInfo::Where::View && slots[s.root].where != SlotInfo::Where::Input) {
@@ -257,6 +259,9 @@ struct Runtime::Impl {
                                                      : s.type.shape;
         s.tensor = Tensor::from_blob(s.data, shape, s.type.dtype);
       }
+    }
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      if (slots[slots[i].root].where == SlotInfo::Where::Input) input_bound.push_back(i);
     }
     const std::size_t scratch_bytes =
         std::max<std::size_t>(1, scratch_per_thread * static_cast<std::size_t>(options.num_threads));
@@ -285,13 +290,12 @@ struct Runtime::Impl {
     const std::lock_guard<std::mutex> lock(mutex);
     detail::Frame frame(slots, pool, static_cast<std::byte*>(scratch.raw_data()),
                         scratch_per_thread);
-    frame.bind_inputs(inputs);
+    frame.bind_inputs(inputs, input_bound);
     struct Unbind {
-      std::vector<SlotInfo>& slots;
-      ~Unbind() {
-        for (SlotInfo& s : slots) s.bound = nullptr;
-      }
-    } unbind{slots};
+      detail::Frame& frame;
+      std::span<const std::size_t> slots;
+      ~Unbind() { frame.unbind_inputs(slots); }
+    } unbind{frame, input_bound};
     for (const auto& op : ops) op->run(frame);
     for (std::size_t i = 0; i < outputs.size(); ++i) emit(i, frame.tensor(outputs[i]));
   }

@@ -33,7 +33,6 @@ struct ExecutionPlan {
     // Last step reading this slot or one of its views; kNever when it is (or a view of it
     // is) a graph output, or when nothing reads it.
     std::size_t last_use = kNever;
-    bool read = false;                 // some step or the graph's outputs read it
     std::size_t view_of = kNever;      // the slot whose storage this one may share
     std::size_t root = kNever;         // end of the view_of chain (itself when not a view)
   };
