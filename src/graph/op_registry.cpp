@@ -55,6 +55,14 @@ const std::vector<std::int64_t>& InferContext::attr_ints(std::string_view name) 
     fail(e.what());
   }
 }
+const std::vector<double>& InferContext::attr_floats(std::string_view name) const {
+  try {
+    return find_attr(*this, attrs_, name).as_floats(attr_what(name));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node '")) throw;
+    fail(e.what());
+  }
+}
 const std::string& InferContext::attr_string(std::string_view name) const {
   try {
     return find_attr(*this, attrs_, name).as_string(attr_what(name));
@@ -105,13 +113,14 @@ std::vector<AttrSpec> per_channel_attrs() {
 }
 
 // OpTraits in one call: traits(category, kView | kValuePreserving | kSharesObserver, "Onnx").
-enum TraitFlag : unsigned { kView = 1, kValuePreserving = 2, kSharesObserver = 4 };
+enum TraitFlag : unsigned { kView = 1, kValuePreserving = 2, kSharesObserver = 4, kPointwise = 8 };
 OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_op_type = {}) {
   OpTraits t;
   t.category = category;
   t.is_view = (flags & kView) != 0;
   t.value_preserving = (flags & kValuePreserving) != 0;
   t.shares_observer = (flags & kSharesObserver) != 0;
+  t.pointwise = (flags & kPointwise) != 0;
   t.onnx_op_type = onnx_op_type;
   return t;
 }
@@ -149,13 +158,13 @@ std::vector<OpSchema> build_schemas() {
   add(OpKind::Div, "div", "div(a: F[...], b: F[...]) -> F[broadcast]  (F floating)", {"a", "b"}, 2,
       {}, infer::binary_floating, kernel::div, traits(OpCategory::Compute, 0, "Div"));
   add(OpKind::Relu, "relu", "relu(x: T[...]) -> T[...]", {"x"}, 1, {}, infer::unary_same,
-      kernel::relu, traits(OpCategory::Compute, kSharesObserver, "Relu"));
+      kernel::relu, traits(OpCategory::Compute, kSharesObserver | kPointwise, "Relu"));
   add(OpKind::Hardtanh, "hardtanh", "hardtanh(x: F[...]; min_val: float, max_val: float) -> F[...]",
       {"x"}, 1, {{"min_val", K::Float}, {"max_val", K::Float}}, infer::unary_floating,
-      kernel::hardtanh, traits(OpCategory::Compute, kSharesObserver));
+      kernel::hardtanh, traits(OpCategory::Compute, kSharesObserver | kPointwise));
   add(OpKind::Clamp, "clamp", "clamp(x: T[...]; min?: float, max?: float) -> T[...]", {"x"}, 1,
       {{"min", K::Float, false}, {"max", K::Float, false}}, infer::clamp, kernel::clamp,
-      traits(OpCategory::Compute));
+      traits(OpCategory::Compute, kPointwise));
   add(OpKind::MaxPool2d, "max_pool2d",
       "max_pool2d(x: T[N?, C, H, W]; kernel_size: ints[2], stride: ints[2], padding: ints[2], "
       "dilation: ints[2], ceil_mode: int) -> T[N?, C, oH, oW]",
@@ -250,19 +259,19 @@ std::vector<OpSchema> build_schemas() {
       traits(OpCategory::IntegerReference));
 
   add(OpKind::Sigmoid, "sigmoid", "sigmoid(x: F[...]) -> F[...]", {"x"}, 1, {},
-      infer::unary_floating, kernel::sigmoid, traits(OpCategory::Compute, 0, "Sigmoid"));
+      infer::unary_floating, kernel::sigmoid, traits(OpCategory::Compute, kPointwise, "Sigmoid"));
   add(OpKind::Tanh, "tanh", "tanh(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
-      kernel::tanh, traits(OpCategory::Compute, 0, "Tanh"));
+      kernel::tanh, traits(OpCategory::Compute, kPointwise, "Tanh"));
   add(OpKind::HardSigmoid, "hardsigmoid",
       "hardsigmoid(x: F[...]; alpha: float, beta: float) -> F[...]  "
       "(max(0, min(1, alpha * x + beta)); torch's is alpha = 1/6, beta = 1/2)",
       {"x"}, 1, {{"alpha", K::Float}, {"beta", K::Float}}, infer::unary_floating,
-      kernel::hardsigmoid, traits(OpCategory::Compute));
+      kernel::hardsigmoid, traits(OpCategory::Compute, kPointwise));
   add(OpKind::HardSwish, "hardswish", "hardswish(x: F[...]) -> F[...]  (x * relu6(x + 3) / 6)",
-      {"x"}, 1, {}, infer::unary_floating, kernel::hardswish, traits(OpCategory::Compute));
+      {"x"}, 1, {}, infer::unary_floating, kernel::hardswish, traits(OpCategory::Compute, kPointwise));
   add(OpKind::LeakyRelu, "leaky_relu", "leaky_relu(x: F[...]; negative_slope: float) -> F[...]",
       {"x"}, 1, {{"negative_slope", K::Float}}, infer::unary_floating, kernel::leaky_relu,
-      traits(OpCategory::Compute));
+      traits(OpCategory::Compute, kPointwise));
   add(OpKind::MatMul, "matmul",
       "matmul(a: f32[..., M, K], b: f32[..., K, N]) -> f32[broadcast(...), M, N]  (numpy "
       "matmul; rank-1 operands are promoted and the added dim removed)",
@@ -327,6 +336,66 @@ std::vector<OpSchema> build_schemas() {
        {"dtype", K::DType},
        {"rounding", K::String}},
       infer::quantized_add, kernel::quantized_add, traits(OpCategory::FusedInteger));
+  add(OpKind::QuantizedMul, "quantized_mul",
+      "quantized_mul(a: Q[...], b: Q[...]; a_zero_point, b_zero_point: int, multiplier: float, "
+      "out_zero_point, quant_min, quant_max: int, dtype) -> Q[broadcast]  (v = f32((a - a_zp) * "
+      "(b - b_zp)) * f32(multiplier) in float32; clamp(round_half_even(v) + out_zp): "
+      "kernels/eltwise.h)",
+      {"a", "b"}, 2,
+      {{"a_zero_point", K::Int},
+       {"b_zero_point", K::Int},
+       {"multiplier", K::Float},
+       {"out_zero_point", K::Int},
+       {"quant_min", K::Int},
+       {"quant_max", K::Int},
+       {"dtype", K::DType}},
+      infer::quantized_mul, kernel::quantized_mul, traits(OpCategory::FusedInteger));
+  add(OpKind::QuantizedLut, "quantized_lut",
+      "quantized_lut(x: Q[...], table: u8[256]; dtype) -> dtype[...]  (y = the table entry at "
+      "x's byte: kernels/lut.h)",
+      {"x", "table"}, 2, {{"dtype", K::DType}}, infer::quantized_lut, kernel::quantized_lut,
+      traits(OpCategory::FusedInteger));
+  add(OpKind::QuantizedConcat, "quantized_concat",
+      "quantized_concat(x0: Q[...], x1: Q[...], ...; dim: int, scales: floats, zero_points: "
+      "ints, out_scale: float, out_zero_point: int, dtype) -> Q[...]  (input i requantized "
+      "with m = f32(scales[i] / out_scale) unless its qparams equal the output's: "
+      "kernels/concat.h)",
+      {"x"}, 1,
+      {{"dim", K::Int},
+       {"scales", K::Floats},
+       {"zero_points", K::Ints},
+       {"out_scale", K::Float},
+       {"out_zero_point", K::Int},
+       {"dtype", K::DType}},
+      infer::quantized_concat, kernel::quantized_concat, traits(OpCategory::FusedInteger),
+      {"out"}, /*variadic=*/true);
+  {
+    const std::vector<AttrSpec> requant{{"in_scale", K::Float},  {"in_zero_point", K::Int},
+                                        {"out_scale", K::Float}, {"out_zero_point", K::Int},
+                                        {"quant_min", K::Int},   {"quant_max", K::Int},
+                                        {"dtype", K::DType}};
+    std::vector<AttrSpec> avg{{"kernel_size", K::Ints},
+                              {"stride", K::Ints},
+                              {"padding", K::Ints},
+                              {"ceil_mode", K::Int},
+                              {"count_include_pad", K::Int},
+                              {"divisor_override", K::Int, false}};
+    avg.insert(avg.end(), requant.begin(), requant.end());
+    add(OpKind::QuantizedAvgPool2d, "quantized_avg_pool2d",
+        "quantized_avg_pool2d(x: Q[N?, C, H, W]; avg_pool2d's attributes, in_scale, "
+        "in_zero_point, out_scale, out_zero_point, quant_min, quant_max, dtype) -> Q[N?, C, oH, "
+        "oW]  (int32 window sum, one float32 multiply, round half to even: kernels/pool.h)",
+        {"x"}, 1, std::move(avg), infer::quantized_avg_pool2d, kernel::quantized_avg_pool2d,
+        traits(OpCategory::FusedInteger));
+    std::vector<AttrSpec> adaptive{{"output_size", K::Ints}};
+    adaptive.insert(adaptive.end(), requant.begin(), requant.end());
+    add(OpKind::QuantizedAdaptiveAvgPool2d, "quantized_adaptive_avg_pool2d",
+        "quantized_adaptive_avg_pool2d(x: Q[N?, C, H, W]; output_size: ints[2], in_scale, "
+        "in_zero_point, out_scale, out_zero_point, quant_min, quant_max, dtype) -> Q[N?, C, oH, "
+        "oW]  (as quantized_avg_pool2d over adaptive windows: kernels/pool.h)",
+        {"x"}, 1, std::move(adaptive), infer::quantized_adaptive_avg_pool2d,
+        kernel::quantized_adaptive_avg_pool2d, traits(OpCategory::FusedInteger));
+  }
   add(OpKind::DynamicQuantizedLinear, "dynamic_quantized_linear",
       "dynamic_quantized_linear(x: f32[..., in], weight: i8[out, in], weight_scales: f64[out or "
       "1], bias?: f32[out]; quant_min, quant_max: int, eps: float) -> f32[..., out]  (x "

@@ -281,6 +281,8 @@ Types pool2d(const InferContext& ctx, bool has_dilation) {
 
 Types max_pool2d(const InferContext& ctx) { return pool2d(ctx, true); }
 
+Types adaptive_pool2d(const InferContext& ctx);  // adaptive_avg_pool2d's shape rule
+
 Types avg_pool2d(const InferContext& ctx) {
   expect_floating(ctx, 0);
   if (ctx.has_attr("divisor_override")) {
@@ -291,6 +293,10 @@ Types avg_pool2d(const InferContext& ctx) {
 
 Types adaptive_avg_pool2d(const InferContext& ctx) {
   expect_floating(ctx, 0);
+  return adaptive_pool2d(ctx);
+}
+
+Types adaptive_pool2d(const InferContext& ctx) {
   expect_rank(ctx, 0, 3, 4);
   const auto& size = pair_attr(ctx, "output_size", 1);
   Shape out = ctx.input(0).shape;
@@ -578,6 +584,92 @@ Types quantized_add(const InferContext& ctx) {
   ctx.check(rounding == "half_even",
             "attribute 'rounding' must be 'half_even', got '" + rounding + "'");
   return {TensorType{dtype, broadcast_shapes(ctx, ctx.input(0).shape, ctx.input(1).shape)}};
+}
+
+namespace {
+// The dtype attribute of the int8 / uint8 fused elementwise ops.
+DType int8_or_uint8(const InferContext& ctx) {
+  const DType dtype = ctx.attr_dtype("dtype");
+  ctx.check(dtype == DType::Int8 || dtype == DType::UInt8,
+            "attribute 'dtype' must be int8 or uint8, got " + std::string(dtype_name(dtype)));
+  return dtype;
+}
+void check_positive_float32(const InferContext& ctx, std::string_view name, double v) {
+  ctx.check(v > 0 && v <= 3.4028234663852886e38,
+            "attribute '" + std::string(name) + "' must be a finite float32 value > 0, got " +
+                std::to_string(v));
+}
+void check_zero_point(const InferContext& ctx, std::string_view name, std::int64_t zp,
+                      DType dtype) {
+  ctx.check(zp >= dtype_min(dtype) && zp <= dtype_max(dtype),
+            "attribute '" + std::string(name) + "' is " + std::to_string(zp) +
+                ", expected a value of " + std::string(dtype_name(dtype)));
+}
+// in_scale, in_zero_point, out_scale, out_zero_point, quant_min, quant_max, dtype of the
+// quantized pools; input 0 of that dtype. Returns the dtype.
+DType check_pool_requant(const InferContext& ctx) {
+  check_quant_attrs(ctx);
+  const DType dtype = int8_or_uint8(ctx);
+  expect_dtype(ctx, 0, dtype);
+  check_positive_float32(ctx, "in_scale", ctx.attr_float("in_scale"));
+  check_positive_float32(ctx, "out_scale", ctx.attr_float("out_scale"));
+  check_zero_point(ctx, "in_zero_point", ctx.attr_int("in_zero_point"), dtype);
+  check_zero_point(ctx, "out_zero_point", ctx.attr_int("out_zero_point"), dtype);
+  return dtype;
+}
+}  // namespace
+
+Types quantized_mul(const InferContext& ctx) {
+  check_quant_attrs(ctx);
+  const DType dtype = int8_or_uint8(ctx);
+  expect_dtype(ctx, 0, dtype);
+  expect_dtype(ctx, 1, dtype);
+  check_positive_float32(ctx, "multiplier", ctx.attr_float("multiplier"));
+  for (std::string_view name : {"a_zero_point", "b_zero_point", "out_zero_point"}) {
+    check_zero_point(ctx, name, ctx.attr_int(name), dtype);
+  }
+  return {TensorType{dtype, broadcast_shapes(ctx, ctx.input(0).shape, ctx.input(1).shape)}};
+}
+
+Types quantized_lut(const InferContext& ctx) {
+  const DType dtype = int8_or_uint8(ctx);
+  const DType in = ctx.input(0).dtype;
+  ctx.check(in == DType::Int8 || in == DType::UInt8,
+            "input 0 'x' has type " + describe(ctx.input(0)) + ", expected int8 or uint8");
+  ctx.check(ctx.input(1).dtype == DType::UInt8 && ctx.input(1).shape == Shape{256},
+            "input 1 'table' has type " + describe(ctx.input(1)) + ", expected u8[256]");
+  return {TensorType{dtype, ctx.input(0).shape}};
+}
+
+Types quantized_concat(const InferContext& ctx) {
+  const DType dtype = int8_or_uint8(ctx);
+  const auto& scales = ctx.attr_floats("scales");
+  const auto& zero_points = ctx.attr_ints("zero_points");
+  ctx.check(scales.size() == ctx.num_inputs() && zero_points.size() == ctx.num_inputs(),
+            "attributes 'scales' and 'zero_points' have " + std::to_string(scales.size()) +
+                " and " + std::to_string(zero_points.size()) + " entries, expected one per input (" +
+                std::to_string(ctx.num_inputs()) + ")");
+  for (std::size_t i = 0; i < ctx.num_inputs(); ++i) {
+    expect_dtype(ctx, i, dtype);
+    check_positive_float32(ctx, "scales", scales[i]);
+    check_zero_point(ctx, "zero_points", zero_points[i], dtype);
+  }
+  check_positive_float32(ctx, "out_scale", ctx.attr_float("out_scale"));
+  check_zero_point(ctx, "out_zero_point", ctx.attr_int("out_zero_point"), dtype);
+  return cat(ctx);
+}
+
+Types quantized_avg_pool2d(const InferContext& ctx) {
+  check_pool_requant(ctx);
+  if (ctx.has_attr("divisor_override")) {
+    ctx.check(ctx.attr_int("divisor_override") != 0, "attribute 'divisor_override' must be != 0");
+  }
+  return pool2d(ctx, false);
+}
+
+Types quantized_adaptive_avg_pool2d(const InferContext& ctx) {
+  check_pool_requant(ctx);
+  return adaptive_pool2d(ctx);
 }
 
 Types dynamic_quantized_linear(const InferContext& ctx) {

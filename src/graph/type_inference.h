@@ -42,6 +42,11 @@ Types apot_dequantize(const InferContext& ctx);
 Types quantized_linear(const InferContext& ctx);
 Types quantized_conv2d(const InferContext& ctx);
 Types quantized_add(const InferContext& ctx);
+Types quantized_mul(const InferContext& ctx);
+Types quantized_lut(const InferContext& ctx);
+Types quantized_concat(const InferContext& ctx);
+Types quantized_avg_pool2d(const InferContext& ctx);
+Types quantized_adaptive_avg_pool2d(const InferContext& ctx);
 Types dynamic_quantized_linear(const InferContext& ctx);
 
 // Shared with the kernels so both use the same window arithmetic as torch.

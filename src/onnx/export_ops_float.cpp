@@ -332,6 +332,11 @@ void export_node(ExportContext& ctx, const Node& node) {
     case OpKind::QuantizedLinear:
     case OpKind::QuantizedConv2d:
     case OpKind::QuantizedAdd:
+    case OpKind::QuantizedMul:
+    case OpKind::QuantizedLut:
+    case OpKind::QuantizedConcat:
+    case OpKind::QuantizedAvgPool2d:
+    case OpKind::QuantizedAdaptiveAvgPool2d:
     case OpKind::DynamicQuantizedLinear:
       ctx.fail(node,
                "fused integer kernels of a lowered graph have no ONNX form; export the "

@@ -12,10 +12,17 @@
 // The same holds for such an activation standing alone between the fused op's dequantize
 // and a quantize with the same qparams (XNNPACKQuantizer's standalone relu6): it is folded
 // into the fused op's range.
+// The rest of a CNN (graph/fused_op_params.h gives the kernels' parameters):
+//   mul:  multiplier = a_scale · b_scale / out_scale (float64, used as float32)
+//   cat:  each input requantized with scale_i / out_scale (a copy when the qparams match)
+//   avg_pool2d / adaptive_avg_pool2d: in and out qparams, kernels/pool.h's arithmetic
+//   dequantize → any pointwise op (OpTraits::pointwise) → quantize: a 256-entry table made
+//   by the chain's own reference kernels (exact), after the clamp folds above.
 #include "quantkit/pt2e/lowering.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <tuple>
@@ -144,8 +151,9 @@ bool fold_standalone_clamp(Graph& g, Node* act) {
   if (!bounds || dq == nullptr || dq->op() != OpKind::DequantizePerTensor) return false;
   Node* fused = dq->input(0)->producer();
   if (fused == nullptr || lowering::single_user(g, fused->output()) != dq) return false;
-  const OpKind f = fused->op();
-  if (f != OpKind::QuantizedConv2d && f != OpKind::QuantizedLinear && f != OpKind::QuantizedAdd) {
+  // Any fused op with an integer output range (conv, linear, add, mul, the average pools).
+  if (graph::op_schema(fused->op()).traits.category != graph::OpCategory::FusedInteger ||
+      !fused->has_attr("quant_min")) {
     return false;
   }
   if (lowering::single_user(g, dq->output()) != act) return false;
@@ -221,13 +229,25 @@ class Lowering {
       } else if (op == OpKind::Conv2d) {
         if (lower_static(n, true)) ++stats.conv2d;
       } else if (op == OpKind::Add) {
-        if (lower_add(n)) ++stats.add;
+        if (lower_binary(n, OpKind::QuantizedAdd)) ++stats.add;
+      } else if (op == OpKind::Mul) {
+        if (lower_binary(n, OpKind::QuantizedMul)) ++stats.mul;
+      } else if (op == OpKind::Cat) {
+        if (lower_cat(n)) ++stats.concat;
+      } else if (op == OpKind::AvgPool2d || op == OpKind::AdaptiveAvgPool2d) {
+        if (lower_avg_pool(n)) ++stats.avg_pool;
       } else if (graph::op_schema(op).traits.value_preserving) {
         if (lower_passthrough(n)) ++stats.passthrough;
       }
     }
     for (Node* n : g_.nodes()) {
       if (g_.contains(n) && clamp_bounds(*n) && fold_standalone_clamp(g_, n)) ++stats.clamp;
+    }
+    // After the folds: a clamp folded into its producer costs nothing, a table costs a pass.
+    for (Node* n : g_.nodes()) {
+      if (g_.contains(n) && graph::op_schema(n->op()).traits.pointwise && lower_pointwise(n)) {
+        ++stats.lut;
+      }
     }
     // The dequantize chains and float weights/biases the fused ops replaced.
     g_.eliminate_dead_code();
@@ -289,31 +309,149 @@ class Lowering {
     return true;
   }
 
-  // dequantize(a), dequantize(b) → add (+ relu) → quantize, one dtype throughout.
-  bool lower_add(Node* op) {
+  // dequantize(a), dequantize(b) → add / mul (+ relu) → quantize, one dtype throughout.
+  bool lower_binary(Node* op, OpKind fused_kind) {
     const auto a = dequantized_input(*op->input(0));
     const auto b = dequantized_input(*op->input(1));
     if (!a || !b) return false;
     const auto c = closing_quantize(g_, op->output());
     if (!c || a->dtype != c->q.dtype || b->dtype != c->q.dtype) return false;
-    const double a_mult = a->scale / c->q.scale;
-    const double b_mult = b->scale / c->q.scale;
-    constexpr double kFloatMax = std::numeric_limits<float>::max();
-    if (!(a_mult > 0 && a_mult <= kFloatMax && b_mult > 0 && b_mult <= kFloatMax)) return false;
+    if (a->dtype != DType::Int8 && a->dtype != DType::UInt8) return false;
     AttributeMap attrs = output_attrs(*c);
     attrs.emplace("a_zero_point", a->zero_point);
-    attrs.emplace("a_multiplier", a_mult);
     attrs.emplace("b_zero_point", b->zero_point);
-    attrs.emplace("b_multiplier", b_mult);
-    // Round to nearest with or without the relu (torchao's add_relu truncates: its
-    // reference representation keeps that, deployment arithmetic does not).
-    attrs.emplace("rounding", "half_even");
-    Node* fused =
-        g_.add_node(OpKind::QuantizedAdd,
-                    {op->input(0)->producer()->input(0), op->input(1)->producer()->input(0)},
-                    std::move(attrs), "quantized_add", c->quantize);
+    auto representable = [](double m) {  // a normal float32 > 0
+      return m >= std::numeric_limits<float>::min() && m <= std::numeric_limits<float>::max();
+    };
+    if (fused_kind == OpKind::QuantizedAdd) {
+      const double a_mult = a->scale / c->q.scale;
+      const double b_mult = b->scale / c->q.scale;
+      if (!representable(a_mult) || !representable(b_mult)) return false;
+      attrs.emplace("a_multiplier", a_mult);
+      attrs.emplace("b_multiplier", b_mult);
+      // Round to nearest with or without the relu (torchao's add_relu truncates: its
+      // reference representation keeps that, deployment arithmetic does not).
+      attrs.emplace("rounding", "half_even");
+    } else {
+      // The kernels take 4-d (broadcast) shapes.
+      if (op->input(0)->shape().size() > 4 || op->input(1)->shape().size() > 4) return false;
+      const double m = a->scale * b->scale / c->q.scale;
+      if (!representable(m)) return false;
+      attrs.emplace("multiplier", m);
+    }
+    Node* fused = g_.add_node(
+        fused_kind, {op->input(0)->producer()->input(0), op->input(1)->producer()->input(0)},
+        std::move(attrs), fused_kind == OpKind::QuantizedAdd ? "quantized_add" : "quantized_mul",
+        c->quantize);
     fused->set_source(op->source());
     finish(g_, *c, fused);
+    g_.remove_node(op);
+    return true;
+  }
+
+  // dequantize(x_i) → cat → quantize: each input requantized to the output's qparams (a copy
+  // where they are equal, as XNNPACKQuantizer's shared observer makes them).
+  bool lower_cat(Node* op) {
+    std::vector<TensorQParams> in;
+    for (std::size_t i = 0; i < op->num_inputs(); ++i) {
+      const auto q = dequantized_input(*op->input(i));
+      if (!q) return false;
+      in.push_back(*q);
+    }
+    Node* q = lowering::single_user(g_, op->output());
+    if (q == nullptr || q->op() != OpKind::QuantizePerTensor) return false;
+    const auto out = lowering::static_qparams(*q);
+    if (!out || (out->dtype != DType::Int8 && out->dtype != DType::UInt8)) return false;
+    // The kernel saturates to the dtype's range: the quantize's range must be all of it.
+    if (out->quant_min != dtype_min(out->dtype) || out->quant_max != dtype_max(out->dtype)) {
+      return false;
+    }
+    std::vector<double> scales;
+    std::vector<std::int64_t> zero_points;
+    std::vector<Value*> inputs;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (in[i].dtype != out->dtype) return false;
+      const double m = in[i].scale / out->scale;
+      if (!(m >= std::numeric_limits<float>::min() && m <= std::numeric_limits<float>::max())) {
+        return false;
+      }
+      scales.push_back(in[i].scale);
+      zero_points.push_back(in[i].zero_point);
+      inputs.push_back(op->input(i)->producer()->input(0));
+    }
+    Node* fused = g_.add_node(OpKind::QuantizedConcat, std::move(inputs),
+                              {{"dim", op->attr_int("dim")},
+                               {"scales", std::move(scales)},
+                               {"zero_points", std::move(zero_points)},
+                               {"out_scale", out->scale},
+                               {"out_zero_point", out->zero_point},
+                               {"dtype", out->dtype}},
+                              "quantized_concat", q);
+    fused->set_source(op->source());
+    g_.replace_all_uses(q->output(), fused->output());
+    g_.remove_node(q);
+    g_.remove_node(op);
+    return true;
+  }
+
+  // dequantize(x) → avg_pool2d / adaptive_avg_pool2d (+ relu) → quantize.
+  bool lower_avg_pool(Node* op) {
+    const auto x = dequantized_input(*op->input(0));
+    if (!x || (x->dtype != DType::Int8 && x->dtype != DType::UInt8)) return false;
+    const auto c = closing_quantize(g_, op->output());
+    if (!c || c->q.dtype != x->dtype) return false;
+    AttributeMap attrs = output_attrs(*c);
+    attrs.erase("out_zero_point");
+    for (const auto& [name, value] : op->attrs()) attrs.emplace(name, value.clone());
+    attrs.emplace("in_scale", x->scale);
+    attrs.emplace("in_zero_point", x->zero_point);
+    attrs.emplace("out_scale", c->q.scale);
+    attrs.emplace("out_zero_point", c->q.zero_point);
+    const bool adaptive = op->op() == OpKind::AdaptiveAvgPool2d;
+    Node* fused = g_.add_node(
+        adaptive ? OpKind::QuantizedAdaptiveAvgPool2d : OpKind::QuantizedAvgPool2d,
+        {op->input(0)->producer()->input(0)}, std::move(attrs),
+        adaptive ? "quantized_adaptive_avg_pool2d" : "quantized_avg_pool2d", c->quantize);
+    fused->set_source(op->source());
+    finish(g_, *c, fused);
+    g_.remove_node(op);
+    return true;
+  }
+
+  // dequantize(x) → a pointwise op (OpTraits::pointwise) → quantize: every output code is a
+  // function of one input code, so the chain is a 256-entry table, computed by running the
+  // chain's own reference kernels on all 256 codes (bit-exact with the Q/DQ interpreter for
+  // every input, whatever the op).
+  bool lower_pointwise(Node* op) {
+    Node* dq = op->input(0)->producer();
+    if (dq == nullptr || dq->op() != OpKind::DequantizePerTensor || op->num_inputs() != 1) {
+      return false;
+    }
+    const auto in = lowering::static_qparams(*dq);
+    Node* q = lowering::single_user(g_, op->output());
+    if (!in || q == nullptr || q->op() != OpKind::QuantizePerTensor) return false;
+    const auto out = lowering::static_qparams(*q);
+    const Value* x = dq->input(0);
+    const auto byte_sized = [](DType t) { return t == DType::Int8 || t == DType::UInt8; };
+    if (!out || !byte_sized(x->dtype()) || !byte_sized(out->dtype)) return false;
+    Tensor codes = Tensor::empty({256}, x->dtype());
+    auto* bytes = static_cast<std::uint8_t*>(codes.raw_data());
+    for (int i = 0; i < 256; ++i) bytes[i] = static_cast<std::uint8_t>(i);  // index = byte
+    // The schema's reference kernels directly (evaluate_node would insist on the node's
+    // shapes; these three are elementwise).
+    const auto apply = [](const Node& n, const Tensor& t) {
+      return graph::op_schema(n.op()).reference(n, std::span<const Tensor>(&t, 1))[0];
+    };
+    const Tensor quantized = apply(*q, apply(*op, apply(*dq, codes)));
+    Tensor table = Tensor::empty({256}, DType::UInt8);
+    std::memcpy(table.raw_data(), quantized.raw_data(), 256);
+    Node* fused = g_.add_node(
+        OpKind::QuantizedLut,
+        {const_cast<Value*>(x), g_.add_constant(std::move(table), op->name() + "_table")},
+        {{"dtype", out->dtype}}, "quantized_lut", q);
+    fused->set_source(op->source());
+    g_.replace_all_uses(q->output(), fused->output());
+    g_.remove_node(q);
     g_.remove_node(op);
     return true;
   }

@@ -97,10 +97,11 @@ bool known_within(const Value& value, std::int64_t quant_min, std::int64_t quant
   if (p == nullptr) return false;
   const graph::OpTraits& traits = op_schema(p->op()).traits;
   // A quantize or fused integer op with an integer output clamps it to its own
-  // [quant_min, quant_max] (dynamic_quantized_linear's output is float32).
+  // [quant_min, quant_max] (dynamic_quantized_linear's output is float32; quantized_lut and
+  // quantized_concat have no such range).
   if ((traits.category == graph::OpCategory::Quantize ||
        traits.category == graph::OpCategory::FusedInteger) &&
-      is_integer(value.dtype())) {
+      is_integer(value.dtype()) && p->has_attr("quant_min")) {
     return p->attr_int("quant_min") >= quant_min && p->attr_int("quant_max") <= quant_max;
   }
   if (traits.value_preserving) return known_within(*p->input(0), quant_min, quant_max);

@@ -4,7 +4,10 @@
 #include <cstring>
 
 #include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/fused_op_params.h"
+#include "quantkit/kernels/concat.h"
 #include "quantkit/kernels/eltwise.h"
+#include "quantkit/kernels/lut.h"
 #include "quantkit/kernels/pool.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/qparams.h"
@@ -94,10 +97,10 @@ class DequantizeOp final : public ExecOp {
   std::int64_t zero_point_;
 };
 
-// Same-shape quantized add in any layout (elementwise), split by element ranges.
-class QuantizedAddOp final : public ExecOp {
+// Same-shape quantized add / mul in any layout (elementwise), split by element ranges.
+class QuantizedBinaryOp final : public ExecOp {
  public:
-  QuantizedAddOp(const kernels::BinaryParams& p, std::int64_t numel) : p_(p), numel_(numel) {}
+  QuantizedBinaryOp(const kernels::BinaryParams& p, std::int64_t numel) : p_(p), numel_(numel) {}
   void run(Frame& f) const override {
     const std::byte* a = f.in(inputs[0]);
     const std::byte* b = f.in(inputs[1]);
@@ -112,12 +115,14 @@ class QuantizedAddOp final : public ExecOp {
   std::int64_t numel_;
 };
 
-// Broadcasting quantized add of NHWC images ([N,1,1,C] × [N,H,W,C]: squeeze-excitation),
-// split by output pixels.
-class BroadcastAddOp final : public ExecOp {
+// Broadcasting quantized add / mul on 4-d shapes as stored (NHWC images: [N,1,1,C] ×
+// [N,H,W,C] is squeeze-excitation; logical tensors of rank <= 4 padded with leading 1s),
+// split by output pixels (all dims but the last).
+class BroadcastBinaryOp final : public ExecOp {
  public:
-  BroadcastAddOp(const kernels::BinaryParams& p, const Shape& a, const Shape& b) : op_(p) {
-    op_.setup({a[0], a[2], a[3], a[1]}, {b[0], b[2], b[3], b[1]});
+  using Shape4 = kernels::BinaryElementwise::Shape4;
+  BroadcastBinaryOp(const kernels::BinaryParams& p, const Shape4& a, const Shape4& b) : op_(p) {
+    op_.setup(a, b);
   }
   void run(Frame& f) const override {
     const std::byte* a = f.in(inputs[0]);
@@ -135,10 +140,11 @@ class BroadcastAddOp final : public ExecOp {
   kernels::BinaryElementwise op_;
 };
 
-// int8/uint8 max_pool2d on NHWC images (exact: same qparams in and out), split by pixels.
-class MaxPoolOp final : public ExecOp {
+// int8/uint8 pooling on NHWC images (max: exact; average: kernels/pool.h's requantization),
+// split by output pixels.
+class PoolOp final : public ExecOp {
  public:
-  MaxPoolOp(const kernels::PoolParams& p, const Shape& x) : pool_(p) { pool_.setup(x[0], x[2], x[3]); }
+  PoolOp(const kernels::PoolParams& p, const Shape& x) : pool_(p) { pool_.setup(x[0], x[2], x[3]); }
   const char* kernel_name() const { return pool_.kernel_name(); }
   void run(Frame& f) const override {
     const std::byte* x = f.in(inputs[0]);
@@ -149,6 +155,47 @@ class MaxPoolOp final : public ExecOp {
 
  private:
   kernels::Pool2d pool_;
+};
+
+// y = table[x] in any layout, split by element ranges.
+class LutOp final : public ExecOp {
+ public:
+  LutOp(const Tensor& table, std::int64_t numel) : numel_(numel) {
+    std::memcpy(table_.data(), table.raw_data(), table_.size());
+  }
+  void run(Frame& f) const override {
+    const auto* x = reinterpret_cast<const std::uint8_t*>(f.in(inputs[0]));
+    auto* y = reinterpret_cast<std::uint8_t*>(f.out(outputs[0]));
+    f.pool().parallel_for(numel_, kMinBytesPerChunk, [&](std::int64_t begin, std::int64_t end) {
+      kernels::lut_apply(table_, x + begin, y + begin, end - begin);
+    });
+  }
+
+ private:
+  kernels::Lut256 table_;
+  std::int64_t numel_;
+};
+
+// Concatenation as rows of `pixels` (the dims before the axis; N·H·W for channels of NHWC
+// images), each input contributing its row of channels; split by pixels.
+class ConcatOp final : public ExecOp {
+ public:
+  ConcatOp(kernels::ConcatParams p, std::int64_t pixels)
+      : ptrs_(p.inputs.size()), concat_(std::move(p)), pixels_(pixels) {}
+  void run(Frame& f) const override {
+    for (std::size_t i = 0; i < inputs.size(); ++i) ptrs_[i] = f.in(inputs[i]);
+    std::byte* y = f.out(outputs[0]);
+    const std::int64_t min_pixels =
+        std::max<std::int64_t>(1, kMinBytesPerChunk / std::max<std::int64_t>(1, concat_.out_channels()));
+    f.pool().parallel_for(pixels_, min_pixels, [&](std::int64_t begin, std::int64_t end) {
+      concat_.run(ptrs_, y, begin, end);
+    });
+  }
+
+ private:
+  mutable std::vector<const void*> ptrs_;  // filled per run (under the runtime's mutex)
+  kernels::ConcatRequant concat_;
+  std::int64_t pixels_;
 };
 
 class FallbackOp final : public ExecOp {
@@ -204,53 +251,82 @@ std::unique_ptr<ExecOp> make_dequantize(const Node& node, std::size_t in, std::s
   return op;
 }
 
-kernels::BinaryParams add_params(const Node& node) {
-  kernels::BinaryParams p;
-  p.op = kernels::BinaryOp::Add;
-  p.dtype = node.attr_dtype("dtype");
-  p.a_zero_point = static_cast<std::int32_t>(node.attr_int("a_zero_point"));
-  p.b_zero_point = static_cast<std::int32_t>(node.attr_int("b_zero_point"));
-  p.out_zero_point = static_cast<std::int32_t>(node.attr_int("out_zero_point"));
-  p.a_multiplier = static_cast<float>(node.attr_float("a_multiplier"));
-  p.b_multiplier = static_cast<float>(node.attr_float("b_multiplier"));
-  p.qmin = static_cast<std::int32_t>(node.attr_int("quant_min"));
-  p.qmax = static_cast<std::int32_t>(node.attr_int("quant_max"));
-  return p;
-}
-
-std::unique_ptr<ExecOp> make_quantized_add(const Node& node, std::size_t a, std::size_t b,
-                                           std::size_t out, bool channels_last) {
+std::unique_ptr<ExecOp> make_quantized_binary(const Node& node, std::size_t a, std::size_t b,
+                                              std::size_t out, bool channels_last) {
   const Shape& as = node.input(0)->shape();
   const Shape& bs = node.input(1)->shape();
+  const kernels::BinaryParams params = graph::binary_params(node);
   std::unique_ptr<ExecOp> op;
   if (as == bs) {
-    op = std::make_unique<QuantizedAddOp>(add_params(node), node.output()->type().numel());
+    op = std::make_unique<QuantizedBinaryOp>(params, node.output()->type().numel());
   } else if (channels_last && as.size() == 4 && bs.size() == 4) {
-    op = std::make_unique<BroadcastAddOp>(add_params(node), as, bs);
+    op = std::make_unique<BroadcastBinaryOp>(params, BroadcastBinaryOp::Shape4{as[0], as[2], as[3], as[1]},
+                                             BroadcastBinaryOp::Shape4{bs[0], bs[2], bs[3], bs[1]});
+  } else if (!channels_last && as.size() <= 4 && bs.size() <= 4) {
+    op = std::make_unique<BroadcastBinaryOp>(params, graph::padded_shape4(as),
+                                             graph::padded_shape4(bs));
   } else {
     return nullptr;
   }
   op->inputs = {a, b};
   op->outputs = {out};
-  op->label = "quantized_add '" + node.name() + "'" + (as == bs ? "" : " (broadcast)");
+  op->label = std::string(graph::op_name(node.op())) + " '" + node.name() + "'" +
+              (as == bs ? "" : " (broadcast)");
   return op;
 }
 
-std::unique_ptr<ExecOp> make_max_pool2d_nhwc(const Node& node, std::size_t in, std::size_t out) {
+std::unique_ptr<ExecOp> make_pool2d_nhwc(const Node& node, std::size_t in, std::size_t out) {
   const Shape& x = node.input(0)->shape();
   const DType dtype = node.input(0)->dtype();
   if (x.size() != 4 || (dtype != DType::Int8 && dtype != DType::UInt8)) return nullptr;
-  const auto& kernel = node.attr_ints("kernel_size");
-  kernels::PoolParams p;
-  p.kind = kernels::PoolKind::Max;
-  p.dtype = dtype;
-  p.channels = x[1];
-  set_window(p, node, kernel[0], kernel[1]);
-  p.ceil_mode = node.attr_int("ceil_mode") != 0;
-  auto op = std::make_unique<MaxPoolOp>(p, x);
+  auto op = std::make_unique<PoolOp>(graph::pool_params(node), x);
   op->inputs = {in};
   op->outputs = {out};
-  op->label = "max_pool2d '" + node.name() + "' (nhwc " + op->kernel_name() + ")";
+  op->label = std::string(graph::op_name(node.op())) + " '" + node.name() + "' (nhwc " +
+              op->kernel_name() + ")";
+  return op;
+}
+
+std::unique_ptr<ExecOp> make_quantized_lut(const Node& node, std::size_t in, std::size_t out) {
+  const graph::Value* table = node.input(1);
+  if (!table->has_data()) return nullptr;
+  auto op = std::make_unique<LutOp>(table->data(), node.output()->type().numel());
+  op->inputs = {in};
+  op->outputs = {out};
+  op->label = "quantized_lut '" + node.name() + "' (table " + std::string(kernels::lut_kernel_name()) + ")";
+  return op;
+}
+
+std::unique_ptr<ExecOp> make_quantized_concat(const Node& node, std::vector<std::size_t> inputs,
+                                              std::size_t out, bool channels_last) {
+  kernels::ConcatParams p = graph::concat_params(node);
+  const Shape& first = node.input(0)->shape();
+  const auto rank = static_cast<std::int64_t>(first.size());
+  std::int64_t dim = node.attr_int("dim");
+  if (dim < 0) dim += rank;
+  std::int64_t pixels = 1;
+  if (channels_last) {  // NHWC images along C
+    if (rank != 4 || dim != 1) return nullptr;
+    pixels = first[0] * first[2] * first[3];
+    for (std::size_t i = 0; i < p.inputs.size(); ++i) {
+      p.inputs[i].channels = node.input(i)->shape()[1];
+    }
+  } else {  // row-major: rows over the dims before `dim`
+    for (std::int64_t d = 0; d < dim; ++d) pixels *= first[static_cast<std::size_t>(d)];
+    for (std::size_t i = 0; i < p.inputs.size(); ++i) {
+      const Shape& s = node.input(i)->shape();
+      std::int64_t channels = 1;
+      for (auto d = static_cast<std::size_t>(dim); d < s.size(); ++d) channels *= s[d];
+      p.inputs[i].channels = channels;
+    }
+  }
+  for (const kernels::ConcatInput& in : p.inputs) {
+    if (in.channels < 1) return nullptr;  // empty inputs: the interpreter's kernel
+  }
+  auto op = std::make_unique<ConcatOp>(std::move(p), pixels);
+  op->inputs = std::move(inputs);
+  op->outputs = {out};
+  op->label = "quantized_concat '" + node.name() + "'" + (channels_last ? " (nhwc)" : "");
   return op;
 }
 

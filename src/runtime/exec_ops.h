@@ -40,10 +40,22 @@ std::unique_ptr<ExecOp> make_quantize(const graph::Node& node, std::size_t in, s
 std::unique_ptr<ExecOp> make_dequantize(const graph::Node& node, std::size_t in,
                                         std::size_t out);
 
-// quantized_add (kernels/eltwise.h): two same-shape tensors in the same layout (elementwise:
-// any layout), or NHWC images that broadcast when `channels_last`; null otherwise.
-std::unique_ptr<ExecOp> make_quantized_add(const graph::Node& node, std::size_t a,
-                                           std::size_t b, std::size_t out, bool channels_last);
+// quantized_add / quantized_mul (kernels/eltwise.h): two same-shape tensors in the same
+// layout (elementwise: any layout), or NHWC images that broadcast when `channels_last`; null
+// otherwise.
+std::unique_ptr<ExecOp> make_quantized_binary(const graph::Node& node, std::size_t a,
+                                              std::size_t b, std::size_t out, bool channels_last);
+
+// quantized_lut (kernels/lut.h) in any layout (elementwise); null when the table is not a
+// constant.
+std::unique_ptr<ExecOp> make_quantized_lut(const graph::Node& node, std::size_t in,
+                                           std::size_t out);
+
+// quantized_concat (kernels/concat.h): NHWC images along channels when `channels_last`, else
+// logical tensors along any dim; null when the kernel cannot take it.
+std::unique_ptr<ExecOp> make_quantized_concat(const graph::Node& node,
+                                              std::vector<std::size_t> inputs, std::size_t out,
+                                              bool channels_last);
 
 // quantized_conv2d on NHWC slots (dense, grouped and depthwise kernels) and
 // quantized_linear (a 1×1 convolution over the rows). Null when the node's weights are not
@@ -54,9 +66,10 @@ std::unique_ptr<ExecOp> make_quantized_conv2d_nhwc(const graph::Node& node, std:
 std::unique_ptr<ExecOp> make_quantized_linear(const graph::Node& node, std::size_t in,
                                               std::size_t out);
 
-// int8/uint8 max_pool2d on NHWC slots; null for other dtypes or ranks.
-std::unique_ptr<ExecOp> make_max_pool2d_nhwc(const graph::Node& node, std::size_t in,
-                                             std::size_t out);
+// max_pool2d on int8/uint8, quantized_avg_pool2d, quantized_adaptive_avg_pool2d on NHWC
+// slots (kernels/pool.h); null for other dtypes or ranks.
+std::unique_ptr<ExecOp> make_pool2d_nhwc(const graph::Node& node, std::size_t in,
+                                         std::size_t out);
 
 // Any node through the interpreter's kernel (or a FusedOp of fused_ops.h), inputs and
 // outputs logical; its results are copied into the output slots.

@@ -186,27 +186,35 @@ struct Runtime::Impl {
         op->inputs[0] = nhwc(in0);
         slots[out].layout = Layout::Nhwc;
       }
-    } else if (kind == OpKind::MaxPool2d && is_quantized_image(slots[in0].type)) {
-      op = detail::make_max_pool2d_nhwc(n, in0, out);
+    } else if ((kind == OpKind::MaxPool2d || kind == OpKind::QuantizedAvgPool2d ||
+                kind == OpKind::QuantizedAdaptiveAvgPool2d) &&
+               is_quantized_image(slots[in0].type)) {
+      op = detail::make_pool2d_nhwc(n, in0, out);
       if (op) {
         op->inputs[0] = nhwc(in0);
         slots[out].layout = Layout::Nhwc;
       }
     } else if (kind == OpKind::QuantizedLinear) {
       op = detail::make_quantized_linear(n, logical(in0), out);
-    } else if (kind == OpKind::QuantizedAdd) {
+    } else if (kind == OpKind::QuantizedAdd || kind == OpKind::QuantizedMul) {
       const std::size_t b0 = step.inputs[1];
       const bool channels_last =
           is_quantized_image(slots[in0].type) && is_quantized_image(slots[b0].type) &&
           (slots[in0].layout == Layout::Nhwc || slots[b0].layout == Layout::Nhwc ||
            slots[in0].type.shape != slots[b0].type.shape);
-      op = detail::make_quantized_add(n, in0, b0, out, channels_last);
+      op = detail::make_quantized_binary(n, in0, b0, out, channels_last);
       if (op && channels_last) {
         op->inputs = {nhwc(in0), nhwc(b0)};
         slots[out].layout = Layout::Nhwc;
       } else if (op) {
         op->inputs = {logical(in0), logical(b0)};
       }
+    } else if (kind == OpKind::QuantizedLut) {
+      // Elementwise: runs in its input's layout.
+      op = detail::make_quantized_lut(n, in0, out);
+      if (op) slots[out].layout = slots[in0].layout;
+    } else if (kind == OpKind::QuantizedConcat) {
+      plan_concat(n, step, out, op);
     }
     if (!op) {
       std::vector<std::size_t> ins;
@@ -215,6 +223,24 @@ struct Runtime::Impl {
       op = detail::make_fallback(n, std::move(ins), step.outputs, detail::plan_fused_op(n));
     }
     ops.push_back(std::move(op));
+  }
+
+  // Channels of NHWC images are concatenated in place of layout conversions when any input
+  // already lives channels-last; otherwise the logical layout.
+  void plan_concat(const Node& n, const ExecutionPlan::Step& step, std::size_t out,
+                   std::unique_ptr<ExecOp>& op) {
+    bool any_nhwc = false, all_images = true;
+    for (std::size_t s : step.inputs) {
+      any_nhwc = any_nhwc || slots[s].layout == Layout::Nhwc;
+      all_images = all_images && is_quantized_image(slots[s].type);
+    }
+    std::int64_t dim = n.attr_int("dim");
+    if (dim < 0) dim += static_cast<std::int64_t>(slots[out].type.shape.size());
+    const bool channels_last = any_nhwc && all_images && dim == 1;
+    std::vector<std::size_t> ins;
+    for (std::size_t s : step.inputs) ins.push_back(channels_last ? nhwc(s) : logical(s));
+    op = detail::make_quantized_concat(n, std::move(ins), out, channels_last);
+    if (op && channels_last) slots[out].layout = Layout::Nhwc;
   }
 
   void assign_memory() {

@@ -94,6 +94,49 @@ TEST(OpTraits, ValuePreservingOpsCommuteWithDequantize) {
   }
 }
 
+// The lowering turns dequantize → pointwise op → quantize into a 256-entry table computed on
+// a [256] tensor of codes: that is only right if every output element depends on the input
+// element at its position alone, whatever the shape. Checked by running each flagged op on
+// a 4-d tensor and on its elements in reverse order as a flat vector.
+TEST(OpTraits, PointwiseOpsDependOnTheirOwnElementOnly) {
+  const std::map<OpKind, AttributeMap> attrs = [] {
+    std::map<OpKind, AttributeMap> m;
+    for (OpKind op : {OpKind::Relu, OpKind::Sigmoid, OpKind::Tanh, OpKind::HardSwish}) m[op];
+    m[OpKind::Hardtanh].emplace("min_val", -0.5);
+    m[OpKind::Hardtanh].emplace("max_val", 0.7);
+    m[OpKind::Clamp].emplace("min", -0.3);
+    m[OpKind::HardSigmoid].emplace("alpha", 1.0 / 6.0);
+    m[OpKind::HardSigmoid].emplace("beta", 0.5);
+    m[OpKind::LeakyRelu].emplace("negative_slope", 0.1);
+    return m;
+  }();
+  std::set<OpKind> known;
+  for (const auto& [op, a] : attrs) known.insert(op);
+  ASSERT_EQ(ops_where([](const OpTraits& t) { return t.pointwise; }), known);
+
+  const Tensor x = testing::random_tensor({2, 3, 4, 5}, 11, -6.0f, 6.0f);
+  Tensor reversed = Tensor::empty({x.numel()}, DType::Float32);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    reversed.data<float>()[i] = x.data<float>()[x.numel() - 1 - i];
+  }
+  for (const auto& [op, a] : attrs) {
+    GraphBuilder b;
+    b.output(b.node(op, {b.input("x", DType::Float32, x.shape())}, [&a = a] {
+                AttributeMap copy;
+                for (const auto& [k, v] : a) copy.emplace(k, v.clone());
+                return copy;
+              }())->output());
+    const Graph g = std::move(b).build();
+    const Node& n = *g.nodes().front();
+    const Tensor whole = evaluate_node(n, std::span<const Tensor>(&x, 1))[0];
+    const Tensor flat = op_schema(op).reference(n, std::span<const Tensor>(&reversed, 1))[0];
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+      ASSERT_EQ(whole.data<float>()[i], flat.data<float>()[x.numel() - 1 - i])
+          << op_name(op) << " element " << i;
+    }
+  }
+}
+
 TEST(OpTraits, CategoriesNameTheQuantizationOps) {
   EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Quantize; }),
             (std::set<OpKind>{OpKind::QuantizePerTensor, OpKind::QuantizePerChannel}));

@@ -11,6 +11,7 @@
 
 #include "pt2e/pt2e_test_util.h"
 #include "pt2e/qdq_graphs.h"
+#include "pt2e/step_difference.h"
 #include "quantkit/graph/export.h"
 #include "quantkit/graph/functional.h"
 #include "quantkit/graph/nn.h"
@@ -29,6 +30,8 @@ using graph::run_graph;
 using graph::testing::identical;
 using graph::testing::random_ints;
 using quantkit::testing::LayerSpec;
+using quantkit::testing::step_difference;
+using quantkit::testing::StepStats;
 
 struct Cnn : graph::Module {
   graph::Sequential features;
@@ -109,27 +112,6 @@ TEST(LoweringEndToEnd, ConvertedDynamicModelLowers) {
 // within one output step everywhere, equal on >= 99% of elements, and unbiased (mean
 // difference within +-0.01 step) -- the truncation of torchao's reference representation
 // fails the last check (see TruncationWouldBeBiased below).
-struct StepStats {
-  std::int64_t max_abs = 0, equal = 0, count = 0;
-  double mean = 0;
-};
-StepStats step_difference(const Tensor& got, const Tensor& expected) {
-  StepStats st;
-  st.count = got.numel();
-  double sum = 0;
-  for (std::int64_t i = 0; i < st.count; ++i) {
-    const auto value = [i](const Tensor& t) -> std::int64_t {
-      return t.dtype() == DType::Int8 ? t.data<std::int8_t>()[i] : t.data<std::uint8_t>()[i];
-    };
-    const std::int64_t d = value(got) - value(expected);
-    st.max_abs = std::max<std::int64_t>(st.max_abs, std::abs(d));
-    st.equal += d == 0 ? 1 : 0;
-    sum += static_cast<double>(d);
-  }
-  st.mean = sum / static_cast<double>(std::max<std::int64_t>(1, st.count));
-  return st;
-}
-
 struct StaticCase {
   std::string name;
   Graph qdq;

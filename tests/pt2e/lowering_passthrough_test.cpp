@@ -34,8 +34,9 @@ TEST(LoweringPassthrough, TransposeRunsOnTheInt8Codes) {
   EXPECT_TRUE(identical(run_graph(lowered, {codes})[0], run_graph(qdq, {codes})[0]));
 }
 
-TEST(LoweringPassthrough, AnOpThatIsNotValuePreservingStaysInFloat) {
-  // relu changes values (negative codes become the zero point): no pass-through.
+TEST(LoweringPassthrough, AnOpThatIsNotValuePreservingIsNotPassedThrough) {
+  // relu changes values (negative codes become the zero point): no pass-through; being
+  // pointwise it becomes a table instead.
   const QuantizeAttrs q{0.0073, 13, -128, 127, DType::Int8};
   graph::GraphBuilder b;
   Value* x = b.input("x", DType::Int8, {2, 3});
@@ -44,6 +45,20 @@ TEST(LoweringPassthrough, AnOpThatIsNotValuePreservingStaysInFloat) {
   LoweringStats stats;
   const Graph lowered = lower_to_fused_kernels(qdq, &stats);
   EXPECT_EQ(stats.passthrough, 0u);
+  EXPECT_EQ(stats.lut, 1u);
+  EXPECT_EQ(graph::count_nodes(lowered, graph::OpKind::Relu), 0u);
+  EXPECT_EQ(graph::count_nodes(lowered, graph::OpKind::QuantizedLut), 1u);
+}
+
+TEST(LoweringPassthrough, AnOpThatIsNeitherStaysInFloat) {
+  // softmax is neither value preserving nor pointwise: it keeps its dequantize/quantize.
+  const QuantizeAttrs q{0.0073, 13, -128, 127, DType::Int8};
+  graph::GraphBuilder b;
+  Value* x = b.input("x", DType::Int8, {2, 3});
+  b.output(b.quantize_per_tensor(b.softmax(b.dequantize_per_tensor(x, q), 1), q));
+  LoweringStats stats;
+  const Graph lowered = lower_to_fused_kernels(std::move(b).build(), &stats);
+  EXPECT_EQ(stats.passthrough + stats.lut, 0u);
   EXPECT_EQ(lowered.num_nodes(), 3u);
 }
 

@@ -78,6 +78,11 @@ enum class OpKind : std::uint8_t {
   QuantizedLinear,         // quantized_linear(x, weight, bias, multipliers)
   QuantizedConv2d,         // quantized_conv2d(x, weight, bias, multipliers)
   QuantizedAdd,            // quantized_add(a, b)
+  QuantizedMul,            // quantized_mul(a, b)
+  QuantizedLut,            // quantized_lut(x, table)   y = table[x] (a pointwise op between Q/DQ)
+  QuantizedConcat,         // quantized_concat(x0, x1, ...)  inputs requantized to the output's
+  QuantizedAvgPool2d,      // quantized_avg_pool2d(x)
+  QuantizedAdaptiveAvgPool2d,  // quantized_adaptive_avg_pool2d(x)
   DynamicQuantizedLinear,  // dynamic_quantized_linear(x, weight, weight_scales, bias?)
   kLast = DynamicQuantizedLinear,
 };
@@ -111,6 +116,7 @@ class InferContext {
   std::int64_t attr_int(std::string_view name) const;
   double attr_float(std::string_view name) const;
   const std::vector<std::int64_t>& attr_ints(std::string_view name) const;
+  const std::vector<double>& attr_floats(std::string_view name) const;
   const std::string& attr_string(std::string_view name) const;
   DType attr_dtype(std::string_view name) const;
 
@@ -159,6 +165,10 @@ struct OpTraits {
   // PT2E annotation: the output (and input 0) take the quantization of input 0's producer
   // (XNNPACK's _annotate_propagation: ops that do not change the value distribution much).
   bool shares_observer = false;
+  // Unary, and each output element is a function of the input element at the same position
+  // (and the attributes) alone: relu, sigmoid, hardswish, … Between a dequantize and a
+  // quantize the lowering replaces it by a 256-entry table (quantized_lut).
+  bool pointwise = false;
   // The ONNX operator this op exports to as one node with the same inputs and no
   // attributes; empty when the exporter has a special form (or none).
   std::string_view onnx_op_type;

@@ -20,6 +20,10 @@ struct LoweringStats {
   // Standalone relu / hardtanh / clamp between a fused op's dequantize and a quantize with
   // the same qparams, folded into the fused op's output range.
   std::size_t clamp = 0;
+  std::size_t mul = 0, concat = 0, avg_pool = 0;
+  // dequantize → pointwise op (relu, sigmoid, hardswish, …; OpTraits::pointwise) → quantize
+  // replaced by a 256-entry table (quantized_lut).
+  std::size_t lut = 0;
 };
 
 // Returns the lowered copy; `qdq` is not modified. `stats` (optional) counts rewrites.

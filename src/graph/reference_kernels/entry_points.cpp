@@ -4,6 +4,7 @@
 #include <string>
 
 #include "quantkit/core/error.h"
+#include "quantkit/graph/fused_op_params.h"
 #include "quantkit/kernels/apot_kernels.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/choose_qparams.h"
@@ -238,6 +239,21 @@ Outputs quantized_add(const Node& n, Inputs in) {
   p.out.quant_max = n.attr_int("quant_max");
   p.out.dtype = n.attr_dtype("dtype");
   return one(ref::quantized_add(in[0], in[1], p));
+}
+Outputs quantized_mul(const Node& n, Inputs in) {
+  return one(ref::quantized_binary(in[0], in[1], graph::binary_params(n)));
+}
+Outputs quantized_lut(const Node& n, Inputs in) {
+  return one(ref::quantized_lut(in[0], in[1], n.attr_dtype("dtype")));
+}
+Outputs quantized_concat(const Node& n, Inputs in) {
+  return one(ref::quantized_concat(in, n.attr_int("dim"), graph::concat_params(n)));
+}
+Outputs quantized_avg_pool2d(const Node& n, Inputs in) {
+  return one(ref::quantized_pool2d(in[0], graph::pool_params(n)));
+}
+Outputs quantized_adaptive_avg_pool2d(const Node& n, Inputs in) {
+  return one(ref::quantized_pool2d(in[0], graph::pool_params(n)));
 }
 Outputs dynamic_quantized_linear(const Node& n, Inputs in) {
   return one(ref::dynamic_quantized_linear(in[0], in[1], in[2], optional_input(in, 3),

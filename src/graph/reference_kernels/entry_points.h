@@ -64,6 +64,11 @@ Outputs apot_dequantize(const Node& n, Inputs in);
 Outputs quantized_linear(const Node& n, Inputs in);
 Outputs quantized_conv2d(const Node& n, Inputs in);
 Outputs quantized_add(const Node& n, Inputs in);
+Outputs quantized_mul(const Node& n, Inputs in);
+Outputs quantized_lut(const Node& n, Inputs in);
+Outputs quantized_concat(const Node& n, Inputs in);
+Outputs quantized_avg_pool2d(const Node& n, Inputs in);
+Outputs quantized_adaptive_avg_pool2d(const Node& n, Inputs in);
 Outputs dynamic_quantized_linear(const Node& n, Inputs in);
 
 }  // namespace quantkit::graph::kernel

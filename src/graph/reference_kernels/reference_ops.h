@@ -9,6 +9,9 @@
 #include <span>
 
 #include "quantkit/core/tensor.h"
+#include "quantkit/kernels/concat.h"
+#include "quantkit/kernels/eltwise.h"
+#include "quantkit/kernels/pool.h"
 
 namespace quantkit::graph::ref {
 
@@ -88,6 +91,15 @@ Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams&
 Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& weight_scales,
                                 const Tensor* bias, std::int64_t quant_min,
                                 std::int64_t quant_max, double eps);
+
+// Fused ops whose reference is the portable reference of their kernel (kernel_backed_ops.cpp;
+// kernels/eltwise.h, lut.h, concat.h, pool.h), on the graph's layout (NCHW images).
+// quantized_binary: ranks <= 4, numpy broadcasting. quantized_pool2d: [N, C, H, W] or [C, H, W].
+Tensor quantized_binary(const Tensor& a, const Tensor& b, const kernels::BinaryParams& p);
+Tensor quantized_lut(const Tensor& x, const Tensor& table, DType dtype);
+Tensor quantized_concat(std::span<const Tensor> xs, std::int64_t dim,
+                        const kernels::ConcatParams& p);
+Tensor quantized_pool2d(const Tensor& x, const kernels::PoolParams& p);
 
 // ---- data movement ----
 Tensor cat(std::span<const Tensor> xs, std::int64_t dim);
