@@ -2,7 +2,7 @@
 # quantkit vs ONNX Runtime on the same ONNX files, batch 1, in one run.
 #
 #   bench/compare_ort.sh [--models "resnet18 mobilenet_v2"] [--threads "1 2"]
-#                        [--iterations N] [--quantkit PATH]
+#                        [--iterations N] [--samples N] [--quantkit PATH]
 #   bench/compare_ort.sh --files "a.onnx b.onnx ..." [--threads ...] [--iterations N]
 #
 # With --files, only step 2 runs, on those files (what ./scripts/run does for the main
@@ -19,8 +19,11 @@
 #      (tools/ort/bench_ort.mjs: onnxruntime-node from scripts/install-ort, CPU EP, graph
 #      optimizations on) at each thread count, and prints quantkit ms, ORT ms and their
 #      ratio quantkit / ORT (lower is better; < 1 means quantkit is faster);
-#   3. runs both engines on one random input and prints each int8 file's output's relative
-#      L2 distance from the fp32 model's output (quantkit fp32 as the reference).
+#   3. runs both engines on --samples random inputs (default 8) and prints the mean relative
+#      L2 distance of each int8 file's output from the fp32 model's (quantkit fp32 as the
+#      reference);
+#   4. counts the ops quantkit's runtime leaves to the interpreter's kernels in each int8
+#      file (`quantkit bench --show-plan`: "(reference)"), which should be 0.
 # Latency is the median of --iterations runs (default 100) after 10 warm-up runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,18 +31,21 @@ models="resnet18 mobilenet_v2"
 files=""
 threads="1 2"
 iterations=100
+samples=8
 quantkit="$root/build/release/tools/quantkit/quantkit"
 while (($# > 0)); do
   case $1 in
     --models) models=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
+    --samples) samples=$2; shift 2 ;;
     --quantkit) quantkit=$2; shift 2 ;;
     --files) files=$2; shift 2 ;;
     *) echo "compare_ort: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
 [[ $iterations =~ ^[1-9][0-9]*$ ]] || { echo "compare_ort: --iterations must be a positive integer, got '$iterations'" >&2; exit 2; }
+[[ $samples =~ ^[1-9][0-9]*$ ]] || { echo "compare_ort: --samples must be a positive integer, got '$samples'" >&2; exit 2; }
 
 if [[ -z $files ]] && ! /usr/bin/python3 -c 'import torch, torchvision, numpy, onnx.numpy_helper' 2>/dev/null; then
   echo "== installing python3-torch python3-torchvision python3-onnx (Debian)" >&2
@@ -119,29 +125,43 @@ for model in $models; do
       echo "$model $kind $t $(quantkit_ms "$file" "$t") $(ort_ms "$file" "$t")" >>"$rows"
     done
   done
-  # Accuracy: one random input through fp32 (quantkit), int8 (quantkit) and int8 (ORT).
-  /usr/bin/python3 -c "import numpy as np; np.save('$tmp/x.npy', np.clip(np.random.default_rng(7).standard_normal((1, 3, 224, 224)), -2.5, 2.5).astype(np.float32))"
-  "$quantkit" run "$fp32" --input "$tmp/x.npy" --output "$tmp/fp32.npy" >/dev/null
+  # Accuracy: $samples random inputs through fp32 (quantkit), int8 (quantkit) and int8 (ORT);
+  # one input's figure moves by ~0.1 point with the input, their mean much less.
+  for ((i = 0; i < samples; ++i)); do
+    /usr/bin/python3 -c "import numpy as np; np.save('$tmp/x$i.npy', np.clip(np.random.default_rng(7 + $i).standard_normal((1, 3, 224, 224)), -2.5, 2.5).astype(np.float32))"
+    "$quantkit" run "$fp32" --input "$tmp/x$i.npy" --output "$tmp/fp32_$i.npy" >/dev/null
+  done
   for file in "$int8" "$ort_style"; do
     kind=int8-per-channel
     if [[ $file == "$ort_style" ]]; then kind=int8-ort-style; fi
-    "$quantkit" run "$file" --input "$tmp/x.npy" --output "$tmp/qk.npy" >/dev/null
-    node "$root/tools/ort/run_ort.mjs" "$file" "$tmp/ort" "$tmp/x.npy" >/dev/null
-    /usr/bin/python3 - "$tmp" "$model" "$kind" >>"$tmp/accuracy.txt" <<'PY'
+    fallbacks=$("$quantkit" bench "$file" --show-plan --iterations 1 --warmup 0 2>&1 >/dev/null |
+      grep -c '(reference)' || true)
+    printf '%-18s %-18s %10s\n' "$model" "$kind" "$fallbacks" >>"$tmp/fallbacks.txt"
+    for ((i = 0; i < samples; ++i)); do
+      "$quantkit" run "$file" --input "$tmp/x$i.npy" --output "$tmp/qk_$i.npy" >/dev/null
+      node "$root/tools/ort/run_ort.mjs" "$file" "$tmp/ort$i" "$tmp/x$i.npy" >/dev/null
+    done
+    /usr/bin/python3 - "$tmp" "$model" "$kind" "$samples" >>"$tmp/accuracy.txt" <<'PY'
 import sys
 import numpy as np
-tmp, model, kind = sys.argv[1], sys.argv[2], sys.argv[3]
-ref = np.load(f"{tmp}/fp32.npy").astype(np.float64)
-def rel(path):
+tmp, model, kind, samples = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def rel(path, i):
+    ref = np.load(f"{tmp}/fp32_{i}.npy").astype(np.float64)
     y = np.load(path).astype(np.float64)
     return np.linalg.norm(y - ref) / np.linalg.norm(ref)
-print(f"{model:14s} {kind:18s} {rel(f'{tmp}/qk.npy'):>12.2%} {rel(f'{tmp}/ort/output_0.npy'):>12.2%}")
+qk = np.mean([rel(f"{tmp}/qk_{i}.npy", i) for i in range(samples)])
+ort = np.mean([rel(f"{tmp}/ort{i}/output_0.npy", i) for i in range(samples)])
+print(f"{model:18s} {kind:18s} {qk:>12.2%} {ort:>12.2%}")
 PY
   done
 done
 
 print_latency
 echo
-echo "Accuracy: relative L2 distance of each int8 file's output from the fp32 model's"
-printf '%-14s %-18s %12s %12s\n' model file quantkit ORT
+echo "Accuracy: relative L2 distance of each int8 file's output from the fp32 model's (mean of $samples inputs)"
+printf '%-18s %-18s %12s %12s\n' model file quantkit ORT
 cat "$tmp/accuracy.txt"
+echo
+echo "Ops quantkit's runtime leaves to the interpreter's reference kernels (should be 0)"
+printf '%-18s %-18s %10s\n' model file fallbacks
+cat "$tmp/fallbacks.txt"

@@ -21,6 +21,7 @@
 #include "quantkit/pt2e/lowering.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -30,6 +31,7 @@
 
 #include "lowering_qparams.h"
 #include "quantkit/core/error.h"
+#include "quantkit/graph/fused_op_params.h"
 #include "quantkit/graph/verifier.h"
 #include "quantkit/kernels/requantize.h"
 #include "quantkit/quant/affine.h"
@@ -249,6 +251,14 @@ class Lowering {
         ++stats.lut;
       }
     }
+    // x · table(x) (SiLU's x · sigmoid(x), hardswish exported as x · hardsigmoid(x)) is itself
+    // a function of one code of x: one table instead of a table and a multiply.
+    for (Node* n : g_.nodes()) {
+      if (g_.contains(n) && (n->op() == OpKind::QuantizedMul || n->op() == OpKind::QuantizedAdd) &&
+          fold_binary_of_one_code(n)) {
+        ++stats.lut_binary;
+      }
+    }
     // The dequantize chains and float weights/biases the fused ops replaced.
     g_.eliminate_dead_code();
     g_.remove_unused_parameters();
@@ -268,7 +278,19 @@ class Lowering {
       dequantized_bias = int32_bias(*bias, *x, *w);
       if (!dequantized_bias) return false;
     }
-    const auto c = closing_quantize(g_, op->output());
+    // A bias-less op followed by an add of such an int32 bias: how a Gemm whose C comes
+    // through a DequantizeLinear is imported (linear, then a broadcasting add).
+    Node* bias_add = nullptr;
+    if (bias == nullptr) {
+      Node* user = lowering::single_user(g_, op->output());
+      if (user != nullptr && user->op() == OpKind::Add) {
+        const Value* other = user->input(0) == op->output() ? user->input(1) : user->input(0);
+        if (other != op->output() && (dequantized_bias = int32_bias(*other, *x, *w))) {
+          bias_add = user;
+        }
+      }
+    }
+    const auto c = closing_quantize(g_, bias_add ? bias_add->output() : op->output());
     if (!c || c->q.dtype != x->dtype) return false;
 
     std::vector<float> multipliers;
@@ -305,6 +327,7 @@ class Lowering {
                     std::move(attrs), conv ? "quantized_conv2d" : "quantized_linear", c->quantize);
     fused->set_source(op->source());
     finish(g_, *c, fused);
+    if (bias_add != nullptr) g_.remove_node(bias_add);
     g_.remove_node(op);
     return true;
   }
@@ -414,6 +437,47 @@ class Lowering {
         adaptive ? "quantized_adaptive_avg_pool2d" : "quantized_avg_pool2d", c->quantize);
     fused->set_source(op->source());
     finish(g_, *c, fused);
+    g_.remove_node(op);
+    return true;
+  }
+
+  // quantized_mul / quantized_add of two same-shape operands that are each x itself or a
+  // quantized_lut of x (the same x): the result is a function of x's code alone, so it is a
+  // table — the binary op's own reference kernel run on the 256 operand pairs (bit-exact).
+  bool fold_binary_of_one_code(Node* op) {
+    if (op->input(0)->shape() != op->input(1)->shape()) return false;
+    // The integer tensor an operand is a function of, and that function's table (null: x).
+    struct Source {
+      Value* x;
+      const Tensor* table;
+    };
+    const auto source = [](Value* v) {
+      const Node* p = v->producer();
+      if (p != nullptr && p->op() == OpKind::QuantizedLut && p->input(1)->has_data()) {
+        return Source{p->input(0), &p->input(1)->data()};
+      }
+      return Source{v, nullptr};
+    };
+    const Source a = source(op->input(0)), b = source(op->input(1));
+    if (a.x != b.x) return false;
+    std::array<std::uint8_t, 256> ca{}, cb{};
+    for (int i = 0; i < 256; ++i) {
+      const auto code = [i](const Source& s) {
+        return s.table ? static_cast<const std::uint8_t*>(s.table->raw_data())[i]
+                       : static_cast<std::uint8_t>(i);
+      };
+      ca[static_cast<std::size_t>(i)] = code(a);
+      cb[static_cast<std::size_t>(i)] = code(b);
+    }
+    Tensor table = Tensor::empty({256}, DType::UInt8);
+    kernels::binary_reference(graph::binary_params(*op), ca.data(), cb.data(), table.raw_data(),
+                              256, false);
+    Node* fused = g_.add_node(
+        OpKind::QuantizedLut,
+        {a.x, g_.add_constant(std::move(table), op->name() + "_table")},
+        {{"dtype", op->attr_dtype("dtype")}}, "quantized_lut", op);
+    fused->set_source(op->source());
+    g_.replace_all_uses(op->output(), fused->output());
     g_.remove_node(op);
     return true;
   }

@@ -97,6 +97,17 @@ OpCase pointwise_case(const std::string& name, DType dtype, OpKind op, Attribute
   return {name, OpKind::QuantizedLut, std::move(b).build(), {codes}, true};
 }
 
+// x · sigmoid(x) as convert_pt2e leaves it: q(mul(dq(x), dq(q(sigmoid(dq(x)))))).
+Graph silu_qdq(DType dtype, Shape shape) {
+  GraphBuilder b;
+  const QuantizeAttrs xq = act(dtype, 0.06, 10), sq = act(dtype, 1.0 / 256, -128);
+  Value* x = b.input("x", dtype, std::move(shape));
+  Value* sig = b.node(OpKind::Sigmoid, {b.dequantize_per_tensor(x, xq)})->output();
+  Value* s = b.dequantize_per_tensor(b.quantize_per_tensor(sig, sq), sq);
+  b.output(b.quantize_per_tensor(b.mul(b.dequantize_per_tensor(x, xq), s), act(dtype, 0.04, -100)));
+  return std::move(b).build();
+}
+
 std::vector<OpCase> op_cases() {
   std::vector<OpCase> cases;
   cases.push_back(binary_case("mul", DType::Int8, {4, 8, 16, 16}, {4, 8, 16, 16}));
@@ -136,6 +147,14 @@ std::vector<OpCase> op_cases() {
                                  {{"alpha", 1.0 / 6.0}, {"beta", 0.5}}));
   cases.push_back(
       pointwise_case("leaky_relu", DType::Int8, OpKind::LeakyRelu, {{"negative_slope", 0.1}}));
+  for (DType dtype : {DType::Int8, DType::UInt8}) {
+    Tensor codes = Tensor::empty({4, 256}, dtype);
+    for (int i = 0; i < 1024; ++i) {
+      static_cast<std::uint8_t*>(codes.raw_data())[i] = static_cast<std::uint8_t>(i * 7);
+    }
+    cases.push_back({dtype == DType::Int8 ? "silu" : "silu_uint8", OpKind::QuantizedLut,
+                     silu_qdq(dtype, {4, 256}), {codes}});
+  }
   // A relu with its own output qparams (no fused producer to fold it into).
   cases.push_back(pointwise_case("relu_requantized", DType::Int8, OpKind::Relu, {}));
   return cases;
@@ -198,6 +217,44 @@ TEST(LoweringCnnOps, StatsCountEachPattern) {
                             OpKind::QuantizedAdaptiveAvgPool2d))
                 .avg_pool,
             1u);
+}
+
+// x · table(x) folds into one table that gives exactly the bits of the table and the
+// multiply it replaces.
+TEST(LoweringCnnOps, SiluFoldsIntoOneTableWithTheBitsOfTableThenMultiply) {
+  const Graph qdq = silu_qdq(DType::Int8, {4, 256});
+  LoweringStats stats;
+  const Graph folded = lower_to_fused_kernels(qdq, &stats);
+  EXPECT_EQ(stats.lut, 1u);
+  EXPECT_EQ(stats.mul, 1u);
+  EXPECT_EQ(stats.lut_binary, 1u);
+  ASSERT_EQ(folded.num_nodes(), 1u);
+  // The unfolded form: quantized_lut(x) with the sigmoid's table, then quantized_mul.
+  GraphBuilder sb;
+  sb.output(sb.quantize_per_tensor(
+      sb.node(OpKind::Sigmoid, {sb.dequantize_per_tensor(sb.input("x", DType::Int8, {4, 256}),
+                                                         act(DType::Int8, 0.06, 10))})
+          ->output(),
+      act(DType::Int8, 1.0 / 256, -128)));
+  const Graph sigmoid = lower_to_fused_kernels(std::move(sb).build());
+  ASSERT_EQ(sigmoid.num_nodes(), 1u);
+  GraphBuilder ub;
+  Value* x = ub.input("x", DType::Int8, {4, 256});
+  Value* s = ub.node(OpKind::QuantizedLut, {x, ub.constant(sigmoid.nodes()[0]->input(1)->data())},
+                     {{"dtype", DType::Int8}})
+                 ->output();
+  ub.output(ub.node(OpKind::QuantizedMul, {x, s},
+                    {{"a_zero_point", std::int64_t{10}},
+                     {"b_zero_point", std::int64_t{-128}},
+                     {"multiplier", 0.06 * (1.0 / 256) / 0.04},
+                     {"out_zero_point", std::int64_t{-100}},
+                     {"quant_min", std::int64_t{-128}},
+                     {"quant_max", std::int64_t{127}},
+                     {"dtype", DType::Int8}})
+                ->output());
+  const Graph unfolded = std::move(ub).build();
+  const std::vector<Tensor> in = {random_codes(DType::Int8, {4, 256}, 5)};
+  EXPECT_TRUE(identical(run_graph(folded, in)[0], run_graph(unfolded, in)[0]));
 }
 
 // Patterns the kernels cannot take stay in Q/DQ form.
@@ -277,7 +334,8 @@ TEST(LoweringCnnOps, ModernCnnBlocksRunWithoutFallbackAndMatchTheInterpreter) {
   LoweringStats stats;
   const Graph lowered = lower_to_fused_kernels(qdq, &stats);
   EXPECT_EQ(stats.lut, 2u);
-  EXPECT_EQ(stats.mul, 2u);
+  EXPECT_EQ(stats.mul, 2u);         // SiLU's and squeeze-excitation's
+  EXPECT_EQ(stats.lut_binary, 1u);  // SiLU's x · sigmoid(x) became one table
   EXPECT_EQ(stats.concat, 1u);
   EXPECT_EQ(stats.avg_pool, 2u);
   for (const graph::Node* n : lowered.nodes()) {

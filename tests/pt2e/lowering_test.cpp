@@ -326,5 +326,38 @@ TEST(Lowering, Int32BiasBehindADequantizeIsTheFusedOpsBias) {
   EXPECT_EQ(other.conv2d, 0u);
 }
 
+// A Gemm whose C comes through a DequantizeLinear imports as linear(x, W) followed by an add
+// of the dequantized int32 bias: the add is the fused linear's bias, on either side.
+TEST(Lowering, Int32BiasAddedAfterALinearIsTheFusedOpsBias) {
+  for (bool bias_first : {false, true}) {
+    graph::GraphBuilder b;
+    const LayerSpec s;
+    const QuantizeAttrs xq = quantkit::testing::act(s.dtype, s.x_scale, s.x_zero_point);
+    Value* x = b.dequantize_per_tensor(b.input("x", s.dtype, {2, 5}), xq);
+    Value* w = quantkit::testing::int8_weight(b, {3, 5}, false, 1);
+    const std::vector<std::int32_t> bias{-40, 9, 1234};
+    Value* bias_f = b.dequantize_per_tensor(
+        b.constant(Tensor::from_vector(bias), "bias_i32"),
+        {static_cast<double>(static_cast<float>(s.x_scale * static_cast<double>(0.02f))), 0,
+         -2147483648LL, 2147483647LL, DType::Int32});
+    Value* y = b.linear(x, w);
+    y = bias_first ? b.add(bias_f, y) : b.add(y, bias_f);
+    b.output(b.quantize_per_tensor(y, quantkit::testing::act(s.dtype, s.out_scale, s.out_zero_point)));
+    const Graph qdq = std::move(b).build();
+    LoweringStats stats;
+    const Graph lowered = lower_to_fused_kernels(qdq, &stats);
+    ASSERT_EQ(stats.linear, 1u) << bias_first;
+    ASSERT_EQ(lowered.num_nodes(), 1u) << bias_first;
+    const Tensor& got = lowered.nodes()[0]->input(2)->data();
+    EXPECT_EQ(std::vector<std::int32_t>(got.data<std::int32_t>(), got.data<std::int32_t>() + 3),
+              bias);
+    const Tensor xs = random_act(DType::Int8, {2, 5}, 4);
+    const Tensor a = run_graph(lowered, {xs})[0], e = run_graph(qdq, {xs})[0];
+    for (std::int64_t i = 0; i < a.numel(); ++i) {
+      ASSERT_LE(std::abs(a.data<std::int8_t>()[i] - e.data<std::int8_t>()[i]), 1) << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quantkit::pt2e

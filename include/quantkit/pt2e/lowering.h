@@ -24,6 +24,9 @@ struct LoweringStats {
   // dequantize → pointwise op (relu, sigmoid, hardswish, …; OpTraits::pointwise) → quantize
   // replaced by a 256-entry table (quantized_lut).
   std::size_t lut = 0;
+  // quantized_mul / quantized_add of x and a table of x (SiLU, hardswish as x · hardsigmoid):
+  // folded into one table.
+  std::size_t lut_binary = 0;
 };
 
 // Returns the lowered copy; `qdq` is not modified. `stats` (optional) counts rewrites.
