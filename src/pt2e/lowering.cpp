@@ -268,7 +268,13 @@ class Lowering {
   // dequantize(x) , dequantize(w_i8) → linear/conv2d (+ f32 bias) (+ relu) → quantize.
   bool lower_static(Node* op, bool conv) {
     const auto x = dequantized_input(*op->input(0));
-    const auto w = lowering::symmetric_int8_weight(*op->input(1));
+    // An int8 weight with its dequantize, or APoT levels that are small integer multiples of
+    // one step (the same kernels then run APoT weights; the int8 constant is added below).
+    auto w = lowering::symmetric_int8_weight(*op->input(1));
+    std::optional<lowering::ApotInt8Weight> apot;
+    if (!w && (apot = lowering::apot_int8_weight(*op->input(1)))) {
+      w = lowering::WeightQParams{nullptr, {apot->scale}};
+    }
     if (!x || !w) return false;
     const Value* bias = op->num_inputs() > 2 ? op->input(2) : nullptr;
     // A float constant bias (quantkit's and torch's export), or an int32 constant behind a
@@ -299,7 +305,8 @@ class Lowering {
       if (!(m > 0 && std::isfinite(m))) return false;  // degenerate scales: leave Q/DQ
       multipliers.push_back(m);
     }
-    const std::int64_t out_channels = w->weight->shape()[0];
+    const std::int64_t out_channels =
+        apot ? apot->weight.shape()[0] : w->weight->shape()[0];
     std::vector<std::int32_t> bias_i32(static_cast<std::size_t>(out_channels), 0);
     if (dequantized_bias) {
       if (static_cast<std::int64_t>(dequantized_bias->size()) != out_channels) return false;
@@ -311,8 +318,10 @@ class Lowering {
         bias_i32[static_cast<std::size_t>(ch)] = kernels::quantize_bias(b[ch], x->scale, ws);
       }
     }
+    Value* weight = apot ? g_.add_constant(std::move(apot->weight), op->name() + "_weight_int8")
+                         : const_cast<Value*>(w->weight);
     std::vector<Value*> inputs{
-        op->input(0)->producer()->input(0), const_cast<Value*>(w->weight),
+        op->input(0)->producer()->input(0), weight,
         g_.add_constant(Tensor::from_vector(bias_i32), op->name() + "_bias_i32"),
         g_.add_constant(Tensor::from_vector(multipliers), op->name() + "_multipliers")};
     AttributeMap attrs = output_attrs(*c);

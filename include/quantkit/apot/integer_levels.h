@@ -1,0 +1,24 @@
+#pragma once
+// APoT levels as small integers times one step. Every APoT level is γ times a sum of powers
+// of two (arXiv 1909.13144), so a layer's levels are integer multiples of one power-of-two
+// step times γ: weights stored as codes can run on int8 integer kernels with one scale.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace quantkit::apot {
+
+struct IntegerLevels {
+  double scale = 1;                   // levels[i] ≈ integers[i] · scale
+  std::vector<std::int8_t> integers;  // one per level
+};
+
+// The integers are those of the smallest power-of-two step (the smallest nonzero |level| /
+// 2^j, j = 0 … 8) that makes every level / step an integer up to the levels' float32
+// rounding (1e-5 relative), with |integers| <= 127; the scale is the largest |level| over its
+// integer (the smallest relative error). Null when there is no such step (levels that are not
+// dyadic multiples of each other, all zero, non-finite, or integers beyond int8).
+std::optional<IntegerLevels> integer_levels(std::span<const double> levels);
+
+}  // namespace quantkit::apot
