@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "quantkit/core/error.h"
 #include "quantkit/core/nonfinite.h"
@@ -11,8 +12,9 @@
 
 namespace quantkit::pipeline {
 namespace {
-constexpr std::array<std::string_view, 4> kNames{"int8", "int8-per-channel", "int8-dynamic",
-                                                 "apot-w4"};
+constexpr std::array<std::string_view, 7> kNames{"int8",       "int8-per-channel", "int8-dynamic",
+                                                 "apot-w4",    "uniform-w4",       "uniform-w3",
+                                                 "uniform-w2"};
 
 std::string joined_names() {
   std::string out;
@@ -30,6 +32,16 @@ pt2e::QuantizationConfig config_by_name(std::string_view name) {
     return pt2e::get_symmetric_quantization_config(true, false, /*is_dynamic=*/true);
   }
   if (name == "apot-w4") return pt2e::get_apot_weight_config(4, 2);
+  // N-bit weights: per-channel symmetric over the signed N-bit range [-2^(N-1), 2^(N-1) - 1]
+  // (PyTorch's symmetric qparams: scale = max|w| / ((qmax - qmin) / 2)), stored in int8;
+  // activations as int8-per-channel.
+  for (int bits : {4, 3, 2}) {
+    if (name == "uniform-w" + std::to_string(bits)) {
+      const std::int64_t half = std::int64_t{1} << (bits - 1);
+      return pt2e::get_symmetric_quantization_config(true, false, false, -128, 127, -half,
+                                                     half - 1);
+    }
+  }
   throw_invalid_argument("config_by_name", "config", name, "one of " + joined_names());
 }
 

@@ -93,6 +93,20 @@ struct Expected {
   std::size_t fused_conv2d, fused_linear, fused_dynamic_linear;  // lower_to_fused_kernels
 };
 
+// uniform-wN: int8-per-channel's graph with N-bit weight codes (the same fused ops).
+Expected low_bit_expectation(double min_sqnr_db) {
+  return {{{OpKind::QuantizePerTensor, 4},
+           {OpKind::DequantizePerTensor, 4},
+           {OpKind::DequantizePerChannel, 2},
+           {OpKind::ChooseQParams, 0},
+           {OpKind::ApotDequantize, 0}},
+          min_sqnr_db,
+          min_sqnr_db,
+          1,
+          1,
+          0};
+}
+
 std::map<std::string, Expected> expectations() {
   return {
       {"int8",
@@ -139,6 +153,9 @@ std::map<std::string, Expected> expectations() {
         1,  // APoT levels are integers times one step: the int8 kernels run them
         1,
         0}},
+      {"uniform-w4", low_bit_expectation(14.0)},
+      {"uniform-w3", low_bit_expectation(8.0)},
+      {"uniform-w2", low_bit_expectation(3.0)},
   };
 }
 
@@ -205,7 +222,8 @@ TEST(QuantizeModel, DoesNotModifyTheModel) {
 TEST(QuantizeModel, ConfigNamesAreTheDocumentedOnesInOrder) {
   const std::vector<std::string_view> names(config_names().begin(), config_names().end());
   EXPECT_EQ(names,
-            (std::vector<std::string_view>{"int8", "int8-per-channel", "int8-dynamic", "apot-w4"}));
+            (std::vector<std::string_view>{"int8", "int8-per-channel", "int8-dynamic", "apot-w4",
+                                           "uniform-w4", "uniform-w3", "uniform-w2"}));
   for (const std::string_view name : names) EXPECT_NO_THROW(config_by_name(name)) << name;
 }
 
@@ -219,7 +237,8 @@ TEST(QuantizeModel, RejectsBadArguments) {
     const std::string what = e.what();
     EXPECT_NE(what.find("config_by_name"), std::string::npos) << what;
     EXPECT_NE(what.find("int4"), std::string::npos) << what;
-    EXPECT_NE(what.find("int8, int8-per-channel, int8-dynamic, apot-w4"), std::string::npos)
+    EXPECT_NE(what.find("int8, int8-per-channel, int8-dynamic, apot-w4, uniform-w4"),
+              std::string::npos)
         << what;
   }
   EXPECT_THROW(quantize_model(fp32, "int4", calibration), Error);
