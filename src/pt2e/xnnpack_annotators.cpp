@@ -109,16 +109,25 @@ void annotate_weighted_inputs(QuantizationAnnotation& a, const Node* op,
   if (op->num_inputs() > 2) Annotator::set_input(a, op->input(2), c.bias);
 }
 
+// The activations a fused conv2d / linear pattern ends with: relu (torchao), and hardtanh
+// when the config fuses it (QuantizationConfig::fuse_hardtanh).
+bool is_fused_activation(const Node& n) {
+  return n.op() == OpKind::Relu || n.op() == OpKind::Hardtanh;
+}
+bool config_fuses(const QuantizationConfig& c, const Node& activation) {
+  return activation.op() == OpKind::Relu || c.fuse_hardtanh;
+}
+
 void annotate_linear_relu(Annotator& an) {
-  for (const Node* relu : an.graph().nodes()) {
-    if (relu->op() != OpKind::Relu) continue;
-    const Node* linear = Annotator::producer_if(relu->input(0), OpKind::Linear);
+  for (const Node* activation : an.graph().nodes()) {
+    if (!is_fused_activation(*activation)) continue;
+    const Node* linear = Annotator::producer_if(activation->input(0), OpKind::Linear);
     if (linear == nullptr || !an.single_use(linear->output())) continue;
-    const QuantizationConfig* c = an.config_for({relu, linear}, OpKind::Linear);
-    if (c == nullptr) continue;
+    const QuantizationConfig* c = an.config_for({activation, linear}, OpKind::Linear);
+    if (c == nullptr || !config_fuses(*c, *activation)) continue;
     annotate_weighted_inputs(an.annotation(linear), linear, *c);
-    Annotator::set_output(an.annotation(relu), c->output_activation);
-    an.mark({relu, linear});
+    Annotator::set_output(an.annotation(activation), c->output_activation);
+    an.mark({activation, linear});
   }
 }
 
@@ -134,17 +143,17 @@ void annotate_linear(Annotator& an) {
   }
 }
 
-// conv2d (-> batch_norm) (-> relu): PTQ graphs have batch norm folded by prepare already;
-// the batch-norm forms serve graphs annotated without folding (PyTorch's QAT patterns).
-void annotate_conv(Annotator& an, bool with_bn, bool with_relu) {
+// conv2d (-> batch_norm) (-> relu / hardtanh): PTQ graphs have batch norm folded by prepare
+// already; the batch-norm forms serve graphs annotated without folding (PyTorch's QAT patterns).
+void annotate_conv(Annotator& an, bool with_bn, bool with_activation) {
   for (const Node* last : an.graph().nodes()) {
-    const Node* relu = nullptr;
+    const Node* activation = nullptr;
     const Node* bn = nullptr;
     const Node* conv = nullptr;
     const Node* cur = last;
-    if (with_relu) {
-      if (cur->op() != OpKind::Relu) continue;
-      relu = cur;
+    if (with_activation) {
+      if (!is_fused_activation(*cur)) continue;
+      activation = cur;
       const Node* p = cur->input(0)->producer();
       if (p == nullptr || !an.single_use(p->output())) continue;
       cur = p;
@@ -159,20 +168,20 @@ void annotate_conv(Annotator& an, bool with_bn, bool with_relu) {
     if (cur->op() != OpKind::Conv2d) continue;
     conv = cur;
     const QuantizationConfig* c = nullptr;
-    if (relu && bn)
-      c = an.config_for({relu, bn, conv}, OpKind::Conv2d);
-    else if (relu)
-      c = an.config_for({relu, conv}, OpKind::Conv2d);
+    if (activation && bn)
+      c = an.config_for({activation, bn, conv}, OpKind::Conv2d);
+    else if (activation)
+      c = an.config_for({activation, conv}, OpKind::Conv2d);
     else if (bn)
       c = an.config_for({bn, conv}, OpKind::Conv2d);
     else
       c = an.config_for({conv}, OpKind::Conv2d);
-    if (c == nullptr) continue;
+    if (c == nullptr || (activation && !config_fuses(*c, *activation))) continue;
     annotate_weighted_inputs(an.annotation(conv), conv, *c);
     Annotator::set_output(an.annotation(last), c->output_activation);
     an.mark({conv});
     if (bn) an.mark({bn});
-    if (relu) an.mark({relu});
+    if (activation) an.mark({activation});
   }
 }
 
@@ -280,10 +289,10 @@ Annotations annotate_xnnpack_patterns(const Graph& graph, const ScopeResolver& r
   // XNNPACK's STATIC_OPS order: fused patterns before single ops.
   annotate_linear_relu(an);
   annotate_linear(an);
-  annotate_conv(an, /*with_bn=*/true, /*with_relu=*/true);
-  annotate_conv(an, /*with_bn=*/true, /*with_relu=*/false);
-  annotate_conv(an, /*with_bn=*/false, /*with_relu=*/true);
-  annotate_conv(an, /*with_bn=*/false, /*with_relu=*/false);
+  annotate_conv(an, /*with_bn=*/true, /*with_activation=*/true);
+  annotate_conv(an, /*with_bn=*/true, /*with_activation=*/false);
+  annotate_conv(an, /*with_bn=*/false, /*with_activation=*/true);
+  annotate_conv(an, /*with_bn=*/false, /*with_activation=*/false);
   annotate_pool(an, OpKind::AdaptiveAvgPool2d);
   annotate_binary(an, OpKind::Add, /*with_relu=*/true);
   annotate_binary(an, OpKind::Add, /*with_relu=*/false);
