@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "quantkit/apot/integer_levels.h"
 #include "reference_representation_internal.h"
 
 namespace quantkit::pt2e::detail {
@@ -27,7 +28,33 @@ struct WeightQuant {
   std::int64_t quant_min = 0;
   std::int64_t quant_max = 0;
   bool per_channel = false;
+  // APoT weights (apot_dequantize of constant codes): the levels as integers times one step
+  // (apot::integer_levels), looked up per code — the int8 weight the pattern computes with,
+  // `scales` = {step · γ}. Null for uniform weights (their codes are `q`).
+  std::optional<Tensor> apot_integers;
 };
+
+// The int8 integers of an APoT weight (its levels are small integers times one step), or null.
+std::optional<WeightQuant> match_apot_weight(Node* dq) {
+  if (dq == nullptr || !dq->input(0)->has_data()) return std::nullopt;
+  const std::vector<double>& levels = dq->attr_floats("levels");
+  const auto integer = apot::integer_levels(levels);
+  const Tensor& codes = dq->input(0)->data();
+  if (!integer || !is_integer(codes.dtype())) return std::nullopt;
+  Tensor w = Tensor::empty(codes.shape(), DType::Int8);
+  bool ok = true;
+  visit_dtype(codes.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    for (std::int64_t i = 0; i < codes.numel() && ok; ++i) {
+      const auto code = static_cast<std::int64_t>(codes.data<T>()[i]);
+      ok = code >= 0 && code < static_cast<std::int64_t>(levels.size());
+      if (ok) w.data<std::int8_t>()[i] = integer->integers[static_cast<std::size_t>(code)];
+    }
+  });
+  if (!ok) return std::nullopt;
+  WeightQuant out{dq, dq->input(0), {integer->scale}, {0}, -127, 127, false, std::move(w)};
+  return out;
+}
 
 std::optional<WeightQuant> match_weight(const Graph& g, const Value* w, const Node* user) {
   WeightQuant out;
@@ -35,7 +62,7 @@ std::optional<WeightQuant> match_weight(const Graph& g, const Value* w, const No
     const auto qp = int8_per_tensor(dq, OpKind::DequantizePerTensor);
     if (!qp) return std::nullopt;
     out = WeightQuant{
-        dq, dq->input(0), {qp->scale}, {qp->zero_point}, qp->quant_min, qp->quant_max, false};
+        dq, dq->input(0), {qp->scale}, {qp->zero_point}, qp->quant_min, qp->quant_max, false, {}};
   } else if (Node* dqc = producer_of(w, OpKind::DequantizePerChannel)) {
     const std::int64_t rank = static_cast<std::int64_t>(w->shape().size());
     const std::int64_t axis = dqc->attr_int("axis");
@@ -49,7 +76,10 @@ std::optional<WeightQuant> match_weight(const Graph& g, const Value* w, const No
                       to_int64s(dqc->input(2)->data()),
                       dqc->attr_int("quant_min"),
                       dqc->attr_int("quant_max"),
-                      true};
+                      true,
+                      {}};
+  } else if (auto apot = match_apot_weight(producer_of(w, OpKind::ApotDequantize))) {
+    out = std::move(*apot);
   } else {
     return std::nullopt;
   }
@@ -73,6 +103,9 @@ Tensor channel_constant(const std::vector<T>& values, bool per_channel, std::siz
 // weight_i16 - weight_zero_point after torchao's clamp(weight_i8, quant_min,
 // quant_max).
 Value* centered_weight(Emitter& e, const WeightQuant& w) {
+  if (w.apot_integers) {  // zero point 0; the integers are the weight
+    return e.cast(e.constant(*w.apot_integers, "weight_i8"), DType::Int16, "weight_i16");
+  }
   Value* w16 =
       e.cast(e.clamp(w.q, static_cast<double>(w.quant_min), static_cast<double>(w.quant_max)),
              DType::Int16, "weight_i16");

@@ -14,6 +14,7 @@
 #include "quantkit/apot/qparams.h"
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/pt2e/lowering.h"
+#include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/runtime/runtime.h"
 
 namespace quantkit::pt2e {
@@ -120,6 +121,25 @@ TEST(LoweringApot, ApotLayersRunOnTheInt8KernelsWithinOneStep) {
       const runtime::Runtime rt(lowered, runtime::RuntimeOptions{threads});
       EXPECT_TRUE(identical(rt.run(in)[0], got)) << c.name << ", " << threads << " threads";
     }
+  }
+}
+
+// The reference representation spells the APoT-weight pattern in integers (int16 weights of
+// the level integers, int32 accumulation, torchao's truncating requantization): the fused
+// op (round to nearest) is within one step of it, and nothing float is left.
+TEST(LoweringApot, ReferenceRepresentationSpellsTheApotPatternInIntegers) {
+  for (bool conv : {false, true}) {
+    const ApotLayer layer = apot_layer(conv, 1, 9);
+    const Graph reference = to_reference_representation(layer.qdq);
+    EXPECT_EQ(graph::count_nodes(reference, OpKind::ApotDequantize), 0u);
+    EXPECT_EQ(graph::count_nodes(reference, conv ? OpKind::IntegerConv2d : OpKind::IntegerLinear),
+              1u);
+    const std::vector<Tensor> in = {layer.x};
+    const auto st = step_difference(run_graph(lower_to_fused_kernels(layer.qdq), in)[0],
+                                    run_graph(reference, in)[0]);
+    EXPECT_LE(st.max_abs, 1) << conv;
+    // Truncation vs rounding: equal on most elements, never more than a step apart.
+    EXPECT_GE(static_cast<double>(st.equal), 0.4 * static_cast<double>(st.count)) << conv;
   }
 }
 

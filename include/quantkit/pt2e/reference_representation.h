@@ -17,7 +17,10 @@
 //   7. quantize_per_tensor, 8. dequantize_per_tensor, 9. quantize_per_channel,
 //   10. dequantize_per_channel: whatever Q/DQ op is left, spelled out.
 // "quantize"/"dequantize" without suffix mean the per-tensor ops with attribute qparams.
-// A weight dequantize may be per tensor or per channel (on the output-channel axis 0).
+// A weight dequantize may be per tensor or per channel (on the output-channel axis 0), or an
+// APoT weight apot_dequantize(codes) whose levels are small integers times one step
+// (apot::integer_levels): then w_i8 = integers[code], zp_w = 0, ws = the step · γ, one scale
+// per tensor — quantkit's APoT-weight pattern (torchao has none), the same arithmetic below.
 // All quantized values are int8 (torchao's patterns hard-code torch.int8); the nodes inside a
 // pattern (everything but its inputs and its last node) must have no other user. Anything
 // else stays as it is. Dead code is dropped at the end (e.g. per-channel weight scales only
