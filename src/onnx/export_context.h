@@ -41,6 +41,7 @@ class ExportContext {
 
   const graph::Graph& graph() const { return graph_; }
   std::int64_t opset() const { return options_.opset; }
+  bool uint8_activations() const { return options_.uint8_activations; }
 
   // The ONNX name of a graph value used as an operand; parameters and constants become
   // initializers on first use.
@@ -53,8 +54,10 @@ class ExportContext {
   // Appends an ONNX node. `name` must be fresh (a graph node name, or from fresh_name).
   ::onnx::NodeProto* add_node(std::string_view op_type, std::vector<std::string> inputs,
                               std::vector<std::string> outputs, std::string name);
-  // Records the static type of an ONNX value named after a graph value.
+  // Records the static type of an ONNX value named after a graph value (with another element
+  // type where the ONNX value's differs from the graph's).
   void add_value_info(const graph::Value* value);
+  void add_value_info(const graph::Value* value, DType dtype);
 
   // Error "export_onnx: node '<name>' (<op>): <why>".
   [[noreturn]] void fail(const graph::Node& node, std::string_view why) const;
@@ -64,6 +67,8 @@ class ExportContext {
   // quantize_per_tensor nodes fed by such a choose_qparams: their output maps to the
   // DynamicQuantizeLinear result.
   std::unordered_map<const graph::Value*, const DynamicQuantization*> dynamic_outputs;
+  // int8 quantize_per_tensor outputs written as uint8 (ExportOptions::uint8_activations).
+  std::unordered_set<const graph::Value*> uint8_outputs;
 
  private:
   const graph::Graph& graph_;
@@ -92,5 +97,10 @@ void export_quantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
+
+// The ONNX name of a conv2d / linear node's bias (input 2): int32 through DequantizeLinear
+// when the node's input and weight are statically dequantized (export_quantized_bias.cpp),
+// else the float bias itself.
+std::string bias_operand(ExportContext& ctx, const graph::Node& node);
 
 }  // namespace quantkit::onnx::export_detail
