@@ -91,6 +91,7 @@ std::string ExportContext::add_initializer(const Tensor& tensor, std::string_vie
 }
 
 std::string ExportContext::use(const graph::Value* value) {
+  if (auto it = aliases_.find(value); it != aliases_.end()) return use(it->second);
   if (value->has_data() && initialized_.insert(value).second) {
     tensor_to_proto(value->data(), value->name(), proto_->add_initializer());
   }

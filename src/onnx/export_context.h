@@ -46,6 +46,8 @@ class ExportContext {
   // The ONNX name of a graph value used as an operand; parameters and constants become
   // initializers on first use.
   std::string use(const graph::Value* value);
+  // Makes `value` read as `source` (an op the export leaves out, e.g. a folded Relu).
+  void alias(const graph::Value* value, const graph::Value* source) { aliases_[value] = source; }
   // A fresh ONNX name derived from `hint`.
   std::string fresh_name(std::string_view hint);
   // An initializer holding `tensor` under a fresh name derived from `hint`.
@@ -76,6 +78,7 @@ class ExportContext {
   ::onnx::GraphProto* proto_;
   std::unordered_set<std::string> names_;  // every ONNX name in use
   std::unordered_set<const graph::Value*> initialized_;
+  std::unordered_map<const graph::Value*, const graph::Value*> aliases_;
   std::size_t counter_ = 0;
 };
 
@@ -97,6 +100,10 @@ void export_quantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
+
+// True when `node` (relu, hardtanh, clamp) only clamps what the quantize reading it clamps
+// anyway: it is left out and its output aliased to its input (export_activation_folding.cpp).
+bool fold_into_closing_quantize(ExportContext& ctx, const graph::Node& node);
 
 // The ONNX name of a conv2d / linear node's bias (input 2): int32 through DequantizeLinear
 // when the node's input and weight are statically dequantized (export_quantized_bias.cpp),

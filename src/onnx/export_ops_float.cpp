@@ -219,6 +219,7 @@ void emit_direct(ExportContext& ctx, const Node& node) {
 }  // namespace
 
 void export_node(ExportContext& ctx, const Node& node) {
+  if (fold_into_closing_quantize(ctx, node)) return;
   switch (node.op()) {
     case OpKind::Add:
     case OpKind::Sub:

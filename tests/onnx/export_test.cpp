@@ -366,6 +366,34 @@ TEST(OnnxExport, NarrowQuantRangeIsClipped) {
   }
 }
 
+// Relu / hardtanh before a quantize that clamps as much is left out (ORT then sees
+// DQ → Conv → Q), and kept where the quantize's range reaches past it.
+TEST(OnnxExport, ActivationsTheClosingQuantizeClampsAnywayAreFolded) {
+  const auto export_with = [](OpKind act, graph::AttributeMap act_attrs,
+                              const graph::QuantizeAttrs& out) {
+    GraphBuilder b;
+    Value* x = b.input("x", DType::Float32, {1, 4});
+    Value* w = b.constant(Tensor::from_vector<float>({1, 2, 3, 4, -1, -2, -3, -4}, {2, 4}), "w");
+    Value* y = b.node(act, {b.linear(x, w)}, std::move(act_attrs), "act")->output();
+    b.output(b.dequantize_per_tensor(b.quantize_per_tensor(y, out), out));
+    return export_model(std::move(b).build());
+  };
+  // Relu, zero point at quant_min: Q(0) = quant_min already.
+  auto m = export_with(OpKind::Relu, {}, {0.05, -128, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "QuantizeLinear", "DequantizeLinear"));
+  EXPECT_EQ(first_of(m, "QuantizeLinear").input(0), first_of(m, "Gemm").output(0));
+  // Relu with room below zero in the range: kept.
+  m = export_with(OpKind::Relu, {}, {0.05, -100, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "Relu", "QuantizeLinear", "DequantizeLinear"));
+  // ReLU6 before a [0, 6] range (scale 6 / 255): 0 and 6 are quant_min and quant_max.
+  const graph::AttributeMap relu6{{"min_val", 0.0}, {"max_val", 6.0}};
+  m = export_with(OpKind::Hardtanh, relu6, {6.0 / 255.0, -128, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "QuantizeLinear", "DequantizeLinear"));
+  // A range reaching past 6 (scale 8 / 255): kept, or values in (6, 8] would survive.
+  m = export_with(OpKind::Hardtanh, relu6, {8.0 / 255.0, -128, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "Clip", "QuantizeLinear", "DequantizeLinear"));
+}
+
 // An int8 tensor the graph declares (an output, or read by something other than a per-tensor
 // dequantize) keeps its dtype: only a tensor that lives between a quantize and its dequantizes
 // is the file's choice.
