@@ -64,6 +64,15 @@ const ::onnx::NodeProto& first_of(const ::onnx::ModelProto& m, const std::string
   throw Error("no " + op_type + " node");
 }
 
+const ::onnx::NodeProto& producer_of(const ::onnx::ModelProto& m, const std::string& value) {
+  for (const auto& n : m.graph().node()) {
+    for (const auto& out : n.output()) {
+      if (out == value) return n;
+    }
+  }
+  throw Error("no node writes " + value);
+}
+
 const ::onnx::AttributeProto& attr(const ::onnx::NodeProto& n, const std::string& name) {
   for (const auto& a : n.attribute()) {
     if (a.name() == name) return a;
@@ -269,12 +278,7 @@ TEST(OnnxExport, StaticQdqGraphUsesQuantizeLinearAndPerChannelDequantize) {
 
   // conv1's weight: int8 initializer, per-channel f32 scales, int8 zero points, axis 0.
   const auto& conv = first_of(m, "Conv");
-  const auto& dq_w = [&]() -> const ::onnx::NodeProto& {
-    for (const auto& n : m.graph().node()) {
-      if (n.output(0) == conv.input(1)) return n;
-    }
-    throw Error("no weight dequantize");
-  }();
+  const auto& dq_w = producer_of(m, conv.input(1));
   EXPECT_EQ(dq_w.op_type(), "DequantizeLinear");
   EXPECT_EQ(attr(dq_w, "axis").i(), 0);
   const auto& w = initializer(m, dq_w.input(0));
@@ -298,12 +302,7 @@ TEST(OnnxExport, StaticQdqGraphUsesQuantizeLinearAndPerChannelDequantize) {
   const std::vector<double> w_scales =
       conv_node->input(1)->producer()->input(1)->data().to(DType::Float64).to_vector<double>();
   const std::vector<float> bias = conv_node->input(2)->data().to_vector<float>();
-  const auto& dq_b = [&]() -> const ::onnx::NodeProto& {
-    for (const auto& n : m.graph().node()) {
-      if (n.output(0) == conv.input(2)) return n;
-    }
-    throw Error("no bias dequantize");
-  }();
+  const auto& dq_b = producer_of(m, conv.input(2));
   EXPECT_EQ(dq_b.op_type(), "DequantizeLinear");
   EXPECT_EQ(attr(dq_b, "axis").i(), 0);
   const auto& b_i32 = initializer(m, dq_b.input(0));
