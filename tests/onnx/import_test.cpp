@@ -647,6 +647,39 @@ TEST(OnnxImportErrors, UnsupportedOpsetAndDomain) {
   EXPECT_THAT(import_error(g.bytes()), HasSubstr("only supported on constants"));
 }
 
+// DequantizeLinear of a DynamicQuantizeLinear's three outputs is read back as PyTorch's
+// dynamic quantization (choose_qparams → quantize → dequantize, int8), the form the lowering
+// fuses; a DequantizeLinear with other qparams, and the quantized tensor's other readers, keep
+// ONNX's function body.
+TEST(OnnxImportQuant, DynamicQuantizeThenDequantizeIsChooseQParams) {
+  const Tensor x = random_tensor({2, 6}, 21);
+  ModelWriter m;
+  m.input("x", x.shape());
+  m.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  m.node("DequantizeLinear", {"xq", "xs", "xz"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::ChooseQParams), 1u) << quantkit::graph::to_string(g);
+  EXPECT_EQ(count_nodes(g, OpKind::QuantizePerTensor), 1u);
+  EXPECT_EQ(count_nodes(g, OpKind::DequantizePerTensor), 1u);
+  // Within half a step (range / 255) of x: a real quantize → dequantize round trip.
+  float lo = 0.0f, hi = 0.0f;
+  for (float v : x.span<const float>()) lo = std::min(lo, v), hi = std::max(hi, v);
+  const Tensor y = run_graph(g, {x})[0];
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    EXPECT_LE(std::fabs(y.data<float>()[i] - x.data<float>()[i]),
+              0.5f * (hi - lo) / 255.0f * 1.001f);
+  }
+
+  ModelWriter other;  // dequantized with a constant scale: ONNX's body, no choose_qparams
+  other.input("x", x.shape());
+  other.initializer("s", Tensor::scalar<float>(0.5f));
+  other.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  other.node("DequantizeLinear", {"xq", "s", "xz"}, {"y"});
+  other.output("y");
+  EXPECT_EQ(count_nodes(other.import(), OpKind::ChooseQParams), 0u);
+}
+
 // Gather from a constant 1-D float table by constant indices of rank > 1 (the exporter's APoT
 // weights: uint8 codes → Cast → Gather) is apot_dequantize over int32 codes, not a folded
 // float constant; negative indices count from the end, as in ONNX.
