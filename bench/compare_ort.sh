@@ -14,7 +14,8 @@
 #      ONNX Runtime-style version of that file (bench/ort_style_qdq.py: uint8 activations,
 #      int32 bias through DequantizeLinear — the layout ORT's own quantize_static writes,
 #      which ORT fuses into QLinearConv; ORT's Python quantizer itself cannot be installed
-#      here);
+#      here). quantkit's export already has that layout (docs/onnx.md): the script reports
+#      "0 activation quantizations to uint8, 0 biases", and the two rows should time alike;
 #   2. times the fp32 and the two int8 files in quantkit (`quantkit bench`) and in ONNX Runtime
 #      (tools/ort/bench_ort.mjs: onnxruntime-node from scripts/install-ort, CPU EP, graph
 #      optimizations on) at each thread count, and prints quantkit ms, ORT ms and their

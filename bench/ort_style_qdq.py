@@ -5,8 +5,10 @@ bench/compare_ort.sh ("ORT on a well-formed QDQ file"):
     /usr/bin/python3 bench/ort_style_qdq.py IN.onnx OUT.onnx
 
 ONNX Runtime's quantize_static (QDQ format, defaults) quantizes activations to uint8 and
-weights to int8; quantkit's int8-per-channel config (XNNPACK's) writes int8 activations,
-which ORT's x86 kernels run on slower paths. Every activation QuantizeLinear /
+weights to int8; quantkit's int8-per-channel config (XNNPACK's) quantizes activations to int8,
+which ORT's x86 kernels run on slower paths. (quantkit's exporter now writes this layout itself
+— docs/onnx.md — so on its files this script rewrites nothing; it still shows what a file
+exported with int8 activations or float biases would need.) Every activation QuantizeLinear /
 DequantizeLinear pair is moved to uint8 with zero point + 128 (the same real values, the
 same rounding). quantkit's export also keeps a Conv's / Gemm's bias float; ORT writes
 it as int32 through a DequantizeLinear with scale x_scale * w_scale (per channel) and zero

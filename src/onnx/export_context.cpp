@@ -91,6 +91,7 @@ std::string ExportContext::add_initializer(const Tensor& tensor, std::string_vie
 }
 
 std::string ExportContext::use(const graph::Value* value) {
+  if (auto it = aliases_.find(value); it != aliases_.end()) return use(it->second);
   if (value->has_data() && initialized_.insert(value).second) {
     tensor_to_proto(value->data(), value->name(), proto_->add_initializer());
   }
@@ -109,10 +110,14 @@ std::string ExportContext::use(const graph::Value* value) {
 }
 
 void ExportContext::add_value_info(const graph::Value* value) {
+  add_value_info(value, value->dtype());
+}
+
+void ExportContext::add_value_info(const graph::Value* value, DType dtype) {
   auto* info = proto_->add_value_info();
   info->set_name(value->name());
   auto* tensor_type = info->mutable_type()->mutable_tensor_type();
-  tensor_type->set_elem_type(onnx_elem_type(value->dtype()));
+  tensor_type->set_elem_type(onnx_elem_type(dtype));
   auto* shape = tensor_type->mutable_shape();
   for (std::int64_t d : value->shape()) shape->add_dim()->set_dim_value(d);
 }

@@ -41,10 +41,13 @@ class ExportContext {
 
   const graph::Graph& graph() const { return graph_; }
   std::int64_t opset() const { return options_.opset; }
+  bool uint8_activations() const { return options_.uint8_activations; }
 
   // The ONNX name of a graph value used as an operand; parameters and constants become
   // initializers on first use.
   std::string use(const graph::Value* value);
+  // Makes `value` read as `source` (an op the export leaves out, e.g. a folded Relu).
+  void alias(const graph::Value* value, const graph::Value* source) { aliases_[value] = source; }
   // A fresh ONNX name derived from `hint`.
   std::string fresh_name(std::string_view hint);
   // An initializer holding `tensor` under a fresh name derived from `hint`.
@@ -53,8 +56,10 @@ class ExportContext {
   // Appends an ONNX node. `name` must be fresh (a graph node name, or from fresh_name).
   ::onnx::NodeProto* add_node(std::string_view op_type, std::vector<std::string> inputs,
                               std::vector<std::string> outputs, std::string name);
-  // Records the static type of an ONNX value named after a graph value.
+  // Records the static type of an ONNX value named after a graph value (with another element
+  // type where the ONNX value's differs from the graph's).
   void add_value_info(const graph::Value* value);
+  void add_value_info(const graph::Value* value, DType dtype);
 
   // Error "export_onnx: node '<name>' (<op>): <why>".
   [[noreturn]] void fail(const graph::Node& node, std::string_view why) const;
@@ -64,6 +69,8 @@ class ExportContext {
   // quantize_per_tensor nodes fed by such a choose_qparams: their output maps to the
   // DynamicQuantizeLinear result.
   std::unordered_map<const graph::Value*, const DynamicQuantization*> dynamic_outputs;
+  // int8 quantize_per_tensor outputs written as uint8 (ExportOptions::uint8_activations).
+  std::unordered_set<const graph::Value*> uint8_outputs;
 
  private:
   const graph::Graph& graph_;
@@ -71,6 +78,7 @@ class ExportContext {
   ::onnx::GraphProto* proto_;
   std::unordered_set<std::string> names_;  // every ONNX name in use
   std::unordered_set<const graph::Value*> initialized_;
+  std::unordered_map<const graph::Value*, const graph::Value*> aliases_;
   std::size_t counter_ = 0;
 };
 
@@ -92,5 +100,14 @@ void export_quantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
+
+// True when `node` (relu, hardtanh, clamp) only clamps what the quantize reading it clamps
+// anyway: it is left out and its output aliased to its input (export_activation_folding.cpp).
+bool fold_into_closing_quantize(ExportContext& ctx, const graph::Node& node);
+
+// The ONNX name of a conv2d / linear node's bias (input 2): int32 through DequantizeLinear
+// when the node's input and weight are statically dequantized (export_quantized_bias.cpp),
+// else the float bias itself.
+std::string bias_operand(ExportContext& ctx, const graph::Node& node);
 
 }  // namespace quantkit::onnx::export_detail

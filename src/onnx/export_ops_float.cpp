@@ -79,7 +79,7 @@ void emit_linear(ExportContext& ctx, const Node& node) {
   const std::string out = output_of(ctx, node);
   if (x->shape().size() == 2) {
     std::vector<std::string> inputs{ctx.use(x), ctx.use(node.input(1))};
-    if (has_bias) inputs.push_back(ctx.use(node.input(2)));
+    if (has_bias) inputs.push_back(bias_operand(ctx, node));
     set_attr(ctx.add_node("Gemm", std::move(inputs), {out}, node.name()), "transB",
              std::int64_t{1});
     return;
@@ -95,13 +95,13 @@ void emit_linear(ExportContext& ctx, const Node& node) {
   }
   const std::string product = ctx.fresh_name(node.name() + "_matmul");
   ctx.add_node("MatMul", {ctx.use(x), weight_t}, {product}, node.name());
-  ctx.add_node("Add", {product, ctx.use(node.input(2))}, {out},
+  ctx.add_node("Add", {product, bias_operand(ctx, node)}, {out},
                ctx.fresh_name(node.name() + "_bias"));
 }
 
 void emit_conv(ExportContext& ctx, const Node& node) {
   std::vector<std::string> inputs{ctx.use(node.input(0)), ctx.use(node.input(1))};
-  if (node.num_inputs() > 2) inputs.push_back(ctx.use(node.input(2)));
+  if (node.num_inputs() > 2) inputs.push_back(bias_operand(ctx, node));
   auto* conv = ctx.add_node("Conv", std::move(inputs), {output_of(ctx, node)}, node.name());
   const Shape& w = node.input(1)->shape();
   set_attr(conv, "kernel_shape", std::vector<std::int64_t>{w[2], w[3]});
@@ -219,6 +219,7 @@ void emit_direct(ExportContext& ctx, const Node& node) {
 }  // namespace
 
 void export_node(ExportContext& ctx, const Node& node) {
+  if (fold_into_closing_quantize(ctx, node)) return;
   switch (node.op()) {
     case OpKind::Add:
     case OpKind::Sub:

@@ -1,6 +1,7 @@
 // ONNX forms of the quantization ops: QuantizeLinear / DequantizeLinear (per tensor and per
 // channel), choose_qparams → quantize → dequantize as DynamicQuantizeLinear →
-// DequantizeLinear, and apot_dequantize as a Gather from the level table.
+// DequantizeLinear, and apot_dequantize as a Gather from the level table (uint8 codes).
+// int8 activations are written as uint8 (ExportOptions::uint8_activations).
 //
 // Numerics. DequantizeLinear is (q - zp) * scale in float32, as ours. QuantizeLinear is
 // saturate(round_half_even(x / scale) + zp); PyTorch (and we) multiply by 1/scale instead,
@@ -36,8 +37,45 @@ Tensor scalar_in(DType dtype, std::int64_t value) {
                               : Tensor::scalar<std::uint8_t>(static_cast<std::uint8_t>(value));
 }
 
+// The integer form a quantize / dequantize is written in: the node's own, or for an int8
+// activation written as uint8 (ExportOptions::uint8_activations) everything shifted by 128.
+struct IntegerForm {
+  DType dtype;
+  std::int64_t zero_point;  // per-tensor nodes only
+  std::int64_t qmin;
+  std::int64_t qmax;
+};
+
+IntegerForm form_of(const Node& node, bool as_uint8) {
+  const bool per_tensor =
+      node.op() == OpKind::QuantizePerTensor || node.op() == OpKind::DequantizePerTensor;
+  const std::int64_t shift = as_uint8 ? 128 : 0;
+  return {as_uint8 ? DType::UInt8 : node.attr_dtype("dtype"),
+          per_tensor ? node.attr_int("zero_point") + shift : 0, node.attr_int("quant_min") + shift,
+          node.attr_int("quant_max") + shift};
+}
+
+// An int8 activation quantize whose every reader is a per-tensor int8 dequantize with constant
+// qparams: the tensor exists only between them, so its dtype is the file's choice. A graph
+// output keeps the dtype the graph declares.
+bool writes_uint8(const ExportContext& ctx, const Node& q) {
+  const graph::Graph& g = ctx.graph();
+  if (!ctx.uint8_activations() || q.attr_dtype("dtype") != DType::Int8 || q.num_inputs() != 1 ||
+      g.is_output(q.output()) || g.uses(q.output()).empty()) {
+    return false;
+  }
+  for (const graph::Use& use : g.uses(q.output())) {
+    if (use.node->op() != OpKind::DequantizePerTensor || use.node->num_inputs() != 1 ||
+        use.node->attr_dtype("dtype") != DType::Int8) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Per-tensor qparams from the node's attributes, as ONNX initializers.
-std::pair<std::string, std::string> attr_qparams(ExportContext& ctx, const Node& node) {
+std::pair<std::string, std::string> attr_qparams(ExportContext& ctx, const Node& node,
+                                                 const IntegerForm& form) {
   if (node.num_inputs() > 1) {
     ctx.fail(node,
              "run-time qparams have an ONNX form only in the choose_qparams → quantize → "
@@ -45,8 +83,7 @@ std::pair<std::string, std::string> attr_qparams(ExportContext& ctx, const Node&
   }
   const auto scale = static_cast<float>(node.attr_float("scale"));
   return {ctx.add_initializer(Tensor::scalar<float>(scale), node.name() + "_scale"),
-          ctx.add_initializer(scalar_in(node.attr_dtype("dtype"), node.attr_int("zero_point")),
-                              node.name() + "_zero_point")};
+          ctx.add_initializer(scalar_in(form.dtype, form.zero_point), node.name() + "_zero_point")};
 }
 
 // Per-channel qparams: constant inputs converted to float32 scales and zero points in the
@@ -70,12 +107,10 @@ std::pair<std::string, std::string> channel_qparams(ExportContext& ctx, const No
 }
 
 // QuantizeLinear saturates to the dtype; a narrower [quant_min, quant_max] needs a Clip.
-void emit_quantize(ExportContext& ctx, const Node& node, std::string scale, std::string zp,
-                   const std::int64_t* axis) {
-  const DType dtype = node.attr_dtype("dtype");
-  const std::int64_t qmin = node.attr_int("quant_min"), qmax = node.attr_int("quant_max");
-  const bool full_range = qmin == dtype_min(dtype) && qmax == dtype_max(dtype);
-  ctx.add_value_info(node.output());
+void emit_quantize(ExportContext& ctx, const Node& node, const IntegerForm& form, std::string scale,
+                   std::string zp, const std::int64_t* axis) {
+  const bool full_range = form.qmin == dtype_min(form.dtype) && form.qmax == dtype_max(form.dtype);
+  ctx.add_value_info(node.output(), form.dtype);
   const std::string out = node.output()->name();
   const std::string quantized = full_range ? out : ctx.fresh_name(node.name() + "_saturated");
   auto* q =
@@ -83,10 +118,11 @@ void emit_quantize(ExportContext& ctx, const Node& node, std::string scale, std:
                    {quantized}, node.name());
   if (axis) set_attr(q, "axis", *axis);
   if (full_range) return;
-  ctx.add_node("Clip",
-               {quantized, ctx.add_initializer(scalar_in(dtype, qmin), node.name() + "_qmin"),
-                ctx.add_initializer(scalar_in(dtype, qmax), node.name() + "_qmax")},
-               {out}, ctx.fresh_name(node.name() + "_clip"));
+  ctx.add_node(
+      "Clip",
+      {quantized, ctx.add_initializer(scalar_in(form.dtype, form.qmin), node.name() + "_qmin"),
+       ctx.add_initializer(scalar_in(form.dtype, form.qmax), node.name() + "_qmax")},
+      {out}, ctx.fresh_name(node.name() + "_clip"));
 }
 
 void emit_dequantize(ExportContext& ctx, const Node& node, std::string q, std::string scale,
@@ -172,15 +208,37 @@ void emit_choose_qparams(ExportContext& ctx, const Node& node) {
   for (const Node* q : quantizes) ctx.dynamic_outputs[q->output()] = &dq;
 }
 
+// levels[code] is Gather(levels, codes). ONNX Gather takes int32/int64 indices only, so
+// constant codes that fit a byte (the 4-bit schemes have at most 49 levels) are stored as a
+// uint8 initializer behind a Cast to int32: a byte per weight, about 1/4 of the float32
+// weight, next to a small float32 level table. ONNX Runtime folds the constant Cast → Gather
+// into the float weight at load; our importer reads the pattern back as apot_dequantize
+// (convert_table_lookup in import_folding.cpp).
 void emit_apot_dequantize(ExportContext& ctx, const Node& node) {
   const std::vector<double>& levels = node.attr_floats("levels");
   std::vector<float> table(levels.begin(), levels.end());  // float32(levels[code]), as ours
   const std::string levels_name = ctx.add_initializer(
       Tensor::from_vector(table, Shape{static_cast<std::int64_t>(table.size())}),
       node.name() + "_levels");
+  const Value* codes = node.input(0);
+  std::string indices;
+  if (!codes->has_data() || table.size() > 256) {
+    indices = ctx.use(codes);
+  } else {
+    const Tensor& c = codes->data();
+    for (std::int32_t code : c.span<const std::int32_t>()) {
+      if (code < 0 || code >= static_cast<std::int32_t>(table.size())) {
+        ctx.fail(node, "code " + std::to_string(code) + " is not a level index (there are " +
+                           std::to_string(table.size()) + " levels)");
+      }
+    }
+    const std::string bytes = ctx.add_initializer(c.to(DType::UInt8), codes->name() + "_u8");
+    indices = ctx.fresh_name(codes->name() + "_i32");
+    set_attr(ctx.add_node("Cast", {bytes}, {indices}, ctx.fresh_name(node.name() + "_cast")), "to",
+             std::int64_t{::onnx::TensorProto_DataType_INT32});
+  }
   ctx.add_value_info(node.output());
-  set_attr(ctx.add_node("Gather", {levels_name, ctx.use(node.input(0))}, {node.output()->name()},
-                        node.name()),
+  set_attr(ctx.add_node("Gather", {levels_name, indices}, {node.output()->name()}, node.name()),
            "axis", std::int64_t{0});
 }
 
@@ -189,8 +247,11 @@ void emit_apot_dequantize(ExportContext& ctx, const Node& node) {
 void export_quantize_per_tensor(ExportContext& ctx, const Node& node) {
   if (ctx.dynamic_outputs.count(node.output()) != 0) return;  // DynamicQuantizeLinear's
   require_8bit(ctx, node);
-  auto [scale, zp] = attr_qparams(ctx, node);
-  emit_quantize(ctx, node, std::move(scale), std::move(zp), nullptr);
+  const bool as_uint8 = writes_uint8(ctx, node);
+  if (as_uint8) ctx.uint8_outputs.insert(node.output());
+  const IntegerForm form = form_of(node, as_uint8);
+  auto [scale, zp] = attr_qparams(ctx, node, form);
+  emit_quantize(ctx, node, form, std::move(scale), std::move(zp), nullptr);
 }
 
 void export_dequantize_per_tensor(ExportContext& ctx, const Node& node) {
@@ -199,7 +260,8 @@ void export_dequantize_per_tensor(ExportContext& ctx, const Node& node) {
     const DynamicQuantization& dq = *it->second;
     return emit_dequantize(ctx, node, dq.quantized, dq.scale, dq.zero_point, nullptr);
   }
-  auto [scale, zp] = attr_qparams(ctx, node);
+  const IntegerForm form = form_of(node, ctx.uint8_outputs.count(node.input(0)) != 0);
+  auto [scale, zp] = attr_qparams(ctx, node, form);
   emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scale), std::move(zp), nullptr);
 }
 
@@ -207,7 +269,7 @@ void export_quantize_per_channel(ExportContext& ctx, const Node& node) {
   require_8bit(ctx, node);
   const std::int64_t axis = node.attr_int("axis");
   auto [scales, zps] = channel_qparams(ctx, node);
-  emit_quantize(ctx, node, std::move(scales), std::move(zps), &axis);
+  emit_quantize(ctx, node, form_of(node, false), std::move(scales), std::move(zps), &axis);
 }
 
 void export_dequantize_per_channel(ExportContext& ctx, const Node& node) {

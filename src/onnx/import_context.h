@@ -44,6 +44,14 @@ Tensor tensor_from_proto(const ::onnx::TensorProto& proto, std::string_view what
 // computations are left to run time.
 inline constexpr std::int64_t kMaxFoldedNumel = std::int64_t{1} << 24;
 
+// A DynamicQuantizeLinear's scale and zero point (ONNX names) and the float tensor it
+// quantized, by the name of its quantized output (import_ops_quant.cpp).
+struct DynamicQuantizeSource {
+  graph::Value* x = nullptr;
+  std::string scale;
+  std::string zero_point;
+};
+
 struct Importer {
   const ImportOptions& options;
   std::string model_name;
@@ -51,6 +59,7 @@ struct Importer {
   graph::Graph graph;
   std::unordered_map<std::string, graph::Value*> values;  // ONNX name → graph value
   std::unordered_map<std::string, Tensor> initializers;   // not yet materialized
+  std::unordered_map<std::string, DynamicQuantizeSource> dynamic_quantized;
 };
 
 class NodeContext {
@@ -62,6 +71,9 @@ class NodeContext {
   std::int64_t opset() const { return importer_.opset; }
   const ImportOptions& options() const { return importer_.options; }
   graph::Graph& graph() { return importer_.graph; }
+  std::unordered_map<std::string, DynamicQuantizeSource>& dynamic_quantized() {
+    return importer_.dynamic_quantized;
+  }
 
   // ---- inputs (ONNX marks omitted optional inputs with an empty name) ----
   std::size_t num_inputs() const { return static_cast<std::size_t>(node_.input_size()); }

@@ -4,7 +4,8 @@
 //
 // Shapes are static in the graph IR, so Shape is always a constant, and the
 // Shape → Gather → Unsqueeze → Concat → Reshape chains torch emits for `x.view(x.size(0), -1)`
-// fold to a constant target shape. Gather on run-time data is not supported (no gather op).
+// fold to a constant target shape. Gather on run-time data is not supported (no gather op);
+// Gather from a constant float table by constant codes of rank > 1 is apot_dequantize.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -76,6 +77,41 @@ void convert_shape(NodeContext& ctx) {
   ctx.set_output(0, ctx.constant(Tensor::from_vector(dims), "shape"));
 }
 
+// Gather(levels, codes) on axis 0 of a constant 1-D float32 table with constant indices of
+// rank > 1 is a table lookup over a weight: the form the exporter writes for apot_dequantize
+// (uint8 codes → Cast(int32) → Gather, export_ops_quant.cpp). It is read back as
+// apot_dequantize(int32 codes) rather than folded, so the imported graph keeps the weight as
+// codes + levels, node for node what `quantize` built (and its outputs bit for bit).
+bool convert_table_lookup(NodeContext& ctx, const Tensor& table, const Tensor& indices,
+                          std::int64_t axis) {
+  if (table.dtype() != DType::Float32 || table.shape().size() != 1 || axis != 0 ||
+      indices.shape().size() < 2 ||
+      (indices.dtype() != DType::Int32 && indices.dtype() != DType::Int64)) {
+    return false;
+  }
+  const std::int64_t levels = table.shape()[0];
+  Tensor codes = Tensor::empty(indices.shape(), DType::Int32);
+  const Tensor wide = indices.to(DType::Int64);
+  const auto in = wide.span<const std::int64_t>();
+  auto* out = codes.data<std::int32_t>();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const std::int64_t idx = in[i];
+    ctx.check(
+        idx >= -levels && idx < levels,
+        "index " + std::to_string(idx) + " is out of range for a dim of " + std::to_string(levels));
+    out[i] = static_cast<std::int32_t>(idx < 0 ? idx + levels : idx);
+  }
+  const auto values = table.span<const float>();
+  graph::AttributeMap attrs{
+      {"levels", graph::Attribute(std::vector<double>(values.begin(), values.end()))}};
+  // Added directly: emit() would fold the constant codes into a float weight.
+  graph::Node* lookup =
+      ctx.graph().add_node(OpKind::ApotDequantize, {ctx.constant(std::move(codes), "codes")},
+                           std::move(attrs), ctx.proto().name());
+  ctx.set_output(0, lookup->output());
+  return true;
+}
+
 void convert_gather(NodeContext& ctx) {
   ctx.require_inputs(2, 2);
   ctx.require_outputs(1);
@@ -83,6 +119,7 @@ void convert_gather(NodeContext& ctx) {
   ctx.check(data.has_value(), "Gather is only supported on constants (shape computations); "
                               "its data is computed at run time");
   const Tensor indices_t = ctx.require_known(1, "indices");
+  if (convert_table_lookup(ctx, *data, indices_t, ctx.attr_int("axis", 0))) return;
   const Ints indices = indices_t.shape().size() <= 1
                            ? int_values(ctx, indices_t, "indices")
                            : (ctx.fail("indices of rank > 1 are not supported"), Ints{});

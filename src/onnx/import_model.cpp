@@ -145,7 +145,7 @@ void check_declared_output(const ::onnx::ValueInfoProto& info, const graph::Valu
 
 graph::Graph import_model(const ::onnx::ModelProto& model, const ImportOptions& options,
                           const std::string& model_name) {
-  Importer imp{options, model_name, default_opset(model), {}, {}, {}};
+  Importer imp{options, model_name, default_opset(model), {}, {}, {}, {}};
   const ::onnx::GraphProto& g = model.graph();
   for (const auto& init : g.initializer()) {
     if (init.name().empty()) throw Error("an initializer has an empty name");

@@ -146,12 +146,14 @@ void convert_gemm(NodeContext& ctx) {
   const graph::TensorType b_type = ctx.input_type(1);
   ctx.check(b_type.shape.size() == 2, "B must be 2-D, got " + b_type.to_string());
   const std::int64_t n = trans_b ? b_type.shape[0] : b_type.shape[1];
-  // C folds into linear's bias when it is a constant [N] and nothing scales the sum.
+  // C folds into linear's bias when it is an f32 [N] and nothing scales the sum: a constant,
+  // or computed (an int32 bias through DequantizeLinear, as ONNX Runtime's quantizer and our
+  // exporter write it: the lowering fuses dequantize → linear(bias) → quantize).
   Value* bias = nullptr;
   bool bias_used = !ctx.has_input(2);
   if (ctx.has_input(2) && alpha == 1.0 && beta == 1.0) {
     const graph::TensorType c = ctx.input_type(2);
-    if (c.shape == Shape{n} && ctx.known(2)) {
+    if (c.shape == Shape{n} && c.dtype == DType::Float32) {
       bias = ctx.input(2);
       bias_used = true;
     }

@@ -19,6 +19,7 @@
 #include <cmath>
 
 #include "import_context.h"
+#include "quantkit/quant/choose_qparams.h"
 
 namespace quantkit::onnx::detail {
 namespace {
@@ -144,9 +145,42 @@ void convert_quantize_linear(NodeContext& ctx) {
   ctx.set_output(0, round_add_saturate(ctx, ctx.emit(OpKind::Div, {x, s}), z, dtype));
 }
 
+// DequantizeLinear(DynamicQuantizeLinear(x)) with that node's own scale and zero point: x
+// quantized and dequantized with qparams chosen at run time. Read back in PyTorch's form —
+// choose_qparams (int8 [-128, 127], eps = kDefaultObserverEps) → quantize → dequantize, what
+// quantkit's exporter wrote it from (export_ops_quant.cpp) — so the lowering fuses the linear
+// reading it into dynamic_quantized_linear again. Deviation from ONNX's function body (its
+// uint8 qparams are the int8 ones + 128, the same dequantized values otherwise): torch's
+// qparams where they differ — a range below 255 · eps, and the zero point's rounding
+// (choose_qparams.h). Other readers of the quantized tensor (MatMulInteger, ConvInteger) get
+// ONNX's body exactly.
+Value* dequantize_dynamic(NodeContext& ctx) {
+  if (ctx.num_inputs() != 3) return nullptr;
+  const auto& names = ctx.proto().input();
+  const auto it = ctx.dynamic_quantized().find(names[0]);
+  if (it == ctx.dynamic_quantized().end() || it->second.scale != names[1] ||
+      it->second.zero_point != names[2]) {
+    return nullptr;
+  }
+  Value* x = it->second.x;
+  const auto range = [] {
+    return AttributeMap{{"quant_min", std::int64_t{-128}},
+                        {"quant_max", std::int64_t{127}},
+                        {"dtype", DType::Int8}};
+  };
+  AttributeMap choose_attrs = range();
+  choose_attrs.emplace("eps", static_cast<double>(kDefaultObserverEps));
+  graph::Node* choose =
+      ctx.graph().add_node(OpKind::ChooseQParams, {x}, std::move(choose_attrs), "choose_qparams");
+  Value* q =
+      ctx.emit(OpKind::QuantizePerTensor, {x, choose->output(0), choose->output(1)}, range());
+  return ctx.emit(OpKind::DequantizePerTensor, {q, choose->output(0), choose->output(1)}, range());
+}
+
 void convert_dequantize_linear(NodeContext& ctx) {
   ctx.require_inputs(2, 3);
   ctx.require_outputs(1);
+  if (Value* dq = dequantize_dynamic(ctx)) return ctx.set_output(0, dq);
   Value* x = ctx.input(0);
   const DType dtype = x->dtype();
   ctx.check(dtype == DType::Int8 || dtype == DType::UInt8 || dtype == DType::Int32,
@@ -212,6 +246,10 @@ void convert_dynamic_quantize_linear(NodeContext& ctx) {
   ctx.set_output(0, y);
   ctx.set_output(1, scale);
   ctx.set_output(2, zp);
+  const auto& out = ctx.proto().output();
+  if (out.size() == 3 && !out[1].empty() && !out[2].empty()) {
+    ctx.dynamic_quantized()[out[0]] = {x, out[1], out[2]};
+  }
 }
 
 // ---- integer convolution / matmul ----

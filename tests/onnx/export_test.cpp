@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "export_test_models.h"
 #include "quantkit/core/error.h"
 #include "quantkit/graph/builder.h"
+#include "quantkit/kernels/requantize.h"
 #include "quantkit/onnx/onnx_export.h"
 
 namespace quantkit::onnx {
@@ -27,6 +29,7 @@ namespace {
 using graph::GraphBuilder;
 using graph::OpKind;
 using graph::Value;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -59,6 +62,15 @@ const ::onnx::NodeProto& first_of(const ::onnx::ModelProto& m, const std::string
     if (n.op_type() == op_type) return n;
   }
   throw Error("no " + op_type + " node");
+}
+
+const ::onnx::NodeProto& producer_of(const ::onnx::ModelProto& m, const std::string& value) {
+  for (const auto& n : m.graph().node()) {
+    for (const auto& out : n.output()) {
+      if (out == value) return n;
+    }
+  }
+  throw Error("no node writes " + value);
 }
 
 const ::onnx::AttributeProto& attr(const ::onnx::NodeProto& n, const std::string& name) {
@@ -228,12 +240,17 @@ TEST(OnnxExport, StaticQdqGraphUsesQuantizeLinearAndPerChannelDequantize) {
   const auto m = export_model(g);
   const auto types = op_types(m);
   EXPECT_EQ(std::count(types.begin(), types.end(), "QuantizeLinear"), 7);
-  EXPECT_EQ(std::count(types.begin(), types.end(), "DequantizeLinear"), 11);  // 7 + 4 weights
+  // 7 activations + 4 weights + 3 int32 biases (fc1 reads a Flatten, not a dequantize: its
+  // bias has no input scale and stays float).
+  EXPECT_EQ(std::count(types.begin(), types.end(), "DequantizeLinear"), 14);
+  EXPECT_EQ(initializer(m, node_named(m, "linear").input(2)).data_type(),
+            ::onnx::TensorProto_DataType_FLOAT);
   EXPECT_EQ(std::count(types.begin(), types.end(), "Conv"), 2);
   EXPECT_EQ(std::count(types.begin(), types.end(), "Gemm"), 2);
   EXPECT_EQ(std::count(types.begin(), types.end(), "Clip"), 0);  // full int8 range
 
-  // The input's quantize: f32 scale and int8 zero point, 0-d, equal to the graph's.
+  // The input's quantize: f32 scale and a uint8 zero point, 0-d, equal to the graph's int8
+  // one + 128 (uint8 activations), as is the dequantize reading it.
   const graph::Node* q = g.nodes()[0];
   ASSERT_EQ(q->op(), OpKind::QuantizePerTensor);
   const auto& quantize = node_named(m, q->name());
@@ -244,18 +261,24 @@ TEST(OnnxExport, StaticQdqGraphUsesQuantizeLinearAndPerChannelDequantize) {
   EXPECT_EQ(values_of<float>(scale),
             std::vector<float>{static_cast<float>(q->attr_float("scale"))});
   const auto& zp = initializer(m, quantize.input(2));
-  EXPECT_EQ(zp.data_type(), ::onnx::TensorProto_DataType_INT8);
-  EXPECT_EQ(values_of<std::int8_t>(zp),
-            std::vector<std::int8_t>{static_cast<std::int8_t>(q->attr_int("zero_point"))});
+  EXPECT_EQ(zp.data_type(), ::onnx::TensorProto_DataType_UINT8);
+  EXPECT_EQ(values_of<std::uint8_t>(zp),
+            std::vector<std::uint8_t>{static_cast<std::uint8_t>(q->attr_int("zero_point") + 128)});
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() == "DequantizeLinear" && n.input(0) == quantize.output(0)) {
+      EXPECT_EQ(initializer(m, n.input(2)).data_type(), ::onnx::TensorProto_DataType_UINT8);
+      EXPECT_EQ(values_of<std::uint8_t>(initializer(m, n.input(2))), values_of<std::uint8_t>(zp));
+    }
+  }
+  for (const auto& info : m.graph().value_info()) {  // typed as written, not as in the graph
+    if (info.name() == quantize.output(0)) {
+      EXPECT_EQ(info.type().tensor_type().elem_type(), ::onnx::TensorProto_DataType_UINT8);
+    }
+  }
 
   // conv1's weight: int8 initializer, per-channel f32 scales, int8 zero points, axis 0.
   const auto& conv = first_of(m, "Conv");
-  const auto& dq_w = [&]() -> const ::onnx::NodeProto& {
-    for (const auto& n : m.graph().node()) {
-      if (n.output(0) == conv.input(1)) return n;
-    }
-    throw Error("no weight dequantize");
-  }();
+  const auto& dq_w = producer_of(m, conv.input(1));
   EXPECT_EQ(dq_w.op_type(), "DequantizeLinear");
   EXPECT_EQ(attr(dq_w, "axis").i(), 0);
   const auto& w = initializer(m, dq_w.input(0));
@@ -271,8 +294,47 @@ TEST(OnnxExport, StaticQdqGraphUsesQuantizeLinearAndPerChannelDequantize) {
   const auto& zps = initializer(m, dq_w.input(2));
   EXPECT_EQ(zps.data_type(), ::onnx::TensorProto_DataType_INT8);  // the graph's are int64
   EXPECT_THAT(values_of<std::int8_t>(zps), ElementsAre(0, 0, 0, 0));
-  // Bias stays float (PT2E's XNNPACK flow does not quantize it).
-  EXPECT_EQ(initializer(m, conv.input(2)).data_type(), ::onnx::TensorProto_DataType_FLOAT);
+  // The float bias becomes int32 round(bias / (x_scale · w_scale)) behind a per-channel
+  // DequantizeLinear (scale float32(x_scale · w_scale), zero point 0, axis 0): the layout ORT
+  // fuses into QLinearConv, with the integers the lowering computes.
+  const graph::Node* conv_node = g.find_value(conv.output(0))->producer();
+  const double x_scale = conv_node->input(0)->producer()->attr_float("scale");
+  const std::vector<double> w_scales =
+      conv_node->input(1)->producer()->input(1)->data().to(DType::Float64).to_vector<double>();
+  const std::vector<float> bias = conv_node->input(2)->data().to_vector<float>();
+  const auto& dq_b = producer_of(m, conv.input(2));
+  EXPECT_EQ(dq_b.op_type(), "DequantizeLinear");
+  EXPECT_EQ(attr(dq_b, "axis").i(), 0);
+  const auto& b_i32 = initializer(m, dq_b.input(0));
+  ASSERT_EQ(b_i32.data_type(), ::onnx::TensorProto_DataType_INT32);
+  const std::vector<std::int32_t> bias_i32 = values_of<std::int32_t>(b_i32);
+  const std::vector<float> b_scales = values_of<float>(initializer(m, dq_b.input(1)));
+  const auto& b_zps = initializer(m, dq_b.input(2));
+  EXPECT_EQ(b_zps.data_type(), ::onnx::TensorProto_DataType_INT32);
+  EXPECT_THAT(values_of<std::int32_t>(b_zps), ElementsAre(0, 0, 0, 0));
+  ASSERT_EQ(bias_i32.size(), 4u);
+  ASSERT_EQ(b_scales.size(), 4u);
+  for (std::size_t c = 0; c < bias_i32.size(); ++c) {
+    const double step = x_scale * w_scales[c];
+    EXPECT_EQ(b_scales[c], static_cast<float>(step)) << c;
+    EXPECT_EQ(bias_i32[c], kernels::quantize_bias(bias[c], x_scale, w_scales[c])) << c;
+    EXPECT_LE(std::fabs(bias_i32[c] * step - bias[c]), 0.5 * step) << c;  // the nearest integer
+  }
+  EXPECT_THAT(bias_i32, ::testing::Contains(::testing::Ne(0)));  // a real bias, not all zeros
+}
+
+// A bias whose activation is not statically quantized (here a float input) stays float: no
+// integer layout exists without an input scale.
+TEST(OnnxExport, BiasOfAFloatActivationStaysFloat) {
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {1, 2});
+  Value* w = b.constant(Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2}), "w");
+  Value* bias = b.constant(Tensor::from_vector<float>({0.5f, -0.25f}, {2}), "bias");
+  b.output(b.linear(x, w, bias));
+  const auto m = export_model(std::move(b).build());
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm"));
+  EXPECT_EQ(initializer(m, first_of(m, "Gemm").input(2)).data_type(),
+            ::onnx::TensorProto_DataType_FLOAT);
 }
 
 TEST(OnnxExport, NarrowQuantRangeIsClipped) {
@@ -280,12 +342,77 @@ TEST(OnnxExport, NarrowQuantRangeIsClipped) {
   Value* x = b.input("x", DType::Float32, {4});
   const graph::QuantizeAttrs attrs{0.5, 3, -100, 90, DType::Int8};
   b.output(b.dequantize_per_tensor(b.quantize_per_tensor(x, attrs), attrs));
+  const graph::Graph g = std::move(b).build();
+  {  // as uint8 (the default): every bound and zero point shifted by 128
+    const auto m = export_model(g);
+    EXPECT_THAT(op_types(m), ElementsAre("QuantizeLinear", "Clip", "DequantizeLinear"));
+    const auto& clip = first_of(m, "Clip");
+    EXPECT_THAT(values_of<std::uint8_t>(initializer(m, clip.input(1))), ElementsAre(28));
+    EXPECT_THAT(values_of<std::uint8_t>(initializer(m, clip.input(2))), ElementsAre(218));
+    EXPECT_THAT(values_of<std::uint8_t>(initializer(m, first_of(m, "QuantizeLinear").input(2))),
+                ElementsAre(131));
+    EXPECT_EQ(first_of(m, "DequantizeLinear").input(0), clip.output(0));
+  }
+  {  // as the graph has it
+    const auto m = export_model(g, {.uint8_activations = false});
+    EXPECT_THAT(op_types(m), ElementsAre("QuantizeLinear", "Clip", "DequantizeLinear"));
+    const auto& clip = first_of(m, "Clip");
+    EXPECT_THAT(values_of<std::int8_t>(initializer(m, clip.input(1))), ElementsAre(-100));
+    EXPECT_THAT(values_of<std::int8_t>(initializer(m, clip.input(2))), ElementsAre(90));
+    EXPECT_THAT(values_of<std::int8_t>(initializer(m, first_of(m, "QuantizeLinear").input(2))),
+                ElementsAre(3));
+    EXPECT_EQ(first_of(m, "DequantizeLinear").input(0), clip.output(0));
+  }
+}
+
+// Relu / hardtanh before a quantize that clamps as much is left out (ORT then sees
+// DQ → Conv → Q), and kept where the quantize's range reaches past it.
+TEST(OnnxExport, ActivationsTheClosingQuantizeClampsAnywayAreFolded) {
+  const auto export_with = [](OpKind act, graph::AttributeMap act_attrs,
+                              const graph::QuantizeAttrs& out) {
+    GraphBuilder b;
+    Value* x = b.input("x", DType::Float32, {1, 4});
+    Value* w = b.constant(Tensor::from_vector<float>({1, 2, 3, 4, -1, -2, -3, -4}, {2, 4}), "w");
+    Value* y = b.node(act, {b.linear(x, w)}, std::move(act_attrs), "act")->output();
+    b.output(b.dequantize_per_tensor(b.quantize_per_tensor(y, out), out));
+    return export_model(std::move(b).build());
+  };
+  // Relu, zero point at quant_min: Q(0) = quant_min already.
+  auto m = export_with(OpKind::Relu, {}, {0.05, -128, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "QuantizeLinear", "DequantizeLinear"));
+  EXPECT_EQ(first_of(m, "QuantizeLinear").input(0), first_of(m, "Gemm").output(0));
+  // Relu with room below zero in the range: kept.
+  m = export_with(OpKind::Relu, {}, {0.05, -100, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "Relu", "QuantizeLinear", "DequantizeLinear"));
+  // ReLU6 before a [0, 6] range (scale 6 / 255): 0 and 6 are quant_min and quant_max.
+  const graph::AttributeMap relu6{{"min_val", 0.0}, {"max_val", 6.0}};
+  m = export_with(OpKind::Hardtanh, relu6, {6.0 / 255.0, -128, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "QuantizeLinear", "DequantizeLinear"));
+  // A range reaching past 6 (scale 8 / 255): kept, or values in (6, 8] would survive.
+  m = export_with(OpKind::Hardtanh, relu6, {8.0 / 255.0, -128, -128, 127, DType::Int8});
+  EXPECT_THAT(op_types(m), ElementsAre("Gemm", "Clip", "QuantizeLinear", "DequantizeLinear"));
+}
+
+// An int8 tensor the graph declares (an output, or read by something other than a per-tensor
+// dequantize) keeps its dtype: only a tensor that lives between a quantize and its dequantizes
+// is the file's choice.
+TEST(OnnxExport, Int8GraphOutputsStayInt8) {
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {4});
+  const graph::QuantizeAttrs attrs{0.5, 3, -128, 127, DType::Int8};
+  Value* q = b.quantize_per_tensor(x, attrs);
+  b.output(b.dequantize_per_tensor(q, attrs));
+  b.output(q);
   const auto m = export_model(std::move(b).build());
-  EXPECT_THAT(op_types(m), ElementsAre("QuantizeLinear", "Clip", "DequantizeLinear"));
-  const auto& clip = first_of(m, "Clip");
-  EXPECT_EQ(values_of<std::int8_t>(initializer(m, clip.input(1))), std::vector<std::int8_t>{-100});
-  EXPECT_EQ(values_of<std::int8_t>(initializer(m, clip.input(2))), std::vector<std::int8_t>{90});
-  EXPECT_EQ(first_of(m, "DequantizeLinear").input(0), clip.output(0));
+  const auto& quantize = first_of(m, "QuantizeLinear");
+  EXPECT_EQ(initializer(m, quantize.input(2)).data_type(), ::onnx::TensorProto_DataType_INT8);
+  EXPECT_EQ(initializer(m, first_of(m, "DequantizeLinear").input(2)).data_type(),
+            ::onnx::TensorProto_DataType_INT8);
+  for (const auto& out : m.graph().output()) {
+    if (out.name() == quantize.output(0)) {
+      EXPECT_EQ(out.type().tensor_type().elem_type(), ::onnx::TensorProto_DataType_INT8);
+    }
+  }
 }
 
 TEST(OnnxExport, PerChannelQuantizeWithF64ScalesAndUint8) {
@@ -344,7 +471,9 @@ TEST(OnnxExport, DynamicQparamsOutsideThePatternAreRejected) {
               ::testing::ThrowsMessage<Error>(HasSubstr("full 8-bit range")));
 }
 
-TEST(OnnxExport, ApotDequantizeIsAGatherFromTheLevels) {
+// Codes as uint8 (a byte per weight) → Cast(int32) → Gather(levels): ONNX Gather only takes
+// int32/int64 indices.
+TEST(OnnxExport, ApotDequantizeIsAGatherFromTheLevelsByUint8Codes) {
   GraphBuilder b;
   Value* codes = b.constant(Tensor::from_vector<std::int32_t>({0, 2, 1, 2}, {2, 2}), "codes");
   Value* w =
@@ -353,10 +482,47 @@ TEST(OnnxExport, ApotDequantizeIsAGatherFromTheLevels) {
   Value* x = b.input("x", DType::Float32, {1, 2});
   b.output(b.linear(x, w));
   const auto m = export_model(std::move(b).build());
-  EXPECT_THAT(op_types(m), ElementsAre("Gather", "Gemm"));
+  EXPECT_THAT(op_types(m), ElementsAre("Cast", "Gather", "Gemm"));
   const auto& gather = first_of(m, "Gather");
   EXPECT_THAT(values_of<float>(initializer(m, gather.input(0))), ElementsAre(-0.5f, 0.0f, 0.75f));
-  EXPECT_EQ(initializer(m, gather.input(1)).data_type(), ::onnx::TensorProto_DataType_INT32);
+  const auto& cast = first_of(m, "Cast");
+  EXPECT_EQ(cast.output(0), gather.input(1));
+  EXPECT_EQ(attr(cast, "to").i(), ::onnx::TensorProto_DataType_INT32);
+  const auto& stored = initializer(m, cast.input(0));
+  EXPECT_EQ(stored.data_type(), ::onnx::TensorProto_DataType_UINT8);
+  EXPECT_THAT(std::vector<std::int64_t>(stored.dims().begin(), stored.dims().end()),
+              ElementsAre(2, 2));
+  EXPECT_THAT(values_of<std::uint8_t>(stored), ElementsAre(0, 2, 1, 2));
+  for (const auto& t : m.graph().initializer()) {  // no int32 copy of the codes
+    EXPECT_NE(t.data_type(), ::onnx::TensorProto_DataType_INT32) << t.name();
+  }
+}
+
+// More than 256 levels do not fit a byte: the codes stay int32 indices of the Gather.
+TEST(OnnxExport, ApotCodesBeyondAByteStayInt32) {
+  GraphBuilder b;
+  Value* codes = b.constant(Tensor::from_vector<std::int32_t>({0, 300, 299, 1}, {2, 2}), "codes");
+  std::vector<double> levels(301);
+  for (std::size_t i = 0; i < levels.size(); ++i) levels[i] = 0.01 * static_cast<double>(i);
+  b.output(b.node(OpKind::ApotDequantize, {codes}, {{"levels", levels}})->output());
+  const auto m = export_model(std::move(b).build());
+  EXPECT_THAT(op_types(m), ElementsAre("Gather"));
+  const auto& indices = initializer(m, first_of(m, "Gather").input(1));
+  EXPECT_EQ(indices.data_type(), ::onnx::TensorProto_DataType_INT32);
+  EXPECT_THAT(values_of<std::int32_t>(indices), ElementsAre(0, 300, 299, 1));
+}
+
+TEST(OnnxExport, ApotCodeOutsideTheLevelsIsAnErrorNamingTheNode) {
+  GraphBuilder b;
+  Value* codes = b.constant(Tensor::from_vector<std::int32_t>({0, 3}, {1, 2}), "codes");
+  b.output(b.node(OpKind::ApotDequantize, {codes}, {{"levels", std::vector<double>{0.0, 1.0, 2.0}}},
+                  "weight_levels")
+               ->output());
+  const graph::Graph g = std::move(b).build();
+  EXPECT_THAT([&] { (void)export_onnx_bytes(g); },
+              ::testing::ThrowsMessage<Error>(
+                  AllOf(HasSubstr("weight_levels"),
+                        HasSubstr("code 3 is not a level index (there are 3 levels)"))));
 }
 
 TEST(OnnxExport, CastsExportOnlyWhereExact) {

@@ -250,6 +250,31 @@ TEST(OnnxImportGemm, AlphaBetaTransAAndRuntimeB) {
   EXPECT_TRUE(all_close(run_graph(g, {a, b})[0], expected));
 }
 
+// A computed [N] C (an int32 bias through DequantizeLinear, as ORT's quantizer and our
+// exporter write it) is linear's bias too, so dequantize → linear(bias) → quantize stays one
+// pattern for the lowering.
+TEST(OnnxImportGemm, ComputedBiasIsLinearsBias) {
+  const Tensor a = random_tensor({3, 5}, 14), b = random_tensor({4, 5}, 15);
+  const Tensor c_i32 = Tensor::from_vector<std::int32_t>({7, -3, 0, 12});
+  ModelWriter m;
+  m.input("a", a.shape());
+  m.initializer("fc.weight", b);
+  m.initializer("bias_i32", c_i32);
+  m.initializer("bias_scale", Tensor::scalar<float>(0.25f));
+  m.initializer("bias_zp", Tensor::scalar<std::int32_t>(0));
+  m.node("DequantizeLinear", {"bias_i32", "bias_scale", "bias_zp"}, {"bias"});
+  m.node("Gemm", {"a", "fc.weight", "bias"}, {"y"}, {{"transB", std::int64_t{1}}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Linear), 1u);
+  EXPECT_EQ(count_nodes(g, OpKind::Add), 0u) << quantkit::graph::to_string(g);
+  Tensor expected = matmul_loops(a, b, false, true, 1.0f);
+  for (std::int64_t i = 0; i < 12; ++i) {
+    expected.data<float>()[i] += 0.25f * static_cast<float>(c_i32.data<std::int32_t>()[i % 4]);
+  }
+  EXPECT_TRUE(all_close(run_graph(g, {a})[0], expected));
+}
+
 TEST(OnnxImportMatMul, ConstantTwoDimBIsALinearWithTransposedWeight) {
   const Tensor a = random_tensor({2, 3, 5}, 14), b = random_tensor({5, 4}, 15);
   ModelWriter m;
@@ -620,6 +645,87 @@ TEST(OnnxImportErrors, UnsupportedOpsetAndDomain) {
   g.node("Gather", {"x", "i"}, {"y"});
   g.output("y");
   EXPECT_THAT(import_error(g.bytes()), HasSubstr("only supported on constants"));
+}
+
+// DequantizeLinear of a DynamicQuantizeLinear's three outputs is read back as PyTorch's
+// dynamic quantization (choose_qparams → quantize → dequantize, int8), the form the lowering
+// fuses; a DequantizeLinear with other qparams, and the quantized tensor's other readers, keep
+// ONNX's function body.
+TEST(OnnxImportQuant, DynamicQuantizeThenDequantizeIsChooseQParams) {
+  const Tensor x = random_tensor({2, 6}, 21);
+  ModelWriter m;
+  m.input("x", x.shape());
+  m.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  m.node("DequantizeLinear", {"xq", "xs", "xz"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::ChooseQParams), 1u) << quantkit::graph::to_string(g);
+  EXPECT_EQ(count_nodes(g, OpKind::QuantizePerTensor), 1u);
+  EXPECT_EQ(count_nodes(g, OpKind::DequantizePerTensor), 1u);
+  // Within half a step (range / 255) of x: a real quantize → dequantize round trip.
+  float lo = 0.0f, hi = 0.0f;
+  for (float v : x.span<const float>()) lo = std::min(lo, v), hi = std::max(hi, v);
+  const Tensor y = run_graph(g, {x})[0];
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    EXPECT_LE(std::fabs(y.data<float>()[i] - x.data<float>()[i]),
+              0.5f * (hi - lo) / 255.0f * 1.001f);
+  }
+
+  ModelWriter other;  // dequantized with a constant scale: ONNX's body, no choose_qparams
+  other.input("x", x.shape());
+  other.initializer("s", Tensor::scalar<float>(0.5f));
+  other.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  other.node("DequantizeLinear", {"xq", "s", "xz"}, {"y"});
+  other.output("y");
+  EXPECT_EQ(count_nodes(other.import(), OpKind::ChooseQParams), 0u);
+}
+
+// Gather from a constant 1-D float table by constant indices of rank > 1 (the exporter's APoT
+// weights: uint8 codes → Cast → Gather) is apot_dequantize over int32 codes, not a folded
+// float constant; negative indices count from the end, as in ONNX.
+TEST(OnnxImportGather, TableLookupByCodesIsApotDequantize) {
+  ModelWriter m;
+  m.input("x", {1, 3});
+  m.initializer("levels", Tensor::from_vector<float>({-0.5f, 0.0f, 0.25f, 1.0f}));
+  m.initializer("codes_u8", Tensor::from_vector<std::uint8_t>({3, 0, 1, 2, 2, 0}, {2, 3}));
+  m.node("Cast", {"codes_u8"}, {"codes"}, {{"to", std::int64_t{onnx::TensorProto::INT32}}});
+  m.node("Gather", {"levels", "codes"}, {"w"}, {{"axis", std::int64_t{0}}});
+  m.node("Transpose", {"w"}, {"w_t"}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+  m.node("MatMul", {"x", "w_t"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  ASSERT_EQ(count_nodes(g, OpKind::ApotDequantize), 1u) << quantkit::graph::to_string(g);
+  const quantkit::graph::Node* lookup = nullptr;
+  for (const quantkit::graph::Node* n : g.nodes()) {
+    if (n->op() == OpKind::ApotDequantize) lookup = n;
+  }
+  EXPECT_EQ(lookup->input(0)->data().to_vector<std::int32_t>(),
+            (std::vector<std::int32_t>{3, 0, 1, 2, 2, 0}));
+  EXPECT_EQ(lookup->attr_floats("levels"), (std::vector<double>{-0.5, 0.0, 0.25, 1.0}));
+  const Tensor x = Tensor::from_vector<float>({1.0f, 2.0f, 4.0f}, {1, 3});
+  // w = [[1, -0.5, 0], [0.25, 0.25, -0.5]]: y = x · wᵀ
+  EXPECT_EQ(run_graph(g, {x})[0].to_vector<float>(), (std::vector<float>{0.0f, -1.25f}));
+
+  ModelWriter negative;
+  negative.input("x", {1});
+  negative.initializer("levels", Tensor::from_vector<float>({-0.5f, 0.0f, 0.25f}));
+  negative.initializer("codes", Tensor::from_vector<std::int64_t>({-1, 0, -3, 1}, {2, 2}));
+  negative.node("Gather", {"levels", "codes"}, {"w"});
+  negative.node("Mul", {"w", "x"}, {"y"});
+  negative.output("y");
+  const Graph n = negative.import();
+  EXPECT_EQ(count_nodes(n, OpKind::ApotDequantize), 1u);
+  EXPECT_EQ(run_graph(n, {Tensor::from_vector<float>({2.0f})})[0].to_vector<float>(),
+            (std::vector<float>{0.5f, -1.0f, -1.0f, 0.0f}));
+
+  ModelWriter bad;
+  bad.input("x", {1});
+  bad.initializer("levels", Tensor::from_vector<float>({-0.5f, 0.0f, 0.25f}));
+  bad.initializer("codes", Tensor::from_vector<std::int32_t>({0, 3}, {1, 2}));
+  bad.node("Gather", {"levels", "codes"}, {"w"});
+  bad.node("Mul", {"w", "x"}, {"y"});
+  bad.output("y");
+  EXPECT_THAT(import_error(bad.bytes()), HasSubstr("index 3 is out of range for a dim of 3"));
 }
 
 // ---- torch.onnx.export models ----

@@ -24,6 +24,8 @@
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/graph/nn.h"
 #include "quantkit/onnx/onnx_export.h"
+#include "quantkit/pipeline/loaded_model.h"
+#include "quantkit/pipeline/quantize_model.h"
 #include "quantkit/pt2e/convert.h"
 #include "quantkit/pt2e/prepare.h"
 #include "quantkit/pt2e/xnnpack_quantizer.h"
@@ -254,6 +256,51 @@ TEST_F(OrtInterop, Pt2eApotWeightCnnAgreesWithinOneStep) {
   const Tensor ours = run_ours(g, x);
   expect_step_agreement("PT2E APoT-w4 CNN (weights as Gather), ORT optimizations on",
                         run_ort(g, x, "all"), ours, output_step(g));
+}
+
+// Every named config's file (pipeline::quantize_model → export, what `quantkit quantize`
+// writes: int32 biases, uint8 activations, uint8 APoT codes, DynamicQuantizeLinear) runs in
+// ORT, which agrees within one output step with our Q/DQ interpreter on the quantized graph
+// and with the fused runtime (LoadedModel, what `quantkit run` executes) on the same file.
+// int8-dynamic has a float output: compared like fp32, in units of 1e-4 of its magnitude.
+//
+// apot-w4 is checked with ORT's optimizations off, where it is exact: with them on (from the
+// "basic" level), ORT's output on this model is 1-2 steps off on ~half the elements whether
+// the activations are int8 or uint8 and the codes uint8 or int32 — not understood yet; the
+// figure is printed, not asserted.
+TEST_F(OrtInterop, EveryConfigsFileAgreesWithinOneStep) {
+  const graph::Graph fp32 = testing::float_cnn(16);
+  std::vector<Tensor> calibration;
+  for (std::uint32_t seed = 100; seed < 104; ++seed) {
+    calibration.push_back(testing::cnn_input(16, seed));
+  }
+  const Tensor x = testing::cnn_input(16, 61);
+  for (std::string_view config : pipeline::config_names()) {
+    const std::string name(config);
+    const graph::Graph qdq = pipeline::quantize_model(fp32, config, calibration);
+    const Tensor ours = run_ours(qdq, x);
+    double step = 0.0;
+    if (config == "int8-dynamic") {
+      float max_abs = 0.0f;
+      for (float v : ours.span<const float>()) max_abs = std::max(max_abs, std::fabs(v));
+      step = 1e-4 * max_abs;
+    } else {
+      step = output_step(qdq);
+    }
+    const std::string optimization = config == "apot-w4" ? "disabled" : "all";
+    const Tensor ort = run_ort(qdq, x, optimization);  // writes dir_ / "model.onnx"
+    const Tensor fused = pipeline::LoadedModel(dir_ / "model.onnx", 1).run({x}).at(0);
+    const std::string what = name + " file, ORT (optimization " + optimization + ") vs ";
+    expect_step_agreement((what + "the Q/DQ interpreter").c_str(), ort, ours, step);
+    expect_step_agreement((what + "the fused runtime").c_str(), ort, fused, step);
+    if (config == "apot-w4") {
+      const StepAgreement a = compare_in_steps(run_ort(qdq, x, "all"), ours, step);
+      std::cout << "[ORT agreement] apot-w4 file, ORT (optimization all) vs the Q/DQ interpreter "
+                   "(not asserted): "
+                << a.exact << "/" << a.total << " exact, " << a.within_one << "/" << a.total
+                << " within one step\n";
+    }
+  }
 }
 
 }  // namespace

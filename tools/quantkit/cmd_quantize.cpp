@@ -46,6 +46,7 @@ struct QuantizeArgs {
   std::string config;
   std::size_t calib_batches = 100;
   std::string report;
+  std::int64_t opset = 17;
 };
 
 void quantize(const QuantizeArgs& a) {
@@ -67,7 +68,7 @@ void quantize(const QuantizeArgs& a) {
   const graph::Graph qdq = pipeline::quantize_model(
       fp32, a.config, calib.batches, [&](std::size_t done, std::size_t) { bar.update(done); });
   bar.finish();
-  onnx::export_onnx(qdq, a.output);
+  onnx::export_onnx(qdq, a.output, {.opset = a.opset});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json report{
@@ -154,6 +155,8 @@ void register_quantize_commands(CLI::App& app) {
                   "Most calibration batches to run, 1 to 10^7")
         ->transform(integer_in(1, 10'000'000));
     c->add_option("--report", args->report, "Also write the JSON report to this file");
+    c->add_option("--opset", args->opset, "ONNX opset of the written model, 13 to 17 (default 17)")
+        ->transform(integer_in(13, 17));
     c->callback([args] { quantize(*args); });
   }
   {

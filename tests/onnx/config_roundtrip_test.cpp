@@ -1,0 +1,113 @@
+// Every named config round-trips through ONNX: quantize (pipeline::quantize_model) → export
+// → import → run gives, bit for bit, what the in-memory quantized graph gives — through
+// LoadedModel (lowering + runtime: what `quantkit run` executes). The file carries what the
+// run needs exactly: int32 biases equal to the lowering's, uint8 activations with the same
+// integers + 128, APoT codes with their level table, dynamic quantization as
+// DynamicQuantizeLinear.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "export_test_models.h"
+#include "quantkit/core/atomic_file.h"
+#include "quantkit/onnx/onnx_export.h"
+#include "quantkit/onnx/onnx_import.h"
+#include "quantkit/pipeline/loaded_model.h"
+#include "quantkit/pipeline/quantize_model.h"
+
+namespace quantkit::onnx {
+namespace {
+
+namespace fs = std::filesystem;
+using graph::OpKind;
+
+// Ops by name, without the activations the export may fold into the quantize after them
+// (export_activation_folding.cpp): the file's graph has no relu where its quantize clamps.
+std::map<std::string, std::size_t> op_counts(const graph::Graph& g) {
+  std::map<std::string, std::size_t> counts;
+  for (const graph::Node* n : g.nodes()) {
+    if (n->op() == OpKind::Relu || n->op() == OpKind::Hardtanh || n->op() == OpKind::Clamp) {
+      continue;
+    }
+    ++counts[std::string(graph::op_name(n->op()))];
+  }
+  return counts;
+}
+
+// The int32 bias of every fused conv / linear, in node order.
+std::vector<std::vector<std::int32_t>> fused_biases(const graph::Graph& g) {
+  std::vector<std::vector<std::int32_t>> out;
+  for (const graph::Node* n : g.nodes()) {
+    if (n->op() == OpKind::QuantizedConv2d || n->op() == OpKind::QuantizedLinear) {
+      out.push_back(n->input(2)->data().to_vector<std::int32_t>());
+    }
+  }
+  return out;
+}
+
+class ConfigRoundTrip : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string name = GetParam();
+    for (char& c : name) c = c == '-' ? '_' : c;
+    path_ = fs::temp_directory_path() /
+            ("quantkit_config_roundtrip_" + std::to_string(::getpid()) + "_" + name + ".onnx");
+  }
+  void TearDown() override { fs::remove(path_); }
+
+  fs::path path_;
+};
+
+TEST_P(ConfigRoundTrip, ExportImportRunEqualsTheInMemoryGraphExactly) {
+  const graph::Graph fp32 = testing::float_cnn(1);
+  std::vector<Tensor> calibration;
+  for (std::uint32_t seed = 100; seed < 108; ++seed)
+    calibration.push_back(testing::cnn_input(1, seed));
+  const graph::Graph qdq = pipeline::quantize_model(fp32, GetParam(), calibration);
+  write_file_atomically(path_, export_onnx_bytes(qdq));
+
+  const pipeline::LoadedModel in_memory(qdq.clone(), 1, "in-memory");
+  const pipeline::LoadedModel from_file(path_, 1);
+  EXPECT_EQ(in_memory.lowered(), from_file.lowered());
+  // The same integer graph: the same fused and remaining ops, the same int32 biases.
+  EXPECT_EQ(op_counts(from_file.executable()), op_counts(in_memory.executable()));
+  EXPECT_EQ(fused_biases(from_file.executable()), fused_biases(in_memory.executable()));
+  if (GetParam() == "int8" || GetParam() == "int8-per-channel") {  // all four layers fused
+    EXPECT_EQ(fused_biases(in_memory.executable()).size(), 4u);
+  }
+  if (GetParam() == "int8-dynamic") {  // DynamicQuantizeLinear → DequantizeLinear read back
+    EXPECT_EQ(graph::count_nodes(from_file.executable(), OpKind::DynamicQuantizedLinear), 2u);
+  }
+  if (GetParam() == "apot-w4") {  // the weights stay codes + levels
+    EXPECT_EQ(graph::count_nodes(from_file.graph(), OpKind::ApotDequantize),
+              graph::count_nodes(qdq, OpKind::ApotDequantize));
+    EXPECT_GT(graph::count_nodes(qdq, OpKind::ApotDequantize), 0u);
+  }
+  for (std::uint32_t seed = 200; seed < 216; ++seed) {
+    const Tensor x = testing::cnn_input(1, seed);
+    const Tensor expected = in_memory.run({x}).at(0);
+    const Tensor actual = from_file.run({x}).at(0);
+    ASSERT_EQ(actual.shape(), expected.shape());
+    ASSERT_EQ(actual.dtype(), DType::Float32);
+    EXPECT_EQ(actual.to_vector<float>(), expected.to_vector<float>()) << "input seed " << seed;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryConfig, ConfigRoundTrip, ::testing::ValuesIn([] {
+                           std::vector<std::string> names;
+                           for (std::string_view n : pipeline::config_names())
+                             names.emplace_back(n);
+                           return names;
+                         }()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace quantkit::onnx
