@@ -23,7 +23,7 @@ namespace quantkit::kernels::gemv_detail {
 namespace {
 
 // x'[0..3] broadcast to every 32-bit lane.
-inline __m512i x_quad(const std::uint8_t *x4, __m512i flip) {
+inline __m512i x_quad(const std::uint8_t* x4, __m512i flip) {
   std::int32_t v;
   std::memcpy(&v, x4, 4);
   return _mm512_xor_si512(_mm512_set1_epi32(v), flip);
@@ -33,12 +33,11 @@ inline __m512i x_quad(const std::uint8_t *x4, __m512i flip) {
 // vpdpbusd dependency chains: int8 alternates groups between them, int4 puts
 // the high nibbles in b.
 template <int kBits>
-inline void group_step(const std::uint8_t *w, const std::uint8_t *xs,
-                       __m512i flip, __m512i *a, __m512i *b) {
+inline void group_step(const std::uint8_t* w, const std::uint8_t* xs, __m512i flip, __m512i* a,
+                       __m512i* b) {
   if constexpr (kBits == 8) {
     const __m512i xq = x_quad(xs, flip);
-    for (int j = 0; j < 4; ++j)
-      a[j] = _mm512_dpbusd_epi32(a[j], xq, _mm512_load_si512(w + 64 * j));
+    for (int j = 0; j < 4; ++j) a[j] = _mm512_dpbusd_epi32(a[j], xq, _mm512_load_si512(w + 64 * j));
     (void)b;
   } else {
     const __m512i xlo = x_quad(xs, flip), xhi = x_quad(xs + 4, flip);
@@ -46,49 +45,68 @@ inline void group_step(const std::uint8_t *w, const std::uint8_t *xs,
     for (int j = 0; j < 4; ++j) {
       const __m512i v = _mm512_load_si512(w + 64 * j);
       a[j] = _mm512_dpbusd_epi32(a[j], xlo, _mm512_and_si512(v, low4));
-      b[j] = _mm512_dpbusd_epi32(
-          b[j], xhi, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+      b[j] = _mm512_dpbusd_epi32(b[j], xhi, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
     }
   }
 }
 
-template <int kBits>
-void dpbusd_blocks(const GemvProblem &p, std::int64_t block_begin,
-                   std::int64_t block_end) {
+// Weights larger than this (beyond L2) come from L3 or memory: the kernels then prefetch each
+// line kPrefetchDistance bytes ahead (8 K groups). Measured on the shared Xeon with weights
+// cycled through 1 GiB: 10-15% faster for both widths; on L2-resident weights the four extra
+// instructions per group cost up to ~15% (int8), so small weights run without them.
+constexpr std::int64_t kPrefetchMinBytes = std::int64_t{4} << 20;
+constexpr std::uintptr_t kPrefetchDistance = 2048;
+
+// Integer arithmetic: the address may lie past the weights (a prefetch never faults).
+inline void prefetch_group(const std::uint8_t* w) {
+  const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(w) + kPrefetchDistance;
+  for (std::uintptr_t line = 0; line < 256; line += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+  }
+}
+
+template <int kBits, bool kPrefetch>
+void dpbusd_blocks(const GemvProblem& p, std::int64_t block_begin, std::int64_t block_end) {
   constexpr std::int64_t kGroupK = kBits == 8 ? 4 : 8;
   const std::int64_t full = p.w->k() / kGroupK;
   const bool tail = p.w->k_padded() / kGroupK > full;
-  const __m512i flip =
-      _mm512_set1_epi32(p.x_signed ? static_cast<std::int32_t>(0x80808080) : 0);
+  const __m512i flip = _mm512_set1_epi32(p.x_signed ? static_cast<std::int32_t>(0x80808080) : 0);
   std::uint8_t xtail[kGroupK];
   tail_group(p, kGroupK, xtail);
   for (std::int64_t blk = block_begin; blk < block_end; ++blk) {
-    const std::uint8_t *w = p.w->data() + blk * p.w->block_bytes();
+    const std::uint8_t* w = p.w->data() + blk * p.w->block_bytes();
     __m512i a[4], b[4];
-    for (int j = 0; j < 4; ++j)
-      a[j] = b[j] = _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) a[j] = b[j] = _mm512_setzero_si512();
     std::int64_t g = 0;
     if constexpr (kBits == 8) {
       for (; g + 2 <= full; g += 2, w += 512) {
+        if constexpr (kPrefetch) {
+          prefetch_group(w);
+          prefetch_group(w + 256);
+        }
         group_step<8>(w, p.x + g * 4, flip, a, b);
         group_step<8>(w + 256, p.x + g * 4 + 4, flip, b, a);
       }
     }
-    for (; g < full; ++g, w += 256)
+    for (; g < full; ++g, w += 256) {
+      if constexpr (kPrefetch) prefetch_group(w);
       group_step<kBits>(w, p.x + g * kGroupK, flip, a, b);
-    if (tail)
-      group_step<kBits>(w, xtail, flip, a, b);
+    }
+    if (tail) group_step<kBits>(w, xtail, flip, a, b);
     alignas(64) std::int32_t dot[GemvWeights::kBlockN];
-    for (int j = 0; j < 4; ++j)
-      _mm512_store_si512(dot + 16 * j, _mm512_add_epi32(a[j], b[j]));
+    for (int j = 0; j < 4; ++j) _mm512_store_si512(dot + 16 * j, _mm512_add_epi32(a[j], b[j]));
     epilogue_avx512(p, blk, dot);
   }
 }
 
-} // namespace
-
-GemvKernels gemv_kernels_avx512_vnni() {
-  return {"avx512_vnni", dpbusd_blocks<8>, dpbusd_blocks<4>};
+template <int kBits>
+void dpbusd_entry(const GemvProblem& p, std::int64_t block_begin, std::int64_t block_end) {
+  p.w->packed_bytes() > kPrefetchMinBytes ? dpbusd_blocks<kBits, true>(p, block_begin, block_end)
+                                          : dpbusd_blocks<kBits, false>(p, block_begin, block_end);
 }
 
-} // namespace quantkit::kernels::gemv_detail
+}  // namespace
+
+GemvKernels gemv_kernels_avx512_vnni() { return {"avx512_vnni", dpbusd_entry<8>, dpbusd_entry<4>}; }
+
+}  // namespace quantkit::kernels::gemv_detail
