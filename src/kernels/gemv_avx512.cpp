@@ -82,6 +82,7 @@ void epilogue_avx512(const GemvProblem& p, std::int64_t block, const std::int32_
   const __m512i row = _mm512_set1_epi32(p.row_offset);
   const __m512i neg_zp = _mm512_set1_epi32(-p.x_zp_shifted);
   const std::int32_t* sums = p.w->column_sums() + first;
+  const simd::Bounds16 bounds(p.bounds);
   for (int j = 0; j < 4; ++j) {
     const std::int64_t c = first + 16 * j;
     __m512i acc = _mm512_add_epi32(_mm512_loadu_si512(dot + 16 * j), row);
@@ -90,7 +91,7 @@ void epilogue_avx512(const GemvProblem& p, std::int64_t block, const std::int32_
     if (p.requant) {
       const __m512 m = p.multiplier_per_channel ? _mm512_loadu_ps(p.multiplier + c)
                                                 : _mm512_set1_ps(p.multiplier[0]);
-      const __m512i q = simd::requant16(acc, m, simd::Bounds16(p.bounds));
+      const __m512i q = simd::requant16(acc, m, bounds);
       // q is inside the output dtype's range, so the saturating narrowings are
       // exact.
       const __m128i bytes = p.out_signed ? _mm512_cvtsepi32_epi8(q) : _mm512_cvtusepi32_epi8(q);
