@@ -212,6 +212,8 @@ TEST(Gemv, DepthSweepMatchesReference) {
       GemvTester().bits(bits).n(77).k(k).seed(++seed).test();
     }
     GemvTester().bits(bits).n(130).k(4099).seed(++seed).test();
+    // Packed weights beyond 4 MiB: the VNNI kernels' prefetching variant.
+    GemvTester().bits(bits).n(130).k(bits == 8 ? 30001 : 60001).seed(++seed).test();
   }
 }
 
