@@ -65,38 +65,48 @@ inline void prefetch_group(const std::uint8_t* w) {
   }
 }
 
-template <int kBits, bool kPrefetch>
-void dpbusd_blocks(const GemvProblem& p, std::int64_t block_begin, std::int64_t block_end) {
+// Blocks [blk, blk + kRows) at once: kRows sequential weight streams, 4·kRows accumulator
+// chains (int4: a second set for the high nibbles, 16 registers at kRows = 2).
+template <int kBits, bool kPrefetch, int kRows>
+inline void dpbusd_rows(const GemvProblem& p, std::int64_t blk, const std::uint8_t* xtail,
+                        __m512i flip) {
   constexpr std::int64_t kGroupK = kBits == 8 ? 4 : 8;
   const std::int64_t full = p.w->k() / kGroupK;
   const bool tail = p.w->k_padded() / kGroupK > full;
+  const std::uint8_t* w[kRows];
+  __m512i a[kRows][4], b[kRows][4];
+  for (int r = 0; r < kRows; ++r) {
+    w[r] = p.w->data() + (blk + r) * p.w->block_bytes();
+    for (int j = 0; j < 4; ++j) a[r][j] = b[r][j] = _mm512_setzero_si512();
+  }
+  for (std::int64_t g = 0; g < full; ++g) {
+    for (int r = 0; r < kRows; ++r) {
+      if constexpr (kPrefetch) prefetch_group(w[r]);
+      group_step<kBits>(w[r], p.x + g * kGroupK, flip, a[r], b[r]);
+      w[r] += 256;
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    if (tail) group_step<kBits>(w[r], xtail, flip, a[r], b[r]);
+    alignas(64) std::int32_t dot[GemvWeights::kBlockN];
+    for (int j = 0; j < 4; ++j) {
+      _mm512_store_si512(dot + 16 * j, _mm512_add_epi32(a[r][j], b[r][j]));
+    }
+    epilogue_avx512(p, blk + r, dot);
+  }
+}
+
+template <int kBits, bool kPrefetch>
+void dpbusd_blocks(const GemvProblem& p, std::int64_t block_begin, std::int64_t block_end) {
+  constexpr std::int64_t kGroupK = kBits == 8 ? 4 : 8;
   const __m512i flip = _mm512_set1_epi32(p.x_signed ? static_cast<std::int32_t>(0x80808080) : 0);
   std::uint8_t xtail[kGroupK];
   tail_group(p, kGroupK, xtail);
-  for (std::int64_t blk = block_begin; blk < block_end; ++blk) {
-    const std::uint8_t* w = p.w->data() + blk * p.w->block_bytes();
-    __m512i a[4], b[4];
-    for (int j = 0; j < 4; ++j) a[j] = b[j] = _mm512_setzero_si512();
-    std::int64_t g = 0;
-    if constexpr (kBits == 8) {
-      for (; g + 2 <= full; g += 2, w += 512) {
-        if constexpr (kPrefetch) {
-          prefetch_group(w);
-          prefetch_group(w + 256);
-        }
-        group_step<8>(w, p.x + g * 4, flip, a, b);
-        group_step<8>(w + 256, p.x + g * 4 + 4, flip, b, a);
-      }
-    }
-    for (; g < full; ++g, w += 256) {
-      if constexpr (kPrefetch) prefetch_group(w);
-      group_step<kBits>(w, p.x + g * kGroupK, flip, a, b);
-    }
-    if (tail) group_step<kBits>(w, xtail, flip, a, b);
-    alignas(64) std::int32_t dot[GemvWeights::kBlockN];
-    for (int j = 0; j < 4; ++j) _mm512_store_si512(dot + 16 * j, _mm512_add_epi32(a[j], b[j]));
-    epilogue_avx512(p, blk, dot);
-  }
+  // Two blocks at a time: two weight streams in flight measured ~10% faster than one on the
+  // 45 MB MLP shape (int8 and int4; four streams were no faster).
+  std::int64_t blk = block_begin;
+  for (; blk + 2 <= block_end; blk += 2) dpbusd_rows<kBits, kPrefetch, 2>(p, blk, xtail, flip);
+  for (; blk < block_end; ++blk) dpbusd_rows<kBits, kPrefetch, 1>(p, blk, xtail, flip);
 }
 
 template <int kBits>
