@@ -74,6 +74,47 @@ TEST(Runtime, QuantizedLinearEveryVariant) {
   }
 }
 
+// A linear layer of one row runs the GEMV (kernels/gemv.h) where it pays: int8 with VNNI,
+// packed 4-bit when every weight is in [-8, 7] and the weights exceed 2 MiB (AVX-512). Same
+// bits as the interpreter either way.
+Graph one_row_linear(std::int64_t k, std::int64_t n, std::int64_t w_lo, std::int64_t w_hi) {
+  graph::GraphBuilder b;
+  const LayerSpec s;
+  graph::Value* x = b.dequantize_per_tensor(
+      b.input("x", DType::Int8, {1, k}), quantkit::testing::act(DType::Int8, s.x_scale, s.x_zero_point));
+  std::vector<float> scales;
+  for (std::int64_t c = 0; c < n; ++c) scales.push_back(0.02f + 0.0001f * static_cast<float>(c % 50));
+  graph::Value* w = b.dequantize_per_channel(
+      b.constant(random_ints<std::int8_t>({n, k}, 3, w_lo, w_hi), "w"),
+      b.constant(Tensor::from_vector(scales), "w_scales"),
+      b.constant(Tensor::from_vector(std::vector<std::int64_t>(static_cast<std::size_t>(n), 0)),
+                 "w_zp"),
+      0, w_lo, w_hi, DType::Int8);
+  graph::Value* y = b.linear(x, w, quantkit::testing::float_bias(b, n, 4));
+  b.output(b.quantize_per_tensor(y, quantkit::testing::act(DType::Int8, 2.0, 3)));
+  return pt2e::lower_to_fused_kernels(std::move(b).build());
+}
+
+TEST(Runtime, QuantizedLinearOfOneRowRunsTheGemv) {
+  struct Case {
+    const char* name;
+    std::int64_t k, n, lo, hi;
+    const char* label;  // expected with AVX-512 VNNI at the AVX-512 level
+  };
+  for (const Case& c : {Case{"int8 weights", 300, 130, -127, 127, "(gemv int8"},
+                        Case{"4-bit weights, 2 MiB", 1024, 2048, -8, 7, "(gemv int4"}}) {
+    const Graph lowered = one_row_linear(c.k, c.n, c.lo, c.hi);
+    ASSERT_EQ(graph::count_nodes(lowered, OpKind::QuantizedLinear), 1u);
+    expect_runtime_matches(lowered, {random_act(DType::Int8, {1, c.k}, 6)}, c.name);
+    if (kernels::detected_isa() == IsaLevel::Avx512 && kernels::cpu_has_avx512_vnni()) {
+      const Runtime rt(lowered);
+      bool found = false;
+      for (const std::string& l : rt.op_labels()) found = found || l.find(c.label) != std::string::npos;
+      EXPECT_TRUE(found) << c.name << ": no '" << c.label << "' op in the plan";
+    }
+  }
+}
+
 TEST(Runtime, QuantizedConv2dPaddingStrideGroupsDilation) {
   struct Case {
     Shape x;
