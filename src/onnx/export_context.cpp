@@ -90,6 +90,23 @@ std::string ExportContext::add_initializer(const Tensor& tensor, std::string_vie
   return name;
 }
 
+std::string ExportContext::add_int4_initializer(const Tensor& int8_values, std::string_view hint) {
+  constexpr std::int32_t kOnnxInt4 = 22;  // Debian's onnx headers predate the enum value
+  std::string name = fresh_name(hint);
+  auto* proto = proto_->add_initializer();
+  proto->set_name(name);
+  proto->set_data_type(kOnnxInt4);
+  for (std::int64_t d : int8_values.shape()) proto->add_dims(d);
+  const std::int8_t* v = int8_values.data<std::int8_t>();
+  std::string packed(static_cast<std::size_t>((int8_values.numel() + 1) / 2), '\0');
+  for (std::int64_t i = 0; i < int8_values.numel(); ++i) {
+    const auto nibble = static_cast<unsigned>(v[i]) & 0x0Fu;
+    packed[static_cast<std::size_t>(i / 2)] |= static_cast<char>(i % 2 == 0 ? nibble : nibble << 4);
+  }
+  proto->set_raw_data(std::move(packed));
+  return name;
+}
+
 std::string ExportContext::use(const graph::Value* value) {
   if (auto it = aliases_.find(value); it != aliases_.end()) return use(it->second);
   if (value->has_data() && initialized_.insert(value).second) {

@@ -52,6 +52,9 @@ class ExportContext {
   std::string fresh_name(std::string_view hint);
   // An initializer holding `tensor` under a fresh name derived from `hint`.
   std::string add_initializer(const Tensor& tensor, std::string_view hint);
+  // An INT4 initializer (ONNX element type 22, opset 21) of int8 values in [-8, 7], packed two
+  // per byte, low nibble first.
+  std::string add_int4_initializer(const Tensor& int8_values, std::string_view hint);
 
   // Appends an ONNX node. `name` must be fresh (a graph node name, or from fresh_name).
   ::onnx::NodeProto* add_node(std::string_view op_type, std::vector<std::string> inputs,

@@ -1,4 +1,4 @@
-// export_onnx: graph IR → ONNX ModelProto (opset 13–17), written atomically.
+// export_onnx: graph IR → ONNX ModelProto (opset 13–21), written atomically.
 #include <climits>
 #include <string>
 #include <unordered_set>
@@ -15,7 +15,11 @@ namespace {
 using export_detail::ExportContext;
 
 // ONNX IR version that goes with each supported opset (onnx/helper.py's VERSION_TABLE).
-std::int64_t ir_version_for(std::int64_t opset) { return opset >= 14 ? 8 : 7; }
+std::int64_t ir_version_for(std::int64_t opset) {
+  if (opset >= 21) return 10;
+  if (opset >= 19) return 9;
+  return opset >= 14 ? 8 : 7;
+}
 
 void add_graph_value_info(const graph::Value* value, const std::string& name,
                           ::onnx::ValueInfoProto* info) {
@@ -27,8 +31,8 @@ void add_graph_value_info(const graph::Value* value, const std::string& name,
 }
 
 ::onnx::ModelProto build_model(const graph::Graph& graph, const ExportOptions& options) {
-  check_argument(options.opset >= 13 && options.opset <= 17, "export_onnx", "options.opset",
-                 options.opset, "an opset in [13, 17]");
+  check_argument(options.opset >= 13 && options.opset <= 21, "export_onnx", "options.opset",
+                 options.opset, "an opset in [13, 21]");
   check_argument(!options.producer_name.empty(), "export_onnx", "options.producer_name",
                  options.producer_name, "a non-empty name");
   graph::verify(graph);

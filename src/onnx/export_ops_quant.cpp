@@ -272,9 +272,40 @@ void export_quantize_per_channel(ExportContext& ctx, const Node& node) {
   emit_quantize(ctx, node, form_of(node, false), std::move(scales), std::move(zps), &axis);
 }
 
+// A constant int8 weight whose dequantize range is within [-8, 7] (uniform-w4/w3/w2) is
+// stored as INT4 from opset 21 on (ONNX Runtime 1.30 runs DequantizeLinear-21 on Int4x2):
+// half the bytes of int8 storage.
+bool int4_weight(const ExportContext& ctx, const Node& node) {
+  const Value* w = node.input(0);
+  if (ctx.opset() < 21 || !w->has_data() || w->dtype() != DType::Int8 ||
+      node.attr_int("quant_min") < -8 || node.attr_int("quant_max") > 7 ||
+      !node.input(2)->has_data()) {
+    return false;
+  }
+  const auto in_range = [](std::int64_t v) { return v >= -8 && v <= 7; };
+  const Tensor zps = node.input(2)->data().to(DType::Int64);
+  for (std::int64_t v : zps.span<const std::int64_t>()) {
+    if (!in_range(v)) return false;
+  }
+  for (std::int8_t v : w->data().span<const std::int8_t>()) {
+    if (!in_range(v)) return false;
+  }
+  return true;
+}
+
 void export_dequantize_per_channel(ExportContext& ctx, const Node& node) {
   require_8bit(ctx, node);
   const std::int64_t axis = node.attr_int("axis");
+  if (int4_weight(ctx, node)) {
+    const Value* scales = node.input(1);
+    if (!scales->has_data()) ctx.fail(node, "per-channel scales must be constants to export");
+    emit_dequantize(
+        ctx, node, ctx.add_int4_initializer(node.input(0)->data(), node.input(0)->name()),
+        ctx.add_initializer(scales->data().to(DType::Float32), node.name() + "_scales"),
+        ctx.add_int4_initializer(node.input(2)->data().to(DType::Int8), node.name() + "_zero_points"),
+        &axis);
+    return;
+  }
   auto [scales, zps] = channel_qparams(ctx, node);
   emit_dequantize(ctx, node, ctx.use(node.input(0)), std::move(scales), std::move(zps), &axis);
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <onnx/onnx_pb.h>
@@ -37,7 +38,9 @@ DType dtype_from_onnx(std::int32_t elem_type, std::string_view what);
 std::string_view onnx_type_name(std::int32_t elem_type);
 // Decodes a TensorProto (raw_data or the typed fields). Sizes are checked against the dims
 // before anything is allocated; external data and mismatched sizes are Errors naming `what`.
+// INT4 / UINT4 (ONNX element types 22 / 21, opset 21) are read into int8 / uint8.
 Tensor tensor_from_proto(const ::onnx::TensorProto& proto, std::string_view what);
+bool is_4bit_onnx_type(std::int32_t elem_type);
 
 // Tensors the importer computes itself (folded constants, broadcast helpers) stay below
 // this many elements, so a hostile model cannot make the import allocate gigabytes; larger
@@ -60,6 +63,7 @@ struct Importer {
   std::unordered_map<std::string, graph::Value*> values;  // ONNX name → graph value
   std::unordered_map<std::string, Tensor> initializers;   // not yet materialized
   std::unordered_map<std::string, DynamicQuantizeSource> dynamic_quantized;
+  std::unordered_set<std::string> four_bit;  // initializers stored as INT4 / UINT4
 };
 
 class NodeContext {
@@ -69,6 +73,11 @@ class NodeContext {
   const ::onnx::NodeProto& proto() const { return node_; }
   const std::string& op_type() const { return node_.op_type(); }
   std::int64_t opset() const { return importer_.opset; }
+  // Whether input i is an initializer the file stores in 4 bits (INT4 / UINT4).
+  bool input_is_4bit(std::size_t i) const {
+    return i < static_cast<std::size_t>(node_.input_size()) &&
+           importer_.four_bit.contains(node_.input(static_cast<int>(i)));
+  }
   const ImportOptions& options() const { return importer_.options; }
   graph::Graph& graph() { return importer_.graph; }
   std::unordered_map<std::string, DynamicQuantizeSource>& dynamic_quantized() {

@@ -22,7 +22,7 @@ using detail::Importer;
 using detail::NodeContext;
 
 constexpr std::int64_t kMinOpset = 10;
-constexpr std::int64_t kMaxOpset = 17;
+constexpr std::int64_t kMaxOpset = 21;
 // Static input dims beyond this are rejected (a hostile model could otherwise declare
 // shapes whose products overflow downstream arithmetic).
 constexpr std::int64_t kMaxInputDim = std::int64_t{1} << 31;
@@ -145,11 +145,12 @@ void check_declared_output(const ::onnx::ValueInfoProto& info, const graph::Valu
 
 graph::Graph import_model(const ::onnx::ModelProto& model, const ImportOptions& options,
                           const std::string& model_name) {
-  Importer imp{options, model_name, default_opset(model), {}, {}, {}, {}};
+  Importer imp{options, model_name, default_opset(model), {}, {}, {}, {}, {}};
   const ::onnx::GraphProto& g = model.graph();
   for (const auto& init : g.initializer()) {
     if (init.name().empty()) throw Error("an initializer has an empty name");
     Tensor t = detail::tensor_from_proto(init, "initializer '" + init.name() + "'");
+    if (detail::is_4bit_onnx_type(init.data_type())) imp.four_bit.insert(init.name());
     if (!imp.initializers.emplace(init.name(), std::move(t)).second) {
       throw Error("initializer '" + init.name() + "' is defined twice");
     }

@@ -314,6 +314,11 @@ void convert_pool(NodeContext& ctx, bool is_max) {
   Window win = read_window(ctx, x->shape(), kernel, is_max);
   const bool ceil_mode = ctx.attr_int("ceil_mode", 0) != 0;
   const bool include_pad = !is_max && ctx.attr_int("count_include_pad", 0) != 0;
+  if (!is_max) {  // opset 19 gave AveragePool dilations
+    for (std::int64_t d : ctx.attr_ints("dilations", {1, 1})) {
+      ctx.check(d == 1, "AveragePool dilations other than 1 are not supported");
+    }
+  }
   if (is_max) {
     ctx.check(ctx.attr_int("storage_order", 0) == 0, "storage_order 1 is not supported");
   }
@@ -397,12 +402,21 @@ Converter extreme(bool max) {
 
 Converter reduce_extreme(bool max) {
   return [max](NodeContext& ctx) {
-    ctx.require_inputs(1, 1);
+    // Opset 18 moved axes from an attribute to an optional (constant) input and added
+    // noop_with_empty_axes.
+    ctx.require_inputs(1, ctx.opset() >= 18 ? 2 : 1);
     ctx.require_outputs(1);
     Value* x = ctx.input(0);
     const auto rank = static_cast<std::int64_t>(x->shape().size());
     Ints axes = ctx.attr_ints("axes", {});
+    if (ctx.opset() >= 18 && ctx.has_input(1)) {
+      axes = ctx.require_known(1, "axes").to(DType::Int64).to_vector<std::int64_t>();
+    }
     const bool keepdims = ctx.attr_int("keepdims", 1) != 0;
+    if (axes.empty() && ctx.opset() >= 18 && ctx.attr_int("noop_with_empty_axes", 0) != 0) {
+      ctx.set_output(0, x);
+      return;
+    }
     if (axes.empty()) {
       for (std::int64_t d = 0; d < rank; ++d) axes.push_back(d);
     }

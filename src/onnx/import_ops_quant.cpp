@@ -96,9 +96,20 @@ std::int64_t quant_axis(NodeContext& ctx, std::size_t rank, bool per_axis) {
 
 // ---- QuantizeLinear / DequantizeLinear ----
 
+// Opset 21's blocked quantization (block_size) and QuantizeLinear's output_dtype without a
+// zero point are refused: per-tensor and per-axis are what the graph IR has.
+void check_unblocked(NodeContext& ctx) {
+  ctx.check(ctx.attr_int("block_size", 0) == 0,
+            "block_size " + std::to_string(ctx.attr_int("block_size", 0)) +
+                " (blocked quantization) is not supported");
+  ctx.check(ctx.attr_int("output_dtype", 0) == 0 || ctx.has_input(2),
+            "output_dtype without a zero point is not supported");
+}
+
 void convert_quantize_linear(NodeContext& ctx) {
   ctx.require_inputs(2, 3);
   ctx.require_outputs(1);
+  check_unblocked(ctx);
   Value* x = ctx.input(0);
   ctx.check(x->dtype() == DType::Float32, "x must be float, got " + x->type().to_string());
   const std::size_t rank = x->shape().size();
@@ -180,6 +191,7 @@ Value* dequantize_dynamic(NodeContext& ctx) {
 void convert_dequantize_linear(NodeContext& ctx) {
   ctx.require_inputs(2, 3);
   ctx.require_outputs(1);
+  check_unblocked(ctx);
   if (Value* dq = dequantize_dynamic(ctx)) return ctx.set_output(0, dq);
   Value* x = ctx.input(0);
   const DType dtype = x->dtype();
@@ -198,9 +210,11 @@ void convert_dequantize_linear(NodeContext& ctx) {
     zp = ctx.constant(zeros, "zero_point");
   }
   ctx.check(zp->shape() == scale->shape(), "x_zero_point must have x_scale's shape");
-  AttributeMap range{{"quant_min", dtype_min(dtype)},
-                     {"quant_max", dtype_max(dtype)},
-                     {"dtype", dtype}};
+  // A 4-bit initializer (INT4 / UINT4, read into int8 / uint8) keeps its 4-bit range.
+  const bool four_bit = ctx.input_is_4bit(0);
+  const std::int64_t qmin = four_bit ? (dtype == DType::Int8 ? -8 : 0) : dtype_min(dtype);
+  const std::int64_t qmax = four_bit ? (dtype == DType::Int8 ? 7 : 15) : dtype_max(dtype);
+  AttributeMap range{{"quant_min", qmin}, {"quant_max", qmax}, {"dtype", dtype}};
   if (per_axis) {
     ctx.check(rank >= 1 && scale->shape() == Shape{x->shape()[static_cast<std::size_t>(axis)]},
               "x_scale " + scale->type().to_string() + " must hold one value or one per entry of axis " +

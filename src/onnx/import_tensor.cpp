@@ -52,7 +52,39 @@ void copy_field(const Field& field, Tensor& out) {
   for (int i = 0; i < field.size(); ++i) dst[i] = static_cast<T>(field.Get(i));
 }
 
+// ONNX's INT4 / UINT4 (opset 21, IR 10; Debian's onnx headers predate the enum values):
+// two 4-bit values per byte, element i in the low nibble of byte i / 2 when i is even, the
+// high nibble when odd. Read into int8 / uint8.
+constexpr std::int32_t kOnnxUint4 = 21, kOnnxInt4 = 22;
+
+Tensor int4_from_proto(const ::onnx::TensorProto& proto, const std::string& where, Shape shape) {
+  const bool is_signed = proto.data_type() == kOnnxInt4;
+  const std::int64_t numel = shape_numel(shape);
+  if (!proto.has_raw_data()) {
+    throw Error(where + ": " + (is_signed ? "int4" : "uint4") +
+                " tensors are read from raw_data only (int32_data is not supported)");
+  }
+  const std::string& raw = proto.raw_data();
+  const auto bytes = static_cast<std::uint64_t>((numel + 1) / 2);
+  if (raw.size() != bytes) {
+    throw Error(where + ": raw_data has " + std::to_string(raw.size()) + " bytes, the dims " +
+                shape_to_string(shape) + " of 4-bit values need " + std::to_string(bytes));
+  }
+  Tensor out = Tensor::empty(std::move(shape), is_signed ? DType::Int8 : DType::UInt8);
+  auto* dst = static_cast<std::uint8_t*>(out.raw_data());
+  for (std::int64_t i = 0; i < numel; ++i) {
+    const auto byte = static_cast<std::uint8_t>(raw[static_cast<std::size_t>(i / 2)]);
+    const int nibble = (i % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
+    dst[i] = static_cast<std::uint8_t>(is_signed && nibble >= 8 ? nibble - 16 : nibble);
+  }
+  return out;
+}
+
 }  // namespace
+
+bool is_4bit_onnx_type(std::int32_t elem_type) {
+  return elem_type == kOnnxInt4 || elem_type == kOnnxUint4;
+}
 
 Tensor tensor_from_proto(const ::onnx::TensorProto& proto, std::string_view what) {
   const std::string where(what);
@@ -60,6 +92,14 @@ Tensor tensor_from_proto(const ::onnx::TensorProto& proto, std::string_view what
     throw Error(where + ": tensors stored in external files are not supported");
   }
   if (proto.has_segment()) throw Error(where + ": segmented tensors are not supported");
+  if (is_4bit_onnx_type(proto.data_type())) {
+    Shape shape;
+    for (std::int64_t d : proto.dims()) {
+      if (d < 0) throw Error(where + ": negative dim " + std::to_string(d));
+      shape.push_back(d);
+    }
+    return int4_from_proto(proto, where, std::move(shape));
+  }
   const DType dtype = dtype_from_onnx(proto.data_type(), where);
   Shape shape;
   for (std::int64_t d : proto.dims()) {

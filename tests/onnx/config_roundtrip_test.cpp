@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "export_test_models.h"
+#include <onnx/onnx_pb.h>
 #include "quantkit/core/atomic_file.h"
 #include "quantkit/onnx/onnx_export.h"
 #include "quantkit/onnx/onnx_import.h"
@@ -94,6 +95,48 @@ TEST_P(ConfigRoundTrip, ExportImportRunEqualsTheInMemoryGraphExactly) {
     ASSERT_EQ(actual.shape(), expected.shape());
     ASSERT_EQ(actual.dtype(), DType::Float32);
     EXPECT_EQ(actual.to_vector<float>(), expected.to_vector<float>()) << "input seed " << seed;
+  }
+}
+
+// From opset 21 on, 4-bit weights are stored as INT4 (element type 22, two per byte): the
+// file shrinks, reads back as the same int8 values with the 4-bit range, and runs exactly
+// like the in-memory graph; int8 weights stay int8.
+TEST(Int4Weights, Opset21StoresFourBitWeightsInHalfTheBytesAndRoundTrips) {
+  const graph::Graph fp32 = testing::float_cnn(1);
+  std::vector<Tensor> calibration;
+  for (std::uint32_t seed = 100; seed < 104; ++seed)
+    calibration.push_back(testing::cnn_input(1, seed));
+  const auto int4_initializers = [](const std::string& bytes) {
+    ::onnx::ModelProto model;
+    EXPECT_TRUE(model.ParseFromString(bytes));
+    std::size_t n = 0;
+    for (const auto& init : model.graph().initializer()) n += init.data_type() == 22 ? 1 : 0;
+    return n;
+  };
+  for (const char* config : {"uniform-w4", "uniform-w2", "int8-per-channel"}) {
+    const graph::Graph qdq = pipeline::quantize_model(fp32, config, calibration);
+    const std::string v17 = export_onnx_bytes(qdq, {.opset = 17});
+    const std::string v21 = export_onnx_bytes(qdq, {.opset = 21});
+    const bool four_bit = std::string(config) != "int8-per-channel";
+    // Each per-channel weight dequantize: the weight and its zero points.
+    const std::size_t weights = graph::count_nodes(qdq, OpKind::DequantizePerChannel);
+    EXPECT_EQ(int4_initializers(v21), four_bit ? 2 * weights : 0u) << config;
+    EXPECT_EQ(int4_initializers(v17), 0u) << config;
+    if (four_bit) {
+      EXPECT_LT(v21.size(), v17.size()) << config;
+    }
+    const fs::path path = fs::temp_directory_path() /
+                          ("quantkit_int4_" + std::to_string(::getpid()) + ".onnx");
+    write_file_atomically(path, v21);
+    const pipeline::LoadedModel in_memory(qdq.clone(), 1, "in-memory");
+    const pipeline::LoadedModel from_file(path, 1);
+    fs::remove(path);
+    for (std::uint32_t seed = 200; seed < 204; ++seed) {
+      const Tensor x = testing::cnn_input(1, seed);
+      EXPECT_EQ(from_file.run({x}).at(0).to_vector<float>(),
+                in_memory.run({x}).at(0).to_vector<float>())
+          << config << ", input seed " << seed;
+    }
   }
 }
 

@@ -631,11 +631,11 @@ TEST(OnnxImportErrors, BadTensorsAndShapes) {
 }
 
 TEST(OnnxImportErrors, UnsupportedOpsetAndDomain) {
-  ModelWriter m(18);
+  ModelWriter m(22);
   m.input("x", {4});
   m.node("Relu", {"x"}, {"y"});
   m.output("y");
-  EXPECT_THAT(import_error(m.bytes()), HasSubstr("opset 18"));
+  EXPECT_THAT(import_error(m.bytes()), HasSubstr("opset 22"));
   ModelWriter d = relu_model();
   d.proto().mutable_graph()->mutable_node(0)->set_domain("com.microsoft");
   EXPECT_THAT(import_error(d.bytes()), HasSubstr("com.microsoft"));
@@ -645,6 +645,78 @@ TEST(OnnxImportErrors, UnsupportedOpsetAndDomain) {
   g.node("Gather", {"x", "i"}, {"y"});
   g.output("y");
   EXPECT_THAT(import_error(g.bytes()), HasSubstr("only supported on constants"));
+}
+
+// Opsets 18 to 21: what changed for the ops the importer reads is handled or refused by
+// name — ReduceMax/Min take axes as an input (18) with noop_with_empty_axes, AveragePool got
+// dilations (19), Q/DQ got blocked quantization (21), and INT4 initializers (21) read into
+// int8 with the 4-bit range.
+TEST(OnnxImportOpset21, ReduceAxesInputDilationsBlocksAndInt4) {
+  const Tensor x = random_tensor({2, 3, 4}, 7);
+  {
+    ModelWriter m(18);
+    m.input("x", x.shape());
+    m.initializer("axes", Tensor::from_vector<std::int64_t>({-1}));
+    m.node("ReduceMax", {"x", "axes"}, {"y"}, {{"keepdims", std::int64_t{0}}});
+    m.node("ReduceMin", {"x"}, {"z"}, {{"noop_with_empty_axes", std::int64_t{1}}});
+    m.output("y");
+    m.output("z");
+    const auto y = run_graph(m.import(), {x});
+    ASSERT_EQ(y[0].shape(), (Shape{2, 3}));
+    for (std::int64_t r = 0; r < 6; ++r) {
+      float best = -std::numeric_limits<float>::infinity();
+      for (std::int64_t k = 0; k < 4; ++k) best = std::max(best, x.data<float>()[r * 4 + k]);
+      EXPECT_EQ(y[0].data<float>()[r], best);
+    }
+    EXPECT_TRUE(quantkit::graph::testing::identical(y[1], x));  // no axes and noop_with_empty_axes: the identity
+  }
+  {
+    ModelWriter m(19);
+    m.input("x", {1, 1, 6, 6});
+    m.node("AveragePool", {"x"}, {"y"},
+           {{"kernel_shape", Ints{2, 2}}, {"dilations", Ints{2, 2}}});
+    m.output("y");
+    EXPECT_THAT(import_error(m.bytes()), HasSubstr("dilations"));
+  }
+  {
+    ModelWriter m(21);
+    m.input("x", {4});
+    m.initializer("s", Tensor::scalar<float>(0.5f));
+    m.initializer("z", Tensor::scalar<std::int8_t>(0));
+    m.node("QuantizeLinear", {"x", "s", "z"}, {"y"}, {{"block_size", std::int64_t{2}}});
+    m.output("y");
+    EXPECT_THAT(import_error(m.bytes()), HasSubstr("block_size 2"));
+  }
+  {
+    // INT4 weights [-8, 7, 3, -1, 5] (5 values: the last high nibble is padding).
+    ModelWriter m(21);
+    m.input("x", {1});
+    auto* w = m.proto().mutable_graph()->add_initializer();
+    w->set_name("w");
+    w->set_data_type(22);
+    w->add_dims(5);
+    const std::string packed{static_cast<char>(0x78), static_cast<char>(0xF3),
+                             static_cast<char>(0x05)};
+    w->set_raw_data(packed);
+    m.initializer("s", Tensor::scalar<float>(0.25f));
+    auto* z = m.proto().mutable_graph()->add_initializer();
+    z->set_name("z");
+    z->set_data_type(22);
+    z->set_raw_data(std::string(1, '\0'));
+    m.node("DequantizeLinear", {"w", "s", "z"}, {"y"});
+    m.node("Add", {"y", "x"}, {"out"});
+    m.output("out");
+    const Graph g = m.import();
+    const auto y = run_graph(g, {Tensor::from_vector<float>({0.0f})});
+    EXPECT_EQ(y[0].to_vector<float>(), (std::vector<float>{-2.0f, 1.75f, 0.75f, -0.25f, 1.25f}));
+    bool four_bit_range = false;
+    for (const quantkit::graph::Node* n : g.nodes()) {
+      if (n->op() == OpKind::DequantizePerTensor) {
+        four_bit_range = n->attr_int("quant_min") == -8 && n->attr_int("quant_max") == 7;
+      }
+    }
+    EXPECT_TRUE(four_bit_range);
+  }
 }
 
 // DequantizeLinear of a DynamicQuantizeLinear's three outputs is read back as PyTorch's

@@ -155,8 +155,10 @@ void register_quantize_commands(CLI::App& app) {
                   "Most calibration batches to run, 1 to 10^7")
         ->transform(integer_in(1, 10'000'000));
     c->add_option("--report", args->report, "Also write the JSON report to this file");
-    c->add_option("--opset", args->opset, "ONNX opset of the written model, 13 to 17 (default 17)")
-        ->transform(integer_in(13, 17));
+    c->add_option("--opset", args->opset,
+                  "ONNX opset of the written model, 13 to 21 (default 17; from 21 on, 4-bit "
+                  "weights are stored as INT4)")
+        ->transform(integer_in(13, 21));
     c->callback([args] { quantize(*args); });
   }
   {
