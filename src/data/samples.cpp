@@ -46,8 +46,8 @@ Tensor as_samples(const Tensor& t, const TensorType& input, const std::string& o
 
 }  // namespace
 
-Batches load_batches(const std::filesystem::path& path, const TensorType& input,
-                     std::size_t limit) {
+Batches load_batches(const std::filesystem::path& path, const TensorType& input, std::size_t limit,
+                     std::size_t batch_size) {
   check_argument(!input.shape.empty() && input.dtype == DType::Float32, "load_batches", "input",
                  input.to_string(), "a float32 model input with a leading batch dim");
   std::vector<std::filesystem::path> files;
@@ -77,15 +77,20 @@ Batches load_batches(const std::filesystem::path& path, const TensorType& input,
     samples += take;
   }
   Batches out;
-  const auto batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape[0], 1));
-  const std::size_t full = samples / batch;
-  for (std::size_t b = 0; b < full; ++b) {
-    Tensor t = Tensor::empty(input.shape, DType::Float32);
+  const auto batch = batch_size != 0
+                         ? batch_size
+                         : static_cast<std::size_t>(std::max<std::int64_t>(input.shape[0], 1));
+  // With an explicit batch size the last batch takes the rest; otherwise it must be full.
+  const std::size_t count = batch_size != 0 ? (samples + batch - 1) / batch : samples / batch;
+  for (std::size_t b = 0; b < count; ++b) {
+    Shape shape = input.shape;
+    shape[0] = static_cast<std::int64_t>(std::min(batch, samples - b * batch));
+    Tensor t = Tensor::empty(shape, DType::Float32);
     std::memcpy(t.data<float>(), pool.data() + b * batch * static_cast<std::size_t>(per_sample),
                 t.nbytes());
     out.batches.push_back(std::move(t));
   }
-  out.samples = full * batch;
+  out.samples = std::min(count * batch, samples);
   out.dropped = samples - out.samples;
   return out;
 }

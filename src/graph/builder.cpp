@@ -36,6 +36,12 @@ Value* GraphBuilder::input(std::string name, DType dtype, Shape shape) {
   return graph_.add_input(std::move(name), TensorType{dtype, std::move(shape)});
 }
 
+Value* GraphBuilder::input(std::string name, DType dtype, Shape shape,
+                           std::vector<std::string> dim_names) {
+  return graph_.add_input(std::move(name), TensorType{dtype, std::move(shape)},
+                          std::move(dim_names));
+}
+
 Value* GraphBuilder::parameter(std::string name, Tensor data) {
   return graph_.add_parameter(std::move(name), std::move(data));
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "dynamic_dims.h"
 #include "quantkit/core/error.h"
 
 namespace quantkit::graph {
@@ -175,6 +176,17 @@ Value* Graph::add_input(std::string name, TensorType type) {
   return v;
 }
 
+Value* Graph::add_input(std::string name, TensorType type, std::vector<std::string> dim_names) {
+  check_argument(dim_names.size() == type.shape.size(), "Graph::add_input", "dim_names",
+                 std::to_string(dim_names.size()) + " names for input '" + name + "'",
+                 "one name per dim of " + type.to_string());
+  Value* v = add_input(std::move(name), std::move(type));
+  if (std::any_of(dim_names.begin(), dim_names.end(), [](const auto& n) { return !n.empty(); })) {
+    v->dim_names_ = std::move(dim_names);
+  }
+  return v;
+}
+
 Value* Graph::add_parameter(std::string name, Tensor data) {
   claim_name(name, "Graph::add_parameter");
   Value* v = new_value(ValueKind::Parameter, std::move(name), {data.dtype(), data.shape()});
@@ -220,6 +232,8 @@ Node* Graph::add_node(OpKind op, std::vector<Value*> inputs, AttributeMap attrs,
   for (Value* v : inputs) input_types.push_back(v->type());
   const std::vector<TensorType> output_types =
       schema.infer(InferContext(name, schema.name, input_types, attrs));
+  std::vector<std::vector<std::string>> output_dim_names =
+      detail::infer_dynamic_dims(schema, name, inputs, attrs, output_types);
 
   auto node = std::unique_ptr<Node>(new Node(this, op, name));
   node->inputs_ = std::move(inputs);
@@ -232,6 +246,7 @@ Node* Graph::add_node(OpKind op, std::vector<Value*> inputs, AttributeMap attrs,
         std::unique_ptr<Value>(new Value(this, ValueKind::NodeOutput, value_name, output_types[i]));
     value->producer_ = node.get();
     value->output_index_ = i;
+    value->dim_names_ = std::move(output_dim_names[i]);
     if (value_name != name) names_.insert(value_name);
     live_values_.insert(value.get());
     node->outputs_.push_back(std::move(value));
@@ -423,7 +438,10 @@ Graph Graph::clone() const {
   Graph g;
   std::unordered_map<const Value*, Value*> map;
   // Definitions keep their relative order per kind; names are copied verbatim.
-  for (const Value* v : input_ptrs_) map[v] = g.add_input(v->name(), v->type());
+  for (const Value* v : input_ptrs_) {
+    map[v] = g.add_input(v->name(), v->type());
+    map[v]->dim_names_ = v->dim_names_;
+  }
   for (const Value* v : parameter_ptrs_) map[v] = g.add_parameter(v->name(), v->data_.clone());
   for (const Value* v : constant_ptrs_) {
     g.claim_name(v->name(), "Graph::clone");
@@ -442,6 +460,7 @@ Graph Graph::clone() const {
           std::unique_ptr<Value>(new Value(&g, ValueKind::NodeOutput, out->name_, out->type_));
       value->producer_ = node.get();
       value->output_index_ = out->output_index_;
+      value->dim_names_ = out->dim_names_;
       g.names_.insert(out->name_);
       g.live_values_.insert(value.get());
       map[out.get()] = value.get();

@@ -9,8 +9,44 @@
 namespace quantkit::graph {
 namespace {
 
+// Shapes a dynamic graph was recently run with; more distinct shapes replace the oldest
+// (a batched run uses two: the batch size and the last, partial batch).
+constexpr std::size_t kMaxSpecializations = 4;
+
+bool same_shapes(std::span<const Tensor> inputs, std::span<const Shape> shapes) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].shape() != shapes[i]) return false;
+  }
+  return true;
+}
 
 }  // namespace
+
+struct Interpreter::Specialization {
+  std::vector<Shape> shapes;
+  Graph graph;
+  Interpreter interpreter;
+  explicit Specialization(const Graph& dynamic, std::vector<Shape> s)
+      : shapes(std::move(s)), graph(dynamic.specialized(shapes)), interpreter(graph) {}
+};
+
+std::shared_ptr<const Interpreter::Specialization> Interpreter::specialized_for(
+    std::span<const Tensor> inputs) const {
+  const std::lock_guard<std::mutex> lock(*specializations_mutex_);
+  auto hit = std::find_if(specializations_.begin(), specializations_.end(),
+                          [&](const auto& s) { return same_shapes(inputs, s->shapes); });
+  if (hit == specializations_.end()) {
+    std::vector<Shape> shapes;
+    for (const Tensor& t : inputs) shapes.push_back(t.shape());
+    if (specializations_.size() == kMaxSpecializations) {
+      specializations_.erase(specializations_.begin());
+    }
+    specializations_.push_back(std::make_shared<Specialization>(graph_, std::move(shapes)));
+    hit = specializations_.end() - 1;
+  }
+  std::rotate(hit, hit + 1, specializations_.end());  // most recent last
+  return specializations_.back();
+}
 
 std::vector<Tensor> evaluate_node(const Node& node, std::span<const Tensor> inputs) {
   check_argument(inputs.size() == node.num_inputs(), "evaluate_node", "inputs", inputs.size(),
@@ -40,6 +76,30 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
   const auto graph_inputs = graph_.inputs();
   check_argument(inputs.size() == graph_inputs.size(), "Interpreter::run", "inputs", inputs.size(),
                  std::to_string(graph_inputs.size()) + " tensors");
+  if (graph_.has_dynamic_dims()) {
+    bool declared = true;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      declared = declared && inputs[i].shape() == graph_inputs[i]->shape();
+      const TensorType actual{inputs[i].dtype(), inputs[i].shape()};
+      if (inputs[i].dtype() != graph_inputs[i]->dtype()) {
+        throw_invalid_argument("Interpreter::run", "inputs[" + std::to_string(i) + "]",
+                               actual.to_string(),
+                               "a tensor of type " + graph_inputs[i]->type_string() +
+                                   " for graph input '" + graph_inputs[i]->name() + "'");
+      }
+    }
+    // Other sizes of the dynamic dims run the specialized graph (which checks the static
+    // dims); the declared sizes run this graph's own plan.
+    if (!declared)
+      return specialized_for(inputs)->interpreter.execute(inputs, observer_, stateful_);
+  }
+  return execute(inputs, observer_, stateful_);
+}
+
+std::vector<Tensor> Interpreter::execute(std::span<const Tensor> inputs,
+                                         const NodeObserver& observer,
+                                         const StatefulKernel& stateful) const {
+  const auto graph_inputs = graph_.inputs();
   std::vector<Tensor> slots(plan_.slots.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const TensorType actual{inputs[i].dtype(), inputs[i].shape()};
@@ -58,9 +118,9 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
     for (std::size_t s : step.inputs) args.push_back(slots[s]);
     const OpKind op = step.node->op();
     std::vector<Tensor> results;
-    if (stateful_ && op_schema(op).traits.category == OpCategory::Stateful) {
+    if (stateful && op_schema(op).traits.category == OpCategory::Stateful) {
       try {
-        results.push_back(stateful_(*step.node, args[0]));
+        results.push_back(stateful(*step.node, args[0]));
       } catch (const Error& e) {
         // An observer's message names only its argument ("x[0]"): say which node and which
         // tensor (the layer output or input it observes) it was.
@@ -71,10 +131,10 @@ std::vector<Tensor> Interpreter::run(std::span<const Tensor> inputs) const {
       results = evaluate_node(*step.node, args);
     }
     for (std::size_t i = 0; i < results.size(); ++i) slots[step.outputs[i]] = std::move(results[i]);
-    if (observer_) {
+    if (observer) {
       std::vector<Tensor> outs;
       for (std::size_t s : step.outputs) outs.push_back(slots[s]);
-      observer_(*step.node, outs);
+      observer(*step.node, outs);
     }
     // Tensors share storage, so a view keeps its root's bytes alive: releasing the root's
     // slot when the plan says its storage is dead only drops this reference.

@@ -28,7 +28,7 @@ std::string tensor_values(const Tensor& t) {
   return os.str();
 }
 
-std::string declaration(const Value* v) { return "%" + v->name() + ": " + v->type().to_string(); }
+std::string declaration(const Value* v) { return "%" + v->name() + ": " + v->type_string(); }
 
 }  // namespace
 

@@ -65,8 +65,13 @@ Tensor linear_f32(const Tensor& x, const Tensor& w, const std::optional<Tensor>&
   std::int64_t m = 1;
   for (std::int64_t d = 0; d + 1 < x.dim(); ++d) m *= x.size(d);
   Tensor y = Tensor::empty(out_shape, DType::Float32);
-  gemm_f32(m, n, k, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
-           y.data<float>());
+  // One GEMM call per row: sgemm picks other kernels (and sums in another order) for other
+  // row counts, so a row's result would depend on how many rows come with it — a model's
+  // outputs on the batch size. Rows are samples here; the weight stays in cache across calls.
+  for (std::int64_t r = 0; r < m; ++r) {
+    gemm_f32(1, n, k, x.data<float>() + r * k, w.data<float>(),
+             bias ? bias->data<float>() : nullptr, y.data<float>() + r * n);
+  }
   return y;
 }
 

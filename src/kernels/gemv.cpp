@@ -91,10 +91,12 @@ GemvProblem prepare(const char* where, const GemvWeights& w, const GemvInput& in
 // Per-tensor (1) or per-channel (N) values; the range's values checked by
 // `valid`.
 template <class Valid>
-void check_per_channel(const char* where, const char* arg, std::span<const float> v, std::int64_t n,
-                       std::int64_t begin, std::int64_t end, Valid valid, const char* expected) {
-  check_argument(v.size() == 1 || static_cast<std::int64_t>(v.size()) == n, where,
-                 std::string(arg) + ".size()", v.size(), "1 or n");
+void check_per_channel(const char* where, const char* arg, const char* size_arg,
+                       std::span<const float> v, std::int64_t n, std::int64_t begin,
+                       std::int64_t end, Valid valid, const char* expected) {
+  // size_arg is a literal: a run allocates nothing (the runtime's steady state).
+  check_argument(v.size() == 1 || static_cast<std::int64_t>(v.size()) == n, where, size_arg,
+                 v.size(), "1 or n");
   const std::int64_t lo = v.size() == 1 ? 0 : begin, hi = v.size() == 1 ? 1 : end;
   for (std::int64_t i = lo; i < hi; ++i) check_argument(valid(v[i]), where, arg, v[i], expected);
 }
@@ -153,8 +155,10 @@ GemvWeights GemvWeights::pack_int4(std::span<const std::int8_t> w, std::int64_t 
   constexpr const char* kWhere = "GemvWeights::pack_int4";
   check_dims(kWhere, n, k, w.size(), "w.size()", false);
   for (std::size_t i = 0; i < w.size(); ++i) {
-    check_argument(w[i] >= -8 && w[i] <= 7, kWhere, "w[" + std::to_string(i) + "]",
-                   static_cast<int>(w[i]), "in [-8, 7]");
+    if (w[i] < -8 || w[i] > 7) {  // the message (a string per element) only on failure
+      throw_invalid_argument(kWhere, "w[" + std::to_string(i) + "]", static_cast<int>(w[i]),
+                             "in [-8, 7]");
+    }
   }
   return GemvWeights(4, w, n, k);
 }
@@ -196,7 +200,7 @@ void gemv(const GemvWeights& w, const GemvInput& in, const GemvRequant& e, void*
   check_argument(e.quant_min >= lo && e.quant_min <= e.quant_max && e.quant_max <= hi, kWhere,
                  "epilogue.quant_min", e.quant_min, "lo <= quant_min <= quant_max <= hi");
   check_per_channel(
-      kWhere, "epilogue.multiplier", e.multiplier, w.n(), begin, end,
+      kWhere, "epilogue.multiplier", "epilogue.multiplier.size()", e.multiplier, w.n(), begin, end,
       [](float m) { return std::isfinite(m) && m > 0.0f; }, "finite and > 0");
   p.multiplier = e.multiplier.data();
   p.multiplier_per_channel = e.multiplier.size() != 1;
@@ -210,7 +214,7 @@ void gemv(const GemvWeights& w, const GemvInput& in, const GemvDequant& e, float
   constexpr const char* kWhere = "gemv (float)";
   GemvProblem p = prepare(kWhere, w, in, y, begin, end);
   check_per_channel(
-      kWhere, "epilogue.scale", e.scale, w.n(), begin, end,
+      kWhere, "epilogue.scale", "epilogue.scale.size()", e.scale, w.n(), begin, end,
       [](float s) { return std::isfinite(s); }, "finite");
   check_argument(e.bias.empty() || static_cast<std::int64_t>(e.bias.size()) == w.n(), kWhere,
                  "epilogue.bias.size()", e.bias.size(), "0 or n");

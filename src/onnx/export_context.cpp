@@ -135,8 +135,19 @@ void ExportContext::add_value_info(const graph::Value* value, DType dtype) {
   info->set_name(value->name());
   auto* tensor_type = info->mutable_type()->mutable_tensor_type();
   tensor_type->set_elem_type(onnx_elem_type(dtype));
-  auto* shape = tensor_type->mutable_shape();
-  for (std::int64_t d : value->shape()) shape->add_dim()->set_dim_value(d);
+  set_onnx_shape(*value, tensor_type->mutable_shape());
+}
+
+void set_onnx_shape(const graph::Value& value, ::onnx::TensorShapeProto* shape) {
+  for (std::size_t d = 0; d < value.shape().size(); ++d) {
+    auto* dim = shape->add_dim();
+    const std::string name = value.is_dynamic() ? value.dim_names()[d] : std::string();
+    if (name.empty()) {
+      dim->set_dim_value(value.shape()[d]);
+    } else if (name != "?") {  // "?" (a derived dynamic dim) stays unknown
+      dim->set_dim_param(name);
+    }
+  }
 }
 
 void ExportContext::fail(const graph::Node& node, std::string_view why) const {

@@ -23,6 +23,9 @@ namespace quantkit::onnx::export_detail {
 
 // DType → ONNX TensorProto.DataType.
 std::int32_t onnx_elem_type(DType dtype);
+// The value's shape as ONNX dims: static dims as dim_value, dynamic ones (graph.h) as
+// dim_param by name, "?" ones left unknown.
+void set_onnx_shape(const graph::Value& value, ::onnx::TensorShapeProto* shape);
 // Fills `proto` (name, dims, raw little-endian data) from `tensor`.
 void tensor_to_proto(const Tensor& tensor, const std::string& name, ::onnx::TensorProto* proto);
 

@@ -26,8 +26,7 @@ void add_graph_value_info(const graph::Value* value, const std::string& name,
   info->set_name(name);
   auto* tensor_type = info->mutable_type()->mutable_tensor_type();
   tensor_type->set_elem_type(export_detail::onnx_elem_type(value->dtype()));
-  auto* shape = tensor_type->mutable_shape();
-  for (std::int64_t d : value->shape()) shape->add_dim()->set_dim_value(d);
+  export_detail::set_onnx_shape(*value, tensor_type->mutable_shape());
 }
 
 ::onnx::ModelProto build_model(const graph::Graph& graph, const ExportOptions& options) {

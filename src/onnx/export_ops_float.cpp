@@ -59,9 +59,19 @@ std::vector<std::int64_t> symmetric_pads(const std::vector<std::int64_t>& paddin
   return pool;
 }
 
-// Reshape to the node's static output shape (every dim is known in the graph IR).
+// Reshape to the node's output shape; a dynamic dim (graph.h: one at most, the reshape's
+// -1) is written as -1 so the file holds for any batch.
 void emit_static_reshape(ExportContext& ctx, const Node& node) {
-  const Shape& shape = node.output()->shape();
+  Shape shape = node.output()->shape();
+  int dynamic = 0;
+  for (std::size_t d = 0; d < node.output()->dim_names().size(); ++d) {
+    if (node.output()->dim_names()[d].empty()) continue;
+    shape[d] = -1;
+    ++dynamic;
+  }
+  if (dynamic > 1)
+    ctx.fail(node, "a reshape to " + node.output()->type_string() +
+                       " (more than one dynamic dim) has no ONNX form here");
   auto* reshape = ctx.add_node(
       "Reshape",
       {ctx.use(node.input(0)), ctx.add_initializer(int64_vector(shape), node.name() + "_shape")},

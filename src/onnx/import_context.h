@@ -55,15 +55,26 @@ struct DynamicQuantizeSource {
   std::string zero_point;
 };
 
+// Dynamic dims (graph.h): symbolic input dims stay dynamic in the graph (their size there
+// is 1). A Shape of such an input folds to a constant holding 1 for the dim, and the
+// importer remembers which entries of it (and of the folded Gather / Slice / Unsqueeze /
+// Squeeze / Concat / Cast results derived from it) are dynamic: `symbolic`. Reshape reads
+// those entries as "this dim is dynamic" (x.view(x.size(0), -1) keeps working for any
+// batch); any other converter that reads such a constant fails (it would bake the
+// representative size into the graph), and the import is then redone with every symbolic
+// dim pinned to 1, as before dynamic dims existed.
 struct Importer {
   const ImportOptions& options;
   std::string model_name;
   std::int64_t opset = 0;  // of the default ("" / "ai.onnx") domain
+  bool pin_dynamic_dims = false;  // symbolic input dims become static 1
   graph::Graph graph;
   std::unordered_map<std::string, graph::Value*> values;  // ONNX name → graph value
   std::unordered_map<std::string, Tensor> initializers;   // not yet materialized
   std::unordered_map<std::string, DynamicQuantizeSource> dynamic_quantized;
   std::unordered_set<std::string> four_bit;  // initializers stored as INT4 / UINT4
+  // Folded int vectors with dynamic entries: one dim name per element (empty: static).
+  std::unordered_map<const graph::Value*, std::vector<std::string>> symbolic;
 };
 
 class NodeContext {
@@ -100,6 +111,15 @@ class NodeContext {
   Tensor require_known(std::size_t i, std::string_view what);
   // Static type of input i (without materializing).
   graph::TensorType input_type(std::size_t i);
+
+  // ---- dynamic dims (see Importer::symbolic) ----
+  // The converter handles folded constants with dynamic entries itself: input(), known()
+  // and input_as_constant() then stop refusing them.
+  void accept_symbolic() { accept_symbolic_ = true; }
+  // The dim names of input i's entries when it is such a constant, else null.
+  const std::vector<std::string>* symbols(std::size_t i) const;
+  // Marks `v` (a folded constant) as having dynamic entries; no-op when all are empty.
+  void set_symbols(const graph::Value* v, std::vector<std::string> names);
   void require_inputs(std::size_t min, std::size_t max);
 
   // ---- attributes ----
@@ -143,6 +163,9 @@ class NodeContext {
   const ::onnx::NodeProto& node_;
   std::set<std::string, std::less<>> used_attrs_;
   std::string name_hint_;
+  bool accept_symbolic_ = false;
+  // Error when `v` has dynamic entries and the converter did not accept_symbolic().
+  void check_not_symbolic(std::size_t i, const graph::Value* v) const;
 };
 
 using Converter = std::function<void(NodeContext&)>;
@@ -157,8 +180,11 @@ void register_quant_ops(ConverterTable& table);
 // Normalizes an axis in [-rank, rank); Error through ctx otherwise.
 std::int64_t normalize_axis(NodeContext& ctx, std::int64_t axis, std::int64_t rank,
                             std::string_view what);
-// Reshape through the graph (folded when x is constant).
-graph::Value* reshape_to(NodeContext& ctx, graph::Value* x, const Shape& shape);
+// Reshape through the graph (folded when x is constant). When x has a dynamic dim (one at
+// most), `dynamic_at` says which dim of `shape` it becomes (that entry turns into -1, so
+// the reshape holds for any size); Error when it is not given.
+graph::Value* reshape_to(NodeContext& ctx, graph::Value* x, const Shape& shape,
+                         std::optional<std::size_t> dynamic_at = std::nullopt);
 // A general permutation as a sequence of transposes.
 graph::Value* permute(NodeContext& ctx, graph::Value* x, const std::vector<std::int64_t>& perm);
 // Elementwise max (or min) of values that broadcast, exact, through max_pool2d.

@@ -2,10 +2,12 @@
 // Constant, ConstantOfShape, Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Reshape,
 // Flatten, Transpose, and Pad (constant mode, spatial dims: torch's F.pad).
 //
-// Shapes are static in the graph IR, so Shape is always a constant, and the
-// Shape → Gather → Unsqueeze → Concat → Reshape chains torch emits for `x.view(x.size(0), -1)`
-// fold to a constant target shape. Gather on run-time data is not supported (no gather op);
-// Gather from a constant float table by constant codes of rank > 1 is apot_dequantize.
+// Shape is always a constant, and the Shape → Gather → Unsqueeze → Concat → Reshape chains
+// torch emits for `x.view(x.size(0), -1)` fold to a constant target shape. Entries that come
+// from a dynamic dim stay marked (Importer::symbolic) through these folds, and Reshape turns
+// the marked entry into -1, so the reshape holds for any batch. Gather on run-time data is
+// not supported (no gather op); Gather from a constant float table by constant codes of rank > 1
+// is apot_dequantize.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -22,6 +24,17 @@ using Ints = std::vector<std::int64_t>;
 // Operand i for a shape op: known tensors stay constants (so the op folds).
 Value* shape_operand(NodeContext& ctx, std::size_t i) {
   return ctx.known(i) ? ctx.input_as_constant(i) : ctx.input(i);
+}
+
+bool is_dynamic_dim(const Value* x, std::size_t d) {
+  return x->is_dynamic() && !x->dim_names()[d].empty();
+}
+
+// Output 0 is input 0 with the same elements in the same order (a reshape or a cast): a
+// folded shape vector keeps its dynamic entries.
+void set_output_keeping_symbols(NodeContext& ctx, Value* out) {
+  if (const std::vector<std::string>* names = ctx.symbols(0)) ctx.set_symbols(out, *names);
+  ctx.set_output(0, out);
 }
 
 Ints int_values(NodeContext& ctx, const Tensor& t, std::string_view what) {
@@ -63,7 +76,10 @@ void convert_constant(NodeContext& ctx) {
 void convert_shape(NodeContext& ctx) {
   ctx.require_inputs(1, 1);
   ctx.require_outputs(1);
+  ctx.accept_symbolic();  // the shape of a shape vector is static
   const Shape s = ctx.input_type(0).shape;
+  const std::vector<std::string> names =
+      ctx.known(0) ? std::vector<std::string>{} : ctx.input(0)->dim_names();
   const auto rank = static_cast<std::int64_t>(s.size());
   // Opset 15 slices the shape with start/end (clamped like Python slices).
   auto clamp_index = [&](std::int64_t i) {
@@ -73,8 +89,14 @@ void convert_shape(NodeContext& ctx) {
   const std::int64_t start = clamp_index(ctx.attr_int("start", 0));
   const std::int64_t end = clamp_index(ctx.attr_int("end", rank));
   Ints dims;
-  for (std::int64_t d = start; d < end; ++d) dims.push_back(s[static_cast<std::size_t>(d)]);
-  ctx.set_output(0, ctx.constant(Tensor::from_vector(dims), "shape"));
+  std::vector<std::string> dim_names;
+  for (std::int64_t d = start; d < end; ++d) {
+    dims.push_back(s[static_cast<std::size_t>(d)]);
+    dim_names.push_back(names.empty() ? std::string() : names[static_cast<std::size_t>(d)]);
+  }
+  Value* out = ctx.constant(Tensor::from_vector(dims), "shape");
+  ctx.set_symbols(out, std::move(dim_names));
+  ctx.set_output(0, out);
 }
 
 // Gather(levels, codes) on axis 0 of a constant 1-D float32 table with constant indices of
@@ -115,7 +137,10 @@ bool convert_table_lookup(NodeContext& ctx, const Tensor& table, const Tensor& i
 void convert_gather(NodeContext& ctx) {
   ctx.require_inputs(2, 2);
   ctx.require_outputs(1);
+  ctx.accept_symbolic();
   std::optional<Tensor> data = ctx.known(0);
+  const std::vector<std::string>* data_names = ctx.symbols(0);
+  ctx.check(ctx.symbols(1) == nullptr, "indices computed from a dynamic dim are not supported");
   ctx.check(data.has_value(), "Gather is only supported on constants (shape computations); "
                               "its data is computed at run time");
   const Tensor indices_t = ctx.require_known(1, "indices");
@@ -150,7 +175,15 @@ void convert_gather(NodeContext& ctx) {
                   dst + static_cast<std::size_t>((o * count + j) * inner) * elem);
     }
   }
-  ctx.set_output(0, ctx.constant(out, "gather"));
+  Value* result = ctx.constant(out, "gather");
+  if (data_names != nullptr) {
+    ctx.check(s.size() == 1, "gathering from a shape with dynamic dims needs a vector");
+    std::vector<std::string> names;
+    for (std::int64_t idx : indices)
+      names.push_back((*data_names)[static_cast<std::size_t>(idx < 0 ? idx + s[0] : idx)]);
+    ctx.set_symbols(result, std::move(names));
+  }
+  ctx.set_output(0, result);
 }
 
 // Axes for Unsqueeze/Squeeze: an attribute before opset 13, an input from 13 on.
@@ -166,6 +199,8 @@ std::optional<Ints> read_axes(NodeContext& ctx) {
 void convert_unsqueeze(NodeContext& ctx) {
   ctx.require_inputs(1, 2);
   ctx.require_outputs(1);
+  ctx.accept_symbolic();
+  ctx.check(ctx.symbols(1) == nullptr, "axes computed from a dynamic dim are not supported");
   Value* x = shape_operand(ctx, 0);
   std::optional<Ints> axes = read_axes(ctx);
   ctx.check(axes.has_value() && !axes->empty(), "needs axes");
@@ -177,16 +212,20 @@ void convert_unsqueeze(NodeContext& ctx) {
     inserted[n] = true;
   }
   Shape out;
+  std::optional<std::size_t> dynamic_at;
   std::size_t src = 0;
   for (std::size_t d = 0; d < inserted.size(); ++d) {
+    if (!inserted[d] && x->is_dynamic() && !x->dim_names()[src].empty()) dynamic_at = d;
     out.push_back(inserted[d] ? 1 : x->shape()[src++]);
   }
-  ctx.set_output(0, reshape_to(ctx, x, out));
+  set_output_keeping_symbols(ctx, reshape_to(ctx, x, out, dynamic_at));
 }
 
 void convert_squeeze(NodeContext& ctx) {
   ctx.require_inputs(1, 2);
   ctx.require_outputs(1);
+  ctx.accept_symbolic();
+  ctx.check(ctx.symbols(1) == nullptr, "axes computed from a dynamic dim are not supported");
   Value* x = shape_operand(ctx, 0);
   const Shape& s = x->shape();
   std::vector<bool> drop(s.size(), false);
@@ -199,23 +238,42 @@ void convert_squeeze(NodeContext& ctx) {
       drop[n] = true;
     }
   } else {
-    for (std::size_t d = 0; d < s.size(); ++d) drop[d] = s[d] == 1;
+    // A dynamic dim is never squeezed: its size 1 is only the representative one.
+    for (std::size_t d = 0; d < s.size(); ++d) drop[d] = s[d] == 1 && !is_dynamic_dim(x, d);
   }
   Shape out;
+  std::optional<std::size_t> dynamic_at;
   for (std::size_t d = 0; d < s.size(); ++d) {
-    if (!drop[d]) out.push_back(s[d]);
+    ctx.check(!drop[d] || !is_dynamic_dim(x, d),
+              "cannot squeeze the dynamic dim " + std::to_string(d) + " of " + x->type_string());
+    if (drop[d]) continue;
+    if (is_dynamic_dim(x, d)) dynamic_at = out.size();
+    out.push_back(s[d]);
   }
-  ctx.set_output(0, reshape_to(ctx, x, out));
+  set_output_keeping_symbols(ctx, reshape_to(ctx, x, out, dynamic_at));
 }
 
 void convert_concat(NodeContext& ctx) {
   ctx.check(ctx.num_inputs() >= 1, "needs at least one input");
   ctx.require_outputs(1);
+  ctx.accept_symbolic();
   std::vector<Value*> xs;
+  std::vector<std::string> names;  // of the entries, when concatenating shape vectors
+  bool symbolic = false;
   for (std::size_t i = 0; i < ctx.num_inputs(); ++i) {
     ctx.check(ctx.has_input(i), "input " + std::to_string(i) + " is empty");
     xs.push_back(shape_operand(ctx, i));
+    const std::vector<std::string>* n = ctx.symbols(i);
+    symbolic = symbolic || n != nullptr;
+    const auto numel = static_cast<std::size_t>(xs.back()->type().numel());
+    if (n != nullptr) {
+      names.insert(names.end(), n->begin(), n->end());
+    } else {
+      names.insert(names.end(), numel, std::string());
+    }
   }
+  ctx.check(!symbolic || xs[0]->shape().size() == 1,
+            "concatenating shapes with dynamic dims needs vectors");
   const auto rank = static_cast<std::int64_t>(xs[0]->shape().size());
   ctx.check(rank >= 1, "inputs must have rank >= 1");
   const std::int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), rank, "axis");
@@ -227,11 +285,10 @@ void convert_concat(NodeContext& ctx) {
     }
   }
   if (nonempty.empty()) nonempty.push_back(xs[0]);
-  if (nonempty.size() == 1) {
-    ctx.set_output(0, nonempty[0]);
-    return;
-  }
-  ctx.set_output(0, ctx.emit(OpKind::Cat, nonempty, {{"dim", axis}}));
+  Value* out =
+      nonempty.size() == 1 ? nonempty[0] : ctx.emit(OpKind::Cat, nonempty, {{"dim", axis}});
+  if (symbolic) ctx.set_symbols(out, std::move(names));
+  ctx.set_output(0, out);
 }
 
 void convert_cast(NodeContext& ctx) {
@@ -241,24 +298,37 @@ void convert_cast(NodeContext& ctx) {
   const auto to = static_cast<std::int32_t>(ctx.attr_int("to", 0));
   const DType dtype = dtype_from_onnx(to, "attribute 'to'");
   ctx.ignore_attr("saturate");
+  ctx.accept_symbolic();
   Value* x = shape_operand(ctx, 0);
-  ctx.set_output(0, x->dtype() == dtype ? x : ctx.emit(OpKind::Cast, {x}, {{"dtype", dtype}}));
+  set_output_keeping_symbols(
+      ctx, x->dtype() == dtype ? x : ctx.emit(OpKind::Cast, {x}, {{"dtype", dtype}}));
 }
 
 void convert_reshape(NodeContext& ctx) {
   ctx.require_inputs(2, 2);
   ctx.require_outputs(1);
+  ctx.accept_symbolic();
   Value* x = shape_operand(ctx, 0);
   Ints target = int_values(ctx, ctx.require_known(1, "shape"), "shape");
+  const std::vector<std::string>* target_names = ctx.symbols(1);
   const bool allow_zero = ctx.attr_int("allowzero", 0) != 0;
   const Shape& s = x->shape();
   std::int64_t known = 1;
   int inferred = -1;
+  // The target entry that is x's dynamic dim: a size taken from it (x.size(0)) or a 0 that
+  // copies it. The reshape then holds for any size of that dim.
+  std::optional<std::size_t> dynamic_at;
+  auto set_dynamic_at = [&](std::size_t i) {
+    ctx.check(!dynamic_at.has_value(), "shape has more than one entry from a dynamic dim");
+    dynamic_at = i;
+  };
   for (std::size_t i = 0; i < target.size(); ++i) {
     std::int64_t& d = target[i];
+    if (target_names != nullptr && !(*target_names)[i].empty()) set_dynamic_at(i);
     if (d == 0 && !allow_zero) {
       ctx.check(i < s.size(), "shape entry 0 copies dim " + std::to_string(i) +
                                   ", which the input " + x->type().to_string() + " lacks");
+      if (is_dynamic_dim(x, i)) set_dynamic_at(i);
       d = s[i];
     }
     if (d == -1) {
@@ -280,7 +350,13 @@ void convert_reshape(NodeContext& ctx) {
   ctx.check(shape_numel(target) == numel, "shape " + shape_to_string(target) +
                                               " does not hold the elements of " +
                                               x->type().to_string());
-  ctx.set_output(0, reshape_to(ctx, x, target));
+  ctx.check(!dynamic_at || x->is_dynamic(),
+            "the shape has an entry from a dynamic dim, but the input " + x->type().to_string() +
+                " has none");
+  // Without an entry from the dynamic dim, a -1 absorbs it (x.reshape(-1, 784)).
+  if (!dynamic_at && x->is_dynamic() && inferred >= 0)
+    dynamic_at = static_cast<std::size_t>(inferred);
+  set_output_keeping_symbols(ctx, reshape_to(ctx, x, target, dynamic_at));
 }
 
 void convert_flatten(NodeContext& ctx) {
@@ -301,7 +377,11 @@ void convert_flatten(NodeContext& ctx) {
   }
   const std::int64_t outer = shape_numel(Shape(s.begin(), s.begin() + axis));
   const std::int64_t inner = shape_numel(Shape(s.begin() + axis, s.end()));
-  ctx.set_output(0, reshape_to(ctx, x, {outer, inner}));
+  std::optional<std::size_t> dynamic_at;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    if (is_dynamic_dim(x, d)) dynamic_at = d < static_cast<std::size_t>(axis) ? 0 : 1;
+  }
+  ctx.set_output(0, reshape_to(ctx, x, {outer, inner}, dynamic_at));
 }
 
 void convert_transpose(NodeContext& ctx) {
@@ -348,6 +428,12 @@ void convert_constant_of_shape(NodeContext& ctx) {
 void convert_slice(NodeContext& ctx) {
   ctx.require_inputs(3, 5);
   ctx.require_outputs(1);
+  ctx.accept_symbolic();
+  for (std::size_t i = 1; i < ctx.num_inputs(); ++i) {
+    ctx.check(ctx.symbols(i) == nullptr,
+              "starts, ends, axes and steps computed from a dynamic dim are not supported");
+  }
+  const std::vector<std::string>* data_names = ctx.symbols(0);
   std::optional<Tensor> data = ctx.known(0);
   ctx.check(data.has_value(), "Slice is only supported on constants (shape computations); "
                               "its data is computed at run time");
@@ -414,7 +500,16 @@ void convert_slice(NodeContext& ctx) {
     }
     std::copy_n(src + static_cast<std::size_t>(offset) * elem, elem, dst + static_cast<std::size_t>(o) * elem);
   }
-  ctx.set_output(0, ctx.constant(out, "slice"));
+  Value* result = ctx.constant(out, "slice");
+  if (data_names != nullptr) {
+    ctx.check(s.size() == 1, "slicing a shape with dynamic dims needs a vector");
+    std::vector<std::string> names;
+    for (std::int64_t i = 0; i < count[0]; ++i) {
+      names.push_back((*data_names)[static_cast<std::size_t>(first[0] + i * step[0])]);
+    }
+    ctx.set_symbols(result, std::move(names));
+  }
+  ctx.set_output(0, result);
 }
 
 // Constant padding of the last two dims (what torch's F.pad / ZeroPad2d export); other

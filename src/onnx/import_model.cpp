@@ -52,20 +52,42 @@ std::int64_t default_opset(const ::onnx::ModelProto& model) {
   return opset;
 }
 
-Shape input_shape(const ::onnx::ValueInfoProto& info, const ImportOptions& options) {
+struct InputShape {
+  Shape shape;
+  std::vector<std::string> dim_names;  // empty, or one per dim (empty for a static dim)
+};
+
+InputShape input_shape(const ::onnx::ValueInfoProto& info, const ImportOptions& options,
+                       bool pin_dynamic_dims) {
   for (const auto& [name, shape] : options.input_shapes) {
-    if (name == info.name()) return shape;
+    if (name == info.name()) return {shape, {}};
   }
   const auto& type = info.type().tensor_type();
   if (!type.has_shape()) {
     throw Error("input '" + info.name() + "' has no shape; give one in ImportOptions::input_shapes");
   }
-  Shape shape;
+  InputShape s;
+  bool dynamic = false;
   for (const auto& dim : type.shape().dim()) {
-    // Symbolic or unknown dims (typically the batch) default to 1.
-    shape.push_back(dim.has_dim_value() ? dim.dim_value() : 1);
+    // Symbolic dims keep their name; unknown ones are "?". Their representative size is 1.
+    s.shape.push_back(dim.has_dim_value() ? dim.dim_value() : 1);
+    s.dim_names.push_back(dim.has_dim_value()                               ? std::string()
+                          : dim.has_dim_param() && !dim.dim_param().empty() ? dim.dim_param()
+                                                                            : std::string("?"));
+    dynamic = dynamic || !dim.has_dim_value();
   }
-  return shape;
+  if (!dynamic || pin_dynamic_dims) s.dim_names.clear();
+  return s;
+}
+
+bool has_symbolic_input_dims(const ::onnx::GraphProto& g) {
+  for (const auto& info : g.input()) {
+    const auto& type = info.type().tensor_type();
+    for (const auto& dim : type.shape().dim()) {
+      if (!dim.has_dim_value()) return true;
+    }
+  }
+  return false;
 }
 
 void declare_inputs(Importer& imp, const ::onnx::GraphProto& g) {
@@ -77,7 +99,7 @@ void declare_inputs(Importer& imp, const ::onnx::GraphProto& g) {
     }
     const DType dtype = detail::dtype_from_onnx(info.type().tensor_type().elem_type(),
                                                 "input '" + info.name() + "'");
-    Shape shape = input_shape(info, imp.options);
+    auto [shape, dim_names] = input_shape(info, imp.options, imp.pin_dynamic_dims);
     for (std::int64_t d : shape) {
       if (d < 0 || d > kMaxInputDim) {
         throw Error("input '" + info.name() + "' has dim " + std::to_string(d) +
@@ -91,7 +113,10 @@ void declare_inputs(Importer& imp, const ::onnx::GraphProto& g) {
     if (imp.values.contains(info.name())) {
       throw Error("input '" + info.name() + "' is declared twice");
     }
-    imp.values.emplace(info.name(), imp.graph.add_input(info.name(), {dtype, shape}));
+    imp.values.emplace(
+        info.name(), dim_names.empty()
+                         ? imp.graph.add_input(info.name(), {dtype, shape})
+                         : imp.graph.add_input(info.name(), {dtype, shape}, std::move(dim_names)));
   }
   for (const auto& [name, shape] : imp.options.input_shapes) {
     if (!imp.values.contains(name)) {
@@ -144,8 +169,8 @@ void check_declared_output(const ::onnx::ValueInfoProto& info, const graph::Valu
 }
 
 graph::Graph import_model(const ::onnx::ModelProto& model, const ImportOptions& options,
-                          const std::string& model_name) {
-  Importer imp{options, model_name, default_opset(model), {}, {}, {}, {}, {}};
+                          const std::string& model_name, bool pin_dynamic_dims) {
+  Importer imp{options, model_name, default_opset(model), pin_dynamic_dims, {}, {}, {}, {}, {}, {}};
   const ::onnx::GraphProto& g = model.graph();
   for (const auto& init : g.initializer()) {
     if (init.name().empty()) throw Error("an initializer has an empty name");
@@ -206,7 +231,14 @@ graph::Graph import_with_context(std::string_view bytes, std::string_view model_
       throw Error("not a valid ONNX model (protobuf parse failed: truncated or corrupt)");
     }
     if (!model.has_graph()) throw Error("the model has no graph");
-    return import_model(model, options, name);
+    try {
+      return import_model(model, options, name, /*pin_dynamic_dims=*/false);
+    } catch (const Error&) {
+      // Some op needs a symbolic dim static (Importer::symbolic): import the model as a
+      // fixed-shape one, those dims 1. A model that fails this way too reports that error.
+      if (!has_symbolic_input_dims(model.graph())) throw;
+    }
+    return import_model(model, options, name, /*pin_dynamic_dims=*/true);
   } catch (const Error& e) {
     throw Error("onnx import '" + name + "': " + e.what());
   } catch (const std::exception& e) {

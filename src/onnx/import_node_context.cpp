@@ -38,7 +38,10 @@ void NodeContext::require_inputs(std::size_t min, std::size_t max) {
 Value* NodeContext::lookup(std::size_t i, bool as_parameter) {
   check(has_input(i), "input " + std::to_string(i) + " is required but missing");
   const std::string& name = node_.input(static_cast<int>(i));
-  if (auto it = importer_.values.find(name); it != importer_.values.end()) return it->second;
+  if (auto it = importer_.values.find(name); it != importer_.values.end()) {
+    check_not_symbolic(i, it->second);
+    return it->second;
+  }
   auto init = importer_.initializers.find(name);
   check(init != importer_.initializers.end(),
         "input '" + name +
@@ -58,6 +61,7 @@ std::optional<Tensor> NodeContext::known(std::size_t i) {
   if (!has_input(i)) return std::nullopt;
   const std::string& name = node_.input(static_cast<int>(i));
   if (auto it = importer_.values.find(name); it != importer_.values.end()) {
+    check_not_symbolic(i, it->second);
     if (it->second->has_data()) return it->second->data();
     return std::nullopt;
   }
@@ -79,6 +83,33 @@ Tensor NodeContext::require_known(std::size_t i, std::string_view what) {
 graph::TensorType NodeContext::input_type(std::size_t i) {
   if (std::optional<Tensor> t = known(i)) return {t->dtype(), t->shape()};
   return input(i)->type();
+}
+
+// ---- dynamic dims ----
+
+const std::vector<std::string>* NodeContext::symbols(std::size_t i) const {
+  if (!has_input(i)) return nullptr;
+  auto v = importer_.values.find(node_.input(static_cast<int>(i)));
+  if (v == importer_.values.end()) return nullptr;
+  auto it = importer_.symbolic.find(v->second);
+  return it == importer_.symbolic.end() ? nullptr : &it->second;
+}
+
+void NodeContext::set_symbols(const graph::Value* v, std::vector<std::string> names) {
+  if (std::all_of(names.begin(), names.end(), [](const auto& n) { return n.empty(); })) return;
+  importer_.symbolic[v] = std::move(names);
+}
+
+void NodeContext::check_not_symbolic(std::size_t i, const graph::Value* v) const {
+  if (accept_symbolic_) return;
+  auto it = importer_.symbolic.find(v);
+  if (it == importer_.symbolic.end()) return;
+  std::string names;
+  for (const std::string& n : it->second) {
+    if (!n.empty()) names += (names.empty() ? "'" : ", '") + n + "'";
+  }
+  fail("input " + std::to_string(i) + " '" + v->name() + "' holds the size of the dynamic dim " +
+       names + ", which this op needs static");
 }
 
 // ---- attributes ----
@@ -203,9 +234,21 @@ std::int64_t normalize_axis(NodeContext& ctx, std::int64_t axis, std::int64_t ra
   return axis < 0 ? axis + r : axis;
 }
 
-Value* reshape_to(NodeContext& ctx, Value* x, const Shape& shape) {
-  if (x->shape() == shape) return x;
-  return ctx.emit(OpKind::Reshape, {x}, {{"shape", std::vector<std::int64_t>(shape)}});
+Value* reshape_to(NodeContext& ctx, Value* x, const Shape& shape,
+                  std::optional<std::size_t> dynamic_at) {
+  if (!x->is_dynamic()) {
+    if (x->shape() == shape) return x;
+    return ctx.emit(OpKind::Reshape, {x}, {{"shape", std::vector<std::int64_t>(shape)}});
+  }
+  const auto dynamic_dims = std::count_if(x->dim_names().begin(), x->dim_names().end(),
+                                          [](const auto& n) { return !n.empty(); });
+  ctx.check(dynamic_at.has_value() && *dynamic_at < shape.size() && dynamic_dims == 1,
+            "reshaping " + x->type_string() + " to " + shape_to_string(shape) +
+                " needs its dynamic dim static");
+  if (x->shape() == shape && !x->dim_names()[*dynamic_at].empty()) return x;
+  std::vector<std::int64_t> target(shape);
+  target[*dynamic_at] = -1;
+  return ctx.emit(OpKind::Reshape, {x}, {{"shape", target}});
 }
 
 Value* permute(NodeContext& ctx, Value* x, const std::vector<std::int64_t>& perm) {

@@ -289,8 +289,18 @@ void convert_softmax(NodeContext& ctx) {
   // Before opset 13, softmax normalizes over all dims from `axis` on (x viewed as 2-D).
   const Shape& s = x->shape();
   const std::int64_t outer = shape_numel(Shape(s.begin(), s.begin() + axis));
-  Value* flat = reshape_to(ctx, x, {outer, x->type().numel() / std::max<std::int64_t>(outer, 1)});
-  ctx.set_output(0, reshape_to(ctx, ctx.emit(OpKind::Softmax, {flat}, {{"dim", std::int64_t{1}}}), s));
+  // A dynamic dim (the batch) stays one: in the flat view's outer or inner dim, then in s.
+  std::optional<std::size_t> dynamic_in_s, dynamic_in_flat;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    if (x->is_dynamic() && !x->dim_names()[d].empty()) {
+      dynamic_in_s = d;
+      dynamic_in_flat = d < static_cast<std::size_t>(axis) ? 0 : 1;
+    }
+  }
+  Value* flat = reshape_to(ctx, x, {outer, x->type().numel() / std::max<std::int64_t>(outer, 1)},
+                           dynamic_in_flat);
+  ctx.set_output(0, reshape_to(ctx, ctx.emit(OpKind::Softmax, {flat}, {{"dim", std::int64_t{1}}}),
+                               s, dynamic_in_s));
 }
 
 // ---- pooling ----

@@ -11,6 +11,7 @@
 // Running binds the inputs, runs the ops in order and copies the outputs out.
 #include "quantkit/runtime/runtime.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -69,11 +70,10 @@ void detail::Frame::unbind_inputs(std::span<const std::size_t> input_slots) {
   for (std::size_t i : input_slots) slots_[i].bound = nullptr;
 }
 
-struct Runtime::Impl {
-  const graph::Graph& graph;
+struct Runtime::Plan {
+  const graph::Graph& graph;  // static shapes
   RuntimeOptions options;
-  mutable std::mutex mutex;  // one run at a time: the arena and the pool are shared
-  mutable detail::ThreadPool pool;
+  detail::ThreadPool& pool;  // the Runtime's, shared by its plans
   ExecutionPlan plan;
   mutable std::vector<SlotInfo> slots;  // plan's slots first (same indices), then twins
   std::vector<std::unique_ptr<ExecOp>> ops;
@@ -84,8 +84,8 @@ struct Runtime::Impl {
   mutable Tensor scratch;  // written by every run (under the mutex)
   std::size_t scratch_per_thread = 0;
 
-  Impl(const graph::Graph& g, RuntimeOptions o)
-      : graph(g), options(o), pool(checked_threads(o.num_threads)) {
+  Plan(const graph::Graph& g, RuntimeOptions o, detail::ThreadPool& p)
+      : graph(g), options(o), pool(p) {
     graph::verify(graph);
     plan = ExecutionPlan::build(graph);
     make_slots();
@@ -312,8 +312,7 @@ struct Runtime::Impl {
 
   template <typename Emit>
   void execute(std::span<const Tensor> inputs, Emit&& emit) const {
-    check_inputs(inputs);
-    const std::lock_guard<std::mutex> lock(mutex);
+    check_inputs(inputs);  // the caller (Runtime::Impl) holds its mutex
     detail::Frame frame(slots, pool, static_cast<std::byte*>(scratch.raw_data()),
                         scratch_per_thread);
     frame.bind_inputs(inputs, input_bound);
@@ -327,6 +326,72 @@ struct Runtime::Impl {
   }
 };
 
+// The Runtime: the plan of the declared shapes, and for a dynamic graph the plans of the
+// last few other input shapes (each with the specialized graph it was built from).
+struct Runtime::Impl {
+  // A batched run uses two shapes (the batch size and the last, partial batch); more
+  // distinct shapes replace the least recently used.
+  static constexpr std::size_t kMaxCachedPlans = 4;
+  struct Specialization {
+    std::vector<Shape> shapes;
+    std::unique_ptr<graph::Graph> graph;
+    std::unique_ptr<Plan> plan;
+  };
+
+  const graph::Graph& graph;
+  RuntimeOptions options;
+  std::mutex mutex;  // one run at a time: the arenas and the pool are shared
+  detail::ThreadPool pool;
+  std::unique_ptr<Plan> declared;
+  std::vector<Specialization> cache;  // most recently used last
+
+  Impl(const graph::Graph& g, RuntimeOptions o)
+      : graph(g),
+        options(o),
+        pool(checked_threads(o.num_threads)),
+        declared(std::make_unique<Plan>(graph, options, pool)) {}
+
+  // The plan for the inputs' shapes (the caller holds the mutex). No allocation when the
+  // shapes are the declared ones or cached.
+  const Plan& plan_for(std::span<const Tensor> inputs) {
+    const auto graph_inputs = graph.inputs();
+    auto has_shapes = [&](auto&& shape_of) {
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i].shape() != shape_of(i)) return false;
+      }
+      return true;
+    };
+    if (!graph.has_dynamic_dims() || inputs.size() != graph_inputs.size() ||
+        has_shapes([&](std::size_t i) -> const Shape& { return graph_inputs[i]->shape(); })) {
+      return *declared;  // its check_inputs reports count, dtype and shape errors
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype() != graph_inputs[i]->dtype() ||
+          !graph_inputs[i]->accepts_shape(inputs[i].shape())) {
+        const graph::TensorType actual{inputs[i].dtype(), inputs[i].shape()};
+        throw_invalid_argument("Runtime::run", "inputs[" + std::to_string(i) + "]",
+                               actual.to_string(),
+                               "a tensor of type " + graph_inputs[i]->type_string() +
+                                   " for graph input '" + graph_inputs[i]->name() + "'");
+      }
+    }
+    auto hit = std::find_if(cache.begin(), cache.end(), [&](const Specialization& s) {
+      return has_shapes([&](std::size_t i) -> const Shape& { return s.shapes[i]; });
+    });
+    if (hit == cache.end()) {
+      Specialization s;
+      for (const Tensor& t : inputs) s.shapes.push_back(t.shape());
+      s.graph = std::make_unique<graph::Graph>(graph.specialized(s.shapes));
+      s.plan = std::make_unique<Plan>(*s.graph, options, pool);
+      if (cache.size() == kMaxCachedPlans) cache.erase(cache.begin());
+      cache.push_back(std::move(s));
+      hit = cache.end() - 1;
+    }
+    std::rotate(hit, hit + 1, cache.end());
+    return *cache.back().plan;
+  }
+};
+
 Runtime::Runtime(const graph::Graph& graph, RuntimeOptions options)
     : impl_(std::make_unique<Impl>(graph, options)) {}
 Runtime::Runtime(Runtime&&) noexcept = default;
@@ -335,12 +400,16 @@ Runtime::~Runtime() = default;
 
 std::vector<Tensor> Runtime::run(std::span<const Tensor> inputs) const {
   std::vector<Tensor> results;
-  impl_->execute(inputs, [&](std::size_t, const Tensor& t) { results.push_back(t.clone()); });
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->plan_for(inputs).execute(
+      inputs, [&](std::size_t, const Tensor& t) { results.push_back(t.clone()); });
   return results;
 }
 
 void Runtime::run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
-  const auto graph_outputs = impl_->graph.outputs();
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  const Plan& plan = impl_->plan_for(inputs);
+  const auto graph_outputs = plan.graph.outputs();
   check_argument(outputs.size() == graph_outputs.size(), "Runtime::run_into", "outputs",
                  outputs.size(), std::to_string(graph_outputs.size()) + " tensors");
   for (std::size_t i = 0; i < outputs.size(); ++i) {
@@ -352,17 +421,17 @@ void Runtime::run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs
                              "a tensor of type " + graph_outputs[i]->type().to_string());
     }
   }
-  impl_->execute(inputs, [&](std::size_t i, const Tensor& t) {
+  plan.execute(inputs, [&](std::size_t i, const Tensor& t) {
     std::memcpy(outputs[i].raw_data(), t.raw_data(), t.nbytes());
   });
 }
 
 std::vector<std::string> Runtime::op_labels() const {
   std::vector<std::string> labels;
-  for (const auto& op : impl_->ops) labels.push_back(op->label);
+  for (const auto& op : impl_->declared->ops) labels.push_back(op->label);
   return labels;
 }
 
-std::size_t Runtime::arena_bytes() const { return impl_->arena.nbytes(); }
+std::size_t Runtime::arena_bytes() const { return impl_->declared->arena.nbytes(); }
 
 }  // namespace quantkit::runtime

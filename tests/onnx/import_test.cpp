@@ -451,6 +451,118 @@ TEST(OnnxImportInputs, SymbolicDimsDefaultToOneOrComeFromOptions) {
   EXPECT_THROW(m.import(options), Error);
 }
 
+// ---- dynamic dims ----
+
+// An input whose dims are `dims`: a number is a dim_value, a name a dim_param, "" unknown.
+void dynamic_input(ModelWriter& m, const std::string& name, const std::vector<std::string>& dims) {
+  auto* t = m.proto().mutable_graph()->add_input();
+  t->set_name(name);
+  auto* tt = t->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (const std::string& d : dims) {
+    auto* dim = tt->mutable_shape()->add_dim();
+    if (!d.empty() && std::isdigit(static_cast<unsigned char>(d[0]))) {
+      dim->set_dim_value(std::stoll(d));
+    } else if (!d.empty()) {
+      dim->set_dim_param(d);
+    }
+  }
+}
+
+void constant_node(ModelWriter& m, const std::string& output, const Tensor& value) {
+  auto* c = m.node("Constant", {}, {output});
+  auto* a = c->add_attribute();
+  a->set_name("value");
+  a->set_type(onnx::AttributeProto::TENSOR);
+  ModelWriter::fill(a->mutable_t(), "", value);
+}
+
+Tensor first_rows(const Tensor& x, std::int64_t n) {
+  Shape shape = x.shape();
+  shape[0] = n;
+  Tensor out = Tensor::empty(shape, x.dtype());
+  std::memcpy(out.raw_data(), x.raw_data(), out.nbytes());
+  return out;
+}
+
+TEST(OnnxImportDynamic, TorchViewChainHoldsForAnyBatch) {
+  // x.view(x.size(0), -1) with x [batch, 2, 4], then torch.flatten(y, 1) of an unsqueeze.
+  ModelWriter m(13);
+  dynamic_input(m, "x", {"batch", "2", "4"});
+  m.node("Shape", {"x"}, {"shape"});
+  constant_node(m, "zero", Tensor::scalar<std::int64_t>(0));
+  m.node("Gather", {"shape", "zero"}, {"n"}, {{"axis", std::int64_t{0}}});
+  constant_node(m, "axes", Tensor::from_vector<std::int64_t>({0}));
+  m.node("Unsqueeze", {"n", "axes"}, {"n1"});
+  m.initializer("minus_one", Tensor::from_vector<std::int64_t>({-1}));
+  m.node("Concat", {"n1", "minus_one"}, {"target"}, {{"axis", std::int64_t{0}}});
+  m.node("Reshape", {"x", "target"}, {"flat"});
+  constant_node(m, "axis2", Tensor::from_vector<std::int64_t>({2}));
+  m.node("Unsqueeze", {"flat", "axis2"}, {"u"});                  // [batch, 8, 1]
+  m.node("Squeeze", {"u", "axis2"}, {"sq"});                      // [batch, 8]
+  m.node("Flatten", {"x"}, {"f2"}, {{"axis", std::int64_t{2}}});  // [batch * 2, 4]
+  m.output("sq");
+  m.output("f2");
+  const Graph g = m.import();
+  ASSERT_TRUE(g.has_dynamic_dims());
+  EXPECT_EQ(g.inputs()[0]->type_string(), "f32[batch, 2, 4]");
+  EXPECT_EQ(g.outputs()[0]->type_string(), "f32[batch, 8]");
+  EXPECT_EQ(g.outputs()[1]->type_string(), "f32[?, 4]");
+  const Tensor x = random_tensor({5, 2, 4}, 30);
+  for (std::int64_t batch : {1, 3, 5}) {
+    const auto y = run_graph(g, {first_rows(x, batch)});
+    ASSERT_EQ(y[0].shape(), (Shape{batch, 8}));
+    ASSERT_EQ(y[1].shape(), (Shape{batch * 2, 4}));
+    EXPECT_EQ(y[0].to_vector<float>(), first_rows(x, batch).to_vector<float>());
+    EXPECT_EQ(y[1].to_vector<float>(), first_rows(x, batch).to_vector<float>());
+  }
+}
+
+TEST(OnnxImportDynamic, UnknownDimsAreUnnamedAndOptionsPinThem) {
+  ModelWriter m;
+  dynamic_input(m, "x", {"", "3"});
+  m.node("Relu", {"x"}, {"y"});
+  m.output("y");
+  EXPECT_EQ(m.import().inputs()[0]->type_string(), "f32[?, 3]");
+  quantkit::onnx::ImportOptions options;
+  options.input_shapes = {{"x", {4, 3}}};
+  EXPECT_FALSE(m.import(options).has_dynamic_dims());
+}
+
+TEST(OnnxImportDynamic, AShapeUsedAsDataPinsTheSymbolicDimsToOne) {
+  // x + float(shape(x)): the batch would be baked into the graph, so the import pins it.
+  ModelWriter m;
+  dynamic_input(m, "x", {"batch", "2"});
+  m.node("Shape", {"x"}, {"s"});
+  m.node("Cast", {"s"}, {"sf"}, {{"to", std::int64_t{onnx::TensorProto::FLOAT}}});
+  m.node("Add", {"x", "sf"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_FALSE(g.has_dynamic_dims());
+  EXPECT_EQ(g.inputs()[0]->shape(), (Shape{1, 2}));
+  const Tensor x = random_tensor({1, 2}, 31);
+  const Tensor y = run_graph(g, {x})[0];
+  EXPECT_EQ(y.data<float>()[0], x.data<float>()[0] + 1.0f);
+  EXPECT_EQ(y.data<float>()[1], x.data<float>()[1] + 2.0f);
+}
+
+TEST(OnnxImportDynamic, OpsetElevenSoftmaxKeepsTheBatchDynamic) {
+  ModelWriter m(11);
+  dynamic_input(m, "x", {"N", "3", "4"});
+  m.node("Softmax", {"x"}, {"y"}, {{"axis", std::int64_t{1}}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(g.outputs()[0]->type_string(), "f32[N, 3, 4]");
+  const Tensor x = random_tensor({3, 3, 4}, 32);
+  const Tensor y = run_graph(g, {x})[0];
+  ASSERT_EQ(y.shape(), (Shape{3, 3, 4}));
+  for (std::int64_t n = 0; n < 3; ++n) {
+    double total = 0;
+    for (std::int64_t i = 0; i < 12; ++i) total += y.data<float>()[n * 12 + i];
+    EXPECT_NEAR(total, 1.0, 1e-5) << n;  // each sample normalizes over its own 12 values
+  }
+}
+
 // ---- quantization ops with constant qparams ----
 
 // ONNX's QuantizeLinear: saturate(round_half_even(x / scale) + zero_point), float32.

@@ -14,6 +14,9 @@ namespace quantkit::cli {
 inline constexpr std::int64_t kMaxAxis = 64;
 // Every --threads (run, bench, evaluate) lies in [1, kMaxThreads].
 inline constexpr std::int64_t kMaxThreads = 256;
+// Every --batch-size / --calib-batch-size (run, quantize, compare, evaluate) lies in
+// [1, kMaxBatchSize] samples.
+inline constexpr std::int64_t kMaxBatchSize = std::int64_t{1} << 20;
 
 enum class NumberProblem { kNone, kNotANumber, kOutOfRange };
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,8 +15,8 @@
 #include "cli_support.h"
 #include "model_support.h"
 #include "nonfinite_inputs.h"
-#include "quantkit/core/error.h"
 #include "quantkit/core/atomic_file.h"
+#include "quantkit/core/error.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/data/samples.h"
 #include "quantkit/onnx/onnx_export.h"
@@ -37,6 +38,8 @@ struct EvaluateArgs {
   std::size_t test_limit = 0;
   std::size_t latency_iterations = 300;
   std::size_t compare_samples = 64;
+  std::size_t batch_size = 64;       // test images per run of a dynamic-batch model
+  std::size_t calib_batch_size = 0;  // 0: the model's batch (one image at a time)
   int threads = 1;
   std::string out = "out";
   bool allow_nonfinite = false;
@@ -90,9 +93,15 @@ void evaluate(const EvaluateArgs& a) {
   check_argument(fp32.inputs().size() == 1 && fp32.outputs().size() >= 1, "evaluate",
                  "MODEL", a.model, "a classifier with one input and logits as first output");
   const graph::TensorType& input = fp32.inputs()[0]->type();
-  const std::size_t batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
-  const data::Batches calib = data::load_batches(a.calib, input, a.calib_samples);
-  const data::Batches test = data::load_batches(a.test_images, input, a.test_limit);
+  // A dynamic-batch model runs the test images --batch-size at a time (top-1 of fp32 and
+  // static configs does not depend on it) and calibrates --calib-batch-size at a time.
+  const std::size_t test_batch = data_batch_size(fp32, a.batch_size);
+  const std::size_t calib_batch = data_batch_size(fp32, a.calib_batch_size);
+  const std::size_t batch =
+      test_batch != 0 ? test_batch
+                      : static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
+  const data::Batches calib = data::load_batches(a.calib, input, a.calib_samples, calib_batch);
+  const data::Batches test = data::load_batches(a.test_images, input, a.test_limit, test_batch);
   // Every config below runs a quantized model on the test images.
   check_finite_model_input(test.batches, static_cast<std::int64_t>(batch), "evaluate",
                            "--test-images " + a.test_images, a.allow_nonfinite);
@@ -102,7 +111,12 @@ void evaluate(const EvaluateArgs& a) {
                  std::to_string(test.samples) + " (one per test image)");
   const std::span<const Tensor> compare_inputs(
       test.batches.data(), std::min(test.batches.size(), std::max<std::size_t>(a.compare_samples / batch, 1)));
-  const Tensor& latency_input = test.batches.at(0);
+  // Latency is per model call of the model's own batch: one image for a dynamic model.
+  Tensor latency_input = test.batches.at(0);
+  if (test_batch != 0) {
+    latency_input = Tensor::empty(input.shape, input.dtype);  // the representative batch: 1
+    std::memcpy(latency_input.raw_data(), test.batches.at(0).raw_data(), latency_input.nbytes());
+  }
 
   std::vector<Row> rows;
   {
@@ -221,6 +235,14 @@ void register_evaluate_command(CLI::App& app) {
   c->add_option("--latency-iterations", args->latency_iterations,
                 "Timed single-image runs per model, 1 to 10^6")
       ->transform(integer_in(1, 1'000'000));
+  c->add_option("--batch-size", args->batch_size,
+                "Test images per run of a dynamic-batch model, 1 to 2^20 (top-1 of fp32 and "
+                "static configs does not depend on it)")
+      ->transform(integer_in(1, kMaxBatchSize));
+  c->add_option("--calib-batch-size", args->calib_batch_size,
+                "Calibration images per batch of a dynamic-batch model, 1 to 2^20 (default: "
+                "one at a time)")
+      ->transform(integer_in(1, kMaxBatchSize));
   c->add_option("--threads", args->threads, "Threads, 1 to 256")
       ->transform(integer_in(1, kMaxThreads));
   add_allow_nonfinite_flag(*c, args->allow_nonfinite);

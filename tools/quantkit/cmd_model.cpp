@@ -1,9 +1,12 @@
 // `quantkit inspect | run | bench`: look at an ONNX model, run it on .npy inputs, time it.
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli_support.h"
 #include "model_support.h"
@@ -11,9 +14,13 @@
 #include "quantkit/core/error.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/onnx/onnx_import.h"
+#include "quantkit/pipeline/batched_run.h"
 
 namespace quantkit::cli {
 namespace {
+
+// Runs of at least this many samples show a progress bar (on a terminal).
+constexpr std::size_t kProgressSamples = 1000;
 
 struct InspectArgs {
   std::string model;
@@ -37,10 +44,10 @@ void inspect(const InspectArgs& a) {
   j["model"] = a.model;
   j["quantized"] = is_quantized(g);
   for (const graph::Value* v : g.inputs()) {
-    j["inputs"].push_back({{"name", v->name()}, {"type", v->type().to_string()}});
+    j["inputs"].push_back({{"name", v->name()}, {"type", v->type_string()}});
   }
   for (const graph::Value* v : g.outputs()) {
-    j["outputs"].push_back({{"name", v->name()}, {"type", v->type().to_string()}});
+    j["outputs"].push_back({{"name", v->name()}, {"type", v->type_string()}});
   }
   j["nodes"] = g.num_nodes();
   j["ops"] = ops;
@@ -54,10 +61,10 @@ void inspect(const InspectArgs& a) {
   std::cout << fmt::format("model       {}\n", a.model);
   std::cout << fmt::format("quantized   {}\n", is_quantized(g) ? "yes (Q/DQ)" : "no (fp32)");
   for (const graph::Value* v : g.inputs()) {
-    std::cout << fmt::format("input       {}: {}\n", v->name(), v->type().to_string());
+    std::cout << fmt::format("input       {}: {}\n", v->name(), v->type_string());
   }
   for (const graph::Value* v : g.outputs()) {
-    std::cout << fmt::format("output      {}: {}\n", v->name(), v->type().to_string());
+    std::cout << fmt::format("output      {}: {}\n", v->name(), v->type_string());
   }
   std::cout << fmt::format("parameters  {} ({:.1f} KiB in tensors, file {:.1f} KiB)\n", params,
                            static_cast<double>(param_bytes) / 1024.0,
@@ -70,10 +77,14 @@ struct RunArgs {
   std::string model;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
+  std::size_t batch_size = 64;
   int threads = 1;
   bool allow_nonfinite = false;
 };
 
+// Dim 0 of every --input is the sample axis: N samples run in batches (pipeline::run_batched:
+// --batch-size for a dynamic-batch model, the model's own batch otherwise) and each
+// --output stacks the N outputs on dim 0.
 void run(const RunArgs& a) {
   const LoadedModel model(a.model, a.threads);
   const auto graph_inputs = model.graph().inputs();
@@ -84,25 +95,37 @@ void run(const RunArgs& a) {
   check_argument(a.outputs.size() == graph_outputs.size(), "run", "--output",
                  std::to_string(a.outputs.size()) + " files",
                  std::to_string(graph_outputs.size()) + " (one per model output)");
+  // A scalar (0-d) input has no sample axis: such a model runs once on exactly its inputs.
+  const bool unbatched = std::any_of(graph_inputs.begin(), graph_inputs.end(),
+                                     [](const graph::Value* v) { return v->shape().empty(); });
   std::vector<Tensor> xs;
   for (std::size_t i = 0; i < a.inputs.size(); ++i) {
-    Tensor x = read_npy(a.inputs[i]);
-    const graph::TensorType& want = graph_inputs[i]->type();
-    if (x.dtype() == want.dtype && x.shape() != want.shape && x.numel() == want.numel()) {
-      x = x.reshape(want.shape);  // e.g. a [28, 28] image for a [1, 1, 28, 28] input
+    const std::string what = "--input " + a.inputs[i];
+    Tensor x = unbatched ? read_npy(a.inputs[i])
+                         : pipeline::as_samples(read_npy(a.inputs[i]), *graph_inputs[i], what);
+    if (unbatched && x.numel() == graph_inputs[i]->type().numel()) {
+      x = x.reshape(graph_inputs[i]->shape());
     }
-    check_argument(x.dtype() == want.dtype && x.shape() == want.shape, "run",
-                   "--input " + a.inputs[i],
-                   std::string(dtype_name(x.dtype())) + shape_to_string(x.shape()),
-                   "model input '" + graph_inputs[i]->name() + "' of type " + want.to_string());
     if (is_quantized(model.graph())) {  // an fp32 model propagates NaN itself
-      const std::int64_t batch = want.shape.empty() ? 1 : want.shape[0];
-      check_finite_model_input(std::span<const Tensor>(&x, 1), batch, "run",
-                               "--input " + a.inputs[i], a.allow_nonfinite);
+      check_finite_model_input(std::span<const Tensor>(&x, 1), 1, "run", what, a.allow_nonfinite);
     }
     xs.push_back(std::move(x));
   }
-  const std::vector<Tensor> ys = model.run(xs);
+  if (unbatched) {
+    const std::vector<Tensor> ys = model.run(xs);  // Errors name a mistyped input
+    for (std::size_t i = 0; i < ys.size(); ++i) write_npy(a.outputs[i], ys[i]);
+    return;
+  }
+  pipeline::BatchedRunOptions options{a.batch_size, {}};
+  // A bar for long runs on a terminal only: scripts and tests read stderr.
+  std::optional<ProgressBar> bar;
+  const std::size_t samples = static_cast<std::size_t>(xs.at(0).shape().at(0));
+  if (isatty(STDERR_FILENO) != 0 && samples >= kProgressSamples) {
+    bar.emplace("running", samples);
+    options.progress = [&](std::size_t done, std::size_t) { bar->update(done); };
+  }
+  const std::vector<Tensor> ys = pipeline::run_batched(model, xs, options);
+  if (bar) bar->finish();
   for (std::size_t i = 0; i < ys.size(); ++i) write_npy(a.outputs[i], ys[i]);
 }
 
@@ -169,6 +192,10 @@ void register_model_commands(CLI::App& app) {
         ->check(CLI::ExistingFile);
     c->add_option("--output", args->outputs, "Output .npy, one per model output, in order")
         ->required();
+    c->add_option("--batch-size", args->batch_size,
+                  "Samples per call of a dynamic-batch model, 1 to 2^20 (a fixed-batch model "
+                  "runs its own batch; fp32 and static int8 results do not depend on it)")
+        ->transform(integer_in(1, kMaxBatchSize));
     c->add_option("--threads", args->threads, "Threads, 1 to 256 (results do not depend on it)")
         ->transform(integer_in(1, kMaxThreads));
     add_allow_nonfinite_flag(*c, args->allow_nonfinite);

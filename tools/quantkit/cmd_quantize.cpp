@@ -11,12 +11,13 @@
 #include "cli_support.h"
 #include "model_support.h"
 #include "nonfinite_inputs.h"
-#include "quantkit/core/error.h"
 #include "quantkit/core/atomic_file.h"
+#include "quantkit/core/error.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/data/samples.h"
 #include "quantkit/onnx/onnx_export.h"
 #include "quantkit/onnx/onnx_import.h"
+#include "quantkit/pipeline/batched_run.h"
 #include "quantkit/pipeline/compare.h"
 #include "quantkit/pipeline/quantize_model.h"
 #include "svg_bars.h"
@@ -45,6 +46,7 @@ struct QuantizeArgs {
   std::string calib;
   std::string config;
   std::size_t calib_batches = 100;
+  std::size_t calib_batch_size = 0;  // 0: not given (the model's batch: one sample at a time)
   std::string report;
   std::int64_t opset = 17;
 };
@@ -58,8 +60,17 @@ void quantize(const QuantizeArgs& a) {
   const graph::TensorType& input = fp32.inputs()[0]->type();
   data::Batches calib;
   if (!a.calib.empty()) {
-    const std::size_t batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
-    calib = data::load_batches(a.calib, input, a.calib_batches * batch);
+    const std::size_t model_batch =
+        static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
+    // --calib-batch-size B: --calib-batches counts batches of B samples. Without it, batches
+    // are the model's own (one sample for a dynamic or batch-1 model), as before.
+    const bool batched = a.calib_batch_size != 0 && pipeline::has_dynamic_batch(fp32);
+    check_argument(a.calib_batch_size == 0 || batched || a.calib_batch_size == model_batch,
+                   "quantize", "--calib-batch-size", a.calib_batch_size,
+                   "the model's fixed batch " + std::to_string(model_batch) +
+                       " (other sizes need a model with a dynamic batch)");
+    const std::size_t batch = batched ? a.calib_batch_size : model_batch;
+    calib = data::load_batches(a.calib, input, a.calib_batches * batch, batched ? batch : 0);
   }
   check_argument(a.config == "int8-dynamic" || !calib.batches.empty(), "quantize",
                  "--calib", a.calib.empty() ? "(none)" : a.calib,
@@ -90,6 +101,7 @@ struct CompareArgs {
   std::string quantized;
   std::string data;
   std::size_t batches = 32;
+  std::size_t batch_size = 64;
   std::string svg;
   bool json = false;
   bool allow_nonfinite = false;
@@ -102,9 +114,12 @@ void compare(const CompareArgs& a) {
                  "a model with one input");
   const graph::TensorType& input = fp32.inputs()[0]->type();
   const std::size_t batch = static_cast<std::size_t>(std::max<std::int64_t>(input.shape.at(0), 1));
-  const data::Batches d = data::load_batches(a.data, input, a.batches * batch);
-  check_finite_model_input(d.batches, static_cast<std::int64_t>(batch), "compare",
-                           "--data " + a.data, a.allow_nonfinite);
+  // --batches counts the model's batches (samples for a dynamic or batch-1 model); a dynamic
+  // model runs them --batch-size at a time.
+  const std::size_t run_batch = data_batch_size(fp32, a.batch_size);
+  const data::Batches d = data::load_batches(a.data, input, a.batches * batch, run_batch);
+  check_finite_model_input(d.batches, static_cast<std::int64_t>(run_batch != 0 ? run_batch : batch),
+                           "compare", "--data " + a.data, a.allow_nonfinite);
   const auto layers = pipeline::compare_layers(fp32, quant, d.batches);
   if (!a.svg.empty()) {
     std::vector<std::string> rows;
@@ -152,8 +167,13 @@ void register_quantize_commands(CLI::App& app) {
         ->check(CLI::ExistingPath);
     c->add_option("--config", args->config, "One of: " + config_help())->required();
     c->add_option("--calib-batches", args->calib_batches,
-                  "Most calibration batches to run, 1 to 10^7")
+                  "Most calibration batches to run, 1 to 10^7 (without --calib-batch-size: "
+                  "batches of the model's batch, i.e. samples for a batch-1 or dynamic model)")
         ->transform(integer_in(1, 10'000'000));
+    c->add_option("--calib-batch-size", args->calib_batch_size,
+                  "Calibration samples per batch for a dynamic-batch model, 1 to 2^20 "
+                  "(histogram observers depend on it: docs/cli.md)")
+        ->transform(integer_in(1, kMaxBatchSize));
     c->add_option("--report", args->report, "Also write the JSON report to this file");
     c->add_option("--opset", args->opset,
                   "ONNX opset of the written model, 13 to 21 (default 17; from 21 on, 4-bit "
@@ -172,8 +192,14 @@ void register_quantize_commands(CLI::App& app) {
     c->add_option("--data", args->data, "Input data (IDX or .npy, as for --calib)")
         ->required()
         ->check(CLI::ExistingPath);
-    c->add_option("--batches", args->batches, "Most batches to compare on, 1 to 10^7")
+    c->add_option("--batches", args->batches,
+                  "Most batches of the model's batch to compare on (samples for a batch-1 or "
+                  "dynamic model), 1 to 10^7")
         ->transform(integer_in(1, 10'000'000));
+    c->add_option("--batch-size", args->batch_size,
+                  "Samples per run of a dynamic-batch model, 1 to 2^20 (the figures do not "
+                  "depend on it for static configs)")
+        ->transform(integer_in(1, kMaxBatchSize));
     c->add_option("--svg", args->svg, "Write a per-layer SQNR bar chart (SVG)");
     c->add_flag("--json", args->json, "Print JSON instead of a table");
     add_allow_nonfinite_flag(*c, args->allow_nonfinite);

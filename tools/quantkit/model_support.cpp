@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "quantkit/core/error.h"
+#include "quantkit/pipeline/batched_run.h"
 
 namespace quantkit::cli {
 
@@ -68,6 +69,10 @@ std::uintmax_t file_size_bytes(const std::filesystem::path& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   return ec ? 0 : size;
+}
+
+std::size_t data_batch_size(const graph::Graph& model, std::size_t batch_size) {
+  return pipeline::has_dynamic_batch(model) ? batch_size : 0;
 }
 
 }  // namespace quantkit::cli

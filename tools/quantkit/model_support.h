@@ -46,6 +46,11 @@ struct LatencyStats {
 LatencyStats measure_latency(const LoadedModel& model, std::span<const Tensor> inputs,
                              std::size_t warmup, std::size_t iterations);
 
+// Samples per batch for data::load_batches: `batch_size` (a --batch-size flag) for a model
+// whose input has a dynamic batch (pipeline::has_dynamic_batch), else 0: the model's own
+// batch, whatever the flag says (a fixed-batch-1 model runs one sample at a time).
+std::size_t data_batch_size(const graph::Graph& model, std::size_t batch_size);
+
 // Bytes of a file.
 std::uintmax_t file_size_bytes(const std::filesystem::path& path);
 

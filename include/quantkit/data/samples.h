@@ -22,8 +22,11 @@ struct Batches {
 
 // limit: the most samples to read (0 = all). Error naming the path when the data cannot be
 // shaped into the input type (dtype float32 expected for .npy, element counts must fit).
+// batch_size: 0 = the input's dim 0 (above); otherwise batches of batch_size samples (the
+// input's dim 0 replaced: for a model with a dynamic batch), the last one holding the rest,
+// so nothing is dropped.
 Batches load_batches(const std::filesystem::path& path, const TensorType& input,
-                     std::size_t limit = 0);
+                     std::size_t limit = 0, std::size_t batch_size = 0);
 
 // Labels from an IDX file of N integers (uint8 / int8 / int16 / int32) → int64 vector.
 std::vector<std::int64_t> load_labels(const std::filesystem::path& path, std::size_t limit = 0);

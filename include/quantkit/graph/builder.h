@@ -94,6 +94,8 @@ class GraphBuilder {
 
   // ---- definitions ----
   Value* input(std::string name, DType dtype, Shape shape);
+  // An input with dynamic dims (Graph::add_input): dim_names[d] names dim d, "" if static.
+  Value* input(std::string name, DType dtype, Shape shape, std::vector<std::string> dim_names);
   Value* parameter(std::string name, Tensor data);
   Value* constant(Tensor data, std::string_view name_hint = "const");
 

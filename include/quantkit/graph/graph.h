@@ -9,6 +9,14 @@
 //    kept in execution order; every input must be defined before the node that uses it,
 //    which also makes the graph acyclic (the verifier checks both).
 //  * Graph outputs are a list of Values.
+//  * Dynamic (symbolic) dims: a graph input may name some of its dims ("N" for the batch);
+//    shape() then holds a representative size (the one the graph was built for, 1 from the
+//    ONNX importer) and dim_names() the names. add_node propagates them to node outputs by
+//    running the op's inference a second time with the dynamic dims at another size (a
+//    probe): an output dim that follows the probe is dynamic, named after the input dim it
+//    equals ("?" when it is derived, e.g. N*C). An op that cannot take the probe (a reshape
+//    to a fixed batch) is an Error naming the dim. specialized() gives the static graph for
+//    concrete input shapes, which is what the interpreter and the runtime execute.
 //
 // Values and Nodes are owned by the graph and handed out as raw pointers that stay valid
 // until the node (or value) is removed or the graph is destroyed. Mutation helpers for
@@ -49,6 +57,14 @@ class Value {
   DType dtype() const { return type_.dtype; }
   const Shape& shape() const { return type_.shape; }
   const Graph& owner() const { return *owner_; }
+  // One name per dim, empty for a static dim; an empty vector when every dim is static.
+  const std::vector<std::string>& dim_names() const { return dim_names_; }
+  bool is_dynamic() const { return !dim_names_.empty(); }
+  // The type with dynamic dims by name: "f32[N, 1, 28, 28]" (type().to_string() if static).
+  std::string type_string() const;
+  // True when `shape` is a concrete shape of this value: the same rank and static dims,
+  // dynamic dims >= 1.
+  bool accepts_shape(const Shape& shape) const;
 
   // The node defining this value, or null for inputs, parameters and constants.
   Node* producer() const { return producer_; }
@@ -68,6 +84,7 @@ class Value {
   ValueKind kind_;
   std::string name_;
   TensorType type_;
+  std::vector<std::string> dim_names_;
   Node* producer_ = nullptr;
   std::size_t output_index_ = 0;
   Tensor data_;
@@ -156,6 +173,9 @@ class Graph {
   // ---- definitions ----
   // Names must be non-empty and unused in this graph (Error otherwise).
   Value* add_input(std::string name, TensorType type);
+  // An input with dynamic dims: `dim_names` has one entry per dim, empty for a static dim
+  // (Error on a rank mismatch); type.shape holds the representative sizes.
+  Value* add_input(std::string name, TensorType type, std::vector<std::string> dim_names);
   // A named weight; the graph keeps (shares) the tensor's storage.
   Value* add_parameter(std::string name, Tensor data);
   // An anonymous tensor; the name is made unique from `name_hint`.
@@ -216,6 +236,12 @@ class Graph {
 
   // Deep copy: new Values/Nodes, tensors copied, same names, order and attributes.
   Graph clone() const;
+  // True when some input has dynamic dims.
+  bool has_dynamic_dims() const;
+  // A static copy for concrete input shapes (one per input; each must have the input's rank
+  // and its static dims, dynamic dims >= 1; Error otherwise): node output types are inferred
+  // again, nothing is dynamic. Names, order, attributes and sources are kept.
+  Graph specialized(std::span<const Shape> input_shapes) const;
 
   // A fresh name derived from `hint` ("hint", "hint_1", ...). Dots become underscores.
   std::string unique_name(std::string_view hint) const;

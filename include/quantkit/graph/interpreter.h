@@ -6,11 +6,14 @@
 //   std::vector<Tensor> y = run({x});             // as many times as needed
 //   std::vector<Tensor> y2 = run_graph(graph, {x});  // one-shot form
 //
-// Inputs must match the graph inputs' dtypes and shapes exactly (shapes are static, like an
-// exported program without dynamic dims); Error otherwise. Intermediate tensors are released
-// after their last use. Outputs never share storage with the inputs or the graph's
-// parameters. Nothing is written to the inputs or to the graph.
+// Inputs must match the graph inputs' dtypes and shapes exactly, except for dynamic dims
+// (graph.h), which take any size >= 1: the interpreter then runs the graph specialized to
+// those shapes (Graph::specialized, kept for the last few shapes); Error otherwise. Intermediate
+// tensors are released after their last use. Outputs never share storage with the inputs or the
+// graph's parameters. Nothing is written to the inputs or to the graph.
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -46,8 +49,19 @@ class Interpreter {
   const Graph& graph() const { return graph_; }
 
  private:
+  struct Specialization;
+  // The graph specialized to the inputs' shapes and its interpreter (dynamic graphs); shared
+  // so that a run keeps it alive while other shapes replace it in the cache.
+  std::shared_ptr<const Specialization> specialized_for(std::span<const Tensor> inputs) const;
+  // Runs this graph's plan (inputs of its exact types) with these hooks: a dynamic graph's
+  // run passes its own hooks to its specialization's plan.
+  std::vector<Tensor> execute(std::span<const Tensor> inputs, const NodeObserver& observer,
+                              const StatefulKernel& stateful) const;
+
   const Graph& graph_;
   ExecutionPlan plan_;  // slots, steps and releases (shared with the runtime's planner)
+  mutable std::shared_ptr<std::mutex> specializations_mutex_ = std::make_shared<std::mutex>();
+  mutable std::vector<std::shared_ptr<Specialization>> specializations_;  // most recent last
   NodeObserver observer_;
   StatefulKernel stateful_;
 };

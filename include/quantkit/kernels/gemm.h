@@ -77,7 +77,8 @@ void gemm_f32(std::int64_t m, std::int64_t n, std::int64_t k, const float* x, co
               const float* bias, float* y);
 
 // Tensor form: x float32 [..., K] (at least 1-d), w float32 [N, K], bias float32 [N].
-// Returns float32 [..., N].
+// Returns float32 [..., N]. Each row is computed alone (one gemm_f32 call with m = 1), so its
+// result does not depend on the other rows: a batch gives the rows its samples give alone.
 Tensor linear_f32(const Tensor& x, const Tensor& w,
                   const std::optional<Tensor>& bias = std::nullopt);
 

@@ -17,7 +17,9 @@ namespace quantkit::onnx {
 
 struct ImportOptions {
   // Fixed sizes for symbolic / unknown dims of the inputs (e.g. the batch dim), by input
-  // name; dims left unknown without a value here default to 1.
+  // name. Dims left unknown here stay dynamic in the graph (graph.h: named by their
+  // dim_param, "?" when unnamed, representative size 1) — unless some op needs them static
+  // (a reshape to a fixed batch, a shape used as data): then every symbolic dim is 1.
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> input_shapes;
   // ONNX's QuantizeLinear is saturate(round(x / scale) + zero_point); the graph's quantize
   // ops are PyTorch's, x * (1 / scale), which can land on the other side of a rounding tie.

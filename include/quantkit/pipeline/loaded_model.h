@@ -37,6 +37,10 @@ class LoadedModel {
   std::vector<Tensor> run(std::initializer_list<Tensor> inputs) const {
     return run(std::span<const Tensor>(inputs.begin(), inputs.size()));
   }
+  // Into caller tensors of the outputs' types for these inputs (Runtime::run_into).
+  void run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+    runtime_->run_into(inputs, outputs);
+  }
 
  private:
   std::filesystem::path path_;

@@ -17,6 +17,10 @@
 // every thread count and ISA level. A Runtime runs one call at a time (concurrent calls
 // wait); use one Runtime per thread for parallel inference.
 // Inputs are validated (count, dtype, shape: quantkit::Error otherwise) and never written.
+// Dynamic dims (graph.h: a dynamic batch) take any size: the runtime plans the graph
+// specialized to each new input shape (Graph::specialized) and keeps the last few plans,
+// so a batched run (the batch size, then the last partial batch) plans twice and then runs
+// from cached plans (run_into: still no allocation).
 #include <memory>
 #include <span>
 #include <string>
@@ -44,13 +48,15 @@ class Runtime {
   // every node has a fast kernel). Outputs must not share storage with the inputs.
   void run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) const;
 
-  // What the plan runs, in order: one label per op ("quantized_conv2d 'conv1' (nhwc gemm)",
+  // The plan of the graph's declared shapes (a dynamic graph's representative sizes):
+  // what the plan runs, in order: one label per op ("quantized_conv2d 'conv1' (nhwc gemm)",
   // "to_nhwc 'x'", "softmax 's' (reference)"): for tests, profiles and `quantkit inspect`.
   std::vector<std::string> op_labels() const;
   // Bytes of the activation arena (after liveness-based reuse).
   std::size_t arena_bytes() const;
 
  private:
+  struct Plan;  // everything planned for one set of concrete input shapes
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

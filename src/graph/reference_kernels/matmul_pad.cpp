@@ -54,7 +54,11 @@ Tensor matmul_f32(const Tensor& a_in, const Tensor& b_in, const Shape& out_shape
     for (std::int64_t r = 0; r < k; ++r) {
       for (std::int64_t c = 0; c < n; ++c) bt[static_cast<std::size_t>(c * k + r)] = tb[r * n + c];
     }
-    kernels::gemm_f32(m, n, k, ta, bt.data(), nullptr, to);
+    // Row by row, like kernels::linear_f32: a row of the product does not depend on the
+    // other rows (a batch on dim -2 gives what each sample gives alone).
+    for (std::int64_t r = 0; r < m; ++r) {
+      kernels::gemm_f32(1, n, k, ta + r * k, bt.data(), nullptr, to + r * n);
+    }
   }
   return out;
 }
