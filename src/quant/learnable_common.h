@@ -24,8 +24,7 @@ inline void check_zero_point_and_range(std::string_view where, std::string_view 
   check_argument(quant_min >= kMin && quant_min <= kMax, where, "quant_min", quant_min,
                  "a value in the int32 range");
   check_argument(quant_max >= quant_min && quant_max <= kMax, where, "quant_max", quant_max,
-                 "a value >= quant_min (" + std::to_string(quant_min) +
-                     ") in the int32 range");
+                 "a value >= quant_min (" + std::to_string(quant_min) + ") in the int32 range");
 }
 
 inline void check_scale(std::string_view where, std::string_view arg, float scale) {
@@ -36,9 +35,9 @@ inline void check_scale(std::string_view where, std::string_view arg, float scal
 // for |quant_min|, |quant_max| <= 2^24, where float32(quant_*) is exact, and never lands
 // outside the range beyond that (float32(2^31 - 1) would round up to 2^31).
 inline std::int64_t clamp_to_range(float z, std::int64_t quant_min, std::int64_t quant_max) {
-  const double clamped = std::fmin(std::fmax(static_cast<double>(z),
-                                             static_cast<double>(quant_min)),
-                                   static_cast<double>(quant_max));
+  const double clamped =
+      std::fmin(std::fmax(static_cast<double>(z), static_cast<double>(quant_min)),
+                static_cast<double>(quant_max));
   return static_cast<std::int64_t>(clamped);  // truncation toward zero, like torch
 }
 
@@ -75,8 +74,8 @@ inline GradTerms learnable_grad_terms(float x, float dy, float scale, float inv_
   const float xq = std::nearbyint(std::fma(x, inv_scale, static_cast<float>(zp)));
   const Side side = side_of(xq, quant_min, quant_max);
   if (side == Side::Inside) {
-    const float residual = std::fma(static_cast<float>(static_cast<std::int64_t>(xq) - zp),
-                                    scale, -x);
+    const float residual =
+        std::fma(static_cast<float>(static_cast<std::int64_t>(xq) - zp), scale, -x);
     return {dy * 1.0f, ((dy * residual) * inv_scale) * g, 0.0f};
   }
   const float edge = static_cast<float>((side == Side::Below ? quant_min : quant_max) - zp);

@@ -29,18 +29,17 @@ constexpr std::string_view kBackward = "fake_quantize_learnable_per_channel_back
 // Checks the per-channel parameters against x and returns the channel layout.
 affine_detail::ChannelLayout check_channels(std::string_view where, const Tensor& x,
                                             std::span<const float> scales,
-                                            std::span<const float> zero_points,
-                                            std::int64_t axis, std::int64_t quant_min,
-                                            std::int64_t quant_max) {
+                                            std::span<const float> zero_points, std::int64_t axis,
+                                            std::int64_t quant_min, std::int64_t quant_max) {
   affine_detail::check_float32(where, "x", x);
   const std::int64_t ax = affine_detail::normalize_axis(where, axis, x.dim());
   const std::int64_t channels = x.shape()[static_cast<std::size_t>(ax)];
-  const std::string expected = std::to_string(channels) + " values (x.size(" +
-                               std::to_string(ax) + "))";
+  const std::string expected =
+      std::to_string(channels) + " values (x.size(" + std::to_string(ax) + "))";
   check_argument(static_cast<std::int64_t>(scales.size()) == channels, where, "scales",
                  scales.size(), expected);
-  check_argument(static_cast<std::int64_t>(zero_points.size()) == channels, where,
-                 "zero_points", zero_points.size(), expected);
+  check_argument(static_cast<std::int64_t>(zero_points.size()) == channels, where, "zero_points",
+                 zero_points.size(), expected);
   for (std::size_t c = 0; c < scales.size(); ++c) {
     const std::string index = "[" + std::to_string(c) + "]";
     learnable_detail::check_scale(where, "scales" + index, scales[c]);
@@ -62,22 +61,20 @@ std::vector<std::int64_t> rounded_zero_points(std::span<const float> zero_points
 }  // namespace
 
 Tensor fake_quantize_learnable_per_channel(const Tensor& x, std::span<const float> scales,
-                                           std::span<const float> zero_points,
-                                           std::int64_t axis, std::int64_t quant_min,
-                                           std::int64_t quant_max) {
+                                           std::span<const float> zero_points, std::int64_t axis,
+                                           std::int64_t quant_min, std::int64_t quant_max) {
   check_channels(kForward, x, scales, zero_points, axis, quant_min, quant_max);
   const std::vector<double> scales_d(scales.begin(), scales.end());
-  return fake_quantize_per_channel(x, scales_d, rounded_zero_points(zero_points, quant_min,
-                                                                    quant_max),
-                                   axis, quant_min, quant_max);
+  return fake_quantize_per_channel(x, scales_d,
+                                   rounded_zero_points(zero_points, quant_min, quant_max), axis,
+                                   quant_min, quant_max);
 }
 
 LearnableFakeQuantizePerChannelGrads fake_quantize_learnable_per_channel_backward(
     const Tensor& dy, const Tensor& x, std::span<const float> scales,
     std::span<const float> zero_points, std::int64_t axis, std::int64_t quant_min,
     std::int64_t quant_max, double grad_factor) {
-  const auto layout = check_channels(kBackward, x, scales, zero_points, axis, quant_min,
-                                     quant_max);
+  const auto layout = check_channels(kBackward, x, scales, zero_points, axis, quant_min, quant_max);
   affine_detail::check_grad(kBackward, dy, x);
   check_argument(std::isfinite(grad_factor), kBackward, "grad_factor", grad_factor,
                  "a finite value");
@@ -102,8 +99,8 @@ LearnableFakeQuantizePerChannelGrads fake_quantize_learnable_per_channel_backwar
       const float inv_scale = 1.0f / scale;
       const std::int64_t begin = (o * layout.channels + c) * layout.inner;
       for (std::int64_t i = begin; i < begin + layout.inner; ++i) {
-        const auto terms = learnable_detail::learnable_grad_terms(
-            xs[i], dys[i], scale, inv_scale, zps[ch], quant_min, quant_max, g);
+        const auto terms = learnable_detail::learnable_grad_terms(xs[i], dys[i], scale, inv_scale,
+                                                                  zps[ch], quant_min, quant_max, g);
         dx[i] = terms.dx;
         dscale[i] = terms.dscale;
         dzero_point[i] = terms.dzero_point;

@@ -1,9 +1,9 @@
 // APoT fake quantize as an autograd function: forward = quantkit's float32 nearest level
 // (apot_fake_quantize_f32), backward = its straight-through estimator
 // dy * (-alpha <= x <= alpha) (apot_fake_quantize_backward), with alpha the quantizer's.
-#include <string_view>
-
 #include <torch/csrc/autograd/custom_function.h>
+
+#include <string_view>
 
 #include "quantkit/apot/fake_quantize.h"
 #include "quantkit/torch/fake_quantize_functions.h"

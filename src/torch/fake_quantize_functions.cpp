@@ -2,16 +2,17 @@
 // learnable (LSQ) per tensor / per channel. Forward and backward run quantkit's kernels on
 // views of the torch tensors; the backward recomputes torch's mask from the saved input
 // rather than saving a mask (quantkit's STE kernels take x).
-#include <cstdint>
-#include <string_view>
-#include <vector>
+#include "quantkit/torch/fake_quantize_functions.h"
 
 #include <ATen/Functions.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/fake_quantize.h"
-#include "quantkit/torch/fake_quantize_functions.h"
 #include "quantkit/torch/tensor_bridge.h"
 
 namespace quantkit::torch {
@@ -49,9 +50,8 @@ struct FakeQuantizePerTensor : ::torch::autograd::Function<FakeQuantizePerTensor
     const BorrowedTensor x = borrow_float32(ctx->get_saved_variables()[0], kPerTensor, "x");
     const BorrowedTensor dy = borrow_float32(grad_outputs[0], kPerTensor, "grad_output");
     at::Tensor dx = to_torch(quantkit::fake_quantize_per_tensor_backward(
-        dy.view, x.view, ctx->saved_data["scale"].toDouble(),
-        ctx->saved_data["zero_point"].toInt(), ctx->saved_data["quant_min"].toInt(),
-        ctx->saved_data["quant_max"].toInt()));
+        dy.view, x.view, ctx->saved_data["scale"].toDouble(), ctx->saved_data["zero_point"].toInt(),
+        ctx->saved_data["quant_min"].toInt(), ctx->saved_data["quant_max"].toInt()));
     return {dx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -78,8 +78,8 @@ struct FakeQuantizePerChannel : ::torch::autograd::Function<FakeQuantizePerChann
                             std::int64_t quant_min, std::int64_t quant_max) {
     const Params p = read_params(x, scales, zero_points, axis);
     const BorrowedTensor in = borrow_float32(x, kPerChannel, "x");
-    at::Tensor y = to_torch(quantkit::fake_quantize_per_channel(
-        in.view, p.scales, p.zero_points, axis, quant_min, quant_max));
+    at::Tensor y = to_torch(quantkit::fake_quantize_per_channel(in.view, p.scales, p.zero_points,
+                                                                axis, quant_min, quant_max));
     ctx->save_for_backward({x, scales, zero_points});
     ctx->saved_data["axis"] = axis;
     ctx->saved_data["quant_min"] = quant_min;
@@ -110,8 +110,8 @@ struct LearnablePerTensor : ::torch::autograd::Function<LearnablePerTensor> {
     const float s = float32_values(scale, kLearnablePerTensor, "scale", 1)[0];
     const float zp = float32_values(zero_point, kLearnablePerTensor, "zero_point", 1)[0];
     const BorrowedTensor in = borrow_float32(x, kLearnablePerTensor, "x");
-    at::Tensor y = to_torch(quantkit::fake_quantize_learnable_per_tensor(
-        in.view, s, zp, quant_min, quant_max, grad_factor));
+    at::Tensor y = to_torch(quantkit::fake_quantize_learnable_per_tensor(in.view, s, zp, quant_min,
+                                                                         quant_max, grad_factor));
     ctx->save_for_backward({x, scale, zero_point});
     ctx->saved_data["quant_min"] = quant_min;
     ctx->saved_data["quant_max"] = quant_max;
@@ -129,8 +129,11 @@ struct LearnablePerTensor : ::torch::autograd::Function<LearnablePerTensor> {
         dy.view, x.view, s, zp, ctx->saved_data["quant_min"].toInt(),
         ctx->saved_data["quant_max"].toInt(), ctx->saved_data["grad_factor"].toDouble());
     const auto options = at::TensorOptions().dtype(at::kFloat);
-    return {to_torch(g.dx), at::full(saved[1].sizes(), g.dscale, options),
-            at::full(saved[2].sizes(), g.dzero_point, options), at::Tensor(), at::Tensor(),
+    return {to_torch(g.dx),
+            at::full(saved[1].sizes(), g.dscale, options),
+            at::full(saved[2].sizes(), g.dzero_point, options),
+            at::Tensor(),
+            at::Tensor(),
             at::Tensor()};
   }
 };
@@ -151,9 +154,8 @@ struct LearnablePerChannel : ::torch::autograd::Function<LearnablePerChannel> {
   }
 
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& scale,
-                            const at::Tensor& zero_point, std::int64_t axis,
-                            std::int64_t quant_min, std::int64_t quant_max,
-                            double grad_factor) {
+                            const at::Tensor& zero_point, std::int64_t axis, std::int64_t quant_min,
+                            std::int64_t quant_max, double grad_factor) {
     const Params p = read_params(x, scale, zero_point, axis);
     const BorrowedTensor in = borrow_float32(x, kLearnablePerChannel, "x");
     at::Tensor y = to_torch(quantkit::fake_quantize_learnable_per_channel(
@@ -171,16 +173,18 @@ struct LearnablePerChannel : ::torch::autograd::Function<LearnablePerChannel> {
     const std::int64_t axis = ctx->saved_data["axis"].toInt();
     const Params p = read_params(saved[0], saved[1], saved[2], axis);
     const BorrowedTensor x = borrow_float32(saved[0], kLearnablePerChannel, "x");
-    const BorrowedTensor dy =
-        borrow_float32(grad_outputs[0], kLearnablePerChannel, "grad_output");
-    LearnableFakeQuantizePerChannelGrads g =
-        quantkit::fake_quantize_learnable_per_channel_backward(
-            dy.view, x.view, p.scales, p.zero_points, axis, ctx->saved_data["quant_min"].toInt(),
-            ctx->saved_data["quant_max"].toInt(), ctx->saved_data["grad_factor"].toDouble());
+    const BorrowedTensor dy = borrow_float32(grad_outputs[0], kLearnablePerChannel, "grad_output");
+    LearnableFakeQuantizePerChannelGrads g = quantkit::fake_quantize_learnable_per_channel_backward(
+        dy.view, x.view, p.scales, p.zero_points, axis, ctx->saved_data["quant_min"].toInt(),
+        ctx->saved_data["quant_max"].toInt(), ctx->saved_data["grad_factor"].toDouble());
     const auto options = at::TensorOptions().dtype(at::kFloat);
-    return {to_torch(g.dx), at::tensor(g.dscale, options).reshape(saved[1].sizes()),
-            at::tensor(g.dzero_point, options).reshape(saved[2].sizes()), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+    return {to_torch(g.dx),
+            at::tensor(g.dscale, options).reshape(saved[1].sizes()),
+            at::tensor(g.dzero_point, options).reshape(saved[2].sizes()),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -198,9 +202,8 @@ at::Tensor fake_quantize_per_channel(const at::Tensor& x, const at::Tensor& scal
 }
 
 at::Tensor fake_quantize_learnable_per_tensor(const at::Tensor& x, const at::Tensor& scale,
-                                              const at::Tensor& zero_point,
-                                              std::int64_t quant_min, std::int64_t quant_max,
-                                              double grad_factor) {
+                                              const at::Tensor& zero_point, std::int64_t quant_min,
+                                              std::int64_t quant_max, double grad_factor) {
   return LearnablePerTensor::apply(x, scale, zero_point, quant_min, quant_max, grad_factor);
 }
 
@@ -208,8 +211,7 @@ at::Tensor fake_quantize_learnable_per_channel(const at::Tensor& x, const at::Te
                                                const at::Tensor& zero_point, std::int64_t axis,
                                                std::int64_t quant_min, std::int64_t quant_max,
                                                double grad_factor) {
-  return LearnablePerChannel::apply(x, scale, zero_point, axis, quant_min, quant_max,
-                                    grad_factor);
+  return LearnablePerChannel::apply(x, scale, zero_point, axis, quant_min, quant_max, grad_factor);
 }
 
 }  // namespace quantkit::torch

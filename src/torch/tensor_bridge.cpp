@@ -1,18 +1,17 @@
 // torch::Tensor <-> quantkit::Tensor without copies where the layouts allow it.
 #include "quantkit/torch/tensor_bridge.h"
 
+#include <ATen/Functions.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ATen/Functions.h>
 
 #include "quantkit/core/error.h"
 
 namespace quantkit::torch {
 
-BorrowedTensor borrow_float32(const at::Tensor& t, std::string_view where,
-                              std::string_view arg) {
+BorrowedTensor borrow_float32(const at::Tensor& t, std::string_view where, std::string_view arg) {
   check_argument(t.defined(), where, arg, "an undefined tensor", "a defined tensor");
   check_argument(t.device().is_cpu(), where, arg, t.device().str(), "a CPU tensor");
   check_argument(t.layout() == at::kStrided && !t.is_quantized(), where, arg,
@@ -34,8 +33,8 @@ namespace {
 void check_parameter(const at::Tensor& t, std::string_view where, std::string_view arg,
                      std::int64_t expected_numel) {
   check_argument(t.defined(), where, arg, "an undefined tensor", "a defined tensor");
-  check_argument(t.device().is_cpu() && t.layout() == at::kStrided && !t.is_quantized(), where,
-                 arg, t.toString(), "a dense CPU tensor");
+  check_argument(t.device().is_cpu() && t.layout() == at::kStrided && !t.is_quantized(), where, arg,
+                 t.toString(), "a dense CPU tensor");
   const bool one_element = expected_numel == 1 && t.numel() == 1;
   check_argument(one_element || (t.dim() == 1 && t.numel() == expected_numel), where, arg,
                  "shape " + c10::str(t.sizes()),
@@ -44,8 +43,8 @@ void check_parameter(const at::Tensor& t, std::string_view where, std::string_vi
 
 }  // namespace
 
-std::vector<float> float32_values(const at::Tensor& t, std::string_view where,
-                                  std::string_view arg, std::int64_t expected_numel) {
+std::vector<float> float32_values(const at::Tensor& t, std::string_view where, std::string_view arg,
+                                  std::int64_t expected_numel) {
   check_parameter(t, where, arg, expected_numel);
   check_argument(t.scalar_type() == at::kFloat, where, arg, c10::toString(t.scalar_type()),
                  "Float (float32)");

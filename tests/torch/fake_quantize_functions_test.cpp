@@ -2,18 +2,18 @@
 // (torch::fake_quantize_per_tensor_affine / _per_channel_affine): forward and input gradient
 // bit-exact, on inputs with ties, edges and values beyond both ends of the range; and the APoT
 // function against an independent LibTorch formulation of nearest-level search and its STE.
+#include "quantkit/torch/fake_quantize_functions.h"
+
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <cstdint>
 #include <vector>
 
-#include <ATen/ATen.h>
-#include <torch/csrc/autograd/autograd.h>
-
 #include "quantkit/apot/qparams.h"
 #include "quantkit/apot/quantizer.h"
 #include "quantkit/core/error.h"
-#include "quantkit/torch/fake_quantize_functions.h"
 #include "torch/oracle_checks.h"
 
 namespace quantkit {
@@ -39,8 +39,7 @@ class FakeQuantizePerTensorOracle : public ::testing::TestWithParam<PerTensorCas
 
 TEST_P(FakeQuantizePerTensorOracle, ForwardAndInputGradientAreBitExact) {
   const PerTensorCase c = GetParam();
-  const at::Tensor x0 = fake_quant_inputs(4096, c.scale, c.zero_point, c.quant_min,
-                                          c.quant_max, 7);
+  const at::Tensor x0 = fake_quant_inputs(4096, c.scale, c.zero_point, c.quant_min, c.quant_max, 7);
   const at::Tensor dy = grad_outputs_like(x0, 8);
   const at::Tensor x = x0.clone().requires_grad_(true);
   const at::Tensor ours =
@@ -56,13 +55,13 @@ TEST_P(FakeQuantizePerTensorOracle, ForwardAndInputGradientAreBitExact) {
   EXPECT_LT(passed.sum().item<std::int64_t>(), x.numel());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ranges, FakeQuantizePerTensorOracle,
-    ::testing::Values(PerTensorCase{0.125, 3, -128, 127},     // exact ties
-                      PerTensorCase{0.0371, -17, -128, 127},  // inexact reciprocal
-                      PerTensorCase{0.0625, 128, 0, 255},     // uint8
-                      PerTensorCase{0.3, 0, -8, 7},           // 4-bit
-                      PerTensorCase{1.7e-3, 0, -1, 1}));      // ternary
+INSTANTIATE_TEST_SUITE_P(Ranges, FakeQuantizePerTensorOracle,
+                         ::testing::Values(PerTensorCase{0.125, 3, -128, 127},  // exact ties
+                                           PerTensorCase{0.0371, -17, -128,
+                                                         127},  // inexact reciprocal
+                                           PerTensorCase{0.0625, 128, 0, 255},  // uint8
+                                           PerTensorCase{0.3, 0, -8, 7},        // 4-bit
+                                           PerTensorCase{1.7e-3, 0, -1, 1}));   // ternary
 
 TEST(FakeQuantizePerTensor, NonContiguousInputMatchesTheOracle) {
   const at::Tensor base = fake_quant_inputs(64 * 48, 0.05, 2, -128, 127, 3).reshape({64, 48});
@@ -123,8 +122,7 @@ TEST(ApotFakeQuantize, MatchesNearestLevelAndItsStraightThroughEstimator) {
   for (const bool is_signed : {false, true}) {
     const float alpha = 1.3f;
     const auto quantizer = apot::ApotQuantizer(
-        apot::make_apot_qparams(apot::ApotScheme{.b = 4, .k = 2, .is_signed = is_signed},
-                                alpha));
+        apot::make_apot_qparams(apot::ApotScheme{.b = 4, .k = 2, .is_signed = is_signed}, alpha));
     const std::vector<float>& level_values = quantizer.qparams().levels;
     const at::Tensor levels = at::tensor(level_values, at::kFloat);
     at::Generator gen = at::detail::createCPUGenerator(5);

@@ -95,14 +95,13 @@ LearnableFakeQuantizeGrads fake_quantize_learnable_per_tensor_backward(
 // per channel for forward and backward alike: zp_c = clamp(nearbyint(zero_points[c])).
 // Forward = fake_quantize_per_channel(x, scales, zp, axis, ...).
 Tensor fake_quantize_learnable_per_channel(const Tensor& x, std::span<const float> scales,
-                                           std::span<const float> zero_points,
-                                           std::int64_t axis, std::int64_t quant_min,
-                                           std::int64_t quant_max);
+                                           std::span<const float> zero_points, std::int64_t axis,
+                                           std::int64_t quant_min, std::int64_t quant_max);
 
 struct LearnableFakeQuantizePerChannelGrads {
-  Tensor dx;                // float32, x's shape
-  Tensor dscale_elem;       // per-element terms (float32), summed per channel into dscale
-  Tensor dzero_point_elem;  // per-element terms (float32), summed into dzero_point
+  Tensor dx;                       // float32, x's shape
+  Tensor dscale_elem;              // per-element terms (float32), summed per channel into dscale
+  Tensor dzero_point_elem;         // per-element terms (float32), summed into dzero_point
   std::vector<float> dscale;       // one per channel
   std::vector<float> dzero_point;  // one per channel
 };

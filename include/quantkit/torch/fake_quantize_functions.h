@@ -12,9 +12,9 @@
 //                                straight-through estimator dy * (-alpha <= x <= alpha)
 // Tensors: float32 on the CPU, any shape and strides (non-contiguous ones are copied once);
 // anything else throws quantkit::Error naming the argument. Results are float32.
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 #include "quantkit/apot/quantizer.h"
 
@@ -33,9 +33,8 @@ at::Tensor fake_quantize_per_channel(const at::Tensor& x, const at::Tensor& scal
 // their gradients have their shapes. grad_factor scales the scale / zero-point gradients
 // (LSQ's 1/sqrt(numel * quant_max) when the caller uses gradient scaling).
 at::Tensor fake_quantize_learnable_per_tensor(const at::Tensor& x, const at::Tensor& scale,
-                                              const at::Tensor& zero_point,
-                                              std::int64_t quant_min, std::int64_t quant_max,
-                                              double grad_factor = 1.0);
+                                              const at::Tensor& zero_point, std::int64_t quant_min,
+                                              std::int64_t quant_max, double grad_factor = 1.0);
 // LSQ per channel: scale and zero_point are 1-D float32 [x.size(axis)].
 at::Tensor fake_quantize_learnable_per_channel(const at::Tensor& x, const at::Tensor& scale,
                                                const at::Tensor& zero_point, std::int64_t axis,

@@ -5,11 +5,11 @@
 // to torch without a copy (the torch tensor keeps the quantkit storage alive).
 //
 // Namespace quantkit::torch: inside it, name LibTorch's types as at:: or ::torch::.
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string_view>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "quantkit/core/tensor.h"
 
@@ -30,8 +30,8 @@ BorrowedTensor borrow_float32(const at::Tensor& t, std::string_view where, std::
 
 // The elements of a 1-D CPU parameter tensor (scales, zero points) with `expected_numel`
 // elements: float32 only / int32 or int64 only, each throwing quantkit::Error otherwise.
-std::vector<float> float32_values(const at::Tensor& t, std::string_view where,
-                                  std::string_view arg, std::int64_t expected_numel);
+std::vector<float> float32_values(const at::Tensor& t, std::string_view where, std::string_view arg,
+                                  std::int64_t expected_numel);
 std::vector<std::int64_t> integer_values(const at::Tensor& t, std::string_view where,
                                          std::string_view arg, std::int64_t expected_numel);
 
