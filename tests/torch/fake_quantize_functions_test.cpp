@@ -85,12 +85,13 @@ TEST(FakeQuantizePerChannel, ForwardAndInputGradientAreBitExactOnEveryAxis) {
   for (std::int64_t axis = -1; axis < 4; ++axis) {
     const std::int64_t channels = shape[static_cast<std::size_t>(axis < 0 ? axis + 4 : axis)];
     at::Generator gen = at::detail::createCPUGenerator(static_cast<std::uint64_t>(axis + 10));
-    // Power-of-two and inexact scales mixed, zero points anywhere in the range.
+    // Inexact scales and, in channel 0, the inputs' power-of-two scale, so that channel sees
+    // exact ties; zero points anywhere in the range.
     const at::Tensor scales =
-        (at::rand({channels}, gen, at::kFloat) * 0.1 + 0.01).index_put_({0}, 0.125f);
+        (at::rand({channels}, gen, at::kFloat) * 0.1 + 0.01).index_put_({0}, 0.0625f);
     const at::Tensor zero_points = at::randint(qmin, qmax + 1, {channels}, gen, at::kInt);
     const at::Tensor x0 =
-        fake_quant_inputs(6 * 5 * 7 * 3, 0.06, 0, qmin, qmax, 20 + axis).reshape(shape);
+        fake_quant_inputs(6 * 5 * 7 * 3, 0.0625, 0, qmin, qmax, 20 + axis).reshape(shape);
     const at::Tensor dy = grad_outputs_like(x0, 30 + axis);
     const at::Tensor x = x0.clone().requires_grad_(true);
     const at::Tensor ours =
@@ -102,6 +103,13 @@ TEST(FakeQuantizePerChannel, ForwardAndInputGradientAreBitExactOnEveryAxis) {
     EXPECT_TRUE(bitwise_equal(input_grad(ours, x, dy), input_grad(theirs, x, dy)))
         << "axis " << axis;
   }
+}
+
+TEST(FakeQuantizePerTensor, EmptyInputGivesEmptyOutputAndGradient) {
+  const at::Tensor x = at::empty({0, 3}).requires_grad_(true);
+  const at::Tensor y = torch::fake_quantize_per_tensor(x, 0.1, 0, -128, 127);
+  EXPECT_EQ(y.sizes(), x.sizes());
+  EXPECT_EQ(input_grad(y, x, at::empty({0, 3})).sizes(), x.sizes());
 }
 
 TEST(FakeQuantizePerChannel, ChecksParametersAgainstTheChannelAxis) {

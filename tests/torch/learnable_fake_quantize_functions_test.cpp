@@ -138,14 +138,14 @@ TEST(LearnablePerChannel, MatchesTorchOnEveryAxis) {
     const std::int64_t channels = shape[static_cast<std::size_t>(axis)];
     at::Generator gen = at::detail::createCPUGenerator(static_cast<std::uint64_t>(axis + 40));
     const at::Tensor scale = (at::rand({channels}, gen, at::kFloat) * 0.1 + 0.01);
-    scale[0] = 0.125f;
+    scale[0] = 0.0625f;  // the inputs' power-of-two scale: exact ties in channel 0
     // Fractional zero points incl. exact halves (torch rounds them half to even here) and
     // one beyond the range.
     at::Tensor zero_point = at::rand({channels}, gen, at::kFloat) * 40 - 20;
     zero_point[0] = 2.5f;
     zero_point[1] = 200.0f;
     const at::Tensor x0 =
-        fake_quant_inputs(6 * 5 * 7 * 3, 0.06, 0, qmin, qmax, 50 + axis).reshape(shape);
+        fake_quant_inputs(6 * 5 * 7 * 3, 0.0625, 0, qmin, qmax, 50 + axis).reshape(shape);
     const at::Tensor dy = grad_outputs_like(x0, 60 + axis);
     const double grad_factor = 0.75;
     const Grads ours = run(
