@@ -10,13 +10,32 @@
 #include "quantkit/core/error.h"
 
 namespace quantkit::torch {
+namespace {
 
-BorrowedTensor borrow_float32(const at::Tensor& t, std::string_view where, std::string_view arg) {
+// What every tensor a kernel reads must be: defined, on the CPU, dense.
+void check_dense_cpu(const at::Tensor& t, std::string_view where, std::string_view arg) {
   check_argument(t.defined(), where, arg, "an undefined tensor", "a defined tensor");
   check_argument(t.device().is_cpu(), where, arg, t.device().str(), "a CPU tensor");
   check_argument(t.layout() == at::kStrided && !t.is_quantized(), where, arg,
                  std::string(c10::toString(t.layout())) + (t.is_quantized() ? " quantized" : ""),
                  "a dense (strided, non-quantized) tensor");
+}
+
+// A 1-D CPU tensor of `expected_numel` elements (a per-channel parameter, or the
+// one-element scale / zero point of a per-tensor op).
+void check_parameter(const at::Tensor& t, std::string_view where, std::string_view arg,
+                     std::int64_t expected_numel) {
+  check_dense_cpu(t, where, arg);
+  const bool one_element = expected_numel == 1 && t.numel() == 1;
+  check_argument(one_element || (t.dim() == 1 && t.numel() == expected_numel), where, arg,
+                 "shape " + c10::str(t.sizes()),
+                 "a 1-D tensor of " + std::to_string(expected_numel) + " elements");
+}
+
+}  // namespace
+
+BorrowedTensor borrow_float32(const at::Tensor& t, std::string_view where, std::string_view arg) {
+  check_dense_cpu(t, where, arg);
   check_argument(t.scalar_type() == at::kFloat, where, arg, c10::toString(t.scalar_type()),
                  "Float (float32)");
   BorrowedTensor borrowed{t.contiguous(), Tensor()};
@@ -25,23 +44,6 @@ BorrowedTensor borrow_float32(const at::Tensor& t, std::string_view where, std::
                                     DType::Float32);
   return borrowed;
 }
-
-namespace {
-
-// A 1-D CPU tensor of `expected_numel` elements (a per-channel parameter, or the
-// one-element scale / zero point of a per-tensor op).
-void check_parameter(const at::Tensor& t, std::string_view where, std::string_view arg,
-                     std::int64_t expected_numel) {
-  check_argument(t.defined(), where, arg, "an undefined tensor", "a defined tensor");
-  check_argument(t.device().is_cpu() && t.layout() == at::kStrided && !t.is_quantized(), where, arg,
-                 t.toString(), "a dense CPU tensor");
-  const bool one_element = expected_numel == 1 && t.numel() == 1;
-  check_argument(one_element || (t.dim() == 1 && t.numel() == expected_numel), where, arg,
-                 "shape " + c10::str(t.sizes()),
-                 "a 1-D tensor of " + std::to_string(expected_numel) + " elements");
-}
-
-}  // namespace
 
 std::vector<float> float32_values(const at::Tensor& t, std::string_view where, std::string_view arg,
                                   std::int64_t expected_numel) {
