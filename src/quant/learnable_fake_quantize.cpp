@@ -23,10 +23,9 @@
 // torch's x86 build happens to send +inf to the quant_min side; no golden case has it.
 #include <cmath>
 #include <cstdint>
-#include <limits>
-#include <span>
 #include <string_view>
 
+#include "learnable_common.h"
 #include "quantkit/core/error.h"
 #include "quantkit/core/tensor.h"
 #include "quantkit/quant/fake_quantize.h"
@@ -37,26 +36,15 @@ namespace {
 constexpr std::string_view kForward = "fake_quantize_learnable_per_tensor";
 constexpr std::string_view kBackward = "fake_quantize_learnable_per_tensor_backward";
 
-// The float zero point and the integer range, shared by every entry point here.
-void check_zero_point_and_range(std::string_view where, float zero_point,
-                                std::int64_t quant_min, std::int64_t quant_max) {
-  // torch reads the zero point through float -> int64 conversions, undefined for NaN/inf.
-  check_argument(std::isfinite(zero_point), where, "zero_point", zero_point, "a finite value");
-  // Quantized integers are at most 32-bit; the bound also keeps every q - zp exact.
-  constexpr std::int64_t kMin = std::numeric_limits<std::int32_t>::min();
-  constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
-  check_argument(quant_min >= kMin && quant_min <= kMax, where, "quant_min", quant_min,
-                 "a value in the int32 range");
-  check_argument(quant_max >= quant_min && quant_max <= kMax, where, "quant_max", quant_max,
-                 "a value >= quant_min (" + std::to_string(quant_min) +
-                     ") in the int32 range");
-}
+using learnable_detail::clamp_to_range;
+using learnable_detail::Side;
+using learnable_detail::side_of;
 
 void check_parameters(std::string_view where, float scale, float zero_point,
                       std::int64_t quant_min, std::int64_t quant_max, double grad_factor) {
-  check_argument(std::isfinite(scale) && scale > 0.0f, where, "scale", scale,
-                 "a finite value > 0");
-  check_zero_point_and_range(where, zero_point, quant_min, quant_max);
+  learnable_detail::check_scale(where, "scale", scale);
+  learnable_detail::check_zero_point_and_range(where, "zero_point", zero_point, quant_min,
+                                               quant_max);
   check_argument(std::isfinite(grad_factor), where, "grad_factor", grad_factor,
                  "a finite value");
 }
@@ -65,58 +53,21 @@ void check_float32(std::string_view where, std::string_view arg, const Tensor& t
   check_argument(t.dtype() == DType::Float32, where, arg, dtype_name(t.dtype()), "float32");
 }
 
-// torch clamps in float32 and truncates to int64. The clamp is done in double here: the same
-// for |quant_min|, |quant_max| <= 2^24, where float32(quant_*) is exact, and never lands
-// outside the range beyond that (float32(2^31 - 1) would round up to 2^31).
-std::int64_t clamp_to_range(float z, std::int64_t quant_min, std::int64_t quant_max) {
-  const double clamped = std::fmin(std::fmax(static_cast<double>(z),
-                                             static_cast<double>(quant_min)),
-                                   static_cast<double>(quant_max));
-  return static_cast<std::int64_t>(clamped);  // truncation toward zero, like torch
-}
-
-// Where an integral (or non-finite) float32 q falls relative to [quant_min, quant_max],
-// without the out-of-range float -> int64 conversion torch performs first.
-enum class Side { Below, Inside, Above };
-Side side_of(float q, std::int64_t quant_min, std::int64_t quant_max) {
-  if (std::isnan(q) || static_cast<double>(q) < static_cast<double>(quant_min)) {
-    return Side::Below;
-  }
-  if (static_cast<double>(q) > static_cast<double>(quant_max)) return Side::Above;
-  return Side::Inside;
-}
-
-// Sum of float32 terms: Neumaier-compensated double accumulation, rounded once to float32.
-// torch.sum's vectorised order cannot be matched cheaply, so this aims at the exact sum
-// instead (error far below float32's half ulp except for catastrophic cancellation), and it
-// does not depend on any thread count. Non-finite terms give the naive IEEE sum.
-float accurate_sum(std::span<const float> terms) {
-  double sum = 0.0;
-  double compensation = 0.0;
-  for (const float term : terms) {
-    const double t = term;
-    const double next = sum + t;
-    compensation += std::fabs(sum) >= std::fabs(t) ? (sum - next) + t : (t - next) + sum;
-    sum = next;
-  }
-  if (!std::isfinite(sum)) return static_cast<float>(sum);
-  return static_cast<float>(sum + compensation);
-}
-
 }  // namespace
 
 // Forward's zero point: round half to even, then clamp.
 std::int64_t learnable_forward_zero_point(float zero_point, std::int64_t quant_min,
                                           std::int64_t quant_max) {
-  check_zero_point_and_range("learnable_forward_zero_point", zero_point, quant_min, quant_max);
+  learnable_detail::check_zero_point_and_range("learnable_forward_zero_point", "zero_point",
+                                               zero_point, quant_min, quant_max);
   return clamp_to_range(std::nearbyint(zero_point), quant_min, quant_max);
 }
 
 // Backward's zero point: add 0.5f in float32, clamp, truncate.
 std::int64_t learnable_backward_zero_point(float zero_point, std::int64_t quant_min,
                                            std::int64_t quant_max) {
-  check_zero_point_and_range("learnable_backward_zero_point", zero_point, quant_min,
-                             quant_max);
+  learnable_detail::check_zero_point_and_range("learnable_backward_zero_point", "zero_point",
+                                               zero_point, quant_min, quant_max);
   return clamp_to_range(zero_point + 0.5f, quant_min, quant_max);
 }
 
@@ -159,11 +110,8 @@ LearnableFakeQuantizeGrads fake_quantize_learnable_per_tensor_backward(
                  "x's shape " + shape_to_string(x.shape()));
 
   const std::int64_t zb = learnable_backward_zero_point(zero_point, quant_min, quant_max);
-  const float zb_f = static_cast<float>(zb);
   const float inv_scale = 1.0f / scale;
   const float g = static_cast<float>(grad_factor);
-  const float dscale_below = static_cast<float>(quant_min - zb);
-  const float dscale_above = static_cast<float>(quant_max - zb);
 
   LearnableFakeQuantizeGrads grads;
   grads.dx = Tensor::empty(x.shape(), DType::Float32);
@@ -174,26 +122,20 @@ LearnableFakeQuantizeGrads fake_quantize_learnable_per_tensor_backward(
   float* dx = grads.dx.data<float>();
   float* dscale = grads.dscale_elem.data<float>();
   float* dzero_point = grads.dzero_point_elem.data<float>();
+  learnable_detail::CompensatedSum dscale_sum;
+  learnable_detail::CompensatedSum dzero_point_sum;
   const std::int64_t n = x.numel();
   for (std::int64_t i = 0; i < n; ++i) {
-    const float xi = xs[i];
-    const float dyi = dys[i];
-    const float xq = std::nearbyint(std::fma(xi, inv_scale, zb_f));
-    const Side side = side_of(xq, quant_min, quant_max);
-    if (side == Side::Inside) {
-      const float residual =
-          std::fma(static_cast<float>(static_cast<std::int64_t>(xq) - zb), scale, -xi);
-      dx[i] = dyi * 1.0f;
-      dscale[i] = ((dyi * residual) * inv_scale) * g;
-      dzero_point[i] = 0.0f;
-    } else {
-      dx[i] = dyi * 0.0f;
-      dscale[i] = (dyi * (side == Side::Below ? dscale_below : dscale_above)) * g;
-      dzero_point[i] = ((dyi * -1.0f) * scale) * g;
-    }
+    const auto terms = learnable_detail::learnable_grad_terms(xs[i], dys[i], scale, inv_scale,
+                                                              zb, quant_min, quant_max, g);
+    dx[i] = terms.dx;
+    dscale[i] = terms.dscale;
+    dzero_point[i] = terms.dzero_point;
+    dscale_sum.add(terms.dscale);
+    dzero_point_sum.add(terms.dzero_point);
   }
-  grads.dscale = accurate_sum(grads.dscale_elem.span<const float>());
-  grads.dzero_point = accurate_sum(grads.dzero_point_elem.span<const float>());
+  grads.dscale = dscale_sum.result();
+  grads.dzero_point = dzero_point_sum.result();
   return grads;
 }
 

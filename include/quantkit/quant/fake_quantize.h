@@ -8,6 +8,8 @@
 //    scale and the zero point, bit-exact with torch per element.
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "quantkit/core/tensor.h"
 #include "quantkit/quant/observer.h"
@@ -85,6 +87,29 @@ struct LearnableFakeQuantizeGrads {
 // Backward with zb = trunc(clamp(zero_point + 0.5f, qmin, qmax)) as torch does.
 LearnableFakeQuantizeGrads fake_quantize_learnable_per_tensor_backward(
     const Tensor& dy, const Tensor& x, float scale, float zero_point, std::int64_t quant_min,
+    std::int64_t quant_max, double grad_factor = 1.0);
+
+// ---- LSQ per channel (torch._fake_quantize_learnable_per_channel_affine) ----
+// scales: float32, finite, > 0; zero_points: finite floats; one each per channel of x along
+// axis (in [-ndim, ndim)). Unlike the per-tensor op, torch derives ONE integer zero point
+// per channel for forward and backward alike: zp_c = clamp(nearbyint(zero_points[c])).
+// Forward = fake_quantize_per_channel(x, scales, zp, axis, ...).
+Tensor fake_quantize_learnable_per_channel(const Tensor& x, std::span<const float> scales,
+                                           std::span<const float> zero_points, std::int64_t axis,
+                                           std::int64_t quant_min, std::int64_t quant_max);
+
+struct LearnableFakeQuantizePerChannelGrads {
+  Tensor dx;                       // float32, x's shape
+  Tensor dscale_elem;              // per-element terms (float32), summed per channel into dscale
+  Tensor dzero_point_elem;         // per-element terms (float32), summed into dzero_point
+  std::vector<float> dscale;       // one per channel
+  std::vector<float> dzero_point;  // one per channel
+};
+// Per-element terms as the per-tensor backward (with zp_c); each sum is compensated in double
+// and rounded once to float32 (close to the exact sum, independent of any thread count).
+LearnableFakeQuantizePerChannelGrads fake_quantize_learnable_per_channel_backward(
+    const Tensor& dy, const Tensor& x, std::span<const float> scales,
+    std::span<const float> zero_points, std::int64_t axis, std::int64_t quant_min,
     std::int64_t quant_max, double grad_factor = 1.0);
 
 // torch.ao's _LearnableFakeQuantize (per tensor): learnable scale and zero point,
