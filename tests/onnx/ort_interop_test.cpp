@@ -68,11 +68,12 @@ class OrtInterop : public ::testing::Test {
   }
 
   // Exports `g`, runs ORT on `input` and returns its first output.
-  Tensor run_ort(const graph::Graph& g, const Tensor& input, const std::string& optimization) {
+  Tensor run_ort(const graph::Graph& g, const Tensor& input, const std::string& optimization,
+                 const ExportOptions& options = {}) {
     const fs::path model = dir_ / "model.onnx";
     const fs::path in = dir_ / "input.npy";
     const fs::path out = dir_ / ("out_" + optimization);
-    export_onnx(g, model);
+    export_onnx(g, model, options);
     write_npy(in, input);
     const std::string command = "node " + shell_quote(kRunOrt.string()) + " --ort " +
                                 shell_quote(ort_dir_) + " --optimization " + optimization + " " +
@@ -312,6 +313,20 @@ TEST_F(OrtInterop, EveryConfigsFileAgreesWithinOneStep) {
                 << " within one step\n";
     }
   }
+}
+
+// 4-bit weights stored as INT4 (opset 21): ONNX Runtime (DequantizeLinear-21 on Int4x2)
+// runs the file with the same bits as quantkit's fused runtime on the same file.
+TEST_F(OrtInterop, Int4WeightFileRunsInOrtLikeTheFusedRuntime) {
+  const graph::Graph fp32 = testing::float_cnn(16);
+  std::vector<Tensor> calibration;
+  for (std::uint32_t seed = 100; seed < 104; ++seed) calibration.push_back(testing::cnn_input(16, seed));
+  const graph::Graph qdq = pipeline::quantize_model(fp32, "uniform-w4", calibration);
+  const Tensor x = testing::cnn_input(16, 71);
+  const Tensor ort = run_ort(qdq, x, "all", {.opset = 21});  // writes dir_ / "model.onnx"
+  const Tensor fused = pipeline::LoadedModel(dir_ / "model.onnx", 1).run({x}).at(0);
+  expect_step_agreement("uniform-w4 INT4 file (opset 21), ORT vs the fused runtime", ort, fused,
+                        output_step(qdq));
 }
 
 }  // namespace
