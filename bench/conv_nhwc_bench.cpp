@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "quantkit/kernels/conv_nhwc.h"
+#include "bench_lcg.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
 
@@ -23,13 +24,7 @@ namespace {
 using namespace quantkit;
 using namespace quantkit::kernels;
 
-struct Lcg {
-  std::uint64_t state;
-  std::uint32_t next() {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<std::uint32_t>(state >> 33);
-  }
-};
+using quantkit::bench::Lcg;
 
 struct Layer {
   const char* name;

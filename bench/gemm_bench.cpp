@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_lcg.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
 
@@ -21,14 +22,7 @@ namespace {
 using namespace quantkit;
 using namespace quantkit::kernels;
 
-// A small deterministic generator: filling 16M weights with <random> would dominate startup.
-struct Lcg {
-  std::uint64_t state;
-  std::uint32_t next() {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<std::uint32_t>(state >> 33);
-  }
-};
+using quantkit::bench::Lcg;
 
 struct Problem {
   std::int64_t m, k, n;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../src/runtime/thread_pool.h"  // the runtime's pool (internal header)
+#include "bench_lcg.h"
 #include "quantkit/kernels/cpu_features.h"
 #include "quantkit/kernels/gemm.h"
 #include "quantkit/kernels/gemv.h"
@@ -28,15 +29,7 @@ namespace {
 using namespace quantkit;
 using namespace quantkit::kernels;
 
-// A small deterministic generator: filling 45M weights with <random> would
-// dominate startup.
-struct Lcg {
-  std::uint64_t state;
-  std::uint32_t next() {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<std::uint32_t>(state >> 33);
-  }
-};
+using quantkit::bench::Lcg;
 
 // One shape's operands; the weights are int4 values ([-8, 7]) so that every
 // variant computes the same outputs.
