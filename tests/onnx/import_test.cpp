@@ -437,6 +437,43 @@ TEST(OnnxImportLayerNorm, OneNodeWithBroadcastScale) {
   EXPECT_TRUE(all_close(run_graph(g, {x})[0], expected, 1e-5f, 1e-5f));
 }
 
+// torch.onnx.export before opset 17 writes LayerNorm as nine ops; they import as one
+// layer_norm, unless an intermediate is used elsewhere (then the ops stay as they are).
+void write_layer_norm_pattern(ModelWriter& m, bool extra_use) {
+  m.input("x", {2, 3, 4});
+  m.initializer("two", Tensor::scalar(2.0f));
+  m.initializer("eps", Tensor::scalar(1e-5f));
+  m.initializer("w", random_tensor({4}, 29));
+  m.initializer("b", random_tensor({4}, 30));
+  m.node("ReduceMean", {"x"}, {"mean"}, {{"axes", Ints{-1}}});
+  m.node("Sub", {"x", "mean"}, {"d"});
+  m.node("Pow", {"d", "two"}, {"sq"});
+  m.node("ReduceMean", {"sq"}, {"var"}, {{"axes", Ints{-1}}});
+  m.node("Add", {"var", "eps"}, {"ve"});
+  m.node("Sqrt", {"ve"}, {"std"});
+  m.node("Div", {"d", "std"}, {"n"});
+  m.node("Mul", {"n", "w"}, {"nw"});
+  m.node("Add", {"nw", "b"}, {"y"});
+  m.output("y");
+  if (extra_use) m.output("var");
+}
+
+TEST(OnnxImportLayerNorm, PreOpset17PatternFusesIntoOneNode) {
+  const Tensor x = random_tensor({2, 3, 4}, 31, -3.0f, 3.0f);
+  ModelWriter fused(13), kept(13);
+  write_layer_norm_pattern(fused, false);
+  write_layer_norm_pattern(kept, true);
+  const Graph g = fused.import();
+  EXPECT_EQ(count_nodes(g, OpKind::LayerNorm), 1u);
+  EXPECT_EQ(g.nodes().size(), 1u);
+  const Graph k = kept.import();
+  EXPECT_EQ(count_nodes(k, OpKind::LayerNorm), 0u);
+  EXPECT_EQ(count_nodes(k, OpKind::Mean), 2u);
+  const Tensor y = run_graph(g, {x})[0];
+  // The unfused ops compute ONNX's definition op by op (each tested on its own).
+  EXPECT_TRUE(all_close(y, run_graph(k, {x})[0], 1e-6f, 1e-5f));
+}
+
 TEST(OnnxImportLayerNorm, RefusesOtherStashTypesAndBroadcasts) {
   for (int which = 0; which < 2; ++which) {
     ModelWriter m(17);
