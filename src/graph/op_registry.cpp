@@ -282,6 +282,31 @@ std::vector<OpSchema> build_schemas() {
       {"x"}, 1, {{"pads", K::Ints}, {"value", K::Float}}, infer::pad2d, kernel::pad2d,
       traits(OpCategory::Compute));
 
+  add(OpKind::Erf, "erf", "erf(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
+      kernel::erf, traits(OpCategory::Compute, kPointwise, "Erf"));
+  add(OpKind::Exp, "exp", "exp(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
+      kernel::exp, traits(OpCategory::Compute, kPointwise, "Exp"));
+  add(OpKind::Neg, "neg", "neg(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
+      kernel::neg, traits(OpCategory::Compute, kPointwise, "Neg"));
+  add(OpKind::Sqrt, "sqrt", "sqrt(x: F[...]) -> F[...]  (NaN below zero)", {"x"}, 1, {},
+      infer::unary_floating, kernel::sqrt, traits(OpCategory::Compute, kPointwise, "Sqrt"));
+  add(OpKind::Pow, "pow",
+      "pow(a: F[...], b: F[...]) -> F[broadcast]  (F floating; b = 2 is a * a and b = 0.5 is "
+      "sqrt(a), as in ONNX Runtime)",
+      {"a", "b"}, 2, {}, infer::binary_floating, kernel::pow,
+      traits(OpCategory::Compute, 0, "Pow"));
+  add(OpKind::Mean, "mean",
+      "mean(x: F[...]; dims: ints (distinct, negative counts from the end), keepdim: int) -> "
+      "F[...]  (summed in double, rounded once; reduced dims kept as 1 when keepdim)",
+      {"x"}, 1, {{"dims", K::Ints}, {"keepdim", K::Int}}, infer::mean, kernel::mean,
+      traits(OpCategory::Compute));
+  add(OpKind::LayerNorm, "layer_norm",
+      "layer_norm(x: f32[...], weight: f32[x.shape[axis:]], bias?: f32[x.shape[axis:]]; axis: "
+      "int, eps: float) -> f32[...]  (per row of the dims from axis on, in float32: mean, var = "
+      "mean of squared deviations, (x - mean) / sqrt(var + eps) * weight + bias)",
+      {"x", "weight", "bias"}, 2, {{"axis", K::Int}, {"eps", K::Float}}, infer::layer_norm,
+      kernel::layer_norm, traits(OpCategory::Compute));
+
   add(OpKind::Observe, "observe",
       "observe(x: f32[...]; observer: string) -> f32[...]  (identity; PT2E calibration feeds x "
       "to the observer named by the attribute)",

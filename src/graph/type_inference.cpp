@@ -1,5 +1,6 @@
 #include "type_inference.h"
 
+#include <cmath>
 #include <string>
 
 #include "quantkit/core/error.h"
@@ -394,6 +395,50 @@ Types softmax(const InferContext& ctx) {
   expect_floating(ctx, 0);
   normalize_dim(ctx, ctx.attr_int("dim"), static_cast<std::int64_t>(ctx.input(0).shape.size()),
                 "dim");
+  return {ctx.input(0)};
+}
+
+Types mean(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  const Shape& x = ctx.input(0).shape;
+  const auto rank = static_cast<std::int64_t>(x.size());
+  ctx.check(rank > 0, "a 0-d input has no dims to reduce");
+  std::vector<bool> reduced(x.size(), false);
+  const std::vector<std::int64_t>& dims = ctx.attr_ints("dims");
+  ctx.check(!dims.empty(), "attribute 'dims' is empty, expected the dims to reduce");
+  for (std::int64_t d : dims) {
+    const auto n = static_cast<std::size_t>(normalize_dim(ctx, d, rank, "dims"));
+    ctx.check(!reduced[n], "attribute 'dims' names dim " + std::to_string(n) + " twice");
+    reduced[n] = true;
+  }
+  const bool keepdim = ctx.attr_int("keepdim") != 0;
+  Shape out;
+  for (std::size_t d = 0; d < x.size(); ++d) {
+    if (!reduced[d]) {
+      out.push_back(x[d]);
+    } else if (keepdim) {
+      out.push_back(1);
+    }
+  }
+  return {TensorType{ctx.input(0).dtype, out}};
+}
+
+Types layer_norm(const InferContext& ctx) {
+  for (std::size_t i = 0; i < ctx.num_inputs(); ++i) expect_dtype(ctx, i, DType::Float32);
+  const Shape& x = ctx.input(0).shape;
+  const auto rank = static_cast<std::int64_t>(x.size());
+  ctx.check(rank > 0, "a 0-d input has no dims to normalize");
+  const std::int64_t axis = normalize_dim(ctx, ctx.attr_int("axis"), rank, "axis");
+  const Shape normalized(x.begin() + axis, x.end());
+  static constexpr std::string_view kNames[] = {"x", "weight", "bias"};
+  for (std::size_t i = 1; i < ctx.num_inputs(); ++i) {
+    ctx.check(ctx.input(i).shape == normalized,
+              std::string(kNames[i]) + " has shape " + shape_to_string(ctx.input(i).shape) +
+                  ", expected x's dims from axis on " + shape_to_string(normalized));
+  }
+  const double eps = ctx.attr_float("eps");
+  ctx.check(eps >= 0 && std::isfinite(eps),
+            "attribute 'eps' must be finite and >= 0, got " + std::to_string(eps));
   return {ctx.input(0)};
 }
 

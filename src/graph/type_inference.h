@@ -27,6 +27,8 @@ Types reshape(const InferContext& ctx);
 Types transpose(const InferContext& ctx);
 Types cat(const InferContext& ctx);
 Types softmax(const InferContext& ctx);
+Types mean(const InferContext& ctx);
+Types layer_norm(const InferContext& ctx);
 Types quantize_per_tensor(const InferContext& ctx);
 Types dequantize_per_tensor(const InferContext& ctx);
 Types quantize_per_channel(const InferContext& ctx);

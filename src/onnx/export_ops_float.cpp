@@ -238,6 +238,11 @@ void export_node(ExportContext& ctx, const Node& node) {
     case OpKind::Relu:
     case OpKind::Sigmoid:
     case OpKind::Tanh:
+    case OpKind::Erf:
+    case OpKind::Exp:
+    case OpKind::Neg:
+    case OpKind::Sqrt:
+    case OpKind::Pow:  // same dtype for both operands: a valid ONNX Pow at any opset
     case OpKind::MatMul:
     case OpKind::Round:  // half to even in both
       return emit_direct(ctx, node);
@@ -305,6 +310,28 @@ void export_node(ExportContext& ctx, const Node& node) {
       set_attr(ctx.add_node("Concat", std::move(inputs), {output_of(ctx, node)}, node.name()),
                "axis",
                normalize_dim(ctx, node, node.attr_int("dim"), node.input(0)->shape().size()));
+      return;
+    }
+    case OpKind::Mean: {
+      // Opset 18 moved ReduceMean's axes from an attribute to an input.
+      std::vector<std::string> inputs{ctx.use(node.input(0))};
+      const std::vector<std::int64_t>& dims = node.attr_ints("dims");
+      if (ctx.opset() >= 18) {
+        inputs.push_back(ctx.add_initializer(Tensor::from_vector(dims), node.name() + "_axes"));
+      }
+      auto* n = ctx.add_node("ReduceMean", std::move(inputs), {output_of(ctx, node)}, node.name());
+      if (ctx.opset() < 18) set_attr(n, "axes", dims);
+      set_attr(n, "keepdims", node.attr_int("keepdim"));
+      return;
+    }
+    case OpKind::LayerNorm: {
+      if (ctx.opset() < 17) ctx.fail(node, "LayerNormalization needs opset >= 17");
+      std::vector<std::string> inputs;
+      for (const graph::Value* v : node.inputs()) inputs.push_back(ctx.use(v));
+      auto* n = ctx.add_node("LayerNormalization", std::move(inputs), {output_of(ctx, node)},
+                             node.name());
+      set_attr(n, "axis", node.attr_int("axis"));
+      set_attr(n, "epsilon", static_cast<float>(node.attr_float("eps")));
       return;
     }
     case OpKind::Softmax:

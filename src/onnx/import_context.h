@@ -176,6 +176,11 @@ void register_float_ops(ConverterTable& table);
 void register_shape_ops(ConverterTable& table);
 void register_quant_ops(ConverterTable& table);
 
+// Replaces each pre-opset-17 LayerNorm pattern (ReduceMean, Sub, Pow 2, ReduceMean, Add eps,
+// Sqrt, Div, Mul weight, Add bias; import_layer_norm_fusion.cpp) by one layer_norm; the
+// replaced nodes are left dead. Returns how many were fused.
+std::size_t fuse_layer_norm_patterns(graph::Graph& graph);
+
 // Shared helpers for converters.
 // Normalizes an axis in [-rank, rank); Error through ctx otherwise.
 std::int64_t normalize_axis(NodeContext& ctx, std::int64_t axis, std::int64_t rank,

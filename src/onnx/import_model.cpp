@@ -210,6 +210,7 @@ graph::Graph import_model(const ::onnx::ModelProto& model, const ImportOptions& 
     outputs.push_back(v);
   }
   imp.graph.set_outputs(outputs);
+  detail::fuse_layer_norm_patterns(imp.graph);
   imp.graph.eliminate_dead_code();
   imp.graph.remove_unused_parameters();
   graph::verify(imp.graph);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "import_context.h"
 
@@ -205,10 +206,35 @@ Value* binary_operand(NodeContext& ctx, std::size_t i, const Shape& other) {
   return ctx.input(i);
 }
 
+// Integer Div of known int64 operands, one of them a single value: torch's shape arithmetic
+// (chunk's (size + 2) / 3). The graph's div is floating only, so it folds here, truncating
+// toward zero as ONNX Runtime (C++ '/'); a zero divisor and INT64_MIN / -1 are refused.
+bool fold_integer_div(NodeContext& ctx) {
+  if (ctx.input_type(0).dtype != DType::Int64) return false;
+  std::optional<Tensor> a = ctx.known(0), b = ctx.known(1);
+  if (!a || !b || b->dtype() != DType::Int64) return false;
+  ctx.check(b->numel() == 1 || a->numel() == 1 || a->shape() == b->shape(),
+            "integer Div folds only with a single-value or same-shape operand");
+  const std::vector<std::int64_t> x = to_int64s(*a), y = to_int64s(*b);
+  const Shape shape = a->numel() >= b->numel() ? a->shape() : b->shape();
+  Tensor out = Tensor::empty(shape, DType::Int64);
+  for (std::int64_t i = 0; i < out.numel(); ++i) {
+    const std::int64_t p = x[static_cast<std::size_t>(x.size() == 1 ? 0 : i)];
+    const std::int64_t q = y[static_cast<std::size_t>(y.size() == 1 ? 0 : i)];
+    ctx.check(q != 0, "integer Div by zero");
+    ctx.check(!(p == std::numeric_limits<std::int64_t>::min() && q == -1),
+              "integer Div overflows int64");
+    out.data<std::int64_t>()[i] = p / q;
+  }
+  ctx.set_output(0, ctx.constant(std::move(out), "quotient"));
+  return true;
+}
+
 Converter binary(OpKind op) {
   return [op](NodeContext& ctx) {
     ctx.require_inputs(2, 2);
     ctx.require_outputs(1);
+    if (op == OpKind::Div && fold_integer_div(ctx)) return;
     const graph::TensorType ta = ctx.input_type(0), tb = ctx.input_type(1);
     Value* a = binary_operand(ctx, 0, tb.shape);
     Value* b = binary_operand(ctx, 1, ta.shape);
@@ -228,6 +254,47 @@ Converter unary(OpKind op) {
     }
     ctx.set_output(0, ctx.emit(op, {ctx.input(0)}, std::move(attrs)));
   };
+}
+
+// Pow's exponent may have another dtype than its base (ONNX's T1, opset 12+); the graph's pow
+// takes one dtype, so a known exponent is converted to the base's (torch writes 2, 0.5 or 3 as
+// a constant; int64 exponents convert exactly, f64 ones round once as ONNX Runtime does).
+void convert_pow(NodeContext& ctx) {
+  ctx.require_inputs(2, 2);
+  ctx.require_outputs(1);
+  const graph::TensorType base = ctx.input_type(0), exponent = ctx.input_type(1);
+  ctx.check(is_floating(base.dtype),
+            "Pow: the base must be floating, got " + std::string(dtype_name(base.dtype)));
+  Value* a = binary_operand(ctx, 0, exponent.shape);
+  Value* b = nullptr;
+  if (exponent.dtype == base.dtype) {
+    b = binary_operand(ctx, 1, base.shape);
+  } else {
+    std::optional<Tensor> known = ctx.known(1);
+    ctx.check(known.has_value(), "Pow: an exponent of dtype " +
+                                     std::string(dtype_name(exponent.dtype)) +
+                                     " other than the base's must be a constant");
+    const std::vector<double> values = to_doubles(*known);
+    for (double v : values) {
+      // A finite double beyond the base's range has no conversion (UB in C++): refuse it.
+      ctx.check(!std::isfinite(v) || std::fabs(v) <= std::numeric_limits<float>::max() ||
+                    base.dtype == DType::Float64,
+                "Pow: exponent " + std::to_string(v) + " does not fit the base's dtype");
+    }
+    Shape shape = known->shape();
+    if (values.size() == 1 && shape.size() <= base.shape.size()) shape = {};  // a 0-d scalar
+    Tensor converted = Tensor::empty(shape, base.dtype);
+    visit_dtype(base.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      if constexpr (std::is_floating_point_v<T>) {
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          converted.data<T>()[i] = static_cast<T>(values[i]);
+        }
+      }
+    });
+    b = ctx.constant(std::move(converted), "exponent");
+  }
+  ctx.set_output(0, ctx.emit(OpKind::Pow, {a, b}));
 }
 
 double scalar_value(NodeContext& ctx, std::size_t i, std::string_view what) {
@@ -410,29 +477,39 @@ Converter extreme(bool max) {
   };
 }
 
+// The axes of a Reduce* node, normalized, sorted and distinct; nullopt when the node is the
+// identity (opset 18's noop_with_empty_axes). Opset 18 moved axes from an attribute to an
+// optional (constant) input; no axes means all of them.
+std::optional<Ints> reduce_axes(NodeContext& ctx, std::int64_t rank) {
+  ctx.require_inputs(1, ctx.opset() >= 18 ? 2 : 1);
+  ctx.require_outputs(1);
+  Ints axes = ctx.opset() >= 18 ? Ints{} : ctx.attr_ints("axes", {});
+  if (ctx.opset() >= 18 && ctx.has_input(1)) {
+    axes = ctx.require_known(1, "axes").to(DType::Int64).to_vector<std::int64_t>();
+  }
+  if (axes.empty() && ctx.opset() >= 18 && ctx.attr_int("noop_with_empty_axes", 0) != 0) {
+    return std::nullopt;
+  }
+  if (axes.empty()) {
+    for (std::int64_t d = 0; d < rank; ++d) axes.push_back(d);
+  }
+  for (auto& a : axes) a = normalize_axis(ctx, a, rank, "axis");
+  std::sort(axes.begin(), axes.end());
+  ctx.check(std::adjacent_find(axes.begin(), axes.end()) == axes.end(), "axes repeat");
+  return axes;
+}
+
 Converter reduce_extreme(bool max) {
   return [max](NodeContext& ctx) {
-    // Opset 18 moved axes from an attribute to an optional (constant) input and added
-    // noop_with_empty_axes.
-    ctx.require_inputs(1, ctx.opset() >= 18 ? 2 : 1);
-    ctx.require_outputs(1);
     Value* x = ctx.input(0);
     const auto rank = static_cast<std::int64_t>(x->shape().size());
-    Ints axes = ctx.attr_ints("axes", {});
-    if (ctx.opset() >= 18 && ctx.has_input(1)) {
-      axes = ctx.require_known(1, "axes").to(DType::Int64).to_vector<std::int64_t>();
-    }
+    const std::optional<Ints> reduced = reduce_axes(ctx, rank);
     const bool keepdims = ctx.attr_int("keepdims", 1) != 0;
-    if (axes.empty() && ctx.opset() >= 18 && ctx.attr_int("noop_with_empty_axes", 0) != 0) {
+    if (!reduced) {
       ctx.set_output(0, x);
       return;
     }
-    if (axes.empty()) {
-      for (std::int64_t d = 0; d < rank; ++d) axes.push_back(d);
-    }
-    for (auto& a : axes) a = normalize_axis(ctx, a, rank, "axis");
-    std::sort(axes.begin(), axes.end());
-    ctx.check(std::adjacent_find(axes.begin(), axes.end()) == axes.end(), "axes repeat");
+    const Ints& axes = *reduced;
     // Supported: a trailing run of dims (which covers "all dims").
     for (std::size_t i = 0; i < axes.size(); ++i) {
       ctx.check(axes[i] == rank - static_cast<std::int64_t>(axes.size() - i),
@@ -446,6 +523,67 @@ Converter reduce_extreme(bool max) {
     }
     ctx.set_output(0, y);
   };
+}
+
+// ReduceMean over any set of axes (mean); a 0-d input is its own mean.
+void convert_reduce_mean(NodeContext& ctx) {
+  Value* x = ctx.input(0);
+  const auto rank = static_cast<std::int64_t>(x->shape().size());
+  const std::optional<Ints> axes = reduce_axes(ctx, rank);
+  const bool keepdims = ctx.attr_int("keepdims", 1) != 0;
+  if (!axes || rank == 0) {
+    ctx.set_output(0, x);
+    return;
+  }
+  ctx.set_output(
+      0, ctx.emit(OpKind::Mean, {x}, {{"dims", *axes}, {"keepdim", std::int64_t{keepdims}}}));
+}
+
+Shape without_leading_ones(const Shape& s) {
+  auto first = std::find_if(s.begin(), s.end(), [](std::int64_t d) { return d != 1; });
+  return Shape(first, s.end());
+}
+
+// LayerNormalization (opset 17): layer_norm over the dims from `axis` on. Scale and B may be
+// written with leading 1s (they broadcast in ONNX); other broadcasts are refused. The Mean and
+// InvStdDev outputs, when requested, are computed beside it with mean / sub / mul / sqrt.
+void convert_layer_norm(NodeContext& ctx) {
+  ctx.require_inputs(2, 3);
+  ctx.require_outputs(3);
+  ctx.check(ctx.attr_int("stash_type", 1) == 1, "stash_type " +
+                                                    std::to_string(ctx.attr_int("stash_type", 1)) +
+                                                    " is not supported, expected 1 (float32)");
+  Value* x = ctx.input(0);
+  const auto rank = static_cast<std::int64_t>(x->shape().size());
+  ctx.check(rank > 0, "a 0-d input has no dims to normalize");
+  const std::int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", -1), rank, "axis");
+  const double eps = ctx.attr_float("epsilon", 1e-5);
+  const Shape normalized(x->shape().begin() + axis, x->shape().end());
+  auto parameter = [&](std::size_t i, std::string_view what) {
+    Value* v = ctx.input(i);
+    if (v->shape() == normalized) return v;
+    ctx.check(without_leading_ones(v->shape()) == without_leading_ones(normalized),
+              std::string(what) + " has shape " + shape_to_string(v->shape()) +
+                  ", expected the normalized dims " + shape_to_string(normalized));
+    return reshape_to(ctx, v, normalized);
+  };
+  std::vector<Value*> inputs{x, parameter(1, "Scale")};
+  if (ctx.has_input(2)) inputs.push_back(parameter(2, "B"));
+  ctx.set_output(0, ctx.emit(OpKind::LayerNorm, inputs, {{"axis", axis}, {"eps", eps}}));
+  const bool stash = (ctx.num_outputs() > 1 && !ctx.proto().output(1).empty()) ||
+                     (ctx.num_outputs() > 2 && !ctx.proto().output(2).empty());
+  if (!stash) return;
+  Ints dims;
+  for (std::int64_t d = axis; d < rank; ++d) dims.push_back(d);
+  const AttributeMap mean_attrs{{"dims", dims}, {"keepdim", std::int64_t{1}}};
+  Value* mean = ctx.emit(OpKind::Mean, {x}, mean_attrs);
+  Value* dev = ctx.emit(OpKind::Sub, {x, mean});
+  Value* var = ctx.emit(OpKind::Mean, {ctx.emit(OpKind::Mul, {dev, dev})}, mean_attrs);
+  Value* std_dev = ctx.emit(
+      OpKind::Sqrt,
+      {ctx.emit(OpKind::Add, {var, ctx.constant(Tensor::scalar(static_cast<float>(eps)), "eps")})});
+  ctx.set_output(1, mean);
+  ctx.set_output(2, ctx.emit(OpKind::Div, {ctx.constant(Tensor::scalar(1.0f), "one"), std_dev}));
 }
 
 void convert_identity(NodeContext& ctx) {
@@ -471,6 +609,11 @@ void register_float_ops(ConverterTable& t) {
   t["HardSwish"] = unary(OpKind::HardSwish);
   t["LeakyRelu"] = unary(OpKind::LeakyRelu);
   t["Round"] = unary(OpKind::Round);
+  t["Erf"] = unary(OpKind::Erf);
+  t["Exp"] = unary(OpKind::Exp);
+  t["Neg"] = unary(OpKind::Neg);
+  t["Sqrt"] = unary(OpKind::Sqrt);
+  t["Pow"] = convert_pow;
   t["Clip"] = convert_clip;
   t["Softmax"] = convert_softmax;
   t["MaxPool"] = [](NodeContext& ctx) { convert_pool(ctx, true); };
@@ -481,6 +624,8 @@ void register_float_ops(ConverterTable& t) {
   t["Min"] = extreme(false);
   t["ReduceMax"] = reduce_extreme(true);
   t["ReduceMin"] = reduce_extreme(false);
+  t["ReduceMean"] = convert_reduce_mean;
+  t["LayerNormalization"] = convert_layer_norm;
   t["Identity"] = convert_identity;
 }
 

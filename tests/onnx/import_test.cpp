@@ -337,6 +337,180 @@ TEST(OnnxImportActivations, ClipFormsAndActivations) {
   EXPECT_TRUE(quantkit::graph::testing::identical(run_graph(g, {x})[0], expected));
 }
 
+// torch's exact GELU (x * 0.5 * (1 + erf(x / sqrt(2)))) and the LayerNorm decomposition's
+// Pow(2) / Sqrt, with the exponent an int64 constant (ONNX's T1) converted to the base's dtype.
+TEST(OnnxImportMath, GeluErfAndMixedDtypePow) {
+  const Tensor x = random_tensor({2, 6}, 19, -3.0f, 3.0f);
+  ModelWriter m(13);
+  m.input("x", x.shape());
+  m.initializer("sqrt2", Tensor::scalar(1.41421356f));
+  m.initializer("one", Tensor::scalar(1.0f));
+  m.initializer("half", Tensor::scalar(0.5f));
+  m.initializer("two", Tensor::from_vector<std::int64_t>({2}));
+  m.node("Div", {"x", "sqrt2"}, {"scaled"});
+  m.node("Erf", {"scaled"}, {"erf"});
+  m.node("Add", {"erf", "one"}, {"shifted"});
+  m.node("Mul", {"x", "shifted"}, {"xs"});
+  m.node("Mul", {"xs", "half"}, {"gelu"});
+  m.node("Pow", {"gelu", "two"}, {"square"});
+  m.node("Exp", {"square"}, {"e"});
+  m.node("Neg", {"e"}, {"n"});
+  m.node("Neg", {"n"}, {"p"});
+  m.node("Sqrt", {"p"}, {"y"});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Erf), 1u);
+  EXPECT_EQ(count_nodes(g, OpKind::Pow), 1u);
+  Tensor expected = Tensor::empty(x.shape(), DType::Float32);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const double v = x.data<float>()[i];
+    const double gelu = v * 0.5 * (1.0 + std::erf(v / std::sqrt(2.0)));
+    expected.data<float>()[i] = static_cast<float>(std::sqrt(std::exp(gelu * gelu)));
+  }
+  EXPECT_TRUE(all_close(run_graph(g, {x})[0], expected, 1e-6f, 1e-5f));
+}
+
+// ReduceMean: axes as an attribute (opset 13) over a non-trailing set, as an input (18) with
+// negative axes and keepdims 0, and noop_with_empty_axes.
+TEST(OnnxImportReduceMean, AxesAttributeInputAndNoop) {
+  const Tensor x = random_tensor({2, 3, 4}, 25);
+  auto mean_of = [&](std::int64_t i, std::int64_t k) {  // over dim 1
+    double sum = 0;
+    for (std::int64_t j = 0; j < 3; ++j) sum += x.data<float>()[(i * 3 + j) * 4 + k];
+    return static_cast<float>(sum / 3);
+  };
+  {
+    ModelWriter m(13);
+    m.input("x", x.shape());
+    m.node("ReduceMean", {"x"}, {"y"}, {{"axes", Ints{1}}});
+    m.output("y");
+    const Graph g = m.import();
+    EXPECT_EQ(count_nodes(g, OpKind::Mean), 1u);
+    const Tensor y = run_graph(g, {x})[0];
+    ASSERT_EQ(y.shape(), (Shape{2, 1, 4}));
+    for (std::int64_t i = 0; i < 2; ++i)
+      for (std::int64_t k = 0; k < 4; ++k) EXPECT_EQ(y.data<float>()[i * 4 + k], mean_of(i, k));
+  }
+  {
+    ModelWriter m(18);
+    m.input("x", x.shape());
+    m.initializer("axes", Tensor::from_vector<std::int64_t>({-2}));
+    m.node("ReduceMean", {"x", "axes"}, {"y"}, {{"keepdims", std::int64_t{0}}});
+    m.node("ReduceMean", {"x"}, {"z"}, {{"noop_with_empty_axes", std::int64_t{1}}});
+    m.output("y");
+    m.output("z");
+    const auto y = run_graph(m.import(), {x});
+    ASSERT_EQ(y[0].shape(), (Shape{2, 4}));
+    EXPECT_EQ(y[0].data<float>()[5], mean_of(1, 1));
+    EXPECT_TRUE(quantkit::graph::testing::identical(y[1], x));
+  }
+}
+
+// LayerNormalization with torch's form (Scale and B of the last dim) and with a Scale written
+// [1, D] (it broadcasts in ONNX): one layer_norm node either way.
+TEST(OnnxImportLayerNorm, OneNodeWithBroadcastScale) {
+  const Tensor x = random_tensor({2, 3, 4}, 26, -2.0f, 2.0f);
+  const Tensor scale = random_tensor({1, 4}, 27), bias = random_tensor({4}, 28);
+  ModelWriter m(17);
+  m.input("x", x.shape());
+  m.initializer("scale", scale);
+  m.initializer("bias", bias);
+  m.node("LayerNormalization", {"x", "scale", "bias"}, {"y"}, {{"epsilon", 1e-3f}});
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::LayerNorm), 1u);
+  // The [1, 4] scale (a parameter: initializers stay quantizable) reads through a reshape view.
+  EXPECT_EQ(count_nodes(g, OpKind::Reshape), 1u);
+  EXPECT_EQ(g.nodes().size(), 2u);
+  Tensor expected = Tensor::empty(x.shape(), DType::Float32);
+  for (std::int64_t r = 0; r < 6; ++r) {
+    const float* xr = x.data<float>() + r * 4;
+    double mean = 0, var = 0;
+    for (int h = 0; h < 4; ++h) mean += xr[h] / 4.0;
+    for (int h = 0; h < 4; ++h) var += (xr[h] - mean) * (xr[h] - mean) / 4.0;
+    for (int h = 0; h < 4; ++h) {
+      expected.data<float>()[r * 4 + h] = static_cast<float>(
+          (xr[h] - mean) / std::sqrt(var + static_cast<double>(1e-3f)) * scale.data<float>()[h] +
+          bias.data<float>()[h]);
+    }
+  }
+  EXPECT_TRUE(all_close(run_graph(g, {x})[0], expected, 1e-5f, 1e-5f));
+}
+
+// torch.onnx.export before opset 17 writes LayerNorm as nine ops; they import as one
+// layer_norm, unless an intermediate is used elsewhere (then the ops stay as they are).
+void write_layer_norm_pattern(ModelWriter& m, bool extra_use) {
+  m.input("x", {2, 3, 4});
+  m.initializer("two", Tensor::scalar(2.0f));
+  m.initializer("eps", Tensor::scalar(1e-5f));
+  m.initializer("w", random_tensor({4}, 29));
+  m.initializer("b", random_tensor({4}, 30));
+  m.node("ReduceMean", {"x"}, {"mean"}, {{"axes", Ints{-1}}});
+  m.node("Sub", {"x", "mean"}, {"d"});
+  m.node("Pow", {"d", "two"}, {"sq"});
+  m.node("ReduceMean", {"sq"}, {"var"}, {{"axes", Ints{-1}}});
+  m.node("Add", {"var", "eps"}, {"ve"});
+  m.node("Sqrt", {"ve"}, {"std"});
+  m.node("Div", {"d", "std"}, {"n"});
+  m.node("Mul", {"n", "w"}, {"nw"});
+  m.node("Add", {"nw", "b"}, {"y"});
+  m.output("y");
+  if (extra_use) m.output("var");
+}
+
+TEST(OnnxImportLayerNorm, PreOpset17PatternFusesIntoOneNode) {
+  const Tensor x = random_tensor({2, 3, 4}, 31, -3.0f, 3.0f);
+  ModelWriter fused(13), kept(13);
+  write_layer_norm_pattern(fused, false);
+  write_layer_norm_pattern(kept, true);
+  const Graph g = fused.import();
+  EXPECT_EQ(count_nodes(g, OpKind::LayerNorm), 1u);
+  EXPECT_EQ(g.nodes().size(), 1u);
+  const Graph k = kept.import();
+  EXPECT_EQ(count_nodes(k, OpKind::LayerNorm), 0u);
+  EXPECT_EQ(count_nodes(k, OpKind::Mean), 2u);
+  const Tensor y = run_graph(g, {x})[0];
+  // The unfused ops compute ONNX's definition op by op (each tested on its own).
+  EXPECT_TRUE(all_close(y, run_graph(k, {x})[0], 1e-6f, 1e-5f));
+}
+
+TEST(OnnxImportLayerNorm, RefusesOtherStashTypesAndBroadcasts) {
+  for (int which = 0; which < 2; ++which) {
+    ModelWriter m(17);
+    m.input("x", {2, 4});
+    m.initializer("scale", which == 0 ? random_tensor({4}, 1) : random_tensor({2, 1}, 1));
+    std::vector<ModelWriter::Attr> attrs;
+    if (which == 0) attrs.push_back({"stash_type", std::int64_t{0}});
+    m.node("LayerNormalization", {"x", "scale"}, {"y"}, attrs, "my_ln");
+    m.output("y");
+    EXPECT_THROW(m.import(), Error) << which;
+  }
+}
+
+// torch's shape arithmetic divides int64 sizes (chunk: (size + 2) / 3); it folds at import,
+// truncating toward zero as ONNX Runtime does (-7 / 2 is -3, not numpy's floor -4).
+TEST(OnnxImportElementwise, IntegerDivOfKnownSizesFoldsTruncating) {
+  ModelWriter m(13);
+  m.input("x", {3});
+  m.initializer("n", Tensor::from_vector<std::int64_t>({-7, 7, 8}));
+  m.initializer("d", Tensor::from_vector<std::int64_t>({2}));
+  m.node("Div", {"n", "d"}, {"q"});
+  m.node("Cast", {"q"}, {"qf"}, {{"to", std::int64_t{onnx::TensorProto::FLOAT}}});
+  m.node("Add", {"x", "qf"}, {"y"});
+  m.output("y");
+  const Tensor y = run_graph(m.import(), {Tensor::from_vector<float>({0, 0, 0})})[0];
+  EXPECT_TRUE(quantkit::graph::testing::identical(y, Tensor::from_vector<float>({-3, 3, 4})));
+  ModelWriter zero(13);
+  zero.input("x", {1});
+  zero.initializer("n", Tensor::from_vector<std::int64_t>({1}));
+  zero.initializer("d", Tensor::from_vector<std::int64_t>({0}));
+  zero.node("Div", {"n", "d"}, {"q"});
+  zero.node("Cast", {"q"}, {"qf"}, {{"to", std::int64_t{onnx::TensorProto::FLOAT}}});
+  zero.node("Add", {"x", "qf"}, {"y"});
+  zero.output("y");
+  EXPECT_THROW(zero.import(), Error);
+}
+
 TEST(OnnxImportPooling, MaxPoolAsymmetricPadsAndAveragePool) {
   const Tensor x = random_tensor({1, 2, 5, 5}, 19);
   ModelWriter m;
@@ -668,12 +842,23 @@ ModelWriter relu_model() {
 TEST(OnnxImportErrors, UnsupportedOpNamesOpNodeAndModel) {
   ModelWriter m;
   m.input("x", {1, 4});
-  m.node("Erf", {"x"}, {"y"}, {}, "my_erf");
+  m.node("Hardmax", {"x"}, {"y"}, {}, "my_hardmax");
   m.output("y");
   const std::string e = import_error(m.bytes());
   EXPECT_THAT(e, HasSubstr("bad.onnx"));
-  EXPECT_THAT(e, HasSubstr("my_erf"));
-  EXPECT_THAT(e, HasSubstr("Erf"));
+  EXPECT_THAT(e, HasSubstr("my_hardmax"));
+  EXPECT_THAT(e, HasSubstr("Hardmax"));
+}
+
+TEST(OnnxImportMath, PowWithARunTimeExponentOfAnotherDtypeIsRefused) {
+  ModelWriter m(13);
+  m.input("x", {3});
+  m.input("e", {3}, onnx::TensorProto::INT64);
+  m.node("Pow", {"x", "e"}, {"y"}, {}, "my_pow");
+  m.output("y");
+  const std::string e = import_error(m.bytes());
+  EXPECT_THAT(e, HasSubstr("my_pow"));
+  EXPECT_THAT(e, HasSubstr("must be a constant"));
 }
 
 TEST(OnnxImportErrors, UnsupportedAttribute) {

@@ -69,6 +69,14 @@ enum class OpKind : std::uint8_t {
   LeakyRelu,    // leaky_relu(x)        negative_slope attribute
   MatMul,       // matmul(a, b)         numpy matmul with batch broadcasting, f32
   Pad2d,        // pad2d(x)             constant padding of the last two dims
+  // ---- float32 compute for transformers (ONNX import: GELU, LayerNorm patterns) ----
+  Erf,        // erf(x)
+  Exp,        // exp(x)
+  Neg,        // neg(x)                -x
+  Sqrt,       // sqrt(x)               NaN below zero, as IEEE
+  Pow,        // pow(a, b)             floating only, numpy broadcasting
+  Mean,       // mean(x)            over the `dims` attribute (ONNX ReduceMean)
+  LayerNorm,  // layer_norm(x, weight, bias?)  over dims [axis, rank), float32
   // ---- stateful (PT2E prepare): evaluated through Interpreter::set_stateful_kernel ----
   Observe,       // observe(x)          identity; its observer records x during calibration
   FakeQuantize,  // fake_quantize(x)    the fake-quant module named by the 'module' attribute

@@ -1,5 +1,6 @@
 // Float activations that ONNX models use beyond relu/clamp: sigmoid, tanh, hardsigmoid,
-// hardswish, leaky_relu. Plain loops in the input's dtype (f32 or f64).
+// hardswish, leaky_relu, and erf, exp, neg, sqrt (transformers: GELU, softmax and LayerNorm
+// decompositions). Plain loops in the input's dtype (f32 or f64).
 #include <algorithm>
 #include <cmath>
 
@@ -55,6 +56,14 @@ Tensor unary_activation(Activation op, const Tensor& x, double alpha, double bet
         using T = decltype(v);
         return v > T(0) ? v : v * static_cast<T>(alpha);
       });
+    case Activation::Erf:
+      return map_floating(x, [](auto v) { return std::erf(v); });
+    case Activation::Exp:
+      return map_floating(x, [](auto v) { return std::exp(v); });
+    case Activation::Neg:
+      return map_floating(x, [](auto v) { return -v; });
+    case Activation::Sqrt:
+      return map_floating(x, [](auto v) { return std::sqrt(v); });
   }
   throw Error("unary_activation: unknown activation " + std::to_string(static_cast<int>(op)));
 }

@@ -90,6 +90,8 @@ std::string_view binary_name(BinaryOp op) {
       return "mul";
     case BinaryOp::Div:
       return "div";
+    case BinaryOp::Pow:
+      return "pow";
   }
   return "?";
 }
@@ -106,6 +108,14 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
         return broadcast_apply<T>(a, b, out, [](T x, T y) { return x * y; });
       case BinaryOp::Div:
         return broadcast_apply<T>(a, b, out, [](T x, T y) { return x / y; });
+      case BinaryOp::Pow:
+        // The exponents LayerNorm and GELU decompositions use get ONNX Runtime's exact forms
+        // (x * x and sqrt; std::pow may differ from them in the last bit).
+        return broadcast_apply<T>(a, b, out, [](T x, T y) {
+          if (y == T(2)) return x * x;
+          if (y == T(0.5)) return std::sqrt(x);
+          return static_cast<T>(std::pow(x, y));
+        });
     }
   } else {
     using U = std::uint64_t;
@@ -118,7 +128,8 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
       case BinaryOp::Mul:
         return broadcast_apply<T>(a, b, out, [&](T x, T y) { return wrap<T>(u(x) * u(y)); });
       case BinaryOp::Div:
-        break;  // integer division: not defined (the schema allows floating dtypes only)
+      case BinaryOp::Pow:
+        break;  // integer division / power: not defined (the schemas allow floating dtypes only)
     }
   }
   throw Error("binary: op '" + std::string(binary_name(op)) + "' is not defined for dtype " +

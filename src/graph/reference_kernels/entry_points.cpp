@@ -176,6 +176,26 @@ Outputs sigmoid(const Node&, Inputs in) {
 Outputs tanh(const Node&, Inputs in) {
   return one(ref::unary_activation(ref::Activation::Tanh, in[0]));
 }
+Outputs erf(const Node&, Inputs in) {
+  return one(ref::unary_activation(ref::Activation::Erf, in[0]));
+}
+Outputs exp(const Node&, Inputs in) {
+  return one(ref::unary_activation(ref::Activation::Exp, in[0]));
+}
+Outputs neg(const Node&, Inputs in) {
+  return one(ref::unary_activation(ref::Activation::Neg, in[0]));
+}
+Outputs sqrt(const Node&, Inputs in) {
+  return one(ref::unary_activation(ref::Activation::Sqrt, in[0]));
+}
+Outputs pow(const Node&, Inputs in) { return one(ref::binary(ref::BinaryOp::Pow, in[0], in[1])); }
+Outputs mean(const Node& n, Inputs in) {
+  return one(ref::mean(in[0], n.attr_ints("dims"), n.output(0)->shape()));
+}
+Outputs layer_norm(const Node& n, Inputs in) {
+  return one(ref::layer_norm(in[0], in[1], optional_input(in, 2), n.attr_int("axis"),
+                             n.attr_float("eps")));
+}
 Outputs hardsigmoid(const Node& n, Inputs in) {
   return one(ref::unary_activation(ref::Activation::HardSigmoid, in[0], n.attr_float("alpha"),
                                    n.attr_float("beta")));

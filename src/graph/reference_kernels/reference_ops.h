@@ -39,8 +39,8 @@ Tensor integer_conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias,
                       const ConvParams& p);
 
 // ---- elementwise ----
-enum class BinaryOp { Add, Sub, Mul, Div };
-// a and b have the same dtype and broadcast; Div is defined for floating dtypes only.
+enum class BinaryOp { Add, Sub, Mul, Div, Pow };
+// a and b have the same dtype and broadcast; Div and Pow are defined for floating dtypes only.
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 Tensor relu(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
@@ -57,9 +57,16 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::int64_t out_h, std::int64_t out
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
                   const Tensor& var, double eps);
 Tensor softmax(const Tensor& x, std::int64_t dim);
+// ---- reductions and normalization for transformers (reduce.cpp) ----
+// The mean of floating x over `dims` (validated, may be negative), in out_shape (x's shape
+// with the reduced dims 1 or removed): summed in double, rounded once; NaN over no elements.
+Tensor mean(const Tensor& x, std::span<const std::int64_t> dims, const Shape& out_shape);
+// f32 x normalized over its dims from `axis` on (may be negative), per row in float32.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, std::int64_t axis,
+                  double eps);
 
 // ---- more float ops (ONNX) ----
-enum class Activation { Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu };
+enum class Activation { Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu, Erf, Exp, Neg, Sqrt };
 // HardSigmoid reads alpha and beta, LeakyRelu alpha (the negative slope); x is floating.
 Tensor unary_activation(Activation op, const Tensor& x, double alpha = 0, double beta = 0);
 // numpy matmul of f32 operands; out_shape from type inference.
