@@ -38,4 +38,23 @@ std::optional<IntegerLevels> integer_levels(std::span<const double> levels) {
   return std::nullopt;
 }
 
+std::optional<IntegerWeight> integer_weight(const Tensor& codes, std::span<const double> levels) {
+  const auto integer = integer_levels(levels);
+  if (!integer || !is_integer(codes.dtype())) return std::nullopt;
+  Tensor w = Tensor::empty(codes.shape(), DType::Int8);
+  std::int8_t* out = w.data<std::int8_t>();
+  bool in_range = true;
+  visit_dtype(codes.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* c = codes.data<T>();
+    for (std::int64_t i = 0; i < codes.numel() && in_range; ++i) {
+      const auto code = static_cast<std::int64_t>(c[i]);
+      in_range = code >= 0 && code < static_cast<std::int64_t>(levels.size());
+      if (in_range) out[i] = integer->integers[static_cast<std::size_t>(code)];
+    }
+  });
+  if (!in_range) return std::nullopt;
+  return IntegerWeight{std::move(w), integer->scale};
+}
+
 }  // namespace quantkit::apot

@@ -31,53 +31,53 @@ void InferContext::fail(std::string_view message) const {
               "): " + std::string(message));
 }
 
-std::int64_t InferContext::attr_int(std::string_view name) const {
+namespace {
+// An attribute read through `read` (Attribute::as_int, …); a wrong kind or a missing
+// attribute fails naming this node (errors that already name it pass through).
+template <typename Read>
+decltype(auto) read_attr(const InferContext& ctx, const AttributeMap& attrs, std::string_view name,
+                         Read read) {
   try {
-    return find_attr(*this, attrs_, name).as_int(attr_what(name));
+    return read(find_attr(ctx, attrs, name), attr_what(name));
   } catch (const Error& e) {
     if (std::string_view(e.what()).starts_with("node '")) throw;
-    fail(e.what());
+    ctx.fail(e.what());
   }
+}
+}  // namespace
+
+std::int64_t InferContext::attr_int(std::string_view name) const {
+  return read_attr(*this, attrs_, name, [](const Attribute& a, const std::string& w) {
+    return a.as_int(w);
+  });
 }
 double InferContext::attr_float(std::string_view name) const {
-  try {
-    return find_attr(*this, attrs_, name).as_float(attr_what(name));
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).starts_with("node '")) throw;
-    fail(e.what());
-  }
+  return read_attr(*this, attrs_, name, [](const Attribute& a, const std::string& w) {
+    return a.as_float(w);
+  });
 }
 const std::vector<std::int64_t>& InferContext::attr_ints(std::string_view name) const {
-  try {
-    return find_attr(*this, attrs_, name).as_ints(attr_what(name));
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).starts_with("node '")) throw;
-    fail(e.what());
-  }
+  return read_attr(*this, attrs_, name,
+                   [](const Attribute& a, const std::string& w) -> const std::vector<std::int64_t>& {
+                     return a.as_ints(w);
+                   });
 }
 const std::vector<double>& InferContext::attr_floats(std::string_view name) const {
-  try {
-    return find_attr(*this, attrs_, name).as_floats(attr_what(name));
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).starts_with("node '")) throw;
-    fail(e.what());
-  }
+  return read_attr(*this, attrs_, name,
+                   [](const Attribute& a, const std::string& w) -> const std::vector<double>& {
+                     return a.as_floats(w);
+                   });
 }
 const std::string& InferContext::attr_string(std::string_view name) const {
-  try {
-    return find_attr(*this, attrs_, name).as_string(attr_what(name));
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).starts_with("node '")) throw;
-    fail(e.what());
-  }
+  return read_attr(*this, attrs_, name,
+                   [](const Attribute& a, const std::string& w) -> const std::string& {
+                     return a.as_string(w);
+                   });
 }
 DType InferContext::attr_dtype(std::string_view name) const {
-  try {
-    return find_attr(*this, attrs_, name).as_dtype(attr_what(name));
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).starts_with("node '")) throw;
-    fail(e.what());
-  }
+  return read_attr(*this, attrs_, name, [](const Attribute& a, const std::string& w) {
+    return a.as_dtype(w);
+  });
 }
 
 // ---- schemas ----

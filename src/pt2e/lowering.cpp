@@ -271,7 +271,7 @@ class Lowering {
     // An int8 weight with its dequantize, or APoT levels that are small integer multiples of
     // one step (the same kernels then run APoT weights; the int8 constant is added below).
     auto w = lowering::symmetric_int8_weight(*op->input(1));
-    std::optional<lowering::ApotInt8Weight> apot;
+    std::optional<apot::IntegerWeight> apot;
     if (!w && (apot = lowering::apot_int8_weight(*op->input(1)))) {
       w = lowering::WeightQParams{nullptr, {apot->scale}};
     }

@@ -94,33 +94,12 @@ std::optional<WeightQParams> symmetric_int8_weight(const Value& dequantized) {
   return out;
 }
 
-std::optional<ApotInt8Weight> apot_int8_weight(const Value& dequantized) {
+std::optional<apot::IntegerWeight> apot_int8_weight(const Value& dequantized) {
   const Node* dq = dequantized.producer();
   if (dq == nullptr || dq->op() != OpKind::ApotDequantize || !dq->input(0)->has_data()) {
     return std::nullopt;
   }
-  const std::vector<double>& levels = dq->attr_floats("levels");
-  const auto integer = apot::integer_levels(levels);
-  if (!integer) return std::nullopt;
-  const Tensor& codes = dq->input(0)->data();
-  if (!is_integer(codes.dtype())) return std::nullopt;
-  Tensor w = Tensor::empty(codes.shape(), DType::Int8);
-  std::int8_t* out = w.data<std::int8_t>();
-  bool in_range = true;
-  visit_dtype(codes.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const T* c = codes.data<T>();
-    for (std::int64_t i = 0; i < codes.numel(); ++i) {
-      const auto code = static_cast<std::int64_t>(c[i]);
-      if (code < 0 || code >= static_cast<std::int64_t>(levels.size())) {
-        in_range = false;
-        return;
-      }
-      out[i] = integer->integers[static_cast<std::size_t>(code)];
-    }
-  });
-  if (!in_range) return std::nullopt;  // the interpreter reports bad codes
-  return ApotInt8Weight{std::move(w), integer->scale};
+  return apot::integer_weight(dq->input(0)->data(), dq->attr_floats("levels"));
 }
 
 bool known_within(const Value& value, std::int64_t quant_min, std::int64_t quant_max) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "quantkit/apot/integer_levels.h"
 #include "quantkit/core/dtype.h"
 #include "quantkit/graph/graph.h"
 
@@ -33,14 +34,9 @@ struct WeightQParams {
 };
 std::optional<WeightQParams> symmetric_int8_weight(const graph::Value& dequantized);
 
-// The APoT weight apot_dequantize(codes constant) as int8 integers (apot::integer_levels of its
-// levels, looked up per code) with one per-tensor scale. Null when the levels are not small
-// integer multiples of a step.
-struct ApotInt8Weight {
-  Tensor weight;  // int8, the codes' shape
-  double scale = 1;
-};
-std::optional<ApotInt8Weight> apot_int8_weight(const graph::Value& dequantized);
+// The APoT weight apot_dequantize(codes constant) as int8 integers with one per-tensor scale
+// (apot::integer_weight). Null when the levels are not small integer multiples of a step.
+std::optional<apot::IntegerWeight> apot_int8_weight(const graph::Value& dequantized);
 
 // Whether every element of `value` is known to lie in [quant_min, quant_max]: its dtype's
 // full range does, so does the output of a quantize (or fused integer op) clamping to a

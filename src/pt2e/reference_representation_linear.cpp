@@ -37,23 +37,9 @@ struct WeightQuant {
 // The int8 integers of an APoT weight (its levels are small integers times one step), or null.
 std::optional<WeightQuant> match_apot_weight(Node* dq) {
   if (dq == nullptr || !dq->input(0)->has_data()) return std::nullopt;
-  const std::vector<double>& levels = dq->attr_floats("levels");
-  const auto integer = apot::integer_levels(levels);
-  const Tensor& codes = dq->input(0)->data();
-  if (!integer || !is_integer(codes.dtype())) return std::nullopt;
-  Tensor w = Tensor::empty(codes.shape(), DType::Int8);
-  bool ok = true;
-  visit_dtype(codes.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    for (std::int64_t i = 0; i < codes.numel() && ok; ++i) {
-      const auto code = static_cast<std::int64_t>(codes.data<T>()[i]);
-      ok = code >= 0 && code < static_cast<std::int64_t>(levels.size());
-      if (ok) w.data<std::int8_t>()[i] = integer->integers[static_cast<std::size_t>(code)];
-    }
-  });
-  if (!ok) return std::nullopt;
-  WeightQuant out{dq, dq->input(0), {integer->scale}, {0}, -127, 127, false, std::move(w)};
-  return out;
+  auto w = apot::integer_weight(dq->input(0)->data(), dq->attr_floats("levels"));
+  if (!w) return std::nullopt;
+  return WeightQuant{dq, dq->input(0), {w->scale}, {0}, -127, 127, false, std::move(w->weight)};
 }
 
 std::optional<WeightQuant> match_weight(const Graph& g, const Value* w, const Node* user) {

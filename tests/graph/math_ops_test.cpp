@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "graph/graph_test_util.h"
+#include "graph/single_op.h"
 #include "quantkit/graph/builder.h"
 #include "quantkit/graph/interpreter.h"
 
@@ -14,14 +15,11 @@ namespace quantkit::graph {
 namespace {
 
 using testing::all_close;
+using testing::map_double;
+using testing::run_unary;
 using testing::identical;
 using testing::random_tensor;
 
-Tensor run_unary(OpKind op, const Tensor& x) {
-  GraphBuilder b;
-  b.output(b.node(op, {b.input("x", x.dtype(), x.shape())})->output());
-  return run_graph(std::move(b).build(), {x})[0];
-}
 
 // pow(x, exponent) with the exponent a constant (the form torch exports).
 Tensor run_pow(const Tensor& x, const Tensor& exponent) {
@@ -31,14 +29,6 @@ Tensor run_pow(const Tensor& x, const Tensor& exponent) {
   return run_graph(std::move(b).build(), {x})[0];
 }
 
-template <class F>
-Tensor map_double(const Tensor& x, F f) {
-  Tensor out = Tensor::empty(x.shape(), DType::Float32);
-  for (std::int64_t i = 0; i < x.numel(); ++i) {
-    out.data<float>()[i] = static_cast<float>(f(static_cast<double>(x.data<float>()[i])));
-  }
-  return out;
-}
 
 TEST(MathOps, ErfExpNegSqrtMatchDoubleFormulas) {
   const Tensor x = random_tensor({4, 33}, 3, -5.0f, 5.0f);

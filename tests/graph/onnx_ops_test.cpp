@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "graph/graph_test_util.h"
+#include "graph/single_op.h"
 #include "quantkit/graph/builder.h"
 #include "quantkit/graph/interpreter.h"
 
@@ -14,25 +15,12 @@ namespace quantkit::graph {
 namespace {
 
 using testing::all_close;
+using testing::map_double;
+using testing::run_unary;
 using testing::identical;
 using testing::random_tensor;
 
-// Runs a single-node graph on x.
-Tensor run_unary(OpKind op, const Tensor& x, AttributeMap attrs = {}) {
-  GraphBuilder b;
-  Value* in = b.input("x", x.dtype(), x.shape());
-  b.output(b.node(op, {in}, std::move(attrs))->output());
-  return run_graph(std::move(b).build(), {x})[0];
-}
 
-template <class F>
-Tensor map_double(const Tensor& x, F f) {
-  Tensor out = Tensor::empty(x.shape(), DType::Float32);
-  for (std::int64_t i = 0; i < x.numel(); ++i) {
-    out.data<float>()[i] = static_cast<float>(f(static_cast<double>(x.data<float>()[i])));
-  }
-  return out;
-}
 
 TEST(OnnxActivations, SigmoidMatchesFormulaWithoutOverflow) {
   Tensor x = random_tensor({3, 50}, 1, -20.0f, 20.0f);

@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "quantkit/core/tensor.h"
+
 namespace quantkit::apot {
 
 struct IntegerLevels {
@@ -20,5 +22,14 @@ struct IntegerLevels {
 // integer (the smallest relative error). Null when there is no such step (levels that are not
 // dyadic multiples of each other, all zero, non-finite, or integers beyond int8).
 std::optional<IntegerLevels> integer_levels(std::span<const double> levels);
+
+// An APoT weight given as codes (any integer dtype) into `levels`, as the int8 integers of
+// integer_levels looked up per code, with its one scale. Null when the levels have no integer
+// form or a code is not a level index (the interpreter reports that one).
+struct IntegerWeight {
+  Tensor weight;  // int8, the codes' shape
+  double scale = 1;
+};
+std::optional<IntegerWeight> integer_weight(const Tensor& codes, std::span<const double> levels);
 
 }  // namespace quantkit::apot
