@@ -131,4 +131,40 @@ Graph Graph::specialized(std::span<const Shape> input_shapes) const {
   return g;
 }
 
+Graph Graph::with_dynamic_batch() const {
+  Graph g = clone();
+  for (Value* v : g.input_ptrs_) {
+    check_argument(!v->type_.shape.empty(), "Graph::with_dynamic_batch", "input", v->name(),
+                   "an input of rank >= 1 (dim 0 is the batch)");
+    if (v->dim_names_.empty()) v->dim_names_.assign(v->type_.shape.size(), std::string());
+    if (v->dim_names_[0].empty()) v->dim_names_[0] = "N";
+  }
+  std::vector<TensorType> input_types;
+  for (const auto& node : g.nodes_) {
+    const Value* x = node->inputs_.empty() ? nullptr : node->inputs_[0];
+    // reshape(x, [B, ...]) of a batch-B x: the batch entry follows the batch.
+    if (node->op_ == OpKind::Reshape && x != nullptr && x->is_dynamic() &&
+        !x->dim_names_[0].empty()) {
+      std::vector<std::int64_t> shape = node->attr_ints("shape");
+      if (!shape.empty() && shape[0] == x->type_.shape[0] &&
+          std::count(shape.begin(), shape.end(), -1) == 0) {
+        shape[0] = -1;
+        node->attrs_.insert_or_assign("shape", Attribute(std::move(shape)));
+      }
+    }
+    input_types.clear();
+    for (const Value* in : node->inputs_) input_types.push_back(in->type_);
+    const OpSchema& schema = op_schema(node->op_);
+    const std::vector<TensorType> types =
+        schema.infer(InferContext(node->name_, schema.name, input_types, node->attrs_));
+    const auto names =
+        detail::infer_dynamic_dims(schema, node->name_, node->inputs_, node->attrs_, types);
+    for (std::size_t o = 0; o < types.size(); ++o) {
+      node->outputs_[o]->type_ = types[o];
+      node->outputs_[o]->dim_names_ = names[o];
+    }
+  }
+  return g;
+}
+
 }  // namespace quantkit::graph

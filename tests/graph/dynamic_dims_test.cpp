@@ -142,5 +142,54 @@ TEST(DynamicDims, InterpreterObserverSeesTheSpecializedNodesByName) {
   EXPECT_EQ(seen.back(), g.nodes().back()->name() + "[4, 3]");
 }
 
+TEST(DynamicDims, WithDynamicBatchLetsAStaticModelRunAnyBatch) {
+  // A model exported for batch 2, with a reshape to [2, 16] (x.view(2, -1) traced).
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {2, 2, 6, 6});
+  Value* y = b.relu(b.conv2d(x, b.parameter("conv.weight", random_tensor({4, 2, 3, 3}, 1)),
+                             b.parameter("conv.bias", random_tensor({4}, 2))));
+  y = b.max_pool2d(y, MaxPool2dOptions({2, 2}));
+  y = b.reshape(y, {2, 16});
+  y = b.linear(y, b.parameter("fc.weight", random_tensor({3, 16}, 3)), nullptr);
+  b.output(y);
+  const Graph g = std::move(b).build();
+  const Graph d = g.with_dynamic_batch();
+  verify(d);
+  EXPECT_EQ(d.inputs()[0]->type_string(), "f32[N, 2, 6, 6]");
+  EXPECT_EQ(d.outputs()[0]->type_string(), "f32[N, 3]");
+  EXPECT_EQ(g.outputs()[0]->type_string(), "f32[2, 3]");  // the original is untouched
+  ASSERT_EQ(d.num_nodes(), g.num_nodes());
+  for (std::size_t i = 0; i < g.num_nodes(); ++i)
+    EXPECT_EQ(d.nodes()[i]->name(), g.nodes()[i]->name());
+  // Batch 2 gives the original's bits; each row of batch 5 is what its sample gives alone.
+  const Tensor x2 = random_tensor({2, 2, 6, 6}, 7);
+  EXPECT_TRUE(identical(Interpreter(d)({x2})[0], Interpreter(g)({x2})[0]));
+  const Shape five{5, 2, 6, 6};
+  const Graph s = d.specialized(std::span<const Shape>(&five, 1));
+  const Tensor x5 = random_tensor(five, 8);
+  const Tensor y5 = Interpreter(s)({x5})[0];
+  ASSERT_EQ(y5.shape(), (Shape{5, 3}));
+  const Shape one{1, 2, 6, 6};
+  const Graph s1 = d.specialized(std::span<const Shape>(&one, 1));
+  for (std::int64_t i = 0; i < 5; ++i)
+    EXPECT_TRUE(identical(rows(y5, i, 1), Interpreter(s1)({rows(x5, i, 1)})[0])) << i;
+  // Already dynamic: unchanged names.
+  EXPECT_EQ(small_cnn().with_dynamic_batch().outputs()[0]->type_string(), "f32[N, 3]");
+}
+
+TEST(DynamicDims, WithDynamicBatchNamesTheOpThatNeedsTheBatchStatic) {
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {2, 4});
+  b.output(b.reshape(x, {4, 2}));  // mixes the batch into another dim
+  const Graph g = std::move(b).build();
+  try {
+    g.with_dynamic_batch();
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("needs static dims"));
+    EXPECT_THAT(e.what(), HasSubstr("reshape"));
+  }
+}
+
 }  // namespace
 }  // namespace quantkit::graph

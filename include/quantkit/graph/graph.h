@@ -242,6 +242,13 @@ class Graph {
   // and its static dims, dynamic dims >= 1; Error otherwise): node output types are inferred
   // again, nothing is dynamic. Names, order, attributes and sources are kept.
   Graph specialized(std::span<const Shape> input_shapes) const;
+  // A copy whose inputs (all of rank >= 1) have a dynamic dim 0 named "N" (kept when it is
+  // already dynamic), propagated like add_node does: what lets a model exported for one
+  // batch size train or run on batches of another (specialized() then fixes it). A reshape
+  // whose target's first entry is its input's batch becomes -1 there (when it has no other
+  // -1), as the ONNX importer keeps x.view(x.size(0), -1). Error naming the node when an op
+  // needs the batch static.
+  Graph with_dynamic_batch() const;
 
   // A fresh name derived from `hint` ("hint", "hint_1", ...). Dots become underscores.
   std::string unique_name(std::string_view hint) const;
