@@ -23,6 +23,7 @@
 #include "quantkit/graph/nn.h"
 #include "quantkit/pt2e/lowering.h"
 #include "quantkit/pt2e/prepare.h"
+#include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/runtime/runtime.h"
 
 namespace quantkit::pipeline {
@@ -270,6 +271,33 @@ TEST(QuantizeModel, RejectsBadArguments) {
   b.output(b.add(b.input("a", DType::Float32, {2}), b.input("b", DType::Float32, {2})));
   const Graph two_inputs = std::move(b).build();
   EXPECT_THROW(quantize_model(two_inputs, "int8", calibration), Error);
+}
+
+// The APoT configs' Q/DQ graphs also rewrite to torchao's integer reference representation:
+// the linear's APoT weight becomes int8 integers (its levels over one step) like an int8
+// weight; the conv -> relu pattern stays Q/DQ, as it does for int8-per-channel (the rewrite
+// has no conv + relu pattern). The integer graph requantizes by truncation: within about one
+// activation step of the Q/DQ graph (35-39 dB with int8 activations, 12-13 dB with 4-bit ones).
+TEST(QuantizeModel, ApotConfigsHaveAnIntegerReferenceRepresentation) {
+  const std::map<std::string, double> min_sqnr_vs_qdq{
+      {"apot-w4", 30.0}, {"apot-w3", 30.0}, {"apot-w2", 30.0}, {"apot-b4k2-signed", 30.0},
+      {"apot-w4a4", 9.0}};
+  for (const auto& [name, min_sqnr] : min_sqnr_vs_qdq) {
+    SCOPED_TRACE(name);
+    const Graph q = quantize_model(fp32_model(), name, calibration_batches());
+    const Graph rep = pt2e::to_reference_representation(q);
+    EXPECT_EQ(count_nodes(q, OpKind::ApotDequantize), 2u);
+    EXPECT_EQ(count_nodes(rep, OpKind::Linear), 0u);
+    EXPECT_EQ(count_nodes(rep, OpKind::ApotDequantize), 1u);  // the conv's
+    EXPECT_EQ(count_nodes(rep, OpKind::Conv2d), 1u);
+    for (std::uint32_t s = 0; s < 2; ++s) {
+      const Tensor x = uniform_batch(950 + s);
+      const double sqnr = sqnr_db(graph::run_graph(q, {x})[0], graph::run_graph(rep, {x})[0]);
+      EXPECT_GT(sqnr, min_sqnr);
+      EXPECT_LT(sqnr, 70.0);  // the rewrite happened: truncation differs from rounding
+      std::cout << name << ": reference representation SQNR " << sqnr << " dB vs Q/DQ\n";
+    }
+  }
 }
 
 // The storage budget each name promises: wN weights use at most 2^N codes (sign included);
