@@ -111,6 +111,7 @@ void fold(Graph& g, const qat_detail::QatConvBnMatch& m) {
 }  // namespace
 
 std::size_t rewrite_conv_bn_for_qat(Graph& graph) {
+  graph::verify(graph);
   std::size_t rewritten = 0;
   for (Node* n : graph.nodes()) {
     if (n->op() == OpKind::BatchNorm && rewritable(graph, n)) {
@@ -123,6 +124,7 @@ std::size_t rewrite_conv_bn_for_qat(Graph& graph) {
 }
 
 std::size_t fold_conv_bn_qat(Graph& graph) {
+  graph::verify(graph);
   return conv_bn_detail::fold_each_batch_norm(graph, [](Graph& g, Node* bn) {
     const auto m = qat_detail::match_qat_conv_bn(g, bn);
     if (m) fold(g, *m);

@@ -6,11 +6,13 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "pt2e/pt2e_test_util.h"
+#include "quantkit/core/error.h"
 #include "quantkit/graph/export.h"
 #include "quantkit/graph/nn.h"
 #include "quantkit/pt2e/convert.h"
@@ -79,8 +81,8 @@ XNNPACKQuantizer qat_quantizer(bool per_channel) {
 }
 
 // The QAT model after a few "training" forwards (observers on), observers then frozen.
-PreparedModel trained_qat_model(bool per_channel) {
-  PreparedModel m = prepare_qat_pt2e(fp32_graph(), qat_quantizer(per_channel));
+PreparedModel trained_qat_model(const XNNPACKQuantizer& quantizer) {
+  PreparedModel m = prepare_qat_pt2e(fp32_graph(), quantizer);
   for (std::uint32_t s = 0; s < 3; ++s) m.run({randn(kInput, 100 + s)});
   m.enable_observers(false);
   return m;
@@ -89,8 +91,9 @@ PreparedModel trained_qat_model(bool per_channel) {
 // A QAT model of the PTQ-folded graph whose fake quants hold `trained`'s observers: the
 // "PTQ-style" model with the same qparams. The two graphs annotate the same places in the
 // same order, so their places have the same names.
-PreparedModel folded_model_with_observers_of(const PreparedModel& trained, bool per_channel) {
-  PreparedModel m = prepare_qat_pt2e(folded_fp32_graph(), qat_quantizer(per_channel));
+PreparedModel folded_model_with_observers_of(const PreparedModel& trained,
+                                             const XNNPACKQuantizer& quantizer) {
+  PreparedModel m = prepare_qat_pt2e(folded_fp32_graph(), quantizer);
   EXPECT_EQ(m.places().size(), trained.places().size());
   for (const auto& [name, place] : trained.places()) {
     m.place(name).fake_quant = std::make_unique<FakeQuantize>(place.fake_quant->observer().clone());
@@ -174,8 +177,8 @@ TEST(QatConvBn, PrepareKeepsARealBatchNormInTorchaosForm) {
 // std)), and the conv output is unscaled and normalised instead of biased, so a value on a
 // rounding boundary may land one step away.
 void expect_eval_forward_equals_folded(bool per_channel) {
-  PreparedModel m = trained_qat_model(per_channel);
-  PreparedModel folded = folded_model_with_observers_of(m, per_channel);
+  PreparedModel m = trained_qat_model(qat_quantizer(per_channel));
+  PreparedModel folded = folded_model_with_observers_of(m, qat_quantizer(per_channel));
   // Places are numbered in annotation order: x, conv1 weight, relu1, conv2 weight, bn2.
   const double step = m.place("activation_post_process_4").fake_quant->qparams().scale[0];
   for (std::uint32_t s = 0; s < 3; ++s) {
@@ -203,14 +206,15 @@ TEST(QatConvBn, EvalForwardEqualsFoldedFakeQuantForwardPerChannel) {
 // convert_pt2e folds the pattern back: no batch norm, and bit for bit the graph convert
 // makes from the PTQ-folded model with the same observers (weights quantized once from the
 // same folded float32 weights, the same biases, the same qparams).
-void expect_convert_equals_ptq_form(bool per_channel) {
-  const PreparedModel m = trained_qat_model(per_channel);
+void expect_convert_equals_ptq_form(const XNNPACKQuantizer& quantizer, const std::string& what) {
+  SCOPED_TRACE(what);
+  const PreparedModel m = trained_qat_model(quantizer);
   const Graph qdq = convert_pt2e(m);
   for (OpKind op : {OpKind::BatchNorm, OpKind::Sqrt, OpKind::Div, OpKind::Mul, OpKind::Add,
                     OpKind::Reshape, OpKind::FakeQuantize}) {
     EXPECT_EQ(count_nodes(qdq, op), 0u) << graph::op_name(op);
   }
-  const Graph expected = convert_pt2e(folded_model_with_observers_of(m, per_channel));
+  const Graph expected = convert_pt2e(folded_model_with_observers_of(m, quantizer));
   ASSERT_EQ(qdq.num_nodes(), expected.num_nodes());
   for (std::size_t i = 0; i < qdq.num_nodes(); ++i) {
     EXPECT_EQ(qdq.nodes()[i]->op(), expected.nodes()[i]->op()) << i;
@@ -224,11 +228,42 @@ void expect_convert_equals_ptq_form(bool per_channel) {
   }
 }
 
-TEST(QatConvBn, ConvertFoldsIntoThePtqFormPerTensor) { expect_convert_equals_ptq_form(false); }
-TEST(QatConvBn, ConvertFoldsIntoThePtqFormPerChannel) { expect_convert_equals_ptq_form(true); }
+TEST(QatConvBn, ConvertFoldsIntoThePtqFormPerTensor) {
+  expect_convert_equals_ptq_form(qat_quantizer(false), "per tensor");
+}
+TEST(QatConvBn, ConvertFoldsIntoThePtqFormPerChannel) {
+  expect_convert_equals_ptq_form(qat_quantizer(true), "per channel");
+}
+
+// conv1's module left in float: its pattern gets no fake quant (not even on the helper
+// nodes, which carry conv1's module), bn1 and relu1 are not a pattern of their own, and
+// convert still folds conv1's batch norm (a pattern without a weight fake quant).
+TEST(QatConvBn, FloatModuleIsFoldedWithoutFakeQuants) {
+  XNNPACKQuantizer q = qat_quantizer(true);
+  q.set_module_name("conv1", std::nullopt);
+  const PreparedModel m = prepare_qat_pt2e(fp32_graph(), q);
+  // x of conv2 (relu1's output), conv2's weight, bn2's output.
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::FakeQuantize), 3u);
+  expect_convert_equals_ptq_form(q, "conv1 float");
+}
+
+// Convs left in float by operator type: the helper add / mul / div nodes are anchored on
+// other operator types, yet stay float (torchao annotates before they exist).
+TEST(QatConvBn, HelperNodesAreNeverQuantized) {
+  XNNPACKQuantizer q = qat_quantizer(false);
+  q.set_operator_type(OpKind::Conv2d, std::nullopt);
+  const PreparedModel m = prepare_qat_pt2e(fp32_graph(), q);
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::FakeQuantize), 0u);
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::BatchNorm), 2u);
+  const Graph converted = convert_pt2e(m);
+  const Graph expected = folded_fp32_graph();
+  expect_same_data(converted, expected.parameters());
+  const Tensor x = randn(kInput, 450);
+  EXPECT_TRUE(bitwise_equal(run1(converted, {x}), run1(expected, {x})));
+}
 
 TEST(QatConvBn, ConvertedModelLowersAndRunsWithoutFallbacks) {
-  const Graph qdq = convert_pt2e(trained_qat_model(true));
+  const Graph qdq = convert_pt2e(trained_qat_model(qat_quantizer(true)));
   LoweringStats stats;
   const Graph lowered = lower_to_fused_kernels(qdq, &stats);
   EXPECT_EQ(stats.conv2d, 2u);
@@ -292,6 +327,40 @@ TEST(QatConvBn, ConvWithTwoUsersIsNotRewritten) {
   const Graph qdq = convert_pt2e(m);
   EXPECT_EQ(count_nodes(qdq, OpKind::BatchNorm), 1u);
   EXPECT_EQ(count_nodes(qdq, OpKind::Conv2d), 1u);
+}
+
+// A dynamic batch (ONNX imports keep one) survives the rewrite: the helper reshapes are of
+// parameters, the unscaling broadcasts over any batch; convert folds it as usual.
+TEST(QatConvBn, DynamicBatchIsKept) {
+  graph::GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {1, 2, 6, 6}, {"N", "", "", ""});
+  Value* conv = b.conv2d(x, b.parameter("conv.weight", randn({3, 2, 3, 3}, 800)));
+  b.output(b.relu(b.batch_norm(conv, b.parameter("bn.weight", randn({3}, 801)),
+                               b.parameter("bn.bias", randn({3}, 802)),
+                               b.parameter("bn.running_mean", randn({3}, 803)),
+                               b.parameter("bn.running_var", Tensor::from_vector<float>({1, 2, 3})))));
+  PreparedModel m = prepare_qat_pt2e(std::move(b).build(), qat_quantizer(true));
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::Sqrt), 1u);
+  EXPECT_EQ(m.graph().outputs()[0]->dim_names()[0], "N");
+  m.run({randn({3, 2, 6, 6}, 804)});
+  m.enable_observers(false);
+  const Graph qdq = convert_pt2e(m);
+  EXPECT_EQ(count_nodes(qdq, OpKind::BatchNorm), 0u);
+  EXPECT_EQ(qdq.outputs()[0]->dim_names()[0], "N");
+  const Tensor xi = randn({5, 2, 6, 6}, 805);
+  const double step = m.place("activation_post_process_2").fake_quant->qparams().scale[0];
+  EXPECT_GE(testing::equal_fraction_within_one_step(m({xi})[0], run1(qdq, {xi}), step), 0.99);
+}
+
+// Both passes validate the graph they are given.
+TEST(QatConvBn, RefusesAnInvalidGraph) {
+  graph::GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {1, 2, 6, 6});
+  b.output(b.relu(x));
+  Graph g = std::move(b).build();
+  g.set_outputs({});  // a graph without outputs does not verify
+  EXPECT_THROW(rewrite_conv_bn_for_qat(g), Error);
+  EXPECT_THROW(fold_conv_bn_qat(g), Error);
 }
 
 }  // namespace

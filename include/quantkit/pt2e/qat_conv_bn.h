@@ -51,10 +51,12 @@
 
 namespace quantkit::pt2e {
 
-// Returns the number of conv2d -> batch_norm pairs rewritten. The graph verifies afterwards.
+// Both verify the graph first (an invalid graph is an Error) and leave it verified.
+
+// Returns the number of conv2d -> batch_norm pairs rewritten.
 std::size_t rewrite_conv_bn_for_qat(graph::Graph& graph);
 
-// Returns the number of QAT conv-bn patterns folded. The graph verifies afterwards.
+// Returns the number of QAT conv-bn patterns folded.
 std::size_t fold_conv_bn_qat(graph::Graph& graph);
 
 }  // namespace quantkit::pt2e
