@@ -51,20 +51,14 @@ void convert_slice(NodeContext& ctx) {
     ctx.check(ctx.symbols(i) == nullptr,
               "starts, ends, axes and steps computed from a dynamic dim are not supported");
   }
-  Ints starts, ends, axes, steps;
-  if (ctx.opset() < 10) {  // attributes before opset 10, inputs from 10 on
-    ctx.require_inputs(1, 1);
-    starts = ctx.attr_ints("starts", {});
-    ends = ctx.attr_ints("ends", {});
-    axes = ctx.attr_ints("axes", iota(static_cast<std::int64_t>(starts.size())));
-  } else {
-    ctx.require_inputs(3, 5);
-    starts = int_values(ctx, ctx.require_known(1, "starts"), "starts");
-    ends = int_values(ctx, ctx.require_known(2, "ends"), "ends");
-    axes = ctx.has_input(3) ? int_values(ctx, ctx.require_known(3, "axes"), "axes")
-                            : iota(static_cast<std::int64_t>(starts.size()));
-    if (ctx.has_input(4)) steps = int_values(ctx, ctx.require_known(4, "steps"), "steps");
-  }
+  // Opset 10 made starts / ends / axes / steps inputs (the importer starts at 10).
+  ctx.require_inputs(3, 5);
+  const Ints starts = int_values(ctx, ctx.require_known(1, "starts"), "starts");
+  const Ints ends = int_values(ctx, ctx.require_known(2, "ends"), "ends");
+  Ints axes = ctx.has_input(3) ? int_values(ctx, ctx.require_known(3, "axes"), "axes")
+                               : iota(static_cast<std::int64_t>(starts.size()));
+  Ints steps;
+  if (ctx.has_input(4)) steps = int_values(ctx, ctx.require_known(4, "steps"), "steps");
   if (steps.empty()) steps.assign(starts.size(), 1);
   ctx.check(ends.size() == starts.size() && axes.size() == starts.size() &&
                 steps.size() == starts.size(),
