@@ -313,16 +313,17 @@ std::vector<OpSchema> build_schemas() {
       "(ONNX Slice: negative start / end count from the end, then clamp; steps nonzero, "
       "negative walks backwards)",
       {"x"}, 1, {{"dims", K::Ints}, {"starts", K::Ints}, {"ends", K::Ints}, {"steps", K::Ints}},
-      infer::slice, kernel::slice, traits(OpCategory::Compute));
+      infer::slice, kernel::slice, traits(OpCategory::Compute, kValuePreserving));
   add(OpKind::Gather, "gather",
       "gather(x: T[...]; dim: int, indices: ints (in [-size, size))) -> T[...] with size(dim) = "
       "len(indices)  (ONNX Gather with constant 1-D indices)",
       {"x"}, 1, {{"dim", K::Int}, {"indices", K::Ints}}, infer::gather, kernel::gather,
-      traits(OpCategory::Compute));
+      traits(OpCategory::Compute, kValuePreserving));
   add(OpKind::Expand, "expand",
       "expand(x: T[...]; shape: ints) -> T[broadcast(x.shape, shape)]  (ONNX Expand: "
       "bidirectional numpy broadcast)",
-      {"x"}, 1, {{"shape", K::Ints}}, infer::expand, kernel::expand, traits(OpCategory::Compute));
+      {"x"}, 1, {{"shape", K::Ints}}, infer::expand, kernel::expand,
+      traits(OpCategory::Compute, kValuePreserving));
 
   add(OpKind::Observe, "observe",
       "observe(x: f32[...]; observer: string) -> f32[...]  (identity; PT2E calibration feeds x "

@@ -36,19 +36,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class OrtInterop : public ::testing::Test {
+class OrtInterop : public testing::OrtTest {
  protected:
-  void SetUp() override {
-    if (const std::string why = testing::ort_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
-    dir_ = fs::temp_directory_path() /
-           ("quantkit_ort_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
   // Exports `g`, runs ORT on `input` and returns its first output.
   Tensor run_ort(const graph::Graph& g, const Tensor& input, const std::string& optimization,
                  const ExportOptions& options = {}) {
@@ -56,8 +45,6 @@ class OrtInterop : public ::testing::Test {
     export_onnx(g, model, options);
     return testing::run_ort_file(model, std::span(&input, 1), dir_, optimization).at(0);
   }
-
-  fs::path dir_;
 };
 
 Tensor run_ours(const graph::Graph& g, const Tensor& input) {

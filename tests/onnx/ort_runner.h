@@ -3,6 +3,9 @@
 // tools/ort/run_ort.mjs with .npy inputs and outputs. Needs QUANTKIT_ORT_DIR
 // (`export QUANTKIT_ORT_DIR="$(scripts/install-ort)"`); tests skip with
 // ort_unavailable_reason() otherwise.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <span>
@@ -60,5 +63,23 @@ inline std::vector<Tensor> run_ort_file(const std::filesystem::path& model,
     outputs.push_back(read_npy(out / ("output_" + std::to_string(i) + ".npy")));
   return outputs;
 }
+
+// A test that needs ORT: skips saying why when it is missing, and owns a fresh temp folder
+// (dir_) per test for models, inputs and ORT's outputs.
+class OrtTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = ort_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("quantkit_ort_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+};
 
 }  // namespace quantkit::onnx::testing

@@ -49,19 +49,8 @@ double relative_max_diff(const Tensor& a, const Tensor& b) {
   return max_diff / max_abs;
 }
 
-class OrtTransformer : public ::testing::Test {
+class OrtTransformer : public testing::OrtTest {
  protected:
-  void SetUp() override {
-    if (const std::string why = testing::ort_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
-    dir_ = fs::temp_directory_path() /
-           ("quantkit_ort_xformer_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
   // The model in `m` run by ORT and by our import + interpreter: every output within
   // `tolerance` of ORT's relative to its largest magnitude (0: identical).
   void expect_agreement(const ModelWriter& m, const std::vector<Tensor>& inputs,
@@ -80,8 +69,6 @@ class OrtTransformer : public ::testing::Test {
       }
     }
   }
-
-  fs::path dir_;
 };
 
 Tensor int64s(Ints v) { return Tensor::from_vector<std::int64_t>(v); }
