@@ -2,7 +2,7 @@
 """Writes the transformer encoders quantkit's ONNX import is tested on (not committed: the
 test runs this into its temp dir; tests/onnx/ort_transformer_test.cpp).
 
-    /usr/bin/python3 tests/onnx/export_transformers.py OUT_DIR
+    /usr/bin/python3 tests/onnx/export_transformers.py OUT_DIR [vit] [encoder]
 
 Needs Debian's python3-torch 1.13 and python3-torchvision 0.14 (scripts/install-deps). With
 random weights from a fixed seed it writes, each at opsets 13 and 17:
@@ -14,7 +14,7 @@ random weights from a fixed seed it writes, each at opsets 13 and 17:
                              2 layers, feed-forward 64, GELU, batch_first, eval), input
                              encoder_input.npy [1, 16, 32]
 
-and PyTorch's outputs as vit_torch.npy / encoder_torch.npy.
+and PyTorch's outputs as vit_torch.npy / encoder_torch.npy. Naming models writes only those.
 """
 import os
 import sys
@@ -45,14 +45,16 @@ def bert_like_encoder():
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: export_transformers.py OUT_DIR")
+    builders = {"vit": (reduced_vit, (1, 3, 32, 32)), "encoder": (bert_like_encoder, (1, 16, 32))}
+    if len(sys.argv) < 2 or any(name not in builders for name in sys.argv[2:]):
+        sys.exit("usage: export_transformers.py OUT_DIR [vit] [encoder]")
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    torch.manual_seed(0)
-    models = [("vit", reduced_vit(), torch.randn(1, 3, 32, 32)),
-              ("encoder", bert_like_encoder(), torch.randn(1, 16, 32))]
-    for name, model, x in models:
+    for name in sys.argv[2:] or list(builders):
+        build, input_shape = builders[name]
+        torch.manual_seed(0)  # each model on its own: the same weights whichever are written
+        model = build()
+        x = torch.randn(*input_shape)
         np.save(os.path.join(out, f"{name}_input.npy"), x.numpy())
         with torch.no_grad():
             np.save(os.path.join(out, f"{name}_torch.npy"), model(x).numpy())
