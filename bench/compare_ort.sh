@@ -92,6 +92,8 @@ ratio() {
 
 rows="$tmp/rows.txt"
 : >"$rows"
+: >"$tmp/accuracy.txt"
+: >"$tmp/fallbacks.txt"
 print_latency() {
   echo
   echo "Latency, batch 1, p50 of $iterations runs; ratio = quantkit ms / ORT ms (lower is better)"
