@@ -107,6 +107,11 @@ void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
 
+// The transformer data-movement ops' forms (export_ops_indexing.cpp).
+void export_slice(ExportContext& ctx, const graph::Node& node);
+void export_gather(ExportContext& ctx, const graph::Node& node);
+void export_expand(ExportContext& ctx, const graph::Node& node);
+
 // True when `node` (relu, hardtanh, clamp) only clamps what the quantize reading it clamps
 // anyway: it is left out and its output aliased to its input (export_activation_folding.cpp).
 bool fold_into_closing_quantize(ExportContext& ctx, const graph::Node& node);

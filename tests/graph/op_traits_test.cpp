@@ -76,6 +76,26 @@ TEST(OpTraits, ValuePreservingOpsCommuteWithDequantize) {
          return b.reshape(v, {2, -1});
        }},
       {OpKind::Transpose, [](GraphBuilder& b, Value* v) { return b.transpose(v, 1, 3); }},
+      {OpKind::Slice,
+       [](GraphBuilder& b, Value* v) {
+         return b.node(OpKind::Slice, {v},
+                       {{"dims", std::vector<std::int64_t>{1, 3}},
+                        {"starts", std::vector<std::int64_t>{-1, 1}},
+                        {"ends", std::vector<std::int64_t>{0, 6}},
+                        {"steps", std::vector<std::int64_t>{-1, 2}}})
+             ->output();
+       }},
+      {OpKind::Gather,
+       [](GraphBuilder& b, Value* v) {
+         return b.node(OpKind::Gather, {v},
+                       {{"dim", std::int64_t{2}}, {"indices", std::vector<std::int64_t>{3, -4, 1}}})
+             ->output();
+       }},
+      {OpKind::Expand,
+       [](GraphBuilder& b, Value* v) {
+         return b.node(OpKind::Expand, {v}, {{"shape", std::vector<std::int64_t>{2, 1, 1, 1, 1}}})
+             ->output();
+       }},
   };
   const std::set<OpKind> flagged = ops_where([](const OpTraits& t) { return t.value_preserving; });
   std::set<OpKind> known;
