@@ -65,11 +65,15 @@ Tensor linear_f32(const Tensor& x, const Tensor& w, const std::optional<Tensor>&
   std::int64_t m = 1;
   for (std::int64_t d = 0; d + 1 < x.dim(); ++d) m *= x.size(d);
   Tensor y = Tensor::empty(out_shape, DType::Float32);
-  // One GEMM call per row: sgemm picks other kernels (and sums in another order) for other
-  // row counts, so a row's result would depend on how many rows come with it — a model's
-  // outputs on the batch size. Rows are samples here; the weight stays in cache across calls.
-  for (std::int64_t r = 0; r < m; ++r) {
-    gemm_f32(1, n, k, x.data<float>() + r * k, w.data<float>(),
+  // sgemm picks other kernels (and sums in another order) for other row counts, so a row's
+  // result would depend on how many rows come with it — a model's outputs on the batch
+  // size. Dim 0 is the batch: a 2-d x [B, K] goes row by row (each row a sample; the weight
+  // stays in cache across calls), a higher-rank x [B, T, ..., K] one call per sample with its
+  // T·… rows (a transformer's tokens: one GEMM per sequence instead of one per token, and
+  // still the same bits whatever B is).
+  const std::int64_t rows_per_call = x.dim() >= 3 && x.size(0) > 0 ? m / x.size(0) : 1;
+  for (std::int64_t r = 0; r < m; r += rows_per_call) {
+    gemm_f32(rows_per_call, n, k, x.data<float>() + r * k, w.data<float>(),
              bias ? bias->data<float>() : nullptr, y.data<float>() + r * n);
   }
   return y;

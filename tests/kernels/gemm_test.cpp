@@ -543,6 +543,24 @@ TEST(LinearF32, ResultIndependentOfOpenBlasThreadCount) {
   EXPECT_TRUE(bitwise_equal(first, second));
 }
 
+// A sample's result does not depend on how many samples come with it: [B, K] rows one by
+// one, [B, T, K] one GEMM per sample of T rows (sgemm sums in another order for other row
+// counts, so a larger call would make a model's outputs depend on the batch size).
+TEST(LinearF32, EachSampleGivesWhatItGivesAloneAtAnyBatch) {
+  std::mt19937 rng(31);
+  const std::int64_t batch = 5, tokens = 37, k = 96, n = 70;
+  const Tensor x = Tensor::from_vector(random_floats(rng, batch * tokens * k), {batch, tokens, k});
+  const Tensor w = Tensor::from_vector(random_floats(rng, n * k), {n, k});
+  const Tensor y = linear_f32(x, w);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::vector<float> xs(x.data<float>() + b * tokens * k,
+                                x.data<float>() + (b + 1) * tokens * k);
+    const Tensor alone = linear_f32(Tensor::from_vector(xs, {1, tokens, k}), w);
+    EXPECT_EQ(std::memcmp(alone.data<float>(), y.data<float>() + b * tokens * n,
+                          alone.nbytes()), 0) << "sample " << b;
+  }
+}
+
 TEST(LinearF32, RejectsBadArguments) {
   const Tensor x = Tensor::zeros({2, 3}, DType::Float32);
   const Tensor w = Tensor::zeros({4, 3}, DType::Float32);

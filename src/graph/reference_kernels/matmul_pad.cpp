@@ -46,18 +46,26 @@ Tensor matmul_f32(const Tensor& a_in, const Tensor& b_in, const Shape& out_shape
     return off;
   };
   std::vector<float> bt(static_cast<std::size_t>(k * n));
+  std::int64_t bt_offset = -1;  // the b matrix bt holds (a constant weight: transposed once)
+  // Rows per gemm call: with batch dims (dim 0 is then the batch) one call per 2-D product,
+  // a product's rows being one sample's; a 2-d a [B, K] goes row by row, its rows being the
+  // samples. Either way a sample's result does not depend on how many come with it (sgemm's
+  // summation order depends on the row count), like kernels::linear_f32.
+  const std::int64_t rows_per_call = rank > 0 && a_batch.size() == rank ? m : 1;
   for (std::int64_t t = 0; t < batches; ++t) {
     const float* ta = pa + offset(t, a_batch) * m * k;
-    const float* tb = pb + offset(t, b_batch) * k * n;
+    const std::int64_t b_offset = offset(t, b_batch) * k * n;
     float* to = po + t * m * n;
     // gemm_f32 takes the right operand as [N, K] (a linear weight).
-    for (std::int64_t r = 0; r < k; ++r) {
-      for (std::int64_t c = 0; c < n; ++c) bt[static_cast<std::size_t>(c * k + r)] = tb[r * n + c];
+    if (b_offset != bt_offset) {
+      const float* tb = pb + b_offset;
+      for (std::int64_t r = 0; r < k; ++r) {
+        for (std::int64_t c = 0; c < n; ++c) bt[static_cast<std::size_t>(c * k + r)] = tb[r * n + c];
+      }
+      bt_offset = b_offset;
     }
-    // Row by row, like kernels::linear_f32: a row of the product does not depend on the
-    // other rows (a batch on dim -2 gives what each sample gives alone).
-    for (std::int64_t r = 0; r < m; ++r) {
-      kernels::gemm_f32(1, n, k, ta + r * k, bt.data(), nullptr, to + r * n);
+    for (std::int64_t r = 0; r < m; r += rows_per_call) {
+      kernels::gemm_f32(rows_per_call, n, k, ta + r * k, bt.data(), nullptr, to + r * n);
     }
   }
   return out;
