@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include <cstring>
+#include <exception>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -146,10 +147,9 @@ struct QatModule::Impl final : detail::StatefulOps {
       for (const Value* v : n->inputs()) args.push_back(values.at(v));
       try {
         values[n->output()] = detail::run_node(*n, args, *this);
-      } catch (const c10::Error& e) {
-        throw Error("QatModule::forward: node '" + n->name() + "' (" +
-                    std::string(graph::op_name(n->op())) + "): " + e.what_without_backtrace());
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
+        // quantkit's errors and LibTorch's (c10::Error, or std::runtime_error from Debian's
+        // build) alike: say which node failed.
         throw Error("QatModule::forward: node '" + n->name() + "' (" +
                     std::string(graph::op_name(n->op())) + "): " + e.what());
       }
