@@ -10,6 +10,7 @@
 #include <string>
 
 #include "quantkit/core/tensor.h"
+#include "quantkit/graph/builder.h"
 
 namespace quantkit::torch_test {
 
@@ -41,6 +42,25 @@ inline Tensor uniform(Shape shape, std::uint32_t seed, float lo = -1.0f, float h
 inline double max_relative_difference(const at::Tensor& a, const at::Tensor& b) {
   const double scale = std::max(b.abs().max().item<double>(), 1e-30);
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>() / scale;
+}
+
+// A small Fashion-MNIST CNN with a dynamic batch: x [N, 1, 28, 28] -> conv(8, 3x3, stride 2,
+// pad 1) -> relu -> conv(16, 3x3, stride 2, pad 1) -> relu -> max_pool 2 -> flatten ->
+// linear(10). torch's default init bounds (1 / sqrt(fan_in)), drawn from `seed`.
+inline graph::Graph small_cnn(std::uint32_t seed) {
+  graph::GraphBuilder b;
+  auto param = [&](const std::string& name, Shape shape, std::int64_t fan_in) {
+    const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
+    return b.parameter(name, uniform(std::move(shape), seed++, -bound, bound));
+  };
+  graph::Value* x = b.input("x", DType::Float32, {1, 1, 28, 28}, {"N", "", "", ""});
+  const graph::Conv2dOptions s2({2, 2}, {1, 1});
+  x = b.relu(b.conv2d(x, param("conv1.weight", {8, 1, 3, 3}, 9), param("conv1.bias", {8}, 9), s2));
+  x = b.relu(
+      b.conv2d(x, param("conv2.weight", {16, 8, 3, 3}, 72), param("conv2.bias", {16}, 72), s2));
+  x = b.flatten(b.max_pool2d(x, graph::MaxPool2dOptions({2, 2})), 1);
+  b.output(b.linear(x, param("fc.weight", {10, 144}, 144), param("fc.bias", {10}, 144)));
+  return std::move(b).build();
 }
 
 }  // namespace quantkit::torch_test
