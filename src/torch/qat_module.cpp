@@ -185,6 +185,12 @@ std::vector<at::Tensor> QatModule::parameters() const {
   return out;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> QatModule::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& [v, t] : impl_->trainable) out.emplace_back(v->name(), t);
+  return out;
+}
+
 std::vector<at::Tensor> QatModule::forward(const std::vector<at::Tensor>& inputs) {
   return impl_->forward(inputs);
 }

@@ -31,6 +31,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace quantkit::pt2e {
@@ -53,6 +55,8 @@ class QatModule {
 
   // The trainable leaves (requires_grad), in Graph::parameters() order, for torch::optim.
   std::vector<at::Tensor> parameters() const;
+  // The same leaves with their graph names ("conv1.weight"), like torch's named_parameters().
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   // One tensor per graph input, in order; one result per graph output. Float32 CPU.
   std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs);
   // Single-input single-output graphs (Error otherwise).
