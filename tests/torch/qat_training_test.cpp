@@ -14,6 +14,7 @@
 
 #include "quantkit/data/samples.h"
 #include "quantkit/graph/interpreter.h"
+#include "quantkit/onnx/onnx_import.h"
 #include "quantkit/pipeline/quantize_model.h"
 #include "quantkit/pt2e/convert.h"
 #include "quantkit/pt2e/prepare.h"
@@ -117,6 +118,40 @@ TEST(QatTraining, TwoBitQatBeatsTwoBitPtqOnFashionMnist) {
   EXPECT_LT(fp32_curve.last, fp32_curve.first / 2.5);
   EXPECT_LT(qat_curve.last, qat_curve.first / 1.1);
   EXPECT_GT(qat, ptq + 0.05);
+}
+
+// The main job's CNN (ONNX, batch fixed to 1, raw pixels) trains on batches: its flatten and
+// linear layers do not pin the batch. One Adam step with 2-bit weights, then the eval-mode
+// forward of one image agrees with the prepared model's own forward.
+TEST(QatTraining, TheMainJobsBatchOneOnnxModelTrainsOnBatches) {
+  const std::filesystem::path model = std::filesystem::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." /
+                                      "models" / "fashion_mnist" / "fashion_mnist_cnn.onnx";
+  if (!std::filesystem::exists(kData + "train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "needs Debian's dataset-fashion-mnist in " << kData;
+  }
+  const graph::Graph fp32 = onnx::import_onnx(model);
+  ASSERT_EQ(fp32.inputs()[0]->shape()[0], 1);
+  pt2e::XNNPACKQuantizer quantizer;
+  quantizer.set_global(pt2e::get_symmetric_quantization_config(true, true, false, -128, 127, -2, 1));
+  pt2e::PreparedModel prepared = pt2e::prepare_qat_pt2e(fp32, quantizer);
+  torch::QatModule module(prepared);
+  const Slice batch = load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 16);
+  const at::Tensor pixels = batch.images * 255.0;  // this model takes raw pixels
+  ::torch::optim::Adam optimizer(module.parameters(), ::torch::optim::AdamOptions(1e-4));
+  const at::Tensor logits = module.forward(pixels);
+  ASSERT_EQ(logits.sizes(), (at::IntArrayRef{16, 10}));
+  at::nll_loss(at::log_softmax(logits, 1), batch.labels).backward();
+  optimizer.step();
+
+  module.eval();
+  const at::Tensor one = pixels.narrow(0, 0, 1);
+  const at::Tensor ours = module.forward(one).detach();
+  module.write_back();
+  module.enable_observers(false);  // PreparedModel::run would observe
+  const at::Tensor reference = from_quantkit(prepared.run({to_quantkit(one)})[0]);
+  const graph::Node* last = prepared.graph().outputs()[0]->producer();
+  const double step = prepared.place(last->attr_string("module")).fake_quant->qparams().scale[0];
+  EXPECT_LE((ours - reference).abs().max().item<double>(), step * 1.001);
 }
 
 }  // namespace
