@@ -12,6 +12,9 @@
 
 namespace quantkit::pt2e::conv_bn_detail {
 
+// A parameter or constant of dtype float32 (what the folds can read at prepare / convert).
+bool is_float_data(const graph::Value* v);
+
 struct FoldedConvBn {
   Tensor weight;  // conv_weight * bn_weight / sqrt(running_var + eps), per output channel
   Tensor bias;    // (conv_bias - running_mean) * bn_weight / sqrt(running_var + eps) + bn_bias

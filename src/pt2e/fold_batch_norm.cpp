@@ -19,6 +19,7 @@ using graph::OpKind;
 using graph::Value;
 using graph::ValueKind;
 using conv_bn_detail::fold_conv_bn_tensors;
+using conv_bn_detail::is_float_data;
 using conv_bn_detail::folded_bias_name;
 using conv_bn_detail::FoldedConvBn;
 using conv_bn_detail::rebuild_with_inputs;
@@ -27,12 +28,7 @@ namespace {
 
 // A tensor the fold may rewrite: a parameter or constant read by exactly one node input.
 bool is_private_data(const Graph& g, const Value* v) {
-  return v != nullptr && v->has_data() && v->dtype() == DType::Float32 && !g.is_output(v) &&
-         g.uses(v).size() == 1;
-}
-
-bool is_data(const Value* v) {
-  return v != nullptr && v->has_data() && v->dtype() == DType::Float32;
+  return is_float_data(v) && !g.is_output(v) && g.uses(v).size() == 1;
 }
 
 // Replaces the data of a parameter or constant with `data` (same type).
@@ -55,7 +51,7 @@ bool try_fold(Graph& g, Node* bn) {
   Value* b = conv->num_inputs() > 2 ? conv->input(2) : nullptr;
   if (!is_private_data(g, w) || (b != nullptr && !is_private_data(g, b))) return false;
   for (std::size_t i = 1; i < 5; ++i) {
-    if (!is_data(bn->input(i))) return false;
+    if (!is_float_data(bn->input(i))) return false;
   }
   FoldedConvBn folded =
       fold_conv_bn_tensors(w->data(), b != nullptr ? &b->data() : nullptr, *bn);
@@ -74,6 +70,10 @@ bool try_fold(Graph& g, Node* bn) {
 }  // namespace
 
 namespace conv_bn_detail {
+
+bool is_float_data(const Value* v) {
+  return v != nullptr && v->has_data() && v->dtype() == DType::Float32;
+}
 
 FoldedConvBn fold_conv_bn_tensors(const Tensor& conv_weight, const Tensor* conv_bias,
                                   const Node& bn) {

@@ -18,12 +18,9 @@ using graph::Node;
 using graph::OpKind;
 using graph::Value;
 using graph::ValueKind;
+using conv_bn_detail::is_float_data;
 
 namespace {
-
-bool is_f32_data(const Value* v) {
-  return v != nullptr && v->has_data() && v->dtype() == DType::Float32;
-}
 
 // The conditions of fold_batch_norm, except that the conv's tensors may be shared: the
 // rewrite never changes their data.
@@ -31,10 +28,10 @@ bool rewritable(const Graph& g, const Node* bn) {
   const Node* conv = bn->input(0)->producer();
   if (conv == nullptr || conv->op() != OpKind::Conv2d) return false;
   if (g.is_output(conv->output()) || g.uses(conv->output()).size() != 1) return false;
-  if (!is_f32_data(conv->input(1)) || conv->input(1)->shape().size() != 4) return false;
-  if (conv->num_inputs() > 2 && !is_f32_data(conv->input(2))) return false;
+  if (!is_float_data(conv->input(1)) || conv->input(1)->shape().size() != 4) return false;
+  if (conv->num_inputs() > 2 && !is_float_data(conv->input(2))) return false;
   for (std::size_t i = 1; i < 5; ++i) {
-    if (!is_f32_data(bn->input(i))) return false;
+    if (!is_float_data(bn->input(i))) return false;
   }
   return true;
 }

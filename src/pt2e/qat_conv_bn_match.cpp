@@ -4,16 +4,17 @@
 
 #include <algorithm>
 
+#include "conv_bn_internal.h"
+
 namespace quantkit::pt2e::qat_detail {
 
 using graph::Graph;
 using graph::Node;
 using graph::OpKind;
 using graph::Value;
+using conv_bn_detail::is_float_data;
 
 namespace {
-
-bool is_f32_data(const Value* v) { return v->has_data() && v->dtype() == DType::Float32; }
 
 Node* producer_of(const Value* v, OpKind op) {
   Node* p = v->producer();
@@ -38,13 +39,13 @@ Node* private_producer(const Graph& g, const Value* v, OpKind op, const Node* us
 std::optional<QatConvBnMatch> match_qat_conv_bn(const Graph& g, const Node* bn) {
   if (bn == nullptr || bn->op() != OpKind::BatchNorm) return std::nullopt;
   for (std::size_t i = 1; i < 5; ++i) {
-    if (!is_f32_data(bn->input(i))) return std::nullopt;
+    if (!is_float_data(bn->input(i))) return std::nullopt;
   }
   Node* bias_add = private_producer(g, bn->input(0), OpKind::Add, bn);
   if (bias_add == nullptr) return std::nullopt;
   Node* bias_reshape = private_producer(g, bias_add->input(1), OpKind::Reshape, bias_add);
   Node* unscale = private_producer(g, bias_add->input(0), OpKind::Div, bias_add);
-  if (bias_reshape == nullptr || unscale == nullptr || !is_f32_data(bias_reshape->input(0))) {
+  if (bias_reshape == nullptr || unscale == nullptr || !is_float_data(bias_reshape->input(0))) {
     return std::nullopt;
   }
   Node* output_scale = private_producer(g, unscale->input(1), OpKind::Reshape, unscale);
@@ -56,7 +57,7 @@ std::optional<QatConvBnMatch> match_qat_conv_bn(const Graph& g, const Node* bn) 
   if (running_std == nullptr) return std::nullopt;
   Node* var_plus_eps = private_producer(g, running_std->input(0), OpKind::Add, running_std);
   if (var_plus_eps == nullptr || var_plus_eps->input(0) != bn->input(4) ||
-      !is_f32_data(var_plus_eps->input(1)) || var_plus_eps->input(1)->type().numel() != 1) {
+      !is_float_data(var_plus_eps->input(1)) || var_plus_eps->input(1)->type().numel() != 1) {
     return std::nullopt;
   }
 
@@ -71,7 +72,7 @@ std::optional<QatConvBnMatch> match_qat_conv_bn(const Graph& g, const Node* bn) 
     weight = p->input(0);
   }
   Node* scaled_weight = private_producer(g, weight, OpKind::Mul, weight_user);
-  if (scaled_weight == nullptr || !is_f32_data(scaled_weight->input(0))) return std::nullopt;
+  if (scaled_weight == nullptr || !is_float_data(scaled_weight->input(0))) return std::nullopt;
   Node* weight_scale =
       private_producer(g, scaled_weight->input(1), OpKind::Reshape, scaled_weight);
   if (weight_scale == nullptr || weight_scale->input(0) != scale_factor->output()) {

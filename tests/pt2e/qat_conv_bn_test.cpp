@@ -111,6 +111,14 @@ std::vector<const graph::Node*> nodes_of(const Graph& g, OpKind op) {
   return found;
 }
 
+// Float outputs that differ by float rounding only.
+void expect_near_everywhere(const Tensor& got, const Tensor& expected, float tolerance) {
+  ASSERT_EQ(got.numel(), expected.numel());
+  for (std::int64_t i = 0; i < expected.numel(); ++i) {
+    EXPECT_NEAR(got.data<float>()[i], expected.data<float>()[i], tolerance) << i;
+  }
+}
+
 // Every value of `expected` exists in `g` under its name with the same bits.
 void expect_same_data(const Graph& g, std::span<Value* const> expected) {
   for (const Value* v : expected) {
@@ -191,9 +199,7 @@ void expect_eval_forward_equals_folded(bool per_channel) {
   const Tensor x = randn(kInput, 300);
   const Tensor fp = m({x})[0];
   const Tensor ref = run1(fp32_graph(), {x});
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    EXPECT_NEAR(fp.data<float>()[i], ref.data<float>()[i], 1e-4f) << i;
-  }
+  expect_near_everywhere(fp, ref, 1e-4f);
 }
 
 TEST(QatConvBn, EvalForwardEqualsFoldedFakeQuantForwardPerTensor) {
@@ -289,9 +295,7 @@ TEST(QatConvBn, RewriteThenFoldEqualsThePtqFold) {
   const Tensor x = randn(kInput, 600);
   const Tensor fp = run1(g, {x});
   const Tensor ref = run1(fp32_graph(), {x});
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    EXPECT_NEAR(fp.data<float>()[i], ref.data<float>()[i], 1e-5f) << i;
-  }
+  expect_near_everywhere(fp, ref, 1e-5f);
   EXPECT_EQ(fold_conv_bn_qat(g), 2u);
   const Graph expected = folded_fp32_graph();
   ASSERT_EQ(g.num_nodes(), expected.num_nodes());
@@ -302,6 +306,32 @@ TEST(QatConvBn, RewriteThenFoldEqualsThePtqFold) {
   ASSERT_EQ(g.parameters().size(), expected.parameters().size());
   expect_same_data(g, expected.parameters());
   EXPECT_TRUE(bitwise_equal(run1(g, {x}), run1(expected, {x})));
+}
+
+// A depthwise conv (groups = channels, weight [C, 1, kH, kW]): the same per-output-channel
+// scaling, so the same round trip.
+TEST(QatConvBn, DepthwiseConvRoundTripsToThePtqFold) {
+  graph::GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {1, 4, 6, 6});
+  Value* conv = b.conv2d(x, b.parameter("dw.weight", randn({4, 1, 3, 3}, 900)),
+                         b.parameter("dw.bias", randn({4}, 901)),
+                         Conv2dOptions({1, 1}, {1, 1}, {1, 1}, 4));
+  b.output(b.batch_norm(conv, b.parameter("bn.weight", randn({4}, 902)),
+                        b.parameter("bn.bias", randn({4}, 903)),
+                        b.parameter("bn.running_mean", randn({4}, 904)),
+                        b.parameter("bn.running_var", Tensor::from_vector<float>({1, 2, 3, 4}))));
+  const Graph g = std::move(b).build();
+  Graph qat = g.clone();
+  EXPECT_EQ(rewrite_conv_bn_for_qat(qat), 1u);
+  const Tensor xi = randn({1, 4, 6, 6}, 905);
+  const Tensor fp = run1(qat, {xi});
+  const Tensor ref = run1(g, {xi});
+  expect_near_everywhere(fp, ref, 1e-5f);
+  EXPECT_EQ(fold_conv_bn_qat(qat), 1u);
+  Graph ptq = g.clone();
+  EXPECT_EQ(fold_batch_norm(ptq), 1u);
+  expect_same_data(qat, ptq.parameters());
+  EXPECT_TRUE(bitwise_equal(run1(qat, {xi}), run1(ptq, {xi})));
 }
 
 // A conv whose output has a second user cannot become the QAT form (the batch norm could

@@ -23,7 +23,10 @@
 //
 // The eps is the batch norm's (torchao hard-codes 1e-5). A conv without bias gets a zero
 // bias parameter (named like the bias the PTQ fold adds: "<path>.bias" beside
-// "<path>.weight"), so the form is always the same; torchao then has no add. conv_weight,
+// "<path>.weight"), so the form is always the same (torchao's no-bias pattern has no add;
+// a constant per-channel shift before a training-mode batch norm has no effect, so the two
+// train alike). Where torchao passes a zeros_like(conv_bias) bias to the conv, quantkit's
+// conv has none: the same values. conv_weight,
 // conv_bias, bn_weight and bn_bias stay parameters (a trainer can make them leaves) and
 // running_mean / running_var stay graph data a trainer may update; the batch_norm node is
 // eval-mode in the IR, so running the graph is the eval-mode QAT forward. The new nodes
