@@ -27,6 +27,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "quantkit/apot/observer.h"
@@ -86,6 +87,10 @@ class PreparedModel {
   // QAT switches over every fake quant (torch.ao's enable/disable_observer / fake_quant).
   void enable_observers(bool enabled);
   void enable_fake_quant(bool enabled);
+
+  // Replaces a parameter's tensor in the prepared graph (same dtype and shape, Error
+  // otherwise; Graph::set_parameter_data): trained weights written back before convert_pt2e.
+  void set_parameter_data(std::string_view name, Tensor data);
 
  private:
   Graph graph_;
