@@ -1,4 +1,5 @@
 // convert_pt2e (torchao/quantization/pt2e/convert.py + quantize_pt2e.convert_pt2e):
+//  * QAT models: the conv-bn patterns of prepare_qat_pt2e fold back first (qat_conv_bn.h);
 //  * every observe / fake_quantize node becomes quantize -> dequantize with its place's
 //    qparams (static), or choose_qparams -> quantize -> dequantize (dynamic);
 //  * observed weights (parameters / constants) are quantized now and their quantize op
@@ -18,6 +19,7 @@
 #include "quantkit/apot/quantizer.h"
 #include "quantkit/core/error.h"
 #include "quantkit/graph/verifier.h"
+#include "quantkit/pt2e/qat_conv_bn.h"
 #include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/quant/affine.h"
 
@@ -225,6 +227,8 @@ class Converter {
 
 Graph convert_pt2e(const PreparedModel& prepared, const ConvertOptions& options) {
   Graph g = prepared.graph().clone();
+  // QAT conv-bn patterns fold first, so the weight's fake quant reads the folded weight.
+  if (prepared.is_qat()) fold_conv_bn_qat(g);
   Converter(g, prepared, options).run();
   duplicate_dequantize_per_user(g, prepared.annotated_nodes());
   g.eliminate_dead_code();

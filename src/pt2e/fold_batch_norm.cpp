@@ -2,6 +2,8 @@
 // torch's order so the folded weights equal what PyTorch's prepare_pt2e computes.
 #include "quantkit/pt2e/fold_batch_norm.h"
 
+#include "conv_bn_internal.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -16,6 +18,10 @@ using graph::Node;
 using graph::OpKind;
 using graph::Value;
 using graph::ValueKind;
+using conv_bn_detail::fold_conv_bn_tensors;
+using conv_bn_detail::folded_bias_name;
+using conv_bn_detail::FoldedConvBn;
+using conv_bn_detail::rebuild_with_inputs;
 
 namespace {
 
@@ -27,17 +33,6 @@ bool is_private_data(const Graph& g, const Value* v) {
 
 bool is_data(const Value* v) {
   return v != nullptr && v->has_data() && v->dtype() == DType::Float32;
-}
-
-// "features.0.weight" -> "features.0.bias"; otherwise a fresh name beside the weight's.
-std::string bias_name_for(const Graph& g, const std::string& weight_name) {
-  constexpr std::string_view kSuffix = ".weight";
-  if (weight_name.size() > kSuffix.size() &&
-      weight_name.compare(weight_name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
-    std::string candidate = weight_name.substr(0, weight_name.size() - kSuffix.size()) + ".bias";
-    if (g.find_value(candidate) == nullptr && g.find_node(candidate) == nullptr) return candidate;
-  }
-  return g.unique_name(weight_name + "_bias");
 }
 
 // Replaces the data of a parameter or constant with `data` (same type).
@@ -62,46 +57,14 @@ bool try_fold(Graph& g, Node* bn) {
   for (std::size_t i = 1; i < 5; ++i) {
     if (!is_data(bn->input(i))) return false;
   }
-  const std::int64_t channels = w->shape()[0];
-  const float* bn_w = bn->input(1)->data().data<float>();
-  const float* bn_b = bn->input(2)->data().data<float>();
-  const float* rm = bn->input(3)->data().data<float>();
-  const float* rv = bn->input(4)->data().data<float>();
-  const float eps = static_cast<float>(bn->attr_float("eps"));
-
-  Tensor new_w = w->data().clone();
-  Tensor new_b = Tensor::empty({channels}, DType::Float32);
-  float* nw = new_w.data<float>();
-  const std::int64_t per_channel = w->type().numel() / channels;
-  for (std::int64_t c = 0; c < channels; ++c) {
-    // torch.rsqrt(bn_rv + bn_eps): float32 add, then 1 / sqrt in float32.
-    const float r = 1.0f / std::sqrt(rv[c] + eps);
-    const float factor = bn_w[c] * r;
-    for (std::int64_t i = 0; i < per_channel; ++i) nw[c * per_channel + i] *= factor;
-    const float conv_b = b != nullptr ? b->data().data<float>()[c] : 0.0f;
-    // ((conv_b - bn_rm) * bn_var_rsqrt * bn_w + bn_b), evaluated left to right.
-    new_b.data<float>()[c] = (conv_b - rm[c]) * r * bn_w[c] + bn_b[c];
-  }
-  w = set_data(g, w, std::move(new_w), conv, 1);
+  FoldedConvBn folded =
+      fold_conv_bn_tensors(w->data(), b != nullptr ? &b->data() : nullptr, *bn);
+  w = set_data(g, w, std::move(folded.weight), conv, 1);
   if (b != nullptr) {
-    set_data(g, b, std::move(new_b), conv, 2);
+    set_data(g, b, std::move(folded.bias), conv, 2);
   } else {
-    Value* bias = g.add_parameter(bias_name_for(g, w->name()), std::move(new_b));
-    // conv2d(x, w) -> conv2d(x, w, bias): nodes cannot grow inputs, so rebuild it; twice,
-    // because the original name is only released once the old node is gone, and numeric
-    // comparisons pair the fp32 and quantized graphs' nodes by name.
-    const std::string name = conv->name();
-    const graph::AttributeMap attrs = conv->attrs();
-    const graph::SourceInfo source = conv->source();
-    std::vector<Value*> inputs{conv->input(0), w, bias};
-    Node* tmp = g.insert_node_before(conv, OpKind::Conv2d, inputs, attrs, name + "_folding");
-    g.replace_all_uses(conv_out, tmp->output());
-    g.remove_node(conv);
-    Node* folded = g.insert_node_before(tmp, OpKind::Conv2d, inputs, attrs, name);
-    folded->set_source(source);
-    g.replace_all_uses(tmp->output(), folded->output());
-    g.remove_node(tmp);
-    conv_out = folded->output();
+    Value* bias = g.add_parameter(folded_bias_name(g, w->name()), std::move(folded.bias));
+    conv_out = rebuild_with_inputs(g, conv, {conv->input(0), w, bias})->output();
   }
   g.replace_all_uses(bn->output(), conv_out);
   g.remove_node(bn);
@@ -110,10 +73,64 @@ bool try_fold(Graph& g, Node* bn) {
 
 }  // namespace
 
-std::size_t fold_batch_norm(Graph& graph) {
+namespace conv_bn_detail {
+
+FoldedConvBn fold_conv_bn_tensors(const Tensor& conv_weight, const Tensor* conv_bias,
+                                  const Node& bn) {
+  const std::int64_t channels = conv_weight.shape()[0];
+  const float* bn_w = bn.input(1)->data().data<float>();
+  const float* bn_b = bn.input(2)->data().data<float>();
+  const float* rm = bn.input(3)->data().data<float>();
+  const float* rv = bn.input(4)->data().data<float>();
+  const float eps = static_cast<float>(bn.attr_float("eps"));
+
+  FoldedConvBn folded{conv_weight.clone(), Tensor::empty({channels}, DType::Float32)};
+  float* nw = folded.weight.data<float>();
+  const std::int64_t per_channel = conv_weight.numel() / channels;
+  for (std::int64_t c = 0; c < channels; ++c) {
+    // torch.rsqrt(bn_rv + bn_eps): float32 add, then 1 / sqrt in float32.
+    const float r = 1.0f / std::sqrt(rv[c] + eps);
+    const float factor = bn_w[c] * r;
+    for (std::int64_t i = 0; i < per_channel; ++i) nw[c * per_channel + i] *= factor;
+    const float conv_b = conv_bias != nullptr ? conv_bias->data<float>()[c] : 0.0f;
+    // ((conv_b - bn_rm) * bn_var_rsqrt * bn_w + bn_b), evaluated left to right.
+    folded.bias.data<float>()[c] = (conv_b - rm[c]) * r * bn_w[c] + bn_b[c];
+  }
+  return folded;
+}
+
+std::string folded_bias_name(const Graph& g, const std::string& weight_name) {
+  constexpr std::string_view kSuffix = ".weight";
+  if (weight_name.size() > kSuffix.size() &&
+      weight_name.compare(weight_name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+    std::string candidate = weight_name.substr(0, weight_name.size() - kSuffix.size()) + ".bias";
+    if (g.find_value(candidate) == nullptr && g.find_node(candidate) == nullptr) return candidate;
+  }
+  return g.unique_name(weight_name + "_bias");
+}
+
+Node* rebuild_with_inputs(Graph& g, Node* node, std::vector<Value*> inputs) {
+  // Twice, because the original name is only released once the old node is gone, and
+  // numeric comparisons pair the fp32 and quantized graphs' nodes by name.
+  const std::string name = node->name();
+  const OpKind op = node->op();
+  const graph::AttributeMap attrs = node->attrs();
+  const graph::SourceInfo source = node->source();
+  Node* tmp = g.insert_node_before(node, op, inputs, attrs, name + "_rebuilding");
+  g.replace_all_uses(node->output(), tmp->output());
+  g.remove_node(node);
+  Node* rebuilt = g.insert_node_before(tmp, op, std::move(inputs), attrs, name);
+  rebuilt->set_source(source);
+  g.replace_all_uses(tmp->output(), rebuilt->output());
+  g.remove_node(tmp);
+  return rebuilt;
+}
+
+std::size_t fold_each_batch_norm(Graph& graph,
+                                 const std::function<bool(Graph&, Node*)>& fold_one) {
   std::size_t folded = 0;
   for (Node* n : graph.nodes()) {
-    if (n->op() == OpKind::BatchNorm && try_fold(graph, n)) ++folded;
+    if (n->op() == OpKind::BatchNorm && fold_one(graph, n)) ++folded;
   }
   if (folded > 0) {
     graph.remove_unused_parameters();
@@ -121,6 +138,12 @@ std::size_t fold_batch_norm(Graph& graph) {
   }
   graph::verify(graph);
   return folded;
+}
+
+}  // namespace conv_bn_detail
+
+std::size_t fold_batch_norm(Graph& graph) {
+  return conv_bn_detail::fold_each_batch_norm(graph, try_fold);
 }
 
 }  // namespace quantkit::pt2e

@@ -18,6 +18,7 @@
 #include "quantkit/core/error.h"
 #include "quantkit/graph/verifier.h"
 #include "quantkit/pt2e/fold_batch_norm.h"
+#include "quantkit/pt2e/qat_conv_bn.h"
 
 namespace quantkit::pt2e {
 
@@ -395,7 +396,12 @@ PreparedModel prepare_impl(const Graph& model, const Quantizer& quantizer, bool 
     }
   }
   Graph g = model.clone();
-  fold_batch_norm(g);
+  // PTQ folds batch norm into the conv; QAT keeps it, in torchao's trainable conv-bn form.
+  if (is_qat) {
+    rewrite_conv_bn_for_qat(g);
+  } else {
+    fold_batch_norm(g);
+  }
   const Annotations annotations = quantizer.annotate(g);
   quantizer.validate(g, annotations);
   return Preparer(g, annotations, is_qat, where).run();

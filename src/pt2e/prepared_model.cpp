@@ -84,6 +84,10 @@ void PreparedModel::enable_fake_quant(bool enabled) {
   }
 }
 
+void PreparedModel::set_parameter_data(std::string_view name, Tensor data) {
+  graph_.set_parameter_data(name, std::move(data));
+}
+
 void calibrate(PreparedModel& model, std::span<const std::vector<Tensor>> batches) {
   for (const std::vector<Tensor>& batch : batches) model.run(batch);
 }

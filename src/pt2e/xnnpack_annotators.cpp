@@ -4,6 +4,8 @@
 // output specs of the match.
 #include "xnnpack_annotators.h"
 
+#include "qat_conv_bn_match.h"
+
 #include <cmath>
 #include <initializer_list>
 #include <string>
@@ -144,7 +146,9 @@ void annotate_linear(Annotator& an) {
 }
 
 // conv2d (-> batch_norm) (-> relu / hardtanh): PTQ graphs have batch norm folded by prepare
-// already; the batch-norm forms serve graphs annotated without folding (PyTorch's QAT patterns).
+// already; QAT graphs have torchao's conv-bn form (qat_conv_bn.h: conv2d -> div -> add ->
+// batch_norm, the conv's weight edge the scaled weight), annotated as the conv -> batch_norm
+// it stands for, and plain conv2d -> batch_norm where prepare could not rewrite it.
 void annotate_conv(Annotator& an, bool with_bn, bool with_activation) {
   for (const Node* last : an.graph().nodes()) {
     const Node* activation = nullptr;
@@ -161,9 +165,13 @@ void annotate_conv(Annotator& an, bool with_bn, bool with_activation) {
     if (with_bn) {
       if (cur->op() != OpKind::BatchNorm) continue;
       bn = cur;
-      const Node* p = cur->input(0)->producer();
-      if (p == nullptr || !an.single_use(p->output())) continue;
-      cur = p;
+      if (const auto qat = qat_detail::match_qat_conv_bn(an.graph(), bn)) {
+        cur = qat->conv;
+      } else {
+        const Node* p = cur->input(0)->producer();
+        if (p == nullptr || !an.single_use(p->output())) continue;
+        cur = p;
+      }
     }
     if (cur->op() != OpKind::Conv2d) continue;
     conv = cur;
@@ -182,6 +190,18 @@ void annotate_conv(Annotator& an, bool with_bn, bool with_activation) {
     an.mark({conv});
     if (bn) an.mark({bn});
     if (activation) an.mark({activation});
+  }
+}
+
+// The helper nodes of QAT conv-bn patterns (eps add, sqrt, scale factor, reshapes, mul, div,
+// bias add) are never quantized themselves, whatever the configs say: in torchao they do not
+// exist yet when the quantizer annotates. Marking them keeps the add / mul annotators off.
+void claim_qat_conv_bn_helpers(Annotator& an) {
+  for (const Node* bn : an.graph().nodes()) {
+    if (bn->op() != OpKind::BatchNorm) continue;
+    if (const auto qat = qat_detail::match_qat_conv_bn(an.graph(), bn)) {
+      for (const Node* helper : qat->helpers) an.mark({helper});
+    }
   }
 }
 
@@ -286,6 +306,7 @@ void propagate_annotation(Annotator& an, const ScopeResolver& resolve) {
 
 Annotations annotate_xnnpack_patterns(const Graph& graph, const ScopeResolver& resolve) {
   Annotator an(graph, resolve);
+  claim_qat_conv_bn_helpers(an);
   // XNNPACK's STATIC_OPS order: fused patterns before single ops.
   annotate_linear_relu(an);
   annotate_linear(an);

@@ -2,6 +2,7 @@
 // Helpers for the PT2E flow tests: seeded normal tensors, SQNR, small graphs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -40,6 +41,21 @@ inline double sqnr_db(const Tensor& reference, const Tensor& approx) {
     noise += (static_cast<double>(r[i]) - a[i]) * (static_cast<double>(r[i]) - a[i]);
   }
   return 10.0 * std::log10(signal / noise);
+}
+
+// Two float32 outputs fake-quantized with step `step` that may differ by float rounding
+// (a value on a rounding boundary lands one step away): every element within one step.
+// Returns the fraction of elements that are equal.
+inline double equal_fraction_within_one_step(const Tensor& got, const Tensor& expected,
+                                             double step) {
+  EXPECT_EQ(got.numel(), expected.numel());
+  std::int64_t equal = 0;
+  for (std::int64_t i = 0; i < got.numel(); ++i) {
+    const double d = std::fabs(static_cast<double>(got.data<float>()[i]) - expected.data<float>()[i]);
+    EXPECT_LE(d, step * 1.001) << "element " << i;
+    equal += d < step * 1e-3 ? 1 : 0;
+  }
+  return static_cast<double>(equal) / static_cast<double>(std::max<std::int64_t>(1, got.numel()));
 }
 
 inline Tensor run1(const graph::Graph& g, const std::vector<Tensor>& inputs) {

@@ -1,5 +1,6 @@
 // prepare_qat_pt2e (issue 4 item 7): fake quants instead of observers, and the prepared
-// graph's forward equals the Q/DQ graph convert_pt2e makes from the same qparams.
+// graph's forward equals the Q/DQ graph convert_pt2e makes from the same qparams (up to the
+// float rounding of the batch norm QAT keeps and convert folds: qat_conv_bn_test.cpp).
 #include <gtest/gtest.h>
 
 #include "pt2e/pt2e_test_util.h"
@@ -58,7 +59,9 @@ TEST(PrepareQat, InsertsFakeQuants) {
   EXPECT_EQ(count_nodes(m.graph(), OpKind::FakeQuantize), 7u);
   EXPECT_EQ(m.places().size(), 5u);
   for (const auto& [name, place] : m.places()) EXPECT_NE(place.fake_quant, nullptr) << name;
-  EXPECT_EQ(count_nodes(m.graph(), OpKind::BatchNorm), 0u);  // folded (see prepare.h)
+  // Kept, in torchao's QAT conv-bn form (qat_conv_bn.h); PTQ folds it.
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::BatchNorm), 1u);
+  EXPECT_EQ(count_nodes(m.graph(), OpKind::Sqrt), 1u);
   // Without the model's fake quants the graph cannot run.
   EXPECT_THROW(run1(m.graph(), {randn({2, 2, 4, 4}, 1)}), Error);
 }
@@ -68,9 +71,14 @@ void expect_forward_equals_qdq(bool per_channel) {
   for (std::uint32_t s = 0; s < 3; ++s) m.run({randn({2, 2, 4, 4}, 100 + s)});  // "training"
   m.enable_observers(false);
   const Graph qdq = convert_pt2e(m);
+  // The QAT graph runs conv -> unscale -> batch_norm where the converted graph has the folded
+  // conv, so equal up to float rounding: within one step of the output fake quant (place 4:
+  // x, conv weight, relu, fc weight, fc output), nearly all elements bit-equal.
+  const double step = m.place("activation_post_process_4").fake_quant->qparams().scale[0];
   for (std::uint32_t s = 0; s < 3; ++s) {
     const Tensor x = randn({2, 2, 4, 4}, 200 + s, 1.5f);
-    EXPECT_TRUE(bitwise_equal(m({x})[0], run1(qdq, {x}))) << "per_channel " << per_channel;
+    EXPECT_GE(testing::equal_fraction_within_one_step(m({x})[0], run1(qdq, {x}), step), 0.99)
+        << "per_channel " << per_channel;
   }
 }
 
@@ -86,7 +94,7 @@ TEST(PrepareQat, ObserverAndFakeQuantSwitches) {
   const Tensor before = m({x})[0];
   m.run({randn({2, 2, 4, 4}, 301, 50.0f)});  // observers off: qparams do not move
   EXPECT_TRUE(bitwise_equal(m({x})[0], before));
-  // Fake quant off: the fp32 function (batch norm folded, so within rounding).
+  // Fake quant off: the fp32 function (batch norm in the QAT form, so within rounding).
   m.enable_fake_quant(false);
   const Tensor fp = m({x})[0];
   const Tensor ref = run1(g, {x});

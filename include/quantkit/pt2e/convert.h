@@ -1,5 +1,8 @@
 #pragma once
-// convert_pt2e (torchao/quantization/pt2e/convert.py): replaces every observe /
+// convert_pt2e (torchao/quantization/pt2e/convert.py): for QAT models, first folds the
+// conv-bn patterns of prepare_qat_pt2e back into their convs (fold_conv_bn_qat,
+// qat_conv_bn.h: torchao's _fold_conv_bn_qat), so the weight's fake quant quantizes the
+// folded weight and the result has the PTQ form; then replaces every observe /
 // fake_quantize node by its quantize → dequantize pair with the observer's qparams
 // (Q/DQ form), or, for dynamic specs, by choose_qparams → quantize → dequantize with
 // run-time qparams. Weights are quantized at convert time and their quantize op folded:

@@ -13,16 +13,21 @@
 // Preparing a graph the quantizer leaves unannotated returns an equal graph with no
 // observers, and preparing twice is refused with an Error (the graph already observes).
 //
-// Before annotation, prepare folds every conv2d -> batch_norm pair into the conv's weight
-// and bias (fold_batch_norm, as PyTorch's _fuse_conv_bn_). PyTorch keeps batch norm in QAT
-// graphs to train it; quantkit folds it there too (eval-mode statistics) because training is
-// out of scope for now.
+// Before annotation, prepare_pt2e folds every conv2d -> batch_norm pair into the conv's
+// weight and bias (fold_batch_norm, as PyTorch's _fuse_conv_bn_). prepare_qat_pt2e keeps
+// batch norm, as torchao: each conv2d whose only user is a batch_norm becomes torchao's QAT
+// conv-bn form (rewrite_conv_bn_for_qat, qat_conv_bn.h: the weight fake quant on the
+// bn-scaled weight, the conv output unscaled, the conv bias added, then the real
+// batch_norm), which a trainer can run with batch statistics; convert_pt2e folds it back
+// (fold_conv_bn_qat). The IR's batch_norm is eval-mode, so PreparedModel::run of a QAT
+// graph is the eval-mode QAT forward.
 #include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "quantkit/apot/observer.h"
@@ -82,6 +87,10 @@ class PreparedModel {
   // QAT switches over every fake quant (torch.ao's enable/disable_observer / fake_quant).
   void enable_observers(bool enabled);
   void enable_fake_quant(bool enabled);
+
+  // Replaces a parameter's tensor in the prepared graph (same dtype and shape, Error
+  // otherwise; Graph::set_parameter_data): trained weights written back before convert_pt2e.
+  void set_parameter_data(std::string_view name, Tensor data);
 
  private:
   Graph graph_;
