@@ -58,10 +58,15 @@ Tensor apot_fake_quantize_backward(const Tensor& grad_output, const Tensor& x, f
 
 ApotFakeQuantize::ApotFakeQuantize(int b, int k) : observer_(b, k) {}
 
+ApotFakeQuantize::ApotFakeQuantize(const ApotScheme& scheme)
+    : observer_(scheme.b, scheme.k, scheme.level_set), is_signed_(scheme.is_signed) {
+  scheme.validate("ApotFakeQuantize");
+}
+
 const ApotQuantizer* ApotFakeQuantize::prepare(const Tensor& x, const char* where) {
   if (observer_enabled_) {
     observer_.observe(x);
-    quantizer_ = std::make_shared<const ApotQuantizer>(observer_.calculate_qparams(false));
+    quantizer_ = std::make_shared<const ApotQuantizer>(observer_.calculate_qparams(is_signed_));
   }
   if (!fake_quant_enabled_) return nullptr;
   check_argument(quantizer_ != nullptr, where, "qparams", "none",

@@ -53,7 +53,12 @@ bool minmax_of(const T* p, std::int64_t n, float& lo, float& hi) {
 
 }  // namespace
 
-ApotObserver::ApotObserver(int b, int k) : b_(b), k_(k) {
+ApotObserver::ApotObserver(int b, int k, ApotLevelSet level_set)
+    : b_(b), k_(k), level_set_(level_set) {
+  if (level_set != ApotLevelSet::PyTorch) {
+    ApotScheme{b, k, true, level_set}.validate("ApotObserver");
+    return;
+  }
   check_argument(k > 0, "ApotObserver", "k", k, "k > 0 (bits per additive term)");
   check_argument(b > 0 && b % k == 0, "ApotObserver", "b", b,
                  "a positive multiple of k = " + std::to_string(k));
@@ -90,7 +95,7 @@ float ApotObserver::alpha() const {
 
 ApotQParams ApotObserver::calculate_qparams(bool is_signed) const {
   const float a = alpha();
-  return make_apot_qparams(ApotScheme{b_, k_, is_signed}, a);
+  return make_apot_qparams(ApotScheme{b_, k_, is_signed, level_set_}, a);
 }
 
 float ApotObserver::min_val() const {
@@ -125,6 +130,7 @@ std::string ApotObserver::save() const {
   j["kind"] = "apot";
   j["b"] = b_;
   j["k"] = k_;
+  if (level_set_ == ApotLevelSet::PaperSigned) j["level_set"] = "paper_signed";
   j["min_val_bits"] = min_val_ ? nlohmann::json(float_bits_hex(*min_val_)) : nlohmann::json();
   j["max_val_bits"] = max_val_ ? nlohmann::json(float_bits_hex(*max_val_)) : nlohmann::json();
   return j.dump();
@@ -144,7 +150,13 @@ ApotObserver ApotObserver::load(std::string_view text) {
   const auto b64 = j["b"].get<std::int64_t>(), k64 = j["k"].get<std::int64_t>();
   check_argument(b64 > 0 && b64 <= 1024, where, "b", b64, "an integer in [1, 1024]");
   check_argument(k64 > 0 && k64 <= 1024, where, "k", k64, "an integer in [1, 1024]");
-  ApotObserver obs(static_cast<int>(b64), static_cast<int>(k64));
+  ApotLevelSet level_set = ApotLevelSet::PyTorch;
+  if (j.contains("level_set")) {
+    check_argument(j["level_set"] == "paper_signed", where, "level_set", j["level_set"].dump(),
+                   "\"paper_signed\" (or absent for PyTorch's level set)");
+    level_set = ApotLevelSet::PaperSigned;
+  }
+  ApotObserver obs(static_cast<int>(b64), static_cast<int>(k64), level_set);
   for (const char* key : {"min_val_bits", "max_val_bits"}) {
     check_argument(j.contains(key) && (j[key].is_null() || j[key].is_string()), where, key,
                    j.contains(key) ? j[key].dump() : std::string("(missing)"),
@@ -160,10 +172,13 @@ ApotObserver ApotObserver::load(std::string_view text) {
 }
 
 void ApotObserver::merge(const ApotObserver& other) {
-  if (other.b_ != b_ || other.k_ != k_) {
-    throw_invalid_argument("ApotObserver::merge", "other",
-                           "b=" + std::to_string(other.b_) + " k=" + std::to_string(other.k_),
-                           "an observer with b=" + std::to_string(b_) + " k=" + std::to_string(k_));
+  if (other.b_ != b_ || other.k_ != k_ || other.level_set_ != level_set_) {
+    const auto label = [](const ApotObserver& o) {
+      return "b=" + std::to_string(o.b_) + " k=" + std::to_string(o.k_) +
+             (o.level_set_ == ApotLevelSet::PaperSigned ? " (paper signed)" : "");
+    };
+    throw_invalid_argument("ApotObserver::merge", "other", label(other),
+                           "an observer of the same scheme, " + label(*this));
   }
   if (other.min_val_) min_val_ = min_val_ ? std::min(*min_val_, *other.min_val_) : *other.min_val_;
   if (other.max_val_) max_val_ = max_val_ ? std::max(*max_val_, *other.max_val_) : *other.max_val_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "quantkit/apot/paper_levels.h"
 #include "quantkit/core/error.h"
 
 namespace quantkit::apot {
@@ -15,6 +16,7 @@ Tensor ApotQParams::level_indices_tensor() const { return Tensor::from_vector(le
 ApotQParams make_apot_qparams(const ApotScheme& scheme, float alpha) {
   constexpr const char* where = "make_apot_qparams";
   scheme.validate(where);
+  if (scheme.level_set == ApotLevelSet::PaperSigned) return make_apot_paper_qparams(scheme, alpha);
   check_argument(std::isfinite(alpha) && alpha >= 0.0f, where, "alpha", alpha,
                  "a finite value >= 0");
   const int n = scheme.n();

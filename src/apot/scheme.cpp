@@ -7,6 +7,11 @@
 
 namespace quantkit::apot {
 
+namespace {
+constexpr int kMinPaperBits = 2;
+constexpr int kMaxPaperBits = 7;  // the paper's build_power_value stops at B = 6 magnitude bits
+}  // namespace
+
 std::int64_t ApotScheme::terms_per_list() const {
   return is_signed ? (std::int64_t{2} << k) - 1 : std::int64_t{1} << k;
 }
@@ -26,6 +31,16 @@ std::int64_t bounded_power(std::int64_t base, int exponent) {
 }  // namespace
 
 void ApotScheme::validate(const char* where) const {
+  if (level_set == ApotLevelSet::PaperSigned) {
+    check_argument(b >= kMinPaperBits && b <= kMaxPaperBits, where, "b", b,
+                   "2 ... 7 storage bits for the paper's signed APoT level set");
+    check_argument(k == 1, where, "k", k, "1 for the paper's level set (k is not a parameter)");
+    check_argument(is_signed, where, "is_signed", "false",
+                   "true: the paper's level set is the signed weight set");
+    return;
+  }
+  check_argument(level_set == ApotLevelSet::PyTorch, where, "level_set",
+                 static_cast<int>(level_set), "PyTorch or PaperSigned");
   check_argument(k > 0, where, "k", k, "k > 0 (bits per additive term)");
   check_argument(b > 0 && b % k == 0, where, "b", b,
                  "a positive multiple of k = " + std::to_string(k));
@@ -45,14 +60,33 @@ void ApotScheme::validate(const char* where) const {
   }
 }
 
-std::int64_t ApotScheme::num_levels() const { return bounded_power(terms_per_list(), n()); }
+std::int64_t ApotScheme::num_levels() const {
+  if (!is_pytorch()) return (std::int64_t{1} << b) - 1;
+  return bounded_power(terms_per_list(), n());
+}
 
 std::string ApotScheme::label() const {
+  if (!is_pytorch()) return "paper_w" + std::to_string(b);
   return "b" + std::to_string(b) + "_k" + std::to_string(k) + (is_signed ? "_s" : "_u");
 }
 
+ApotScheme apot_paper_scheme(int bits) {
+  const ApotScheme scheme{bits, 1, true, ApotLevelSet::PaperSigned};
+  scheme.validate("apot_paper_scheme");
+  return scheme;
+}
+
+namespace {
+// The cartesian-term functions below describe PyTorch's construction only.
+void require_pytorch_levels(const ApotScheme& scheme, const char* where) {
+  scheme.validate(where);
+  check_argument(scheme.is_pytorch(), where, "scheme", scheme.label(),
+                 "a PyTorch (b, k) scheme (the paper's level set has no cartesian terms)");
+}
+}  // namespace
+
 std::vector<int> apot_term_exponents(const ApotScheme& scheme, int i) {
-  scheme.validate("apot_term_exponents");
+  require_pytorch_levels(scheme, "apot_term_exponents");
   const int n = scheme.n();
   check_argument(i >= 0 && i < n, "apot_term_exponents", "i", i,
                  "a term number in [0, " + std::to_string(n) + ")");
@@ -90,7 +124,7 @@ std::vector<float> apot_term_list(const ApotScheme& scheme, int i) {
 }
 
 float apot_gamma(const ApotScheme& scheme, float alpha) {
-  scheme.validate("apot_gamma");
+  require_pytorch_levels(scheme, "apot_gamma");
   // p_sum = sum of 2^-i for i < n is exact in double; ATen divides a float32 tensor by the
   // Python float after converting it to float32 (exact for n <= 24, and double rounding of a
   // float32 quotient is innocuous, so float32(alpha / p_sum) is the same value).
@@ -99,7 +133,7 @@ float apot_gamma(const ApotScheme& scheme, float alpha) {
 }
 
 float apot_level_sum(const ApotScheme& scheme, std::int64_t cartesian_index) {
-  scheme.validate("apot_level_sum");
+  require_pytorch_levels(scheme, "apot_level_sum");
   const std::int64_t total = scheme.num_levels();
   check_argument(cartesian_index >= 0 && cartesian_index < total, "apot_level_sum",
                  "cartesian_index", cartesian_index,
@@ -120,7 +154,7 @@ float apot_level_sum(const ApotScheme& scheme, std::int64_t cartesian_index) {
 }
 
 std::vector<std::int64_t> apot_level_multipliers(const ApotScheme& scheme) {
-  scheme.validate("apot_level_multipliers");
+  require_pytorch_levels(scheme, "apot_level_multipliers");
   const int e_max = scheme.smallest_term_exponent();
   check_argument(e_max <= 61, "apot_level_multipliers", "scheme", scheme.label(),
                  "n * (2^k - 1) - 1 <= 61 so that integer multipliers fit in int64");

@@ -305,6 +305,31 @@ double scalar_value(NodeContext& ctx, std::size_t i, std::string_view what) {
   });
 }
 
+// QuantizeLinear → Clip(lo, hi) on its integers (how a sub-range such as int8 [-8, 7] is
+// written, export_ops_quant.cpp) is one quantize with the range narrowed to [lo, hi]:
+// quantize already clamps to its range, and clamping twice is clamping to the intersection,
+// so the result is the same for every input. The fused integer ops then see the range
+// instead of a clamp they cannot run. Null when x is not a quantize's output or the ranges
+// do not meet.
+Value* narrowed_quantize(NodeContext& ctx, Value* x, std::optional<double> lo,
+                         std::optional<double> hi) {
+  const graph::Node* q = x->producer();
+  if (q == nullptr ||
+      (q->op() != OpKind::QuantizePerTensor && q->op() != OpKind::QuantizePerChannel)) {
+    return nullptr;
+  }
+  AttributeMap attrs = q->attrs();
+  const std::int64_t qmin = std::max(q->attr_int("quant_min"),
+                                     lo ? static_cast<std::int64_t>(*lo) : q->attr_int("quant_min"));
+  const std::int64_t qmax = std::min(q->attr_int("quant_max"),
+                                     hi ? static_cast<std::int64_t>(*hi) : q->attr_int("quant_max"));
+  if (qmin > qmax) return nullptr;
+  attrs.insert_or_assign("quant_min", qmin);
+  attrs.insert_or_assign("quant_max", qmax);
+  return ctx.emit(q->op(), std::vector<Value*>(q->inputs().begin(), q->inputs().end()),
+                  std::move(attrs));
+}
+
 void convert_clip(NodeContext& ctx) {
   ctx.require_inputs(1, 3);
   ctx.require_outputs(1);
@@ -330,6 +355,7 @@ void convert_clip(NodeContext& ctx) {
       ctx.check(**b == std::nearbyint(**b), "integer Clip bounds must be integers");
       **b = std::clamp(**b, type_min, type_max);
     }
+    if (Value* narrowed = narrowed_quantize(ctx, x, lo, hi)) return ctx.set_output(0, narrowed);
   }
   if (lo && hi && is_floating(x->dtype())) {
     // torch's ReLU6 / Hardtanh export as Clip: keep them recognizable.

@@ -212,8 +212,16 @@ void convert_dequantize_linear(NodeContext& ctx) {
   ctx.check(zp->shape() == scale->shape(), "x_zero_point must have x_scale's shape");
   // A 4-bit initializer (INT4 / UINT4, read into int8 / uint8) keeps its 4-bit range.
   const bool four_bit = ctx.input_is_4bit(0);
-  const std::int64_t qmin = four_bit ? (dtype == DType::Int8 ? -8 : 0) : dtype_min(dtype);
-  const std::int64_t qmax = four_bit ? (dtype == DType::Int8 ? 7 : 15) : dtype_max(dtype);
+  std::int64_t qmin = four_bit ? (dtype == DType::Int8 ? -8 : 0) : dtype_min(dtype);
+  std::int64_t qmax = four_bit ? (dtype == DType::Int8 ? 7 : 15) : dtype_max(dtype);
+  // The integers of a quantize with a narrowed range (QuantizeLinear → Clip, read back as one
+  // quantize by convert_clip) keep that range, as the graph that was exported had it: the
+  // lowering pairs a dequantize with the quantize of the same range.
+  if (const graph::Node* q = x->producer();
+      q != nullptr && (q->op() == OpKind::QuantizePerTensor || q->op() == OpKind::QuantizePerChannel)) {
+    qmin = q->attr_int("quant_min");
+    qmax = q->attr_int("quant_max");
+  }
   AttributeMap range{{"quant_min", qmin}, {"quant_max", qmax}, {"dtype", dtype}};
   if (per_axis) {
     ctx.check(rank >= 1 && scale->shape() == Shape{x->shape()[static_cast<std::size_t>(axis)]},

@@ -5,6 +5,7 @@
 #include <array>
 #include <string>
 
+#include "quantkit/apot/qparams.h"
 #include "quantkit/core/error.h"
 #include "quantkit/core/nonfinite.h"
 #include "quantkit/pt2e/convert.h"
@@ -12,37 +13,64 @@
 
 namespace quantkit::pipeline {
 namespace {
-constexpr std::array<std::string_view, 7> kNames{"int8",       "int8-per-channel", "int8-dynamic",
-                                                 "apot-w4",    "uniform-w4",       "uniform-w3",
-                                                 "uniform-w2"};
+constexpr std::array<std::string_view, 12> kNames{
+    "int8",       "int8-per-channel", "int8-dynamic", "apot-w4",      "apot-w3",
+    "apot-w2",    "apot-b4k2-signed", "uniform-w4",   "uniform-w3",   "uniform-w2",
+    "apot-w4a4",  "uniform-w4a4"};
 
 std::string joined_names() {
   std::string out;
   for (std::string_view n : kNames) out += (out.empty() ? "" : ", ") + std::string(n);
   return out;
 }
+
+// Static activations in the signed N-bit range of int8 storage, per-tensor affine (XNNPACK's
+// activation spec with act_qmin / act_qmax): [-128, 127] for 8 bits, [-8, 7] for 4.
+constexpr std::int64_t kAct8Min = -128, kAct8Max = 127;
+constexpr std::int64_t kAct4Min = -8, kAct4Max = 7;
+
+// N-bit weights: per-channel symmetric over the signed N-bit range [-2^(N-1), 2^(N-1) - 1]
+// (PyTorch's symmetric qparams: scale = max|w| / ((qmax - qmin) / 2)), stored in int8.
+pt2e::QuantizationConfig uniform_config(int bits, bool is_qat, std::int64_t act_qmin,
+                                        std::int64_t act_qmax) {
+  const std::int64_t half = std::int64_t{1} << (bits - 1);
+  return pt2e::get_symmetric_quantization_config(true, is_qat, false, act_qmin, act_qmax, -half,
+                                                 half - 1);
+}
+
 }  // namespace
 
 std::span<const std::string_view> config_names() { return kNames; }
 
-pt2e::QuantizationConfig config_by_name(std::string_view name) {
-  if (name == "int8") return pt2e::get_symmetric_quantization_config(false);
-  if (name == "int8-per-channel") return pt2e::get_symmetric_quantization_config(true);
+pt2e::QuantizationConfig config_by_name(std::string_view name, bool is_qat) {
+  if (name == "int8") return pt2e::get_symmetric_quantization_config(false, is_qat);
+  if (name == "int8-per-channel") return pt2e::get_symmetric_quantization_config(true, is_qat);
   if (name == "int8-dynamic") {
-    return pt2e::get_symmetric_quantization_config(true, false, /*is_dynamic=*/true);
+    return pt2e::get_symmetric_quantization_config(true, is_qat, /*is_dynamic=*/true);
   }
-  if (name == "apot-w4") return pt2e::get_apot_weight_config(4, 2);
-  // N-bit weights: per-channel symmetric over the signed N-bit range [-2^(N-1), 2^(N-1) - 1]
-  // (PyTorch's symmetric qparams: scale = max|w| / ((qmax - qmin) / 2)), stored in int8;
-  // activations as int8-per-channel.
+  if (name == "apot-b4k2-signed") return pt2e::get_apot_weight_config(4, 2, is_qat);
+  if (name == "apot-w4a4") return pt2e::get_apot_paper_weight_config(4, is_qat, kAct4Min, kAct4Max);
+  if (name == "uniform-w4a4") return uniform_config(4, is_qat, kAct4Min, kAct4Max);
   for (int bits : {4, 3, 2}) {
+    if (name == "apot-w" + std::to_string(bits)) {
+      return pt2e::get_apot_paper_weight_config(bits, is_qat, kAct8Min, kAct8Max);
+    }
     if (name == "uniform-w" + std::to_string(bits)) {
-      const std::int64_t half = std::int64_t{1} << (bits - 1);
-      return pt2e::get_symmetric_quantization_config(true, false, false, -128, 127, -half,
-                                                     half - 1);
+      return uniform_config(bits, is_qat, kAct8Min, kAct8Max);
     }
   }
   throw_invalid_argument("config_by_name", "config", name, "one of " + joined_names());
+}
+
+WeightLevels weight_levels(std::string_view name) {
+  const pt2e::QuantizationConfig config = config_by_name(name);
+  const pt2e::QuantizationSpec& w = config.weight.value();
+  if (!w.apot) return {w.quant_max - w.quant_min + 1, w.quant_max - w.quant_min + 1};
+  const apot::ApotScheme scheme{w.apot->b, w.apot->k, w.apot->is_signed, w.apot->level_set};
+  // The level set for alpha = 1; any alpha > 0 scales it without merging levels.
+  std::vector<float> levels = apot::make_apot_qparams(scheme, 1.0f).levels;  // ascending
+  const auto distinct = std::unique(levels.begin(), levels.end()) - levels.begin();
+  return {scheme.num_levels(), static_cast<std::int64_t>(distinct)};
 }
 
 graph::Graph quantize_model(const graph::Graph& model, std::string_view config,

@@ -259,7 +259,8 @@ class Preparer {
     place.spec = spec;
     if (const auto* s = std::get_if<QuantizationSpec>(&spec)) {
       if (s->apot) {
-        place.apot = std::make_unique<apot::ApotObserver>(s->apot->b, s->apot->k);
+        place.apot =
+            std::make_unique<apot::ApotObserver>(s->apot->b, s->apot->k, s->apot->level_set);
       } else if (is_floating(s->dtype)) {
         return {};  // "leave in float": nothing to observe
       } else {

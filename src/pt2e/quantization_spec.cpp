@@ -26,8 +26,12 @@ struct Describer {
   std::string operator()(const QuantizationSpec& s) const {
     std::ostringstream os;
     if (s.apot) {
-      os << "apot b=" << s.apot->b << " k=" << s.apot->k
-         << (s.apot->is_signed ? " signed" : " unsigned");
+      if (s.apot->level_set == apot::ApotLevelSet::PaperSigned) {
+        os << "apot paper signed " << s.apot->b << "-bit";
+      } else {
+        os << "apot b=" << s.apot->b << " k=" << s.apot->k
+           << (s.apot->is_signed ? " signed" : " unsigned");
+      }
     } else {
       os << dtype_name(s.dtype) << ' ' << qscheme_name(s.qscheme) << " [" << s.quant_min << ", "
          << s.quant_max << "]";

@@ -70,15 +70,36 @@ QuantizationConfig get_symmetric_quantization_config(bool is_per_channel, bool i
   return config;
 }
 
-QuantizationConfig get_apot_weight_config(int b, int k) {
-  apot::ApotScheme{b, k, true}.validate("get_apot_weight_config");
-  QuantizationConfig config = get_symmetric_quantization_config();
+namespace {
+
+// APoT weights beside get_symmetric_quantization_config's activations. QAT: fake-quantized
+// APoT weights (the observer's qparams, alpha = max |w|, each forward) and fused moving-average
+// fake quants for the activations.
+QuantizationConfig apot_weight_config(const ApotSpec& apot, bool is_qat, std::int64_t act_qmin,
+                                      std::int64_t act_qmax) {
+  QuantizationConfig config =
+      get_symmetric_quantization_config(false, is_qat, false, act_qmin, act_qmax);
   QuantizationSpec weight;
   weight.dtype = DType::Int32;  // APoT weights become int32 codes + a level table
   weight.qscheme = QScheme::PerTensorSymmetric;
-  weight.apot = ApotSpec{b, k, true};
+  weight.apot = apot;
+  weight.fake_quant = is_qat;
   config.weight = weight;
   return config;
+}
+
+}  // namespace
+
+QuantizationConfig get_apot_weight_config(int b, int k, bool is_qat) {
+  apot::ApotScheme{b, k, true}.validate("get_apot_weight_config");
+  return apot_weight_config(ApotSpec{b, k, true}, is_qat, -128, 127);
+}
+
+QuantizationConfig get_apot_paper_weight_config(int bits, bool is_qat, std::int64_t act_qmin,
+                                                std::int64_t act_qmax) {
+  const apot::ApotScheme scheme = apot::apot_paper_scheme(bits);  // validates bits
+  return apot_weight_config(ApotSpec{scheme.b, scheme.k, true, scheme.level_set}, is_qat,
+                            act_qmin, act_qmax);
 }
 
 }  // namespace quantkit::pt2e

@@ -205,12 +205,20 @@ TEST(ModelCli, EvaluatePrintsTheTableAndWritesTheReport) {
       "evaluate " + kFashionModel + " --calib " + kFashionData + "train-images-idx3-ubyte.gz" +
           " --test-images " + kFashionData + "t10k-images-idx3-ubyte.gz --test-labels " + kFashionData +
           "t10k-labels-idx1-ubyte.gz --calib-samples 32 --test-limit 200 --latency-iterations 5 "
-          "--configs int8-per-channel,int8-dynamic --out " + out,
+          "--configs int8-per-channel,int8-dynamic,apot-w4 --out " + out,
       dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("int8-per-channel"), std::string::npos);
+  // The bits a weight really spends: log2 of its distinct values.
+  EXPECT_NE(r.out.find("weight bits"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3.9 (15 levels)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("8.0 (255 levels)"), std::string::npos) << r.out;
   const auto report = nlohmann::json::parse(slurp(out + "/report.json"));
-  ASSERT_EQ(report["results"].size(), 3u);
+  ASSERT_EQ(report["results"].size(), 4u);
+  EXPECT_EQ(report["results"][0]["weight_bits"].get<double>(), 32.0);
+  EXPECT_EQ(report["results"][3]["weight_levels"].get<int>(), 15);
+  EXPECT_EQ(report["results"][3]["weight_codes"].get<int>(), 15);
+  EXPECT_NEAR(report["results"][3]["weight_bits"].get<double>(), std::log2(15.0), 1e-12);
   EXPECT_EQ(report["test_images"], 200);
   const double fp32 = report["results"][0]["top1"].get<double>();
   EXPECT_GT(fp32, 80.0);  // the shipped model is a trained classifier

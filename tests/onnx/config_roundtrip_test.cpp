@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,13 +78,18 @@ TEST_P(ConfigRoundTrip, ExportImportRunEqualsTheInMemoryGraphExactly) {
   // The same integer graph: the same fused and remaining ops, the same int32 biases.
   EXPECT_EQ(op_counts(from_file.executable()), op_counts(in_memory.executable()));
   EXPECT_EQ(fused_biases(from_file.executable()), fused_biases(in_memory.executable()));
+  // ... and no clamp the in-memory graph lacks: a sub-range activation (the W4A4 configs' int8
+  // [-8, 7]) is written QuantizeLinear → Clip and read back as one quantize with that range,
+  // not as a clamp the runtime would run outside the fused ops.
+  EXPECT_LE(graph::count_nodes(from_file.executable(), OpKind::Clamp),
+            graph::count_nodes(in_memory.executable(), OpKind::Clamp));
   if (GetParam() == "int8" || GetParam() == "int8-per-channel") {  // all four layers fused
     EXPECT_EQ(fused_biases(in_memory.executable()).size(), 4u);
   }
   if (GetParam() == "int8-dynamic") {  // DynamicQuantizeLinear → DequantizeLinear read back
     EXPECT_EQ(graph::count_nodes(from_file.executable(), OpKind::DynamicQuantizedLinear), 2u);
   }
-  if (GetParam() == "apot-w4") {  // the weights stay codes + levels
+  if (GetParam().rfind("apot-", 0) == 0) {  // the weights stay codes + levels
     EXPECT_EQ(graph::count_nodes(from_file.graph(), OpKind::ApotDequantize),
               graph::count_nodes(qdq, OpKind::ApotDequantize));
     EXPECT_GT(graph::count_nodes(qdq, OpKind::ApotDequantize), 0u);
@@ -95,6 +101,48 @@ TEST_P(ConfigRoundTrip, ExportImportRunEqualsTheInMemoryGraphExactly) {
     ASSERT_EQ(actual.shape(), expected.shape());
     ASSERT_EQ(actual.dtype(), DType::Float32);
     EXPECT_EQ(actual.to_vector<float>(), expected.to_vector<float>()) << "input seed " << seed;
+  }
+}
+
+// The paper's 3-bit APoT weights: the file holds each weight as a uint8 code below 7 and the
+// 7-entry level table, and imports back to the same codes and levels.
+TEST(ApotPaperWeights, W3CodesAndLevelsRoundTripExactly) {
+  const graph::Graph fp32 = testing::float_cnn(1);
+  std::vector<Tensor> calibration;
+  for (std::uint32_t seed = 100; seed < 104; ++seed)
+    calibration.push_back(testing::cnn_input(1, seed));
+  const graph::Graph qdq = pipeline::quantize_model(fp32, "apot-w3", calibration);
+  const std::string bytes = export_onnx_bytes(qdq);
+  ::onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(bytes));
+  std::set<std::string> cast_inputs;  // the codes go through Cast(int32) into Gather
+  for (const auto& node : model.graph().node()) {
+    if (node.op_type() == "Cast") cast_inputs.insert(node.input(0));
+  }
+  std::size_t code_tensors = 0;
+  for (const auto& init : model.graph().initializer()) {
+    if (!cast_inputs.contains(init.name())) continue;
+    EXPECT_EQ(init.data_type(), ::onnx::TensorProto::UINT8) << init.name();
+    ++code_tensors;
+    for (unsigned char c : init.raw_data()) EXPECT_LT(c, 7);
+  }
+  const auto apot_nodes = [](const graph::Graph& g) {
+    std::vector<const graph::Node*> out;
+    for (const graph::Node* n : g.nodes()) {
+      if (n->op() == OpKind::ApotDequantize) out.push_back(n);
+    }
+    return out;
+  };
+  const graph::Graph imported = import_onnx_bytes(bytes, "apot-w3");
+  const auto want = apot_nodes(qdq), got = apot_nodes(imported);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_GT(want.size(), 0u);
+  EXPECT_EQ(code_tensors, want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(want[i]->attr_floats("levels").size(), 7u);
+    EXPECT_EQ(got[i]->attr_floats("levels"), want[i]->attr_floats("levels"));
+    EXPECT_EQ(got[i]->input(0)->data().to(DType::Int32).to_vector<std::int32_t>(),
+              want[i]->input(0)->data().to(DType::Int32).to_vector<std::int32_t>());
   }
 }
 

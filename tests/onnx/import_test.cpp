@@ -793,6 +793,40 @@ TEST(OnnxImportQuant, QuantizeLinearIsExactOnnxDivision) {
   EXPECT_EQ(torch_q.data<std::uint8_t>()[0], 128 - 92);
 }
 
+// QuantizeLinear → Clip on its integers (how an exporter writes a sub-range such as the 16
+// codes of 4-bit activations) reads back as one quantize with the narrowed range, and the
+// DequantizeLinear of it keeps that range: no clamp on integers is left for the lowering.
+TEST(OnnxImportQuant, ClipOfAQuantizeNarrowsItsRange) {
+  ModelWriter m;
+  m.input("x", {1000});
+  m.initializer("s", Tensor::scalar(0.125f));
+  m.initializer("z", Tensor::scalar<std::uint8_t>(128));
+  m.initializer("lo", Tensor::scalar<std::uint8_t>(120));
+  m.initializer("hi", Tensor::scalar<std::uint8_t>(135));
+  m.node("QuantizeLinear", {"x", "s", "z"}, {"q"});
+  m.node("Clip", {"q", "lo", "hi"}, {"c"});
+  m.node("DequantizeLinear", {"c", "s", "z"}, {"y"});
+  m.output("c");
+  m.output("y");
+  const Graph g = m.import();
+  EXPECT_EQ(count_nodes(g, OpKind::Clamp), 0u);
+  ASSERT_EQ(count_nodes(g, OpKind::QuantizePerTensor), 1u);
+  for (const quantkit::graph::Node* n : g.nodes()) {
+    if (n->op() != OpKind::QuantizePerTensor && n->op() != OpKind::DequantizePerTensor) continue;
+    EXPECT_EQ(n->attr_int("quant_min"), 120) << n->name();
+    EXPECT_EQ(n->attr_int("quant_max"), 135) << n->name();
+  }
+  const Tensor x = random_tensor({1000}, 33, -4.0f, 4.0f);
+  const auto out = run_graph(g, {x});
+  Tensor expected = onnx_quantize(x, 0.125f, 128);
+  for (std::uint8_t& v : expected.span<std::uint8_t>()) v = std::clamp<std::uint8_t>(v, 120, 135);
+  EXPECT_TRUE(quantkit::graph::testing::identical(out[0], expected));
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    ASSERT_EQ(out[1].data<float>()[i],
+              static_cast<float>(expected.data<std::uint8_t>()[i] - 128) * 0.125f);
+  }
+}
+
 TEST(OnnxImportQuant, PerChannelDequantizeLinearWithConstantQParams) {
   const Tensor w = quantkit::graph::testing::random_ints<std::int8_t>({3, 4}, 31, -128, 127);
   ModelWriter m;

@@ -265,7 +265,7 @@ TEST_F(OrtInterop, Pt2eApotWeightCnnAgreesWithinOneStep) {
 // and with the fused runtime (LoadedModel, what `quantkit run` executes) on the same file.
 // int8-dynamic has a float output: compared like fp32, in units of 1e-4 of its magnitude.
 //
-// apot-w4 is checked with ORT's optimizations off, where it is exact: with them on (from the
+// APoT configs are checked with ORT's optimizations off, where they are exact: with them on (from the
 // "basic" level), ORT's output on this model is 1-2 steps off on ~half the elements whether
 // the activations are int8 or uint8 and the codes uint8 or int32 — not understood yet; the
 // figure is printed, not asserted.
@@ -288,27 +288,32 @@ TEST_F(OrtInterop, EveryConfigsFileAgreesWithinOneStep) {
     } else {
       step = output_step(qdq);
     }
-    const std::string optimization = config == "apot-w4" ? "disabled" : "all";
+    const bool apot = config.starts_with("apot-");
+    const std::string optimization = apot ? "disabled" : "all";
     const Tensor ort = run_ort(qdq, x, optimization);  // writes dir_ / "model.onnx"
     const Tensor fused = pipeline::LoadedModel(dir_ / "model.onnx", 1).run({x}).at(0);
     const std::string what = name + " file, ORT (optimization " + optimization + ") vs ";
-    // 2- and 3-bit weights make single one-step differences between integer and float Q/DQ
-    // arithmetic grow through the next layers (ORT's fused kernels vs the float graph: 2
-    // steps on 1 of 160 outputs for uniform-w2); ORT's integer path is still asserted
-    // against ours below.
-    if (config == "uniform-w2" || config == "uniform-w3") {
-      const StepAgreement a = compare_in_steps(ort, ours, step);
-      std::cout << "[ORT agreement] " << what << "the Q/DQ interpreter (not asserted): " << a.exact
-                << "/" << a.total << " exact, " << a.within_one << "/" << a.total
-                << " within one step\n";
-    } else {
-      expect_step_agreement((what + "the Q/DQ interpreter").c_str(), ort, ours, step);
-    }
-    expect_step_agreement((what + "the fused runtime").c_str(), ort, fused, step);
-    if (config == "apot-w4") {
+    // 2- and 3-bit weights, and 4-bit activations, make single one-step differences between
+    // integer and float Q/DQ arithmetic grow through the next layers (ORT's fused kernels vs
+    // the float graph: 2 steps on 1 of 160 outputs for uniform-w2 and uniform-w4a4; our fused
+    // runtime vs ORT's float Q/DQ path, i.e. our own interpreter, on 7 of 160 for apot-w2):
+    // for those, the comparison between the integer and the float arithmetic is printed, and
+    // the two that run the same arithmetic are asserted. ORT runs the APoT files on its float
+    // path (optimizations off), the others on its integer kernels.
+    const bool coarse = config == "uniform-w2" || config == "uniform-w3" || config == "apot-w2" ||
+                        config == "uniform-w4a4" || config == "apot-w4a4";
+    const auto check = [&](const std::string& against, const Tensor& theirs, bool assert) {
+      if (assert) return expect_step_agreement((what + against).c_str(), ort, theirs, step);
+      const StepAgreement a = compare_in_steps(ort, theirs, step);
+      std::cout << "[ORT agreement] " << what << against << " (not asserted): " << a.exact << "/"
+                << a.total << " exact, " << a.within_one << "/" << a.total << " within one step\n";
+    };
+    check("the Q/DQ interpreter", ours, !coarse || apot);
+    check("the fused runtime", fused, !coarse || !apot);
+    if (apot) {
       const StepAgreement a = compare_in_steps(run_ort(qdq, x, "all"), ours, step);
-      std::cout << "[ORT agreement] apot-w4 file, ORT (optimization all) vs the Q/DQ interpreter "
-                   "(not asserted): "
+      std::cout << "[ORT agreement] " << name
+                << " file, ORT (optimization all) vs the Q/DQ interpreter (not asserted): "
                 << a.exact << "/" << a.total << " exact, " << a.within_one << "/" << a.total
                 << " within one step\n";
     }

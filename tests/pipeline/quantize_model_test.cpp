@@ -22,6 +22,8 @@
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/graph/nn.h"
 #include "quantkit/pt2e/lowering.h"
+#include "quantkit/pt2e/prepare.h"
+#include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/runtime/runtime.h"
 
 namespace quantkit::pipeline {
@@ -85,7 +87,7 @@ double sqnr_db(const Tensor& ref, const Tensor& q) {
 // dynamic one quantizes only the linear's input, at run time (choose_qparams -> quantize ->
 // dequantize), and leaves the conv in fp32. SQNR of the Q/DQ graph on these batches: int8
 // 39-43 dB (4 quantized activations), dynamic 44-49 dB, 4-bit APoT weights 17-24 dB; the
-// bounds leave about 6 dB of margin, far less than a wrong scale or a dropped dequantize costs.
+// bounds leave about 4-6 dB of margin, far less than a wrong scale or a dropped dequantize costs.
 struct Expected {
   std::map<OpKind, std::size_t> ops;
   double min_sqnr_db;        // Q/DQ graph vs fp32, on unseen batches of the calibration data
@@ -93,19 +95,23 @@ struct Expected {
   std::size_t fused_conv2d, fused_linear, fused_dynamic_linear;  // lower_to_fused_kernels
 };
 
-// uniform-wN: int8-per-channel's graph with N-bit weight codes (the same fused ops).
-Expected low_bit_expectation(double min_sqnr_db) {
+// The low-bit configs: 4 activation quantize / dequantize pairs like int8-per-channel, and the
+// 2 weights dequantized per channel (uniform-wN: N-bit codes) or as APoT codes + levels (both
+// fused by the lowering: APoT levels are integers times one step, so the int8 kernels run them).
+Expected low_bit_weights(std::size_t per_channel, std::size_t apot, double min_sqnr_db) {
   return {{{OpKind::QuantizePerTensor, 4},
            {OpKind::DequantizePerTensor, 4},
-           {OpKind::DequantizePerChannel, 2},
+           {OpKind::DequantizePerChannel, per_channel},
            {OpKind::ChooseQParams, 0},
-           {OpKind::ApotDequantize, 0}},
+           {OpKind::ApotDequantize, apot}},
           min_sqnr_db,
           min_sqnr_db,
           1,
           1,
           0};
 }
+Expected low_bit_expectation(double min_sqnr_db) { return low_bit_weights(2, 0, min_sqnr_db); }
+Expected apot_expectation(double min_sqnr_db) { return low_bit_weights(0, 2, min_sqnr_db); }
 
 std::map<std::string, Expected> expectations() {
   return {
@@ -142,17 +148,15 @@ std::map<std::string, Expected> expectations() {
         0,
         0,
         1}},
-      {"apot-w4",
-       {{{OpKind::QuantizePerTensor, 4},
-         {OpKind::DequantizePerTensor, 4},
-         {OpKind::DequantizePerChannel, 0},
-         {OpKind::ChooseQParams, 0},
-         {OpKind::ApotDequantize, 2}},
-        14.0,
-        14.0,
-        1,  // APoT levels are integers times one step: the int8 kernels run them
-        1,
-        0}},
+      // The paper's sets with alpha = max |w| per tensor (no trained clipping): 19-23 dB at 4
+      // bits, 9-15 dB at 3 and 1.5-7 dB for the ternary 2-bit weights (most weights round to 0).
+      {"apot-w4", apot_expectation(14.0)},
+      {"apot-w3", apot_expectation(6.0)},
+      {"apot-w2", apot_expectation(0.5)},
+      {"apot-b4k2-signed", apot_expectation(14.0)},
+      // 4-bit activations on top: 14-19 dB.
+      {"apot-w4a4", apot_expectation(10.0)},
+      {"uniform-w4a4", low_bit_expectation(10.0)},
       {"uniform-w4", low_bit_expectation(14.0)},
       {"uniform-w3", low_bit_expectation(8.0)},
       {"uniform-w2", low_bit_expectation(3.0)},
@@ -187,6 +191,12 @@ TEST(QuantizeModel, EveryNamedConfigurationRunsEndToEnd) {
     EXPECT_EQ(stats.conv2d, e.fused_conv2d);
     EXPECT_EQ(stats.linear, e.fused_linear);
     EXPECT_EQ(stats.dynamic_linear, e.fused_dynamic_linear);
+    // Nothing left to float: every conv / linear fused, no APoT weight dequantized at run time.
+    EXPECT_EQ(count_nodes(lowered, OpKind::ApotDequantize), 0u);
+    if (e.fused_dynamic_linear == 0) {
+      EXPECT_EQ(count_nodes(lowered, OpKind::Conv2d), 0u);
+      EXPECT_EQ(count_nodes(lowered, OpKind::Linear), 0u);
+    }
     const runtime::Runtime rt(lowered, runtime::RuntimeOptions{2});
     for (std::uint32_t s = 0; s < 4; ++s) {
       SCOPED_TRACE("batch " + std::to_string(s));
@@ -202,6 +212,8 @@ TEST(QuantizeModel, EveryNamedConfigurationRunsEndToEnd) {
       // pt2e/reference_representation.h), about half a step of bias at each of the two fused
       // layers: measured 32-36 dB where the float Q/DQ graph gives 39-43 dB.
       const Tensor fused = rt.run(std::vector<Tensor>{x})[0];
+      // The runtime executes the lowered graph exactly as its interpreter does.
+      EXPECT_EQ(fused.to_vector<float>(), graph::run_graph(lowered, {x})[0].to_vector<float>());
       const double fused_sqnr = sqnr_db(want, fused);
       EXPECT_GT(fused_sqnr, e.min_fused_sqnr_db);
       std::cout << name << ": runtime SQNR " << fused_sqnr << " dB vs fp32\n";
@@ -223,7 +235,9 @@ TEST(QuantizeModel, ConfigNamesAreTheDocumentedOnesInOrder) {
   const std::vector<std::string_view> names(config_names().begin(), config_names().end());
   EXPECT_EQ(names,
             (std::vector<std::string_view>{"int8", "int8-per-channel", "int8-dynamic", "apot-w4",
-                                           "uniform-w4", "uniform-w3", "uniform-w2"}));
+                                           "apot-w3", "apot-w2", "apot-b4k2-signed", "uniform-w4",
+                                           "uniform-w3", "uniform-w2", "apot-w4a4",
+                                           "uniform-w4a4"}));
   for (const std::string_view name : names) EXPECT_NO_THROW(config_by_name(name)) << name;
 }
 
@@ -237,9 +251,13 @@ TEST(QuantizeModel, RejectsBadArguments) {
     const std::string what = e.what();
     EXPECT_NE(what.find("config_by_name"), std::string::npos) << what;
     EXPECT_NE(what.find("int4"), std::string::npos) << what;
-    EXPECT_NE(what.find("int8, int8-per-channel, int8-dynamic, apot-w4, uniform-w4"),
+    // Every valid name is listed.
+    EXPECT_NE(what.find("int8, int8-per-channel, int8-dynamic, apot-w4, apot-w3, apot-w2, "
+                        "apot-b4k2-signed, uniform-w4, uniform-w3, uniform-w2, apot-w4a4, "
+                        "uniform-w4a4"),
               std::string::npos)
         << what;
+    EXPECT_THROW(config_by_name("int4", /*is_qat=*/true), Error);
   }
   EXPECT_THROW(quantize_model(fp32, "int4", calibration), Error);
   // A static configuration needs calibration; the dynamic one does not.
@@ -253,6 +271,113 @@ TEST(QuantizeModel, RejectsBadArguments) {
   b.output(b.add(b.input("a", DType::Float32, {2}), b.input("b", DType::Float32, {2})));
   const Graph two_inputs = std::move(b).build();
   EXPECT_THROW(quantize_model(two_inputs, "int8", calibration), Error);
+}
+
+// The APoT configs' Q/DQ graphs also rewrite to torchao's integer reference representation:
+// the linear's APoT weight becomes int8 integers (its levels over one step) like an int8
+// weight; the conv -> relu pattern stays Q/DQ, as it does for int8-per-channel (the rewrite
+// has no conv + relu pattern). The integer graph requantizes by truncation: within about one
+// activation step of the Q/DQ graph (35-39 dB with int8 activations, 12-13 dB with 4-bit ones).
+TEST(QuantizeModel, ApotConfigsHaveAnIntegerReferenceRepresentation) {
+  const std::map<std::string, double> min_sqnr_vs_qdq{
+      {"apot-w4", 30.0}, {"apot-w3", 30.0}, {"apot-w2", 30.0}, {"apot-b4k2-signed", 30.0},
+      {"apot-w4a4", 9.0}};
+  for (const auto& [name, min_sqnr] : min_sqnr_vs_qdq) {
+    SCOPED_TRACE(name);
+    const Graph q = quantize_model(fp32_model(), name, calibration_batches());
+    const Graph rep = pt2e::to_reference_representation(q);
+    EXPECT_EQ(count_nodes(q, OpKind::ApotDequantize), 2u);
+    EXPECT_EQ(count_nodes(rep, OpKind::Linear), 0u);
+    EXPECT_EQ(count_nodes(rep, OpKind::ApotDequantize), 1u);  // the conv's
+    EXPECT_EQ(count_nodes(rep, OpKind::Conv2d), 1u);
+    for (std::uint32_t s = 0; s < 2; ++s) {
+      const Tensor x = uniform_batch(950 + s);
+      const double sqnr = sqnr_db(graph::run_graph(q, {x})[0], graph::run_graph(rep, {x})[0]);
+      EXPECT_GT(sqnr, min_sqnr);
+      EXPECT_LT(sqnr, 70.0);  // the rewrite happened: truncation differs from rounding
+      std::cout << name << ": reference representation SQNR " << sqnr << " dB vs Q/DQ\n";
+    }
+  }
+}
+
+// The storage budget each name promises: wN weights use at most 2^N codes (sign included);
+// PyTorch's b=4 k=2 scheme is the one that does not fit 4 bits.
+TEST(QuantizeModel, WeightLevelsCountStorageCodes) {
+  const std::map<std::string, std::pair<std::int64_t, std::int64_t>> want{
+      {"int8", {255, 255}},       {"int8-per-channel", {255, 255}}, {"int8-dynamic", {255, 255}},
+      {"apot-w4", {15, 15}},      {"apot-w3", {7, 7}},              {"apot-w2", {3, 3}},
+      {"apot-b4k2-signed", {49, 39}}, {"uniform-w4", {16, 16}},     {"uniform-w3", {8, 8}},
+      {"uniform-w2", {4, 4}},     {"apot-w4a4", {15, 15}},          {"uniform-w4a4", {16, 16}}};
+  ASSERT_EQ(want.size(), config_names().size());
+  for (const std::string_view name : config_names()) {
+    SCOPED_TRACE(std::string(name));
+    const WeightLevels w = weight_levels(name);
+    const auto& [codes, distinct] = want.at(std::string(name));
+    EXPECT_EQ(w.codes, codes);
+    EXPECT_EQ(w.distinct, distinct);
+  }
+  EXPECT_THROW(weight_levels("apot-w5"), Error);
+}
+
+// 4-bit activations: static, per-tensor affine in int8 storage with the 16 codes [-8, 7].
+TEST(QuantizeModel, W4A4ConfigsQuantizeActivationsToSixteenCodes) {
+  for (const char* name : {"apot-w4a4", "uniform-w4a4"}) {
+    SCOPED_TRACE(name);
+    const pt2e::QuantizationConfig c = config_by_name(name);
+    for (const auto& spec : {c.input_activation, c.output_activation}) {
+      ASSERT_TRUE(spec.has_value());
+      EXPECT_EQ(spec->dtype, DType::Int8);
+      EXPECT_EQ(spec->quant_min, -8);
+      EXPECT_EQ(spec->quant_max, 7);
+      EXPECT_FALSE(spec->is_dynamic);
+    }
+    // Every activation quantize of the converted small CNN clamps to [-8, 7].
+    const Graph q = quantize_model(fp32_model(), name, calibration_batches());
+    std::size_t quantizes = 0;
+    for (const graph::Node* n : q.nodes()) {
+      if (n->op() != OpKind::QuantizePerTensor) continue;
+      ++quantizes;
+      EXPECT_EQ(n->attr_int("quant_min"), -8);
+      EXPECT_EQ(n->attr_int("quant_max"), 7);
+    }
+    EXPECT_EQ(quantizes, 4u);
+  }
+}
+
+// config_by_name(name, is_qat = true): the same ranges and weight kinds with fake quants in
+// place of observers (torch.ao's XNNPACK QAT config), and prepare_qat_pt2e takes it.
+TEST(QuantizeModel, QatConfigsGiveFakeQuantSpecs) {
+  for (const std::string_view name : config_names()) {
+    SCOPED_TRACE(std::string(name));
+    const pt2e::QuantizationConfig ptq = config_by_name(name);
+    const pt2e::QuantizationConfig qat = config_by_name(name, /*is_qat=*/true);
+    EXPECT_FALSE(ptq.is_qat);
+    EXPECT_TRUE(qat.is_qat);
+    ASSERT_TRUE(ptq.weight && qat.weight && qat.input_activation);
+    EXPECT_FALSE(ptq.weight->fake_quant);
+    EXPECT_FALSE(ptq.input_activation->fake_quant);
+    EXPECT_TRUE(qat.weight->fake_quant);
+    EXPECT_TRUE(qat.input_activation->fake_quant);
+    EXPECT_EQ(qat.input_activation->observer, "moving-average-minmax");
+    EXPECT_EQ(qat.input_activation->quant_min, ptq.input_activation->quant_min);
+    EXPECT_EQ(qat.input_activation->quant_max, ptq.input_activation->quant_max);
+    EXPECT_EQ(qat.input_activation->is_dynamic, ptq.input_activation->is_dynamic);
+    EXPECT_EQ(qat.weight->apot, ptq.weight->apot);
+    if (!qat.weight->apot) {
+      EXPECT_EQ(qat.weight->quant_min, ptq.weight->quant_min);
+      EXPECT_EQ(qat.weight->quant_max, ptq.weight->quant_max);
+      EXPECT_EQ(qat.weight->qscheme, ptq.weight->qscheme);
+      EXPECT_EQ(qat.weight->observer.rfind("moving-average", 0), 0u) << qat.weight->observer;
+    }
+    pt2e::XNNPACKQuantizer quantizer;
+    quantizer.set_global(qat);
+    pt2e::PreparedModel prepared = pt2e::prepare_qat_pt2e(fp32_model(), quantizer);
+    EXPECT_EQ(count_nodes(prepared.graph(), OpKind::Observe), 0u);
+    // The linear's input and weight at least (the dynamic config quantizes only those).
+    EXPECT_GE(count_nodes(prepared.graph(), OpKind::FakeQuantize), 2u);
+    const Tensor y = prepared({uniform_batch(7)})[0];
+    EXPECT_EQ(y.shape(), (Shape{2, 10}));
+  }
 }
 
 }  // namespace

@@ -122,28 +122,41 @@ TEST(PrepareQat, DynamicLinearForwardEqualsChooseQParamsGraph) {
 }
 
 // APoT weights under QAT: the weight's fake_quantize node applies APoT quant-dequant, and
-// the forward equals the converted graph (int32 codes -> apot_dequantize).
-TEST(PrepareQat, ApotWeightFakeQuantEqualsConvertedCodes) {
-  QuantizationConfig config = get_apot_weight_config(4, 2);
-  const QuantizationConfig uniform_qat = get_symmetric_quantization_config(false, true);
-  config.input_activation = uniform_qat.input_activation;
-  config.output_activation = uniform_qat.output_activation;
-  config.weight->fake_quant = true;
-  config.is_qat = true;
+// the forward equals the converted graph (int32 codes -> apot_dequantize). Returns the
+// converted weight's level table.
+std::vector<double> apot_qat_forward_equals_converted(const QuantizationConfig& config,
+                                                      std::uint32_t seed) {
   XNNPACKQuantizer q;
   q.set_global(config);
   graph::GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {4, 8});
-  b.output(b.linear(x, b.parameter("fc.weight", randn({6, 8}, 500)),
-                    b.parameter("fc.bias", randn({6}, 501))));
+  b.output(b.linear(x, b.parameter("fc.weight", randn({6, 8}, seed)),
+                    b.parameter("fc.bias", randn({6}, seed + 1))));
   PreparedModel m = prepare_qat_pt2e(std::move(b).build(), q);
   EXPECT_EQ(count_nodes(m.graph(), OpKind::FakeQuantize), 3u);
-  m.run({randn({4, 8}, 502)});
+  m.run({randn({4, 8}, seed + 2)});
   m.enable_observers(false);
   const Graph qdq = convert_pt2e(m);
   EXPECT_EQ(count_nodes(qdq, OpKind::ApotDequantize), 1u);
-  const Tensor xi = randn({4, 8}, 503);
+  const Tensor xi = randn({4, 8}, seed + 3);
   EXPECT_TRUE(bitwise_equal(m({xi})[0], run1(qdq, {xi})));
+  for (const Node* n : qdq.nodes()) {
+    if (n->op() == OpKind::ApotDequantize) return n->attr_floats("levels");
+  }
+  return {};
+}
+
+// PyTorch's signed b=4, k=2 set: 49 codes.
+TEST(PrepareQat, ApotWeightFakeQuantEqualsConvertedCodes) {
+  const QuantizationConfig config = get_apot_weight_config(4, 2, /*is_qat=*/true);
+  EXPECT_TRUE(config.is_qat);
+  EXPECT_EQ(apot_qat_forward_equals_converted(config, 500).size(), 49u);
+}
+
+// The paper's signed 3-bit weights (get_apot_paper_weight_config(3, is_qat)): 7 levels.
+TEST(PrepareQat, PaperApotWeightFakeQuantEqualsConvertedCodes) {
+  const QuantizationConfig config = get_apot_paper_weight_config(3, /*is_qat=*/true);
+  EXPECT_EQ(apot_qat_forward_equals_converted(config, 510).size(), 7u);
 }
 
 }  // namespace

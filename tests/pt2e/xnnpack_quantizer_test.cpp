@@ -93,6 +93,30 @@ TEST(ApotConfig, ApotWeightsUniformActivations) {
   EXPECT_EQ(c.input_activation->observer, "histogram");
   EXPECT_EQ(c.output_activation->dtype, DType::Int8);
   EXPECT_THROW(get_apot_weight_config(5, 2), Error);  // b must be a multiple of k
+  EXPECT_FALSE(c.is_qat);
+  EXPECT_FALSE(c.weight->fake_quant);
+  const QuantizationConfig qat = get_apot_weight_config(4, 2, /*is_qat=*/true);
+  EXPECT_TRUE(qat.is_qat);
+  EXPECT_TRUE(qat.weight->fake_quant);
+  EXPECT_TRUE(qat.input_activation->fake_quant);
+  EXPECT_EQ(qat.input_activation->observer, "moving-average-minmax");
+}
+
+TEST(ApotConfig, PaperWeightsWithAnyActivationRange) {
+  const QuantizationConfig c = get_apot_paper_weight_config(3);
+  ASSERT_TRUE(c.weight && c.weight->apot);
+  EXPECT_EQ(*c.weight->apot, (ApotSpec{3, 1, true, apot::ApotLevelSet::PaperSigned}));
+  EXPECT_EQ(describe(*c.weight), "apot paper signed 3-bit");
+  EXPECT_EQ(c.input_activation->quant_min, -128);
+  const QuantizationConfig a4 = get_apot_paper_weight_config(4, true, -8, 7);
+  EXPECT_EQ(a4.input_activation->quant_min, -8);
+  EXPECT_EQ(a4.output_activation->quant_max, 7);
+  EXPECT_TRUE(a4.is_qat);
+  EXPECT_TRUE(a4.weight->fake_quant);
+  EXPECT_TRUE(a4.output_activation->fake_quant);
+  EXPECT_THROW(get_apot_paper_weight_config(1), Error);
+  EXPECT_THROW(get_apot_paper_weight_config(8), Error);
+  EXPECT_THROW(get_apot_paper_weight_config(4, false, -200, 7), Error);
 }
 
 // x -> linear -> relu -> output, with module sources like a traced model.

@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "quantkit/apot/qparams.h"
@@ -126,11 +127,15 @@ TEST(FakeQuantizePerChannel, ChecksParametersAgainstTheChannelAxis) {
 // APoT has no LibTorch built-in. The oracle is LibTorch arithmetic on the documented rule:
 // clamp to [-alpha, alpha], then the first (lowest) sorted level at the least float32
 // distance (torch's argmin returns the first minimum); gradient dy * (-alpha <= x <= alpha).
+// PyTorch's b=4, k=2 sets and the paper's signed 4- and 3-bit sets (apot_paper_scheme).
 TEST(ApotFakeQuantize, MatchesNearestLevelAndItsStraightThroughEstimator) {
-  for (const bool is_signed : {false, true}) {
+  for (const apot::ApotScheme& scheme :
+       {apot::ApotScheme{.b = 4, .k = 2, .is_signed = false},
+        apot::ApotScheme{.b = 4, .k = 2, .is_signed = true}, apot::apot_paper_scheme(4),
+        apot::apot_paper_scheme(3)}) {
+    const std::string label = scheme.label();
     const float alpha = 1.3f;
-    const auto quantizer = apot::ApotQuantizer(
-        apot::make_apot_qparams(apot::ApotScheme{.b = 4, .k = 2, .is_signed = is_signed}, alpha));
+    const auto quantizer = apot::ApotQuantizer(apot::make_apot_qparams(scheme, alpha));
     const std::vector<float>& level_values = quantizer.qparams().levels;
     const at::Tensor levels = at::tensor(level_values, at::kFloat);
     at::Generator gen = at::detail::createCPUGenerator(5);
@@ -148,9 +153,9 @@ TEST(ApotFakeQuantize, MatchesNearestLevelAndItsStraightThroughEstimator) {
 
     const at::Tensor clipped = x0.clamp(-alpha, alpha);
     const at::Tensor nearest = (clipped.unsqueeze(1) - levels).abs().argmin(1);
-    EXPECT_TRUE(bitwise_equal(ours, levels.index({nearest}))) << "signed " << is_signed;
+    EXPECT_TRUE(bitwise_equal(ours, levels.index({nearest}))) << label;
     const at::Tensor inside = x0.ge(-alpha).logical_and(x0.le(alpha));
-    EXPECT_TRUE(bitwise_equal(input_grad(ours, x, dy), dy * inside)) << "signed " << is_signed;
+    EXPECT_TRUE(bitwise_equal(input_grad(ours, x, dy), dy * inside)) << label;
   }
 }
 

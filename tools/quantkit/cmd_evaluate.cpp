@@ -56,6 +56,7 @@ std::size_t argmax(const Tensor& logits) {
 
 struct Row {
   std::string scheme;
+  pipeline::WeightLevels weights;  // {0, 0}: fp32
   double top1 = 0;
   LatencyStats latency;
   std::uintmax_t bytes = 0;
@@ -63,6 +64,16 @@ struct Row {
   bool lowered = false;
   std::vector<pipeline::LayerComparison> layers;
 };
+
+// The bits a weight really spends: log2 of its distinct values ("3.9 (15 levels)"; PyTorch's
+// 49-code APoT b=4 k=2 "5.3 (39 levels)"), 32 for fp32.
+std::string weight_bits_text(const pipeline::WeightLevels& w) {
+  if (w.distinct == 0) return "32";
+  const double bits = std::log2(static_cast<double>(w.distinct));
+  const std::string number = bits == std::round(bits) ? fmt::format("{:.0f}", bits)
+                                                      : fmt::format("{:.1f}", bits);
+  return fmt::format("{} ({} levels)", number, w.distinct);
+}
 
 double evaluate_top1(const LoadedModel& model, const data::Batches& test,
                      const std::vector<std::int64_t>& labels, const std::string& name) {
@@ -138,6 +149,7 @@ void evaluate(const EvaluateArgs& a) {
     bar.finish();
     Row r;
     r.scheme = config;
+    r.weights = pipeline::weight_levels(config);
     r.layers = pipeline::compare_layers(fp32, qdq, compare_inputs);
     const std::filesystem::path file = std::filesystem::path(a.out) / (stem + "." + config + ".onnx");
     try {
@@ -160,14 +172,15 @@ void evaluate(const EvaluateArgs& a) {
   const Row& base = rows.front();
   std::cout << fmt::format("\n{} on {} test images (calibration: {} training images), {} thread{}\n",
                            a.model, test.samples, calib.samples, a.threads, a.threads == 1 ? "" : "s");
-  std::cout << fmt::format("{:<18} {:>8} {:>11} {:>13} {:>9} {:>11}\n", "scheme", "top-1",
-                           "Δ vs fp32", "latency p50", "speed-up", "model size");
+  std::cout << fmt::format("{:<18} {:>16} {:>8} {:>11} {:>13} {:>9} {:>11}\n", "scheme",
+                           "weight bits", "top-1", "Δ vs fp32", "latency p50", "speed-up",
+                           "model size");
   nlohmann::json report_rows = nlohmann::json::array();
   for (const Row& r : rows) {
     const double delta = r.top1 - base.top1;
     const double speedup = base.latency.p50_ms / r.latency.p50_ms;
-    std::cout << fmt::format("{:<18} {:>7.2f}% {:>11} {:>10.3f} ms {:>8.2f}× {:>11}\n", r.scheme,
-                             r.top1, r.scheme == "fp32" ? std::string("—") : fmt::format("{:+.2f}", delta),
+    std::cout << fmt::format("{:<18} {:>16} {:>7.2f}% {:>11} {:>10.3f} ms {:>8.2f}× {:>11}\n",
+                             r.scheme, weight_bits_text(r.weights), r.top1, r.scheme == "fp32" ? std::string("—") : fmt::format("{:+.2f}", delta),
                              r.latency.p50_ms, speedup,
                              r.bytes == 0 ? std::string("—")
                                           : fmt::format("{:.1f} KiB", static_cast<double>(r.bytes) / 1024.0));
@@ -176,7 +189,11 @@ void evaluate(const EvaluateArgs& a) {
       layers.push_back({{"node", l.node}, {"op", l.op}, {"sqnr_db", std::isfinite(l.sqnr_db) ? nlohmann::json(l.sqnr_db) : nlohmann::json()},
                         {"cosine", l.cosine}});
     }
-    report_rows.push_back({{"scheme", r.scheme}, {"top1", r.top1}, {"delta_vs_fp32", delta},
+    const double bits =
+        r.weights.distinct == 0 ? 32.0 : std::log2(static_cast<double>(r.weights.distinct));
+    report_rows.push_back({{"scheme", r.scheme}, {"weight_bits", bits},
+                           {"weight_codes", r.weights.codes}, {"weight_levels", r.weights.distinct},
+                           {"top1", r.top1}, {"delta_vs_fp32", delta},
                            {"latency_ms", {{"p50", r.latency.p50_ms}, {"p90", r.latency.p90_ms},
                                            {"p99", r.latency.p99_ms}, {"mean", r.latency.mean_ms}}},
                            {"speedup_vs_fp32", speedup}, {"model_bytes", r.bytes},

@@ -3,7 +3,8 @@
 // fake_quantize_function), with a working straight-through-estimator backward.
 //
 // forward(x): observer enabled -> observe x, then qparams = calculate_qparams(signed=false)
-// (always unsigned, as PyTorch); fake quant enabled -> dequantize(quantize(x)) as a new
+// (always unsigned, as PyTorch; a module made from an ApotScheme uses the scheme's sign, so the
+// paper's signed N-bit set (apot_paper_scheme) fake-quantizes weights); fake quant enabled -> dequantize(quantize(x)) as a new
 // float64 tensor (PyTorch's dtype; forward_f32 gives float32), error if no qparams exist
 // yet; fake quant disabled -> x itself.
 // backward(dy, x) = dy * (-alpha <= x <= alpha), in x's dtype: masked entries are dy * 0.0
@@ -28,6 +29,8 @@ Tensor apot_fake_quantize_backward(const Tensor& grad_output, const Tensor& x, f
 class ApotFakeQuantize {
  public:
   ApotFakeQuantize(int b, int k);
+  // Any valid scheme, its sign included: apot_paper_scheme(4) for the paper's 4-bit weights.
+  explicit ApotFakeQuantize(const ApotScheme& scheme);
 
   Tensor forward(const Tensor& x);
   Tensor forward_f32(const Tensor& x);
@@ -42,8 +45,10 @@ class ApotFakeQuantize {
   bool observer_enabled() const { return observer_enabled_; }
   bool fake_quant_enabled() const { return fake_quant_enabled_; }
 
-  // The observer's qparams (PyTorch's APoTFakeQuantize.calculate_qparams).
-  ApotQParams calculate_qparams(bool is_signed = false) const {
+  // The observer's qparams (PyTorch's APoTFakeQuantize.calculate_qparams): with the module's
+  // own sign (unsigned for (b, k)), or the given one.
+  ApotQParams calculate_qparams() const { return observer_.calculate_qparams(is_signed_); }
+  ApotQParams calculate_qparams(bool is_signed) const {
     return observer_.calculate_qparams(is_signed);
   }
   bool has_qparams() const { return quantizer_ != nullptr; }
@@ -58,6 +63,7 @@ class ApotFakeQuantize {
   const ApotQuantizer* prepare(const Tensor& x, const char* where);
 
   ApotObserver observer_;
+  bool is_signed_ = false;
   bool observer_enabled_ = true;
   bool fake_quant_enabled_ = true;
   std::shared_ptr<const ApotQuantizer> quantizer_;

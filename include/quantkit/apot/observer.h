@@ -18,11 +18,13 @@ namespace quantkit::apot {
 
 class ApotObserver {
  public:
-  // Throws Error unless k > 0 and b is a positive multiple of k.
-  ApotObserver(int b, int k);
+  // Throws Error unless k > 0 and b is a positive multiple of k (PyTorch), or unless (b, k)
+  // is a valid paper scheme (PaperSigned: 2 <= b <= 7, k = 1).
+  ApotObserver(int b, int k, ApotLevelSet level_set = ApotLevelSet::PyTorch);
 
   int b() const { return b_; }
   int k() const { return k_; }
+  ApotLevelSet level_set() const { return level_set_; }
 
   // Folds x (float32 or float64) into the running min/max. Empty tensors are ignored;
   // a tensor containing NaN throws Error and leaves the observer unchanged.
@@ -35,6 +37,7 @@ class ApotObserver {
 
   // Throws Error before any data (torch: "only one element tensors can be converted to
   // Python scalars"), for a non-finite alpha, or for a scheme over the size limits.
+  // PaperSigned observers give the paper's signed set and refuse is_signed = false.
   ApotQParams calculate_qparams(bool is_signed) const;
   // alpha = max(-min_val, max_val) in float32 (throws Error before any data).
   float alpha() const;
@@ -49,15 +52,18 @@ class ApotObserver {
   void set_max_val(float value);
   void reset();
 
-  // {"kind":"apot","b":..,"k":..,"min_val_bits":"xxxxxxxx" or null,"max_val_bits":...}
+  // {"kind":"apot","b":..,"k":..,"min_val_bits":"xxxxxxxx" or null,"max_val_bits":...}, plus
+  // "level_set":"paper_signed" for a PaperSigned observer (absent: PyTorch).
   std::string save() const;
   static ApotObserver load(std::string_view json);
-  // As if this observer had also seen everything `other` saw. Throws Error if b or k differ.
+  // As if this observer had also seen everything `other` saw. Throws Error if b, k or the
+  // level set differ.
   void merge(const ApotObserver& other);
 
  private:
   int b_;
   int k_;
+  ApotLevelSet level_set_;
   std::optional<float> min_val_;
   std::optional<float> max_val_;
 };

@@ -21,7 +21,8 @@ struct ApotQParams {
   Tensor level_indices_tensor() const;
 };
 
-// The qparams for a given alpha (finite, >= 0): levels built and sorted as PyTorch does.
+// The qparams for a given alpha (finite, >= 0): levels built and sorted as PyTorch does, or
+// the paper's signed set (make_apot_paper_qparams, apot/paper_levels.h) for PaperSigned.
 // Throws Error for an invalid scheme or alpha, or if a level overflows float32.
 ApotQParams make_apot_qparams(const ApotScheme& scheme, float alpha);
 

@@ -20,6 +20,13 @@
 // signed k=1 with b >= 15 (3^15 = 14.3M).
 // A second limit keeps every term a normal-or-subnormal nonzero float32 (so that the
 // signed term lists have no ties): n * (2^k - 1) - 1 <= 149.
+//
+// A second kind of level set, ApotLevelSet::PaperSigned, is the APoT paper's own signed
+// N-bit weight set (1 sign bit + an (N-1)-bit additive-powers-of-two magnitude set; see
+// apot/paper_levels.h): b = N storage bits, k = 1 (unused), always signed. The functions
+// below that describe PyTorch's cartesian construction (term lists, gamma, running sums,
+// multipliers) throw Error for it; make_apot_qparams, the observer, the quantizer and the
+// fake quantize take either kind.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,24 +36,36 @@ namespace quantkit::apot {
 inline constexpr std::int64_t kMaxApotLevels = std::int64_t{1} << 23;
 inline constexpr int kMaxApotTermExponent = 149;
 
-struct ApotScheme {
-  int b = 4;  // total bits
-  int k = 2;  // bits per additive term
-  bool is_signed = false;
+enum class ApotLevelSet {
+  PyTorch,      // torch.ao.quantization.experimental: (2^k or 2^(k+1) - 1)^(b/k) cartesian codes
+  PaperSigned,  // the paper's signed N-bit weights: 2^N - 1 codes (apot/paper_levels.h)
+};
 
-  // Throws quantkit::Error unless b > 0, k > 0, b % k == 0 and the scheme is within the
-  // level-count and term-exponent limits above.
+struct ApotScheme {
+  int b = 4;  // total bits (PaperSigned: storage bits N, 2 ... 7)
+  int k = 2;  // bits per additive term (PaperSigned: 1, unused)
+  bool is_signed = false;
+  ApotLevelSet level_set = ApotLevelSet::PyTorch;
+
+  // PyTorch: throws quantkit::Error unless b > 0, k > 0, b % k == 0 and the scheme is within
+  // the level-count and term-exponent limits above. PaperSigned: unless 2 <= b <= 7, k == 1
+  // and is_signed.
   void validate(const char* where = "ApotScheme") const;
+  bool is_pytorch() const { return level_set == ApotLevelSet::PyTorch; }
   int n() const { return b / k; }
   // Entries per term list: 2^k (unsigned) or 2^(k+1) - 1 (signed).
   std::int64_t terms_per_list() const;
-  // Total number of levels, terms_per_list()^n (valid schemes only).
+  // Total number of levels (= codes): terms_per_list()^n, or 2^b - 1 for PaperSigned (valid
+  // schemes only).
   std::int64_t num_levels() const;
   // E = n * (2^k - 1) - 1: the exponent of the smallest power-of-two term.
   int smallest_term_exponent() const { return n() * ((1 << k) - 1) - 1; }
-  // "b4_k2_u" style label for messages.
+  // "b4_k2_u" style label for messages ("paper_w4" for PaperSigned).
   std::string label() const;
 };
+
+// The paper's signed N-bit scheme: {N, 1, true, PaperSigned} (validated).
+ApotScheme apot_paper_scheme(int bits);
 
 // Term list i (0 <= i < n) as float32, in PyTorch's order: unsigned [0, 2^-i, 2^-(i+n), ...];
 // signed descending [2^-i, ..., smallest, 0, -smallest, ..., -2^-i].

@@ -7,11 +7,21 @@
 //   Graph qdq = pipeline::quantize_model(fp32, "int8-per-channel", batches.batches);
 //   onnx::export_onnx(qdq, "model.int8.onnx");
 //
-// Named configurations (XNNPACKQuantizer underneath):
+// Named configurations (XNNPACKQuantizer underneath). Low-bit names count storage bits: wN
+// weights have at most 2^N codes per weight, sign included; aN activations 2^N codes.
 //   int8               static int8 activations (histogram), int8 per-tensor symmetric weights
 //   int8-per-channel   the same with per-channel weights (axis 0)
 //   int8-dynamic       int8 per-channel weights, activations quantized at run time (linear)
-//   apot-w4            APoT b=4, k=2 weights, static int8 activations
+//   apot-w4            the APoT paper's signed 4-bit weights (1 sign bit + 3-bit additive
+//                      powers-of-two magnitudes: 15 levels, apot/paper_levels.h), alpha =
+//                      max |w| per tensor; static int8 activations
+//   apot-w3, apot-w2   the same with 3 bits (7 levels) and 2 bits (ternary)
+//   apot-b4k2-signed   PyTorch's experimental signed APoT b=4, k=2 (49 codes, 39 distinct
+//                      levels: about 5.3 bits), static int8 activations
+//   uniform-w4/w3/w2   per-channel symmetric weights in [-2^(N-1), 2^(N-1) - 1], int8 acts
+//   apot-w4a4          apot-w4 weights, static activations in int8 storage with the 4-bit
+//                      range [-8, 7] (per-tensor affine, histogram observer)
+//   uniform-w4a4       uniform-w4 weights, the same 4-bit activations
 #include <functional>
 #include <span>
 #include <string>
@@ -26,8 +36,20 @@ namespace quantkit::pipeline {
 
 // The names above, in that order.
 std::span<const std::string_view> config_names();
-// Error naming the argument and listing the valid names for an unknown one.
-pt2e::QuantizationConfig config_by_name(std::string_view name);
+// Error naming the argument and listing the valid names for an unknown one. is_qat: the same
+// config for quantization-aware training (prepare_qat_pt2e): activations through fused
+// moving-average fake quants, uniform weights through moving-average fake quants, APoT weights
+// fake-quantized with their level set (get_symmetric_quantization_config(..., is_qat = true)).
+pt2e::QuantizationConfig config_by_name(std::string_view name, bool is_qat = false);
+
+// How many codes a config's weights use, and how many distinct values they stand for (the
+// main job prints log2 of the latter: the bits a weight really spends). Error for an unknown
+// name.
+struct WeightLevels {
+  std::int64_t codes = 0;
+  std::int64_t distinct = 0;
+};
+WeightLevels weight_levels(std::string_view name);
 
 // Called after each calibration batch with (done, total).
 using Progress = std::function<void(std::size_t done, std::size_t total)>;

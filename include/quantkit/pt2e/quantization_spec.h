@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "quantkit/apot/scheme.h"
 #include "quantkit/graph/graph.h"
 #include "quantkit/quant/observer.h"
 #include "quantkit/quant/qparams.h"
@@ -35,12 +36,14 @@ using graph::Graph;
 using graph::Node;
 using graph::Value;
 
-// APoT weights (apot/): b bits, k bits per term, signed or not. alpha (the clipping level)
-// comes from the APoT observer's max |w|.
+// APoT weights (apot/): b bits, k bits per term, signed or not — PyTorch's level set — or the
+// paper's signed b-bit set (level_set = PaperSigned, k = 1, apot/paper_levels.h). alpha (the
+// clipping level) comes from the APoT observer's max |w| over the whole tensor (per tensor).
 struct ApotSpec {
   int b = 4;
   int k = 2;
   bool is_signed = true;
+  apot::ApotLevelSet level_set = apot::ApotLevelSet::PyTorch;
   friend bool operator==(const ApotSpec&, const ApotSpec&) = default;
 };
 

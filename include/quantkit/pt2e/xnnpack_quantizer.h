@@ -69,9 +69,17 @@ QuantizationConfig get_symmetric_quantization_config(bool is_per_channel = false
                                                      std::int64_t weight_qmin = -127,
                                                      std::int64_t weight_qmax = 127);
 
-// APoT (b, k) weights (signed, alpha = max |w| per tensor) with the static int8 activation
-// spec of get_symmetric_quantization_config: PyTorch's APoT qconfigs' counterpart.
-QuantizationConfig get_apot_weight_config(int b = 4, int k = 2);
+// APoT (b, k) weights (PyTorch's signed level set, alpha = max |w| per tensor) with the static
+// int8 activation spec of get_symmetric_quantization_config: PyTorch's APoT qconfigs'
+// counterpart. is_qat: APoT fake-quantized weights and the QAT activation specs.
+QuantizationConfig get_apot_weight_config(int b = 4, int k = 2, bool is_qat = false);
+
+// The paper's signed `bits`-bit APoT weights (apot/paper_levels.h: 2^bits - 1 levels, 2 <= bits
+// <= 7, alpha = max |w| per tensor) with static int8 activations in [act_qmin, act_qmax]
+// (per-tensor affine; [-8, 7] for 4-bit activations); is_qat as above.
+QuantizationConfig get_apot_paper_weight_config(int bits, bool is_qat = false,
+                                                std::int64_t act_qmin = -128,
+                                                std::int64_t act_qmax = 127);
 
 class XNNPACKQuantizer : public Quantizer {
  public:
