@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli_support.h"
+#include "qat_command.h"
 #include "quantkit/core/atomic_file.h"
 #include "quantkit/core/error.h"
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   quantkit::cli::register_model_commands(app);
   quantkit::cli::register_quantize_commands(app);
   quantkit::cli::register_evaluate_command(app);
+  quantkit::cli::register_qat_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
