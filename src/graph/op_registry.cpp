@@ -282,6 +282,34 @@ std::vector<OpSchema> build_schemas() {
       {"x"}, 1, {{"pads", K::Ints}, {"value", K::Float}}, infer::pad2d, kernel::pad2d,
       traits(OpCategory::Compute));
 
+  // ---- resampling (ONNX ConvTranspose, Resize: src/graph/type_inference_resample.cpp,
+  // reference_kernels/resample.cpp) ----
+  add(OpKind::ConvTranspose2d, "conv_transpose2d",
+      "conv_transpose2d(x: f32[N, C, H, W], weight: f32[C, O/groups, kH, kW], bias?: f32[O]; "
+      "stride: ints[2], pads: ints[4] (top, left, bottom, right), output_padding: ints[2], "
+      "dilation: ints[2], groups: int) -> f32[N, O, oH, oW]  (oH = stride * (H - 1) + "
+      "output_padding + dilation * (kH - 1) + 1 - top - bottom; ONNX ConvTranspose)",
+      {"x", "weight", "bias"}, 2,
+      {{"stride", K::Ints},
+       {"pads", K::Ints},
+       {"output_padding", K::Ints},
+       {"dilation", K::Ints},
+       {"groups", K::Int}},
+      infer::conv_transpose2d, kernel::conv_transpose2d, traits(OpCategory::Compute));
+  add(OpKind::Resize, "resize",
+      "resize(x: T[..., H, W]; mode: string (nearest | linear), coordinate_transformation_mode: "
+      "string (half_pixel | align_corners | asymmetric | pytorch_half_pixel), nearest_mode: "
+      "string (round_prefer_floor | round_prefer_ceil | floor | ceil), scales: floats[2], "
+      "output_size: ints[2]) -> T[..., oH, oW]  (ONNX Resize of the last two dims in float32 "
+      "coordinates; linear needs a floating x)",
+      {"x"}, 1,
+      {{"mode", K::String},
+       {"coordinate_transformation_mode", K::String},
+       {"nearest_mode", K::String},
+       {"scales", K::Floats},
+       {"output_size", K::Ints}},
+      infer::resize, kernel::resize, traits(OpCategory::Compute));
+
   add(OpKind::Erf, "erf", "erf(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
       kernel::erf, traits(OpCategory::Compute, kPointwise, "Erf"));
   add(OpKind::Exp, "exp", "exp(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,

@@ -93,6 +93,7 @@ void set_attr(::onnx::NodeProto* node, std::string_view name, std::int64_t value
 void set_attr(::onnx::NodeProto* node, std::string_view name, float value);
 void set_attr(::onnx::NodeProto* node, std::string_view name,
               const std::vector<std::int64_t>& values);
+void set_attr(::onnx::NodeProto* node, std::string_view name, const std::string& value);
 
 // Emits the ONNX form of `node`: one switch over every op (export_ops_float.cpp), so a new
 // op does not compile until it has an ONNX form or an error saying why it has none. Error
@@ -106,6 +107,10 @@ void export_quantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
+
+// The resampling ops' forms (export_ops_resample.cpp), written to the ONNX value `output`.
+void export_conv_transpose2d(ExportContext& ctx, const graph::Node& node, const std::string& output);
+void export_resize(ExportContext& ctx, const graph::Node& node, const std::string& output);
 
 // True when `node` (relu, hardtanh, clamp) only clamps what the quantize reading it clamps
 // anyway: it is left out and its output aliased to its input (export_activation_folding.cpp).

@@ -175,6 +175,8 @@ using ConverterTable = std::map<std::string, Converter, std::less<>>;
 void register_float_ops(ConverterTable& table);
 void register_shape_ops(ConverterTable& table);
 void register_quant_ops(ConverterTable& table);
+// ConvTranspose and Resize (import_ops_resample.cpp).
+void register_resample_ops(ConverterTable& table);
 
 // Replaces each pre-opset-17 LayerNorm pattern (ReduceMean, Sub, Pow 2, ReduceMean, Add eps,
 // Sqrt, Div, Mul weight, Add bias; import_layer_norm_fusion.cpp) by one layer_norm; the

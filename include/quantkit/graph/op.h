@@ -69,6 +69,9 @@ enum class OpKind : std::uint8_t {
   LeakyRelu,    // leaky_relu(x)        negative_slope attribute
   MatMul,       // matmul(a, b)         numpy matmul with batch broadcasting, f32
   Pad2d,        // pad2d(x)             constant padding of the last two dims
+  // ---- float32 resampling for CNN import (ONNX ConvTranspose, Resize) ----
+  ConvTranspose2d,  // conv_transpose2d(x, weight, bias?)  weight [C_in, C_out/groups, kH, kW]
+  Resize,           // resize(x)            nearest / bilinear over the last two dims
   // ---- float32 compute for transformers (ONNX import: GELU, LayerNorm patterns) ----
   Erf,        // erf(x)
   Exp,        // exp(x)
