@@ -8,6 +8,7 @@
 #include <string>
 
 #include "quantkit/core/error.h"
+#include "quantkit/graph/graph.h"
 #include "quantkit/graph/op.h"
 #include "reference_kernels/entry_points.h"
 #include "type_inference.h"
@@ -114,7 +115,8 @@ std::vector<AttrSpec> per_channel_attrs() {
 
 // OpTraits in one call: traits(category, kView | kValuePreserving | kSharesObserver, "Onnx").
 enum TraitFlag : unsigned { kView = 1, kValuePreserving = 2, kSharesObserver = 4, kPointwise = 8 };
-OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_op_type = {}) {
+OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_op_type = {},
+                bool (*holds_for)(const Node&) = nullptr) {
   OpTraits t;
   t.category = category;
   t.is_view = (flags & kView) != 0;
@@ -122,8 +124,12 @@ OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_o
   t.shares_observer = (flags & kSharesObserver) != 0;
   t.pointwise = (flags & kPointwise) != 0;
   t.onnx_op_type = onnx_op_type;
+  t.holds_for = holds_for;
   return t;
 }
+
+// resize's value_preserving / shares_observer: nearest copies input elements, linear mixes them.
+bool moves_elements_only(const Node& node) { return node.attr_string("mode") == "nearest"; }
 
 std::vector<OpSchema> build_schemas() {
   std::vector<OpSchema> s;
@@ -308,7 +314,8 @@ std::vector<OpSchema> build_schemas() {
        {"nearest_mode", K::String},
        {"scales", K::Floats},
        {"output_size", K::Ints}},
-      infer::resize, kernel::resize, traits(OpCategory::Compute));
+      infer::resize, kernel::resize,
+      traits(OpCategory::Compute, kValuePreserving | kSharesObserver, {}, moves_elements_only));
 
   add(OpKind::Erf, "erf", "erf(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
       kernel::erf, traits(OpCategory::Compute, kPointwise, "Erf"));
@@ -477,6 +484,16 @@ const OpSchema& op_schema(OpKind kind) {
 }
 
 std::string_view op_name(OpKind kind) { return op_schema(kind).name; }
+
+bool is_value_preserving(const Node& node) {
+  const OpTraits& t = op_schema(node.op()).traits;
+  return t.value_preserving && (t.holds_for == nullptr || t.holds_for(node));
+}
+
+bool shares_observer(const Node& node) {
+  const OpTraits& t = op_schema(node.op()).traits;
+  return t.shares_observer && (t.holds_for == nullptr || t.holds_for(node));
+}
 
 OpKind op_from_name(std::string_view name, std::string_view arg) {
   for (const OpSchema& s : schemas()) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "export_test_models.h"
+#include "ort_runner.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/graph/export.h"
 #include "quantkit/graph/interpreter.h"
@@ -35,29 +36,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kRunOrt =
-    fs::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "tools" / "ort" / "run_ort.mjs";
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 class OrtInterop : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* ort = std::getenv("QUANTKIT_ORT_DIR");
-    if (ort == nullptr || *ort == '\0') {
-      GTEST_SKIP()
-          << "ONNX Runtime interop is off: set QUANTKIT_ORT_DIR to an installed "
-             "onnxruntime-node package (export QUANTKIT_ORT_DIR=\"$(scripts/install-ort)\")";
-    }
-    if (std::system("node --version > /dev/null 2>&1") != 0) {
-      GTEST_SKIP() << "ONNX Runtime interop is off: QUANTKIT_ORT_DIR is set but 'node' is not "
-                      "on PATH";
-    }
-    ort_dir_ = ort;
+    const std::string why = testing::ort_unavailable();
+    if (!why.empty()) GTEST_SKIP() << why;
     dir_ = fs::temp_directory_path() /
            ("quantkit_ort_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -71,20 +54,10 @@ class OrtInterop : public ::testing::Test {
   Tensor run_ort(const graph::Graph& g, const Tensor& input, const std::string& optimization,
                  const ExportOptions& options = {}) {
     const fs::path model = dir_ / "model.onnx";
-    const fs::path in = dir_ / "input.npy";
-    const fs::path out = dir_ / ("out_" + optimization);
     export_onnx(g, model, options);
-    write_npy(in, input);
-    const std::string command = "node " + shell_quote(kRunOrt.string()) + " --ort " +
-                                shell_quote(ort_dir_) + " --optimization " + optimization + " " +
-                                shell_quote(model.string()) + " " + shell_quote(out.string()) +
-                                " " + shell_quote(in.string());
-    const int status = std::system(command.c_str());
-    if (status != 0) throw Error("ORT run failed (" + std::to_string(status) + "): " + command);
-    return read_npy(out / "output_0.npy");
+    return testing::run_ort_file(model, {input}, dir_, optimization).at(0);
   }
 
-  std::string ort_dir_;
   fs::path dir_;
 };
 

@@ -119,6 +119,43 @@ TEST(Conv1dImport, QuantizedInt8PerChannelLowersWithoutFallbacksAndRuntimeEquals
   EXPECT_EQ(0, std::memcmp(fast.raw_data(), reference.raw_data(), fast.nbytes()));
 }
 
+// Conv -> Resize (nearest or bilinear) -> Conv, quantized int8-per-channel and lowered.
+graph::Graph quantized_upsample(const std::string& mode) {
+  ModelWriter m;
+  m.input("x", {1, 3, 6, 6});
+  m.initializer("W1", random_tensor({4, 3, 3, 3}, 31));
+  m.initializer("W2", random_tensor({4, 4, 3, 3}, 32));
+  m.initializer("scales", Tensor::from_vector(std::vector<float>{1, 1, 2, 2}));
+  m.node("Conv", {"x", "W1"}, {"c1"}, {{"pads", Ints{1, 1, 1, 1}}});
+  m.node("Resize", {"c1", "", "scales"}, {"up"}, {{"mode", mode}});
+  m.node("Conv", {"up", "W2"}, {"y"}, {{"pads", Ints{1, 1, 1, 1}}});
+  m.output("y");
+  const std::vector<Tensor> calibration{random_tensor({1, 3, 6, 6}, 33), random_tensor({1, 3, 6, 6}, 34)};
+  return pt2e::lower_to_fused_kernels(pipeline::quantize_model(m.import(), "int8-per-channel", calibration));
+}
+
+TEST(ResizeQuantized, NearestSharesItsProducersQParamsAndRunsOnInt8BilinearStaysFloat) {
+  const graph::Graph nearest = quantized_upsample("nearest");
+  EXPECT_EQ(count_nodes(nearest, OpKind::QuantizedConv2d), 2);
+  EXPECT_EQ(count_nodes(nearest, OpKind::DequantizePerTensor), 1);  // the output's only
+  const graph::Node* resize = nullptr;
+  for (const graph::Node* n : nearest.nodes()) resize = n->op() == OpKind::Resize ? n : resize;
+  ASSERT_NE(resize, nullptr);
+  EXPECT_EQ(resize->output()->dtype(), DType::Int8);
+  const Tensor x = random_tensor({1, 3, 6, 6}, 35);
+  const Tensor fast = runtime::Runtime(nearest).run(std::vector<Tensor>{x})[0];
+  const Tensor reference = graph::run_graph(nearest, {x})[0];
+  EXPECT_EQ(0, std::memcmp(fast.raw_data(), reference.raw_data(), fast.nbytes()));
+
+  const graph::Graph bilinear = quantized_upsample("linear");
+  EXPECT_EQ(count_nodes(bilinear, OpKind::QuantizedConv2d), 2);
+  for (const graph::Node* n : bilinear.nodes()) {
+    if (n->op() == OpKind::Resize) {
+      EXPECT_EQ(n->output()->dtype(), DType::Float32);
+    }
+  }
+}
+
 ModelWriter conv_transpose_model(std::vector<ModelWriter::Attr> attrs) {
   ModelWriter m;
   m.input("x", {1, 1, 3, 3});

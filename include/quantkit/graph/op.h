@@ -183,6 +183,10 @@ struct OpTraits {
   // The ONNX operator this op exports to as one node with the same inputs and no
   // attributes; empty when the exporter has a special form (or none).
   std::string_view onnx_op_type;
+  // When set, value_preserving and shares_observer hold only for the nodes it accepts: an
+  // op whose attributes decide whether it moves elements or mixes them (resize: 'nearest'
+  // moves, 'linear' interpolates). Passes ask through is_value_preserving / shares_observer.
+  bool (*holds_for)(const Node& node) = nullptr;
 };
 
 struct OpSchema {
@@ -201,6 +205,10 @@ struct OpSchema {
   const AttrSpec* find_attr(std::string_view attr_name) const;
   std::size_t max_inputs() const;  // SIZE_MAX when variadic
 };
+
+// OpTraits::value_preserving / shares_observer as they apply to this node (holds_for).
+bool is_value_preserving(const Node& node);
+bool shares_observer(const Node& node);
 
 // The schema of an op (never null; every OpKind has one, with a type inference and a
 // reference kernel: the registry checks this when it is first used).
