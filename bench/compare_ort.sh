@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # quantkit vs ONNX Runtime on the same ONNX files, batch 1, in one run.
 #
-#   bench/compare_ort.sh [--models "resnet18 mobilenet_v2"] [--threads "1 2"]
-#                        [--iterations N] [--samples N] [--quantkit PATH]
+#   bench/compare_ort.sh [--models "resnet18 mobilenet_v2"] [--fp32-models "vit_b_16"]
+#                        [--threads "1 2"] [--iterations N] [--samples N] [--quantkit PATH]
 #   bench/compare_ort.sh --files "a.onnx b.onnx ..." [--threads ...] [--iterations N]
 #
 # With --files, only step 2 runs, on those files (what ./scripts/run does for the main
@@ -25,10 +25,14 @@
 #      reference);
 #   4. counts the ops quantkit's runtime leaves to the interpreter's kernels in each int8
 #      file (`quantkit bench --show-plan`: "(reference)"), which should be 0.
+# --fp32-models (default vit_b_16: the transformers, whose int8 configs are still being
+# written) run only in fp32: exported the same way, timed in both engines, and their outputs
+# on one random input compared ("max |quantkit - ORT| / max |ORT|", ~1e-6 expected).
 # Latency is the median of --iterations runs (default 100) after 10 warm-up runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 models="resnet18 mobilenet_v2"
+fp32_models="vit_b_16"
 files=""
 threads="1 2"
 iterations=100
@@ -37,6 +41,7 @@ quantkit="$root/build/release/tools/quantkit/quantkit"
 while (($# > 0)); do
   case $1 in
     --models) models=$2; shift 2 ;;
+    --fp32-models) fp32_models=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --samples) samples=$2; shift 2 ;;
@@ -157,7 +162,29 @@ PY
   done
 done
 
+: >"$tmp/fp32_agreement.txt"
+for model in $fp32_models; do
+  echo "== $model: export (fp32 only)" >&2
+  /usr/bin/python3 "$root/bench/export_torchvision.py" "$cache" "$model" >/dev/null
+  fp32="$cache/$model.onnx"
+  for t in $threads; do
+    echo "== $model fp32, $t thread(s)" >&2
+    echo "$model fp32 $t $(quantkit_ms "$fp32" "$t") $(ort_ms "$fp32" "$t")" >>"$rows"
+  done
+  /usr/bin/python3 -c "import numpy as np; np.save('$tmp/$model.x.npy', np.clip(np.random.default_rng(7).standard_normal((1, 3, 224, 224)), -2.5, 2.5).astype(np.float32))"
+  "$quantkit" run "$fp32" --input "$tmp/$model.x.npy" --output "$tmp/$model.qk.npy" >/dev/null
+  node "$root/tools/ort/run_ort.mjs" "$fp32" "$tmp/$model.ort" "$tmp/$model.x.npy" >/dev/null
+  /usr/bin/python3 -c "import numpy as np
+qk = np.load('$tmp/$model.qk.npy').astype(np.float64); ort = np.load('$tmp/$model.ort/output_0.npy').astype(np.float64)
+print(f'{\"$model\":18s} {np.abs(qk - ort).max() / np.abs(ort).max():>12.2e}')" >>"$tmp/fp32_agreement.txt"
+done
+
 print_latency
+if [[ -s $tmp/fp32_agreement.txt ]]; then
+  echo
+  echo "fp32 models: max |quantkit - ORT| / max |ORT| on one random input"
+  cat "$tmp/fp32_agreement.txt"
+fi
 echo
 echo "Accuracy: relative L2 distance of each int8 file's output from the fp32 model's (mean of $samples inputs)"
 printf '%-18s %-18s %12s %12s\n' model file quantkit ORT

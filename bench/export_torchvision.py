@@ -8,7 +8,8 @@ depend on them, and no weights can be downloaded here). Random weights alone mak
 networks degenerate (mobilenet_v2's logits come out ~1e-9: every int8 output is 0), so the
 batch-norm running statistics are first estimated on 16 random images (train-mode forward
 passes with a cumulative average, the usual "BN recalibration"): activations then have
-about unit variance, as in a trained network. The model is then put in eval mode and exported
+about unit variance, as in a trained network (a VisionTransformer, whose head and class
+token torchvision initialises to zero, gets them drawn at random instead). The model is then put in eval mode and exported
 with a fixed 1x3x224x224 input at opset 13 as OUT_DIR/<name>.onnx, plus a calibration set
 OUT_DIR/<name>_calib.npy of 8 random images (N(0, 1) clipped to [-2.5, 2.5], roughly the
 range of normalized ImageNet pixels). Existing files are kept (the script is a cache).
@@ -34,6 +35,16 @@ def recalibrate_batch_norm(model: torch.nn.Module) -> None:
             model(torch.randn(4, 3, 224, 224, generator=generator))
 
 
+def draw_zero_initialised_heads(model: torch.nn.Module) -> None:
+    # torchvision's VisionTransformer starts its classifier head and class token at zero:
+    # with random weights every logit would be 0 and a comparison with ORT says nothing.
+    if isinstance(model, torchvision.models.VisionTransformer):
+        generator = torch.Generator().manual_seed(3)
+        with torch.no_grad():
+            for p in list(model.heads.parameters()) + [model.class_token]:
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
+
+
 def main() -> int:
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -50,6 +61,7 @@ def main() -> int:
             torch.manual_seed(0)
             model = getattr(torchvision.models, name)()
             recalibrate_batch_norm(model)
+            draw_zero_initialised_heads(model)
             model.eval()
             x = torch.zeros(1, 3, 224, 224)
             torch.onnx.export(model, x, path + ".part", opset_version=13,

@@ -342,6 +342,23 @@ std::vector<OpSchema> build_schemas() {
       {"x", "weight", "bias"}, 2, {{"axis", K::Int}, {"eps", K::Float}}, infer::layer_norm,
       kernel::layer_norm, traits(OpCategory::Compute));
 
+  // ---- data movement for transformers ----
+  add(OpKind::Slice, "slice",
+      "slice(x: T[...]; dims, starts, ends, steps: ints (one entry per sliced dim)) -> T[...]  "
+      "(ONNX Slice: negative start / end count from the end, then clamp; steps nonzero, "
+      "negative walks backwards)",
+      {"x"}, 1, {{"dims", K::Ints}, {"starts", K::Ints}, {"ends", K::Ints}, {"steps", K::Ints}},
+      infer::slice, kernel::slice, traits(OpCategory::Compute));
+  add(OpKind::Gather, "gather",
+      "gather(x: T[...]; dim: int, indices: ints (in [-size, size))) -> T[...] with size(dim) = "
+      "len(indices)  (ONNX Gather with constant 1-D indices)",
+      {"x"}, 1, {{"dim", K::Int}, {"indices", K::Ints}}, infer::gather, kernel::gather,
+      traits(OpCategory::Compute));
+  add(OpKind::Expand, "expand",
+      "expand(x: T[...]; shape: ints) -> T[broadcast(x.shape, shape)]  (ONNX Expand: "
+      "bidirectional numpy broadcast)",
+      {"x"}, 1, {{"shape", K::Ints}}, infer::expand, kernel::expand, traits(OpCategory::Compute));
+
   add(OpKind::Observe, "observe",
       "observe(x: f32[...]; observer: string) -> f32[...]  (identity; PT2E calibration feeds x "
       "to the observer named by the attribute)",

@@ -29,6 +29,10 @@ Types cat(const InferContext& ctx);
 Types softmax(const InferContext& ctx);
 Types mean(const InferContext& ctx);
 Types layer_norm(const InferContext& ctx);
+// Data movement for transformers (type_inference_indexing.cpp).
+Types slice(const InferContext& ctx);
+Types gather(const InferContext& ctx);
+Types expand(const InferContext& ctx);
 Types quantize_per_tensor(const InferContext& ctx);
 Types dequantize_per_tensor(const InferContext& ctx);
 Types quantize_per_channel(const InferContext& ctx);
@@ -61,6 +65,17 @@ std::int64_t pooling_output_size(std::int64_t in, std::int64_t kernel, std::int6
 // Output length of a convolution.
 std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
                               std::int64_t stride, std::int64_t dilation);
+// One dim of a slice: output index i reads input index first + i * step, for i < count.
+struct SliceRange {
+  std::int64_t first = 0;
+  std::int64_t step = 1;
+  std::int64_t count = 0;
+};
+// ONNX Slice's (and Python's) range of a dim of `size` for start:end:step (step != 0 and
+// > INT64_MIN): negative start / end count from the end, then both are clamped — to
+// [0, size] for a positive step, start to [0, size - 1] and end to [-1, size - 1] for a
+// negative one. Never overflows, for any int64 start and end.
+SliceRange slice_range(std::int64_t size, std::int64_t start, std::int64_t end, std::int64_t step);
 // Numpy broadcast of two shapes; nullopt-like failure reported through ctx.
 Shape broadcast_shapes(const InferContext& ctx, const Shape& a, const Shape& b);
 // Normalizes a possibly negative dim for a tensor of rank `rank`; fails through ctx.

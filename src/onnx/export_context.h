@@ -111,6 +111,10 @@ void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
 // The resampling ops' forms (export_ops_resample.cpp), written to the ONNX value `output`.
 void export_conv_transpose2d(ExportContext& ctx, const graph::Node& node, const std::string& output);
 void export_resize(ExportContext& ctx, const graph::Node& node, const std::string& output);
+// The transformer data-movement ops' forms (export_ops_indexing.cpp).
+void export_slice(ExportContext& ctx, const graph::Node& node);
+void export_gather(ExportContext& ctx, const graph::Node& node);
+void export_expand(ExportContext& ctx, const graph::Node& node);
 
 // True when `node` (relu, hardtanh, clamp) only clamps what the quantize reading it clamps
 // anyway: it is left out and its output aliased to its input (export_activation_folding.cpp).

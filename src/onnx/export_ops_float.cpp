@@ -334,6 +334,12 @@ void export_node(ExportContext& ctx, const Node& node) {
       set_attr(n, "epsilon", static_cast<float>(node.attr_float("eps")));
       return;
     }
+    case OpKind::Slice:
+      return export_slice(ctx, node);
+    case OpKind::Gather:
+      return export_gather(ctx, node);
+    case OpKind::Expand:
+      return export_expand(ctx, node);
     case OpKind::Softmax:
       set_attr(
           ctx.add_node("Softmax", {ctx.use(node.input(0))}, {output_of(ctx, node)}, node.name()),

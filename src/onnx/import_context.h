@@ -75,6 +75,9 @@ struct Importer {
   std::unordered_set<std::string> four_bit;  // initializers stored as INT4 / UINT4
   // Folded int vectors with dynamic entries: one dim name per element (empty: static).
   std::unordered_map<const graph::Value*, std::vector<std::string>> symbolic;
+  // Folded booleans (uint8 constants of 0 / 1; the graph has no bool dtype): Equal / Not
+  // results that Where and Not accept as conditions (import_indexing.cpp).
+  std::unordered_set<const graph::Value*> booleans;
 };
 
 class NodeContext {
@@ -121,6 +124,14 @@ class NodeContext {
   // Marks `v` (a folded constant) as having dynamic entries; no-op when all are empty.
   void set_symbols(const graph::Value* v, std::vector<std::string> names);
   void require_inputs(std::size_t min, std::size_t max);
+
+  // ---- folded booleans (see Importer::booleans) ----
+  void mark_boolean(const graph::Value* v) { importer_.booleans.insert(v); }
+  bool input_is_boolean(std::size_t i) const {
+    if (!has_input(i)) return false;
+    auto it = importer_.values.find(node_.input(static_cast<int>(i)));
+    return it != importer_.values.end() && importer_.booleans.contains(it->second);
+  }
 
   // ---- attributes ----
   bool has_attr(std::string_view name) const;
@@ -177,6 +188,7 @@ void register_shape_ops(ConverterTable& table);
 void register_quant_ops(ConverterTable& table);
 // ConvTranspose and Resize (import_ops_resample.cpp).
 void register_resample_ops(ConverterTable& table);
+void register_indexing_ops(ConverterTable& table);
 
 // Replaces each pre-opset-17 LayerNorm pattern (ReduceMean, Sub, Pow 2, ReduceMean, Add eps,
 // Sqrt, Div, Mul weight, Add bias; import_layer_norm_fusion.cpp) by one layer_norm; the
@@ -184,6 +196,14 @@ void register_resample_ops(ConverterTable& table);
 std::size_t fuse_layer_norm_patterns(graph::Graph& graph);
 
 // Shared helpers for converters.
+// Operand i for a shape op: known tensors stay constants (so the op folds).
+graph::Value* shape_operand(NodeContext& ctx, std::size_t i);
+// An int32 / int64 scalar or vector as int64 values; Error naming `what` otherwise.
+std::vector<std::int64_t> int_values(NodeContext& ctx, const Tensor& t, std::string_view what);
+// Gather(table, indices) read back as apot_dequantize when it is the exporter's form of it
+// (a constant 1-D float32 table, axis 0, constant indices of rank > 1); false otherwise.
+bool convert_table_lookup(NodeContext& ctx, const Tensor& table, const Tensor& indices,
+                          std::int64_t axis);
 // Normalizes an axis in [-rank, rank); Error through ctx otherwise.
 std::int64_t normalize_axis(NodeContext& ctx, std::int64_t axis, std::int64_t rank,
                             std::string_view what);

@@ -1,5 +1,5 @@
 // Converters for the shape ops and the constant folding torch.onnx.export needs:
-// Constant, ConstantOfShape, Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Reshape,
+// Constant, ConstantOfShape, Shape, Unsqueeze, Squeeze, Concat, Cast, Reshape,
 // Flatten, Transpose, and Pad (constant mode, spatial dims: torch's F.pad).
 //
 // Shape is always a constant, and the Shape → Gather → Unsqueeze → Concat → Reshape chains
@@ -15,26 +15,13 @@
 #include "import_context.h"
 
 namespace quantkit::onnx::detail {
-namespace {
 
 using graph::OpKind;
 using graph::Value;
 using Ints = std::vector<std::int64_t>;
 
-// Operand i for a shape op: known tensors stay constants (so the op folds).
 Value* shape_operand(NodeContext& ctx, std::size_t i) {
   return ctx.known(i) ? ctx.input_as_constant(i) : ctx.input(i);
-}
-
-bool is_dynamic_dim(const Value* x, std::size_t d) {
-  return x->is_dynamic() && !x->dim_names()[d].empty();
-}
-
-// Output 0 is input 0 with the same elements in the same order (a reshape or a cast): a
-// folded shape vector keeps its dynamic entries.
-void set_output_keeping_symbols(NodeContext& ctx, Value* out) {
-  if (const std::vector<std::string>* names = ctx.symbols(0)) ctx.set_symbols(out, *names);
-  ctx.set_output(0, out);
 }
 
 Ints int_values(NodeContext& ctx, const Tensor& t, std::string_view what) {
@@ -48,6 +35,19 @@ Ints int_values(NodeContext& ctx, const Tensor& t, std::string_view what) {
     for (std::int32_t v : t.span<const std::int32_t>()) out.push_back(v);
   }
   return out;
+}
+
+namespace {
+
+bool is_dynamic_dim(const Value* x, std::size_t d) {
+  return x->is_dynamic() && !x->dim_names()[d].empty();
+}
+
+// Output 0 is input 0 with the same elements in the same order (a reshape or a cast): a
+// folded shape vector keeps its dynamic entries.
+void set_output_keeping_symbols(NodeContext& ctx, Value* out) {
+  if (const std::vector<std::string>* names = ctx.symbols(0)) ctx.set_symbols(out, *names);
+  ctx.set_output(0, out);
 }
 
 void convert_constant(NodeContext& ctx) {
@@ -99,6 +99,8 @@ void convert_shape(NodeContext& ctx) {
   ctx.set_output(0, out);
 }
 
+}  // namespace
+
 // Gather(levels, codes) on axis 0 of a constant 1-D float32 table with constant indices of
 // rank > 1 is a table lookup over a weight: the form the exporter writes for apot_dequantize
 // (uint8 codes → Cast(int32) → Gather, export_ops_quant.cpp). It is read back as
@@ -134,57 +136,7 @@ bool convert_table_lookup(NodeContext& ctx, const Tensor& table, const Tensor& i
   return true;
 }
 
-void convert_gather(NodeContext& ctx) {
-  ctx.require_inputs(2, 2);
-  ctx.require_outputs(1);
-  ctx.accept_symbolic();
-  std::optional<Tensor> data = ctx.known(0);
-  const std::vector<std::string>* data_names = ctx.symbols(0);
-  ctx.check(ctx.symbols(1) == nullptr, "indices computed from a dynamic dim are not supported");
-  ctx.check(data.has_value(), "Gather is only supported on constants (shape computations); "
-                              "its data is computed at run time");
-  const Tensor indices_t = ctx.require_known(1, "indices");
-  if (convert_table_lookup(ctx, *data, indices_t, ctx.attr_int("axis", 0))) return;
-  const Ints indices = indices_t.shape().size() <= 1
-                           ? int_values(ctx, indices_t, "indices")
-                           : (ctx.fail("indices of rank > 1 are not supported"), Ints{});
-  const Shape& s = data->shape();
-  ctx.check(!s.empty(), "data must have rank >= 1");
-  const auto axis = static_cast<std::size_t>(
-      normalize_axis(ctx, ctx.attr_int("axis", 0), static_cast<std::int64_t>(s.size()), "axis"));
-  const std::int64_t outer = shape_numel(Shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(axis)));
-  const std::int64_t inner = shape_numel(Shape(s.begin() + static_cast<std::ptrdiff_t>(axis) + 1, s.end()));
-  const std::int64_t dim = s[axis];
-  Shape out_shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(axis));
-  for (std::int64_t d : indices_t.shape()) out_shape.push_back(d);
-  out_shape.insert(out_shape.end(), s.begin() + static_cast<std::ptrdiff_t>(axis) + 1, s.end());
-  ctx.check(shape_numel(out_shape) <= kMaxFoldedNumel, "the gathered constant is too large");
-  Tensor out = Tensor::empty(out_shape, data->dtype());
-  const auto count = static_cast<std::int64_t>(indices.size());
-  const std::size_t elem = dtype_size(data->dtype());
-  const auto* src = static_cast<const std::byte*>(data->raw_data());
-  auto* dst = static_cast<std::byte*>(out.raw_data());
-  for (std::int64_t o = 0; o < outer; ++o) {
-    for (std::int64_t j = 0; j < count; ++j) {
-      std::int64_t idx = indices[static_cast<std::size_t>(j)];
-      ctx.check(idx >= -dim && idx < dim, "index " + std::to_string(idx) +
-                                              " is out of range for a dim of " + std::to_string(dim));
-      if (idx < 0) idx += dim;
-      std::copy_n(src + static_cast<std::size_t>((o * dim + idx) * inner) * elem,
-                  static_cast<std::size_t>(inner) * elem,
-                  dst + static_cast<std::size_t>((o * count + j) * inner) * elem);
-    }
-  }
-  Value* result = ctx.constant(out, "gather");
-  if (data_names != nullptr) {
-    ctx.check(s.size() == 1, "gathering from a shape with dynamic dims needs a vector");
-    std::vector<std::string> names;
-    for (std::int64_t idx : indices)
-      names.push_back((*data_names)[static_cast<std::size_t>(idx < 0 ? idx + s[0] : idx)]);
-    ctx.set_symbols(result, std::move(names));
-  }
-  ctx.set_output(0, result);
-}
+namespace {
 
 // Axes for Unsqueeze/Squeeze: an attribute before opset 13, an input from 13 on.
 std::optional<Ints> read_axes(NodeContext& ctx) {
@@ -425,93 +377,6 @@ void convert_constant_of_shape(NodeContext& ctx) {
   ctx.set_output(0, ctx.constant(out, "constant_of_shape"));
 }
 
-void convert_slice(NodeContext& ctx) {
-  ctx.require_inputs(3, 5);
-  ctx.require_outputs(1);
-  ctx.accept_symbolic();
-  for (std::size_t i = 1; i < ctx.num_inputs(); ++i) {
-    ctx.check(ctx.symbols(i) == nullptr,
-              "starts, ends, axes and steps computed from a dynamic dim are not supported");
-  }
-  const std::vector<std::string>* data_names = ctx.symbols(0);
-  std::optional<Tensor> data = ctx.known(0);
-  ctx.check(data.has_value(), "Slice is only supported on constants (shape computations); "
-                              "its data is computed at run time");
-  const Shape& s = data->shape();
-  const auto rank = static_cast<std::int64_t>(s.size());
-  const Ints starts = int_values(ctx, ctx.require_known(1, "starts"), "starts");
-  const Ints ends = int_values(ctx, ctx.require_known(2, "ends"), "ends");
-  Ints axes;
-  if (ctx.has_input(3)) {
-    axes = int_values(ctx, ctx.require_known(3, "axes"), "axes");
-  } else {
-    for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
-  }
-  Ints steps(starts.size(), 1);
-  if (ctx.has_input(4)) steps = int_values(ctx, ctx.require_known(4, "steps"), "steps");
-  ctx.check(ends.size() == starts.size() && axes.size() == starts.size() &&
-                steps.size() == starts.size(),
-            "starts, ends, axes and steps must have the same length");
-  // Per dim: first index, step and count (Python slice semantics, clamped).
-  Ints first(s.size(), 0), step(s.size(), 1), count(s.begin(), s.end());
-  std::vector<bool> seen(s.size(), false);
-  for (std::size_t i = 0; i < starts.size(); ++i) {
-    const auto a = static_cast<std::size_t>(normalize_axis(ctx, axes[i], rank, "axis"));
-    ctx.check(!seen[a], "axes repeat");
-    seen[a] = true;
-    const std::int64_t dim = s[a], st = steps[i];
-    ctx.check(st != 0 && st != std::numeric_limits<std::int64_t>::min(),
-              "steps must be nonzero (and > INT64_MIN)");
-    if (dim == 0) {
-      count[a] = 0;
-      continue;
-    }
-    auto clamp_index = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
-      if (v < 0) v = v < -dim ? -1 : v + dim;  // beyond the start stays before it
-      return std::clamp(v, lo, hi);
-    };
-    std::int64_t b = 0, e = 0;
-    if (st > 0) {
-      b = clamp_index(starts[i], 0, dim);
-      e = clamp_index(ends[i], 0, dim);
-      count[a] = e > b ? (e - b - 1) / st + 1 : 0;
-    } else {
-      b = clamp_index(starts[i], 0, dim - 1);
-      e = clamp_index(ends[i], -1, dim - 1);
-      count[a] = b > e ? (b - e - 1) / -st + 1 : 0;
-    }
-    first[a] = b;
-    step[a] = st;
-  }
-  Tensor out = Tensor::empty(Shape(count.begin(), count.end()), data->dtype());
-  const std::size_t elem = dtype_size(data->dtype());
-  Ints strides(s.size(), 1);
-  for (std::size_t d = s.size(); d-- > 1;) strides[d - 1] = strides[d] * s[d];
-  const auto* src = static_cast<const std::byte*>(data->raw_data());
-  auto* dst = static_cast<std::byte*>(out.raw_data());
-  Ints index(s.size(), 0);
-  for (std::int64_t o = 0; o < out.numel(); ++o) {
-    std::int64_t offset = 0;
-    std::int64_t rest = o;
-    for (std::size_t d = s.size(); d-- > 0;) {
-      const std::int64_t i = rest % count[d];
-      rest /= count[d];
-      offset += (first[d] + i * step[d]) * strides[d];
-    }
-    std::copy_n(src + static_cast<std::size_t>(offset) * elem, elem, dst + static_cast<std::size_t>(o) * elem);
-  }
-  Value* result = ctx.constant(out, "slice");
-  if (data_names != nullptr) {
-    ctx.check(s.size() == 1, "slicing a shape with dynamic dims needs a vector");
-    std::vector<std::string> names;
-    for (std::int64_t i = 0; i < count[0]; ++i) {
-      names.push_back((*data_names)[static_cast<std::size_t>(first[0] + i * step[0])]);
-    }
-    ctx.set_symbols(result, std::move(names));
-  }
-  ctx.set_output(0, result);
-}
-
 // Constant padding of the last two dims (what torch's F.pad / ZeroPad2d export); other
 // modes, negative pads (cropping) and padding of other dims are not supported.
 void convert_pad(NodeContext& ctx) {
@@ -566,7 +431,6 @@ void convert_pad(NodeContext& ctx) {
 void register_shape_ops(ConverterTable& t) {
   t["Constant"] = convert_constant;
   t["Shape"] = convert_shape;
-  t["Gather"] = convert_gather;
   t["Unsqueeze"] = convert_unsqueeze;
   t["Squeeze"] = convert_squeeze;
   t["Concat"] = convert_concat;
@@ -575,7 +439,6 @@ void register_shape_ops(ConverterTable& t) {
   t["Flatten"] = convert_flatten;
   t["Transpose"] = convert_transpose;
   t["ConstantOfShape"] = convert_constant_of_shape;
-  t["Slice"] = convert_slice;
   t["Pad"] = convert_pad;
 }
 

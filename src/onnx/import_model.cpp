@@ -33,6 +33,7 @@ const detail::ConverterTable& converters() {
     detail::ConverterTable t;
     detail::register_float_ops(t);
     detail::register_shape_ops(t);
+    detail::register_indexing_ops(t);
     detail::register_quant_ops(t);
     detail::register_resample_ops(t);
     return t;
@@ -171,7 +172,7 @@ void check_declared_output(const ::onnx::ValueInfoProto& info, const graph::Valu
 
 graph::Graph import_model(const ::onnx::ModelProto& model, const ImportOptions& options,
                           const std::string& model_name, bool pin_dynamic_dims) {
-  Importer imp{options, model_name, default_opset(model), pin_dynamic_dims, {}, {}, {}, {}, {}, {}};
+  Importer imp{options, model_name, default_opset(model), pin_dynamic_dims, {}, {}, {}, {}, {}, {}, {}};
   const ::onnx::GraphProto& g = model.graph();
   for (const auto& init : g.initializer()) {
     if (init.name().empty()) throw Error("an initializer has an empty name");

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "graph/graph_test_util.h"
-#include "ort_runner.h"
+#include "onnx/ort_runner.h"
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/graph/verifier.h"
 #include "quantkit/onnx/onnx_import.h"
@@ -61,7 +61,7 @@ class CnnModels : public ::testing::Test {
       GTEST_SKIP() << "python3 with torch and torchvision is absent (Debian: python3-torch, "
                       "python3-torchvision; or set QUANTKIT_PYTHON)";
     }
-    const std::string why = testing::ort_unavailable();
+    const std::string why = testing::ort_unavailable_reason();
     if (!why.empty()) GTEST_SKIP() << why;
     dir_ = fs::temp_directory_path() /
            ("quantkit_cnn_" + std::to_string(::getpid()) + "_" +
@@ -85,7 +85,7 @@ class CnnModels : public ::testing::Test {
     const Shape shape = fp32.inputs()[0]->shape();
     const Tensor x = random_tensor(shape, 1);
     const Tensor interpreted = graph::run_graph(fp32, {x}).at(0);
-    const Tensor ort = testing::run_ort_file(file, {x}, dir_).at(0);
+    const Tensor ort = testing::run_ort_file(file, std::span(&x, 1), dir_, "all").at(0);
     const double vs_ort = testing::relative_max_diff(interpreted, ort);
     const runtime::Runtime fp32_runtime(fp32);
     const double vs_runtime =

@@ -3,11 +3,15 @@
 // initializers and nodes with int / float / ints / string attributes.
 #include <onnx/onnx_pb.h>
 
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "quantkit/core/tensor.h"
 #include "quantkit/graph/graph.h"
 #include "quantkit/onnx/onnx_import.h"
 
@@ -23,7 +27,7 @@ class ModelWriter {
     model_.mutable_graph()->set_name("test");
   }
 
-  void input(const std::string& name, const quantkit::Shape& shape, int elem = ::onnx::TensorProto::FLOAT) {
+  void input(const std::string& name, const Shape& shape, int elem = ::onnx::TensorProto::FLOAT) {
     auto* v = model_.mutable_graph()->add_input();
     v->set_name(name);
     auto* t = v->mutable_type()->mutable_tensor_type();
@@ -32,20 +36,20 @@ class ModelWriter {
   }
   void output(const std::string& name) { model_.mutable_graph()->add_output()->set_name(name); }
 
-  static void fill(::onnx::TensorProto* p, const std::string& name, const quantkit::Tensor& t) {
+  static void fill(::onnx::TensorProto* p, const std::string& name, const Tensor& t) {
     p->set_name(name);
     for (std::int64_t d : t.shape()) p->add_dims(d);
     switch (t.dtype()) {
-      case quantkit::DType::Float32: p->set_data_type(::onnx::TensorProto::FLOAT); break;
-      case quantkit::DType::Int64: p->set_data_type(::onnx::TensorProto::INT64); break;
-      case quantkit::DType::Int32: p->set_data_type(::onnx::TensorProto::INT32); break;
-      case quantkit::DType::Int8: p->set_data_type(::onnx::TensorProto::INT8); break;
-      case quantkit::DType::UInt8: p->set_data_type(::onnx::TensorProto::UINT8); break;
+      case DType::Float32: p->set_data_type(::onnx::TensorProto::FLOAT); break;
+      case DType::Int64: p->set_data_type(::onnx::TensorProto::INT64); break;
+      case DType::Int32: p->set_data_type(::onnx::TensorProto::INT32); break;
+      case DType::Int8: p->set_data_type(::onnx::TensorProto::INT8); break;
+      case DType::UInt8: p->set_data_type(::onnx::TensorProto::UINT8); break;
       default: throw std::runtime_error("dtype");
     }
     p->set_raw_data(std::string(static_cast<const char*>(t.raw_data()), t.nbytes()));
   }
-  void initializer(const std::string& name, const quantkit::Tensor& t) {
+  void initializer(const std::string& name, const Tensor& t) {
     fill(model_.mutable_graph()->add_initializer(), name, t);
   }
 
@@ -82,8 +86,11 @@ class ModelWriter {
   }
 
   std::string bytes() const { return model_.SerializeAsString(); }
-  quantkit::graph::Graph import(const quantkit::onnx::ImportOptions& options = {}) const {
+  graph::Graph import(const quantkit::onnx::ImportOptions& options = {}) const {
     return quantkit::onnx::import_onnx_bytes(bytes(), "test.onnx", options);
+  }
+  void save(const std::filesystem::path& path) const {
+    std::ofstream(path, std::ios::binary) << bytes();
   }
   ::onnx::ModelProto& proto() { return model_; }
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "export_test_models.h"
-#include "ort_runner.h"
+#include "onnx/ort_runner.h"
 #include "quantkit/core/npy.h"
 #include "quantkit/graph/export.h"
 #include "quantkit/graph/interpreter.h"
@@ -39,8 +39,7 @@ namespace fs = std::filesystem;
 class OrtInterop : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string why = testing::ort_unavailable();
-    if (!why.empty()) GTEST_SKIP() << why;
+    if (const std::string why = testing::ort_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
     dir_ = fs::temp_directory_path() /
            ("quantkit_ort_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -55,7 +54,7 @@ class OrtInterop : public ::testing::Test {
                  const ExportOptions& options = {}) {
     const fs::path model = dir_ / "model.onnx";
     export_onnx(g, model, options);
-    return testing::run_ort_file(model, {input}, dir_, optimization).at(0);
+    return testing::run_ort_file(model, std::span(&input, 1), dir_, optimization).at(0);
   }
 
   fs::path dir_;

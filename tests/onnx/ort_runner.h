@@ -1,10 +1,13 @@
 #pragma once
-// Running an ONNX file with ONNX Runtime from a C++ test: tools/ort/run_ort.mjs under node,
-// with onnxruntime-node from $QUANTKIT_ORT_DIR (`export QUANTKIT_ORT_DIR=$(scripts/install-ort)`).
+// Running ONNX Runtime (onnxruntime-node, under node) from C++ tests on a model file:
+// tools/ort/run_ort.mjs with .npy inputs and outputs. Needs QUANTKIT_ORT_DIR
+// (`export QUANTKIT_ORT_DIR="$(scripts/install-ort)"`); tests skip with
+// ort_unavailable_reason() otherwise.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,49 +23,47 @@ inline std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// Why ONNX Runtime cannot run here (for GTEST_SKIP), or "" when it can.
-inline std::string ort_unavailable() {
+// Why ORT cannot run here, or empty when it can.
+inline std::string ort_unavailable_reason() {
   const char* ort = std::getenv("QUANTKIT_ORT_DIR");
   if (ort == nullptr || *ort == '\0') {
-    return "ONNX Runtime interop is off: set QUANTKIT_ORT_DIR to an installed onnxruntime-node "
-           "package (export QUANTKIT_ORT_DIR=\"$(scripts/install-ort)\")";
+    return "ONNX Runtime interop is off: set QUANTKIT_ORT_DIR to an installed "
+           "onnxruntime-node package (export QUANTKIT_ORT_DIR=\"$(scripts/install-ort)\")";
   }
   if (std::system("node --version > /dev/null 2>&1") != 0) {
     return "ONNX Runtime interop is off: QUANTKIT_ORT_DIR is set but 'node' is not on PATH";
   }
-  return "";
+  return {};
 }
 
-// Runs `model` on `inputs` (bound in order) with ORT's graph optimization level
-// `optimization`, one thread; scratch files go to `dir`. Returns every output.
+// Runs `model` in ORT (graphOptimizationLevel `optimization`) on `inputs`, written as .npy
+// into `dir`; returns its first `num_outputs` outputs.
 inline std::vector<Tensor> run_ort_file(const std::filesystem::path& model,
-                                        const std::vector<Tensor>& inputs,
+                                        std::span<const Tensor> inputs,
                                         const std::filesystem::path& dir,
-                                        const std::string& optimization = "all") {
-  namespace fs = std::filesystem;
-  const fs::path script =
-      fs::path(QUANTKIT_TEST_DATA_DIR) / ".." / ".." / "tools" / "ort" / "run_ort.mjs";
-  const fs::path out = dir / ("ort_out_" + optimization);
-  fs::remove_all(out);
-  std::string command = "node " + shell_quote(script.string()) + " --ort " +
+                                        const std::string& optimization,
+                                        std::size_t num_outputs = 1) {
+  const std::filesystem::path run_ort = std::filesystem::path(QUANTKIT_TEST_DATA_DIR) / ".." /
+                                        ".." / "tools" / "ort" / "run_ort.mjs";
+  const std::filesystem::path out = dir / ("out_" + optimization);
+  std::string command = "node " + shell_quote(run_ort.string()) + " --ort " +
                         shell_quote(std::getenv("QUANTKIT_ORT_DIR")) + " --optimization " +
                         optimization + " " + shell_quote(model.string()) + " " +
                         shell_quote(out.string());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const fs::path in = dir / ("ort_input_" + std::to_string(i) + ".npy");
+    const std::filesystem::path in = dir / ("input_" + std::to_string(i) + ".npy");
     write_npy(in, inputs[i]);
     command += " " + shell_quote(in.string());
   }
   const int status = std::system(command.c_str());
   if (status != 0) throw Error("ORT run failed (" + std::to_string(status) + "): " + command);
   std::vector<Tensor> outputs;
-  for (std::size_t i = 0; fs::exists(out / ("output_" + std::to_string(i) + ".npy")); ++i) {
+  for (std::size_t i = 0; i < num_outputs; ++i)
     outputs.push_back(read_npy(out / ("output_" + std::to_string(i) + ".npy")));
-  }
   return outputs;
 }
 
-// max |a - b| / max |b| over float32 tensors of one shape (0 when b is all zeros and a == b).
+// max |a - b| / max |b| over float32 tensors of one shape (max |a - b| when b is all zeros).
 inline double relative_max_diff(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != DType::Float32 || b.dtype() != DType::Float32) {
     throw Error("relative_max_diff: " + shape_to_string(a.shape()) + " vs " +

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "graph/graph_test_util.h"
-#include "model_writer.h"
-#include "ort_runner.h"
+#include "onnx/model_writer.h"
+#include "onnx/ort_runner.h"
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/pipeline/quantize_model.h"
 #include "quantkit/pt2e/lowering.h"
@@ -296,7 +296,7 @@ TEST(ResizeImport, RefusesWhatTheGraphOpCannotDoNamingIt) {
 class ResampleOrt : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string why = testing::ort_unavailable();
+    const std::string why = testing::ort_unavailable_reason();
     if (!why.empty()) GTEST_SKIP() << why;
     dir_ = fs::temp_directory_path() / ("quantkit_resample_ort_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
@@ -309,7 +309,7 @@ class ResampleOrt : public ::testing::Test {
     const fs::path file = dir_ / "model.onnx";
     std::ofstream(file, std::ios::binary) << m.bytes();
     const Tensor ours = graph::run_graph(m.import(), {x})[0];
-    const Tensor ort = testing::run_ort_file(file, {x}, dir_).at(0);
+    const Tensor ort = testing::run_ort_file(file, std::span(&x, 1), dir_, "all").at(0);
     return testing::relative_max_diff(ours, ort);
   }
   fs::path dir_;

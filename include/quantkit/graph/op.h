@@ -80,6 +80,10 @@ enum class OpKind : std::uint8_t {
   Pow,        // pow(a, b)             floating only, numpy broadcasting
   Mean,       // mean(x)            over the `dims` attribute (ONNX ReduceMean)
   LayerNorm,  // layer_norm(x, weight, bias?)  over dims [axis, rank), float32
+  // ---- data movement for transformers (ONNX import: Slice, Split, Gather, Expand) ----
+  Slice,   // slice(x)     strided ranges of some dims, clamped like ONNX Slice / Python
+  Gather,  // gather(x)    the constant `indices` along one dim (negative: from the end)
+  Expand,  // expand(x)    bidirectional (numpy) broadcast against the `shape` attribute
   // ---- stateful (PT2E prepare): evaluated through Interpreter::set_stateful_kernel ----
   Observe,       // observe(x)          identity; its observer records x during calibration
   FakeQuantize,  // fake_quantize(x)    the fake-quant module named by the 'module' attribute

@@ -196,6 +196,14 @@ Outputs layer_norm(const Node& n, Inputs in) {
   return one(ref::layer_norm(in[0], in[1], optional_input(in, 2), n.attr_int("axis"),
                              n.attr_float("eps")));
 }
+Outputs slice(const Node& n, Inputs in) {
+  return one(ref::slice(in[0], n.attr_ints("dims"), n.attr_ints("starts"), n.attr_ints("ends"),
+                        n.attr_ints("steps")));
+}
+Outputs gather(const Node& n, Inputs in) {
+  return one(ref::gather(in[0], n.attr_int("dim"), n.attr_ints("indices")));
+}
+Outputs expand(const Node& n, Inputs in) { return one(ref::expand(in[0], n.output(0)->shape())); }
 Outputs hardsigmoid(const Node& n, Inputs in) {
   return one(ref::unary_activation(ref::Activation::HardSigmoid, in[0], n.attr_float("alpha"),
                                    n.attr_float("beta")));

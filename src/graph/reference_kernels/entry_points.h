@@ -57,6 +57,10 @@ Outputs sqrt(const Node& n, Inputs in);
 Outputs pow(const Node& n, Inputs in);
 Outputs mean(const Node& n, Inputs in);
 Outputs layer_norm(const Node& n, Inputs in);
+// ---- data movement for transformers ----
+Outputs slice(const Node& n, Inputs in);
+Outputs gather(const Node& n, Inputs in);
+Outputs expand(const Node& n, Inputs in);
 Outputs hardswish(const Node& n, Inputs in);
 Outputs leaky_relu(const Node& n, Inputs in);
 Outputs matmul(const Node& n, Inputs in);

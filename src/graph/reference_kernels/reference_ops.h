@@ -137,5 +137,12 @@ Tensor quantized_pool2d(const Tensor& x, const kernels::PoolParams& p);
 // ---- data movement ----
 Tensor cat(std::span<const Tensor> xs, std::int64_t dim);
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
+// indexing.cpp: slice (ONNX Slice semantics, infer::slice_range), gather of constant
+// indices along one dim (negative from the end), expand (numpy broadcast to out_shape).
+Tensor slice(const Tensor& x, std::span<const std::int64_t> dims,
+             std::span<const std::int64_t> starts, std::span<const std::int64_t> ends,
+             std::span<const std::int64_t> steps);
+Tensor gather(const Tensor& x, std::int64_t dim, std::span<const std::int64_t> indices);
+Tensor expand(const Tensor& x, const Shape& out_shape);
 
 }  // namespace quantkit::graph::ref
