@@ -348,7 +348,9 @@ std::vector<OpSchema> build_schemas() {
       "(ONNX Slice: negative start / end count from the end, then clamp; steps nonzero, "
       "negative walks backwards)",
       {"x"}, 1, {{"dims", K::Ints}, {"starts", K::Ints}, {"ends", K::Ints}, {"steps", K::Ints}},
-      infer::slice, kernel::slice, traits(OpCategory::Compute));
+      infer::slice, kernel::slice,
+      // Picks elements by position: int8 through shufflenet's channel split (chunk).
+      traits(OpCategory::Compute, kValuePreserving | kSharesObserver));
   add(OpKind::Gather, "gather",
       "gather(x: T[...]; dim: int, indices: ints (in [-size, size))) -> T[...] with size(dim) = "
       "len(indices)  (ONNX Gather with constant 1-D indices)",

@@ -108,6 +108,15 @@ TEST(OpTraits, ValuePreservingOpsCommuteWithDequantize) {
          return b.reshape(v, {2, -1});
        }},
       {OpKind::Transpose, [](GraphBuilder& b, Value* v) { return b.transpose(v, 1, 3); }},
+      {OpKind::Slice,
+       [](GraphBuilder& b, Value* v) {
+         return b.node(OpKind::Slice, {v},
+                       {{"dims", std::vector<std::int64_t>{1, 3}},
+                        {"starts", std::vector<std::int64_t>{1, -1}},
+                        {"ends", std::vector<std::int64_t>{3, 0}},
+                        {"steps", std::vector<std::int64_t>{1, -2}}})
+             ->output();
+       }},
       // Nearest only (OpTraits::holds_for; ResizeTraitsHoldForNearestOnly below).
       {OpKind::Resize,
        [](GraphBuilder& b, Value* v) {

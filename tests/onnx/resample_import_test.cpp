@@ -15,7 +15,9 @@
 #include "graph/graph_test_util.h"
 #include "onnx/model_writer.h"
 #include "onnx/ort_runner.h"
+#include "quantkit/graph/builder.h"
 #include "quantkit/graph/interpreter.h"
+#include "quantkit/onnx/onnx_export.h"
 #include "quantkit/pipeline/quantize_model.h"
 #include "quantkit/pt2e/lowering.h"
 #include "quantkit/runtime/runtime.h"
@@ -289,6 +291,52 @@ TEST(ResizeImport, RefusesWhatTheGraphOpCannotDoNamingIt) {
   refused(resize_model(13, {"", "scales"}, {{"scales", scales_of({1, 1, 2, 2})}},
                        {{"nearest_mode", std::string("simple")}}),
           "attribute 'nearest_mode' is 'simple'");
+}
+
+// ---- export: conv_transpose2d and resize write back as ConvTranspose and Resize ----
+
+graph::Graph resample_graph(std::vector<double> scales, Ints size) {
+  graph::GraphBuilder b;
+  graph::Value* x = b.input("x", DType::Float32, {1, 2, 3, 3});
+  graph::Value* up = b.node(OpKind::ConvTranspose2d,
+                            {x, b.parameter("w", random_tensor({2, 3, 3, 2}, 41)),
+                             b.parameter("b", random_tensor({3}, 42))},
+                            {{"stride", Ints{2, 1}},
+                             {"pads", Ints{1, 0, 0, 1}},
+                             {"output_padding", Ints{1, 0}},
+                             {"dilation", Ints{1, 2}},
+                             {"groups", std::int64_t{1}}})
+                        ->output();
+  b.output(b.node(OpKind::Resize, {up},
+                  {{"mode", std::string("linear")},
+                   {"coordinate_transformation_mode", std::string("half_pixel")},
+                   {"nearest_mode", std::string("round_prefer_floor")},
+                   {"scales", scales},
+                   {"output_size", size}})
+               ->output());
+  return std::move(b).build();
+}
+
+TEST(ResampleExport, RoundTripsThroughOnnxWithScalesOrSizes) {
+  const Tensor x = random_tensor({1, 2, 3, 3}, 43);
+  // The conv_transpose2d output is [1, 3, 7, 4]. Scales 1.5 / 0.5 agree with floor(scale *
+  // size) = 10 / 2; sizes 31 / 3 only with the ratio form (f32(31 / 7) * 7 rounds below 31).
+  const float ratio_h = 31.0f / 7.0f, ratio_w = 3.0f / 4.0f;
+  for (const auto& [scales, size] : std::vector<std::pair<std::vector<double>, Ints>>{
+           {{1.5, 0.5}, {10, 2}}, {{ratio_h, ratio_w}, {31, 3}}}) {
+    const graph::Graph g = resample_graph(scales, size);
+    const graph::Graph back = import_onnx_bytes(export_onnx_bytes(g), "resample.onnx");
+    EXPECT_EQ(count_nodes(back, OpKind::ConvTranspose2d), 1);
+    ASSERT_EQ(count_nodes(back, OpKind::Resize), 1);
+    const graph::Node* resize = back.nodes().back();
+    EXPECT_EQ(resize->attr_floats("scales"), scales);
+    EXPECT_EQ(resize->attr_ints("output_size"), size);
+    const Tensor a = graph::run_graph(g, {x})[0], c = graph::run_graph(back, {x})[0];
+    EXPECT_EQ(0, std::memcmp(a.raw_data(), c.raw_data(), a.nbytes()));
+  }
+  // Scales and a size that agree with neither ONNX form have none.
+  EXPECT_THAT([&] { export_onnx_bytes(resample_graph({2.0, 2.0}, {5, 5})); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("agree neither with ONNX Resize's scales")));
 }
 
 // ---- the same files in ONNX Runtime ----
