@@ -96,6 +96,9 @@ Types resize(const InferContext& ctx) {
   const TensorType& x = ctx.input(0);
   ctx.check(x.shape.size() >= 2 && x.shape.size() <= 8,
             "input 0 has type " + x.to_string() + ", expected rank 2 to 8");
+  // Every output pixel reads some input pixel: an empty image has none to read.
+  ctx.check(x.shape[x.shape.size() - 2] >= 1 && x.shape.back() >= 1,
+            "input 0 has type " + x.to_string() + ", expected non-empty last two dims");
   const std::string& mode = one_of(ctx, "mode", {"nearest", "linear"});
   one_of(ctx, "coordinate_transformation_mode",
          {"half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"});

@@ -184,6 +184,9 @@ TEST(Resize, InferenceRefusesUnsupportedModesNamingTheAttribute) {
               ::testing::ThrowsMessage<Error>(HasSubstr("mode 'linear' needs a floating input")));
   EXPECT_THAT([&] { b.node(OpKind::Resize, {f}, attrs("nearest", "half_pixel", "floor", {0, 2})); },
               ::testing::ThrowsMessage<Error>(HasSubstr("'scales' entries must be finite")));
+  Value* empty = b.input("empty", DType::Float32, {1, 1, 0, 2});
+  EXPECT_THAT([&] { b.node(OpKind::Resize, {empty}, attrs("nearest", "half_pixel", "floor", {2, 2})); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("expected non-empty last two dims")));
 }
 
 }  // namespace
