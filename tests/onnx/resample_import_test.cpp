@@ -78,6 +78,17 @@ TEST(Conv1dImport, RunsAsUnitHeightConv2dWithStridesPadsDilationsGroups) {
   EXPECT_TRUE(all_close(graph::run_graph(g, {x})[0], conv1d_loops(x, w, b, 2, {1, 2}, 2, 2)));
 }
 
+TEST(Conv1dImport, KeepsADynamicBatch) {
+  const Tensor w = random_tensor({6, 2, 3}, 1), b = random_tensor({6}, 2);
+  ModelWriter m = conv1d_model(w, b, {{"pads", Ints{1, 1}}, {"group", std::int64_t{2}}});
+  m.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+      ->mutable_shape()->mutable_dim(0)->set_dim_param("N");
+  const graph::Graph g = m.import();
+  EXPECT_EQ(g.outputs()[0]->type_string(), "f32[N, 6, 9]");
+  const Tensor x = random_tensor({3, 4, 9}, 8);
+  EXPECT_TRUE(all_close(graph::run_graph(g, {x})[0], conv1d_loops(x, w, b, 1, {1, 1}, 1, 2)));
+}
+
 TEST(Conv1dImport, AutoPadSameSplitsTheOddPadPerMode) {
   const Tensor w = random_tensor({3, 4, 4}, 4), b = random_tensor({3}, 5), x = random_tensor({2, 4, 9}, 6);
   // Stride 2 over 9: 5 outputs, total pad (5 - 1) * 2 + 4 - 9 = 3; SAME_UPPER puts 2 at the end.
