@@ -56,6 +56,12 @@ double reads_per_output(const Node& n) {
       !n.input(0)->shape().empty()) {
     return static_cast<double>(n.input(0)->shape().back());
   }
+  if (n.op() == OpKind::ConvTranspose2d && n.num_inputs() > 1 &&
+      n.input(1)->shape().size() == 4 && n.input(1)->shape()[1] > 0) {
+    // Each output visits every kernel tap, and up to C_in input channels where one lands.
+    return numel(n.input(1)) / static_cast<double>(n.input(1)->shape()[1]);
+  }
+  if (n.op() == OpKind::Resize) return 4;  // bilinear reads four pixels
   if (n.op() == OpKind::AdaptiveAvgPool2d && n.input(0)->shape().size() >= 2) {
     const auto& s = n.input(0)->shape();
     return static_cast<double>(s[s.size() - 1]) * static_cast<double>(s[s.size() - 2]);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "quantkit/core/error.h"
+#include "quantkit/graph/graph.h"
 #include "quantkit/graph/op.h"
 #include "reference_kernels/entry_points.h"
 #include "type_inference.h"
@@ -114,7 +115,8 @@ std::vector<AttrSpec> per_channel_attrs() {
 
 // OpTraits in one call: traits(category, kView | kValuePreserving | kSharesObserver, "Onnx").
 enum TraitFlag : unsigned { kView = 1, kValuePreserving = 2, kSharesObserver = 4, kPointwise = 8 };
-OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_op_type = {}) {
+OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_op_type = {},
+                bool (*holds_for)(const Node&) = nullptr) {
   OpTraits t;
   t.category = category;
   t.is_view = (flags & kView) != 0;
@@ -122,8 +124,12 @@ OpTraits traits(OpCategory category, unsigned flags = 0, std::string_view onnx_o
   t.shares_observer = (flags & kSharesObserver) != 0;
   t.pointwise = (flags & kPointwise) != 0;
   t.onnx_op_type = onnx_op_type;
+  t.holds_for = holds_for;
   return t;
 }
+
+// resize's value_preserving / shares_observer: nearest copies input elements, linear mixes them.
+bool moves_elements_only(const Node& node) { return node.attr_string("mode") == "nearest"; }
 
 std::vector<OpSchema> build_schemas() {
   std::vector<OpSchema> s;
@@ -282,6 +288,35 @@ std::vector<OpSchema> build_schemas() {
       {"x"}, 1, {{"pads", K::Ints}, {"value", K::Float}}, infer::pad2d, kernel::pad2d,
       traits(OpCategory::Compute));
 
+  // ---- resampling (ONNX ConvTranspose, Resize: src/graph/type_inference_resample.cpp,
+  // reference_kernels/resample.cpp) ----
+  add(OpKind::ConvTranspose2d, "conv_transpose2d",
+      "conv_transpose2d(x: f32[N, C, H, W], weight: f32[C, O/groups, kH, kW], bias?: f32[O]; "
+      "stride: ints[2], pads: ints[4] (top, left, bottom, right), output_padding: ints[2], "
+      "dilation: ints[2], groups: int) -> f32[N, O, oH, oW]  (oH = stride * (H - 1) + "
+      "output_padding + dilation * (kH - 1) + 1 - top - bottom; ONNX ConvTranspose)",
+      {"x", "weight", "bias"}, 2,
+      {{"stride", K::Ints},
+       {"pads", K::Ints},
+       {"output_padding", K::Ints},
+       {"dilation", K::Ints},
+       {"groups", K::Int}},
+      infer::conv_transpose2d, kernel::conv_transpose2d, traits(OpCategory::Compute));
+  add(OpKind::Resize, "resize",
+      "resize(x: T[..., H, W]; mode: string (nearest | linear), coordinate_transformation_mode: "
+      "string (half_pixel | align_corners | asymmetric | pytorch_half_pixel), nearest_mode: "
+      "string (round_prefer_floor | round_prefer_ceil | floor | ceil), scales: floats[2], "
+      "output_size: ints[2]) -> T[..., oH, oW]  (ONNX Resize of the last two dims in float32 "
+      "coordinates; linear needs a floating x)",
+      {"x"}, 1,
+      {{"mode", K::String},
+       {"coordinate_transformation_mode", K::String},
+       {"nearest_mode", K::String},
+       {"scales", K::Floats},
+       {"output_size", K::Ints}},
+      infer::resize, kernel::resize,
+      traits(OpCategory::Compute, kValuePreserving | kSharesObserver, {}, moves_elements_only));
+
   add(OpKind::Erf, "erf", "erf(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
       kernel::erf, traits(OpCategory::Compute, kPointwise, "Erf"));
   add(OpKind::Exp, "exp", "exp(x: F[...]) -> F[...]", {"x"}, 1, {}, infer::unary_floating,
@@ -313,7 +348,9 @@ std::vector<OpSchema> build_schemas() {
       "(ONNX Slice: negative start / end count from the end, then clamp; steps nonzero, "
       "negative walks backwards)",
       {"x"}, 1, {{"dims", K::Ints}, {"starts", K::Ints}, {"ends", K::Ints}, {"steps", K::Ints}},
-      infer::slice, kernel::slice, traits(OpCategory::Compute, kValuePreserving));
+      infer::slice, kernel::slice,
+      // Picks elements by position: int8 through shufflenet's channel split (chunk).
+      traits(OpCategory::Compute, kValuePreserving | kSharesObserver));
   add(OpKind::Gather, "gather",
       "gather(x: T[...]; dim: int, indices: ints (in [-size, size))) -> T[...] with size(dim) = "
       "len(indices)  (ONNX Gather with constant 1-D indices)",
@@ -467,6 +504,16 @@ const OpSchema& op_schema(OpKind kind) {
 }
 
 std::string_view op_name(OpKind kind) { return op_schema(kind).name; }
+
+bool is_value_preserving(const Node& node) {
+  const OpTraits& t = op_schema(node.op()).traits;
+  return t.value_preserving && (t.holds_for == nullptr || t.holds_for(node));
+}
+
+bool shares_observer(const Node& node) {
+  const OpTraits& t = op_schema(node.op()).traits;
+  return t.shares_observer && (t.holds_for == nullptr || t.holds_for(node));
+}
 
 OpKind op_from_name(std::string_view name, std::string_view arg) {
   for (const OpSchema& s : schemas()) {

@@ -43,6 +43,9 @@ Types integer_linear(const InferContext& ctx);
 Types integer_conv2d(const InferContext& ctx);
 Types matmul(const InferContext& ctx);
 Types pad2d(const InferContext& ctx);
+// Resampling (type_inference_resample.cpp).
+Types conv_transpose2d(const InferContext& ctx);
+Types resize(const InferContext& ctx);
 Types observe(const InferContext& ctx);
 Types apot_dequantize(const InferContext& ctx);
 Types quantized_linear(const InferContext& ctx);

@@ -64,6 +64,13 @@ void set_attr(::onnx::NodeProto* node, std::string_view name,
   for (std::int64_t v : values) a->add_ints(v);
 }
 
+void set_attr(::onnx::NodeProto* node, std::string_view name, const std::string& value) {
+  auto* a = node->add_attribute();
+  a->set_name(std::string(name));
+  a->set_type(::onnx::AttributeProto_AttributeType_STRING);
+  a->set_s(value);
+}
+
 ExportContext::ExportContext(const graph::Graph& graph, const ExportOptions& options,
                              ::onnx::GraphProto* proto)
     : graph_(graph), options_(options), proto_(proto) {

@@ -93,6 +93,7 @@ void set_attr(::onnx::NodeProto* node, std::string_view name, std::int64_t value
 void set_attr(::onnx::NodeProto* node, std::string_view name, float value);
 void set_attr(::onnx::NodeProto* node, std::string_view name,
               const std::vector<std::int64_t>& values);
+void set_attr(::onnx::NodeProto* node, std::string_view name, const std::string& value);
 
 // Emits the ONNX form of `node`: one switch over every op (export_ops_float.cpp), so a new
 // op does not compile until it has an ONNX form or an error saying why it has none. Error
@@ -107,6 +108,9 @@ void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
 
+// The resampling ops' forms (export_ops_resample.cpp), written to the ONNX value `output`.
+void export_conv_transpose2d(ExportContext& ctx, const graph::Node& node, const std::string& output);
+void export_resize(ExportContext& ctx, const graph::Node& node, const std::string& output);
 // The transformer data-movement ops' forms (export_ops_indexing.cpp).
 void export_slice(ExportContext& ctx, const graph::Node& node);
 void export_gather(ExportContext& ctx, const graph::Node& node);

@@ -363,6 +363,10 @@ void export_node(ExportContext& ctx, const Node& node) {
       return;
     case OpKind::Pad2d:
       return emit_pad(ctx, node);
+    case OpKind::ConvTranspose2d:
+      return export_conv_transpose2d(ctx, node, output_of(ctx, node));
+    case OpKind::Resize:
+      return export_resize(ctx, node, output_of(ctx, node));
     case OpKind::Cast:
       return emit_cast(ctx, node);
     case OpKind::Observe:

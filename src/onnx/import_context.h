@@ -186,6 +186,8 @@ using ConverterTable = std::map<std::string, Converter, std::less<>>;
 void register_float_ops(ConverterTable& table);
 void register_shape_ops(ConverterTable& table);
 void register_quant_ops(ConverterTable& table);
+// ConvTranspose and Resize (import_ops_resample.cpp).
+void register_resample_ops(ConverterTable& table);
 void register_indexing_ops(ConverterTable& table);
 
 // Replaces each pre-opset-17 LayerNorm pattern (ReduceMean, Sub, Pow 2, ReduceMean, Add eps,

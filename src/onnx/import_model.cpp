@@ -35,6 +35,7 @@ const detail::ConverterTable& converters() {
     detail::register_shape_ops(t);
     detail::register_indexing_ops(t);
     detail::register_quant_ops(t);
+    detail::register_resample_ops(t);
     return t;
   }();
   return table;

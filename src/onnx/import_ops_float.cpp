@@ -34,13 +34,16 @@ struct Window {
   Ints pads;  // top, left, bottom, right
 };
 
-// Reads strides/dilations/pads/auto_pad for a 2-D window over x's last two dims.
+// Reads strides/dilations/pads/auto_pad for a window over x's last kernel.size() dims (1 or
+// 2). A 1-D window comes back as 2-D with a unit height (kernel 1, stride 1, no padding), the
+// form the 1-D Conv lowering runs it in.
 Window read_window(NodeContext& ctx, const Shape& x, Ints kernel, bool has_dilation) {
+  const std::size_t n = kernel.size();
   Window w;
   w.kernel = std::move(kernel);
-  w.stride = ints_attr_of_size(ctx, "strides", {1, 1}, 2);
-  w.dilation = has_dilation ? ints_attr_of_size(ctx, "dilations", {1, 1}, 2) : Ints{1, 1};
-  for (std::size_t d = 0; d < 2; ++d) {
+  w.stride = ints_attr_of_size(ctx, "strides", Ints(n, 1), n);
+  w.dilation = has_dilation ? ints_attr_of_size(ctx, "dilations", Ints(n, 1), n) : Ints(n, 1);
+  for (std::size_t d = 0; d < n; ++d) {
     ctx.check(w.kernel[d] >= 1 && w.stride[d] >= 1 && w.dilation[d] >= 1,
               "kernel, strides and dilations must be >= 1");
     ctx.check(w.kernel[d] <= (std::int64_t{1} << 24) && w.stride[d] <= (std::int64_t{1} << 24) &&
@@ -49,27 +52,33 @@ Window read_window(NodeContext& ctx, const Shape& x, Ints kernel, bool has_dilat
   }
   const std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
-    w.pads = ints_attr_of_size(ctx, "pads", {0, 0, 0, 0}, 4);
+    w.pads = ints_attr_of_size(ctx, "pads", Ints(2 * n, 0), 2 * n);
     for (std::int64_t p : w.pads) {
       ctx.check(p >= 0 && p <= (std::int64_t{1} << 20), "pads must be in [0, 2^20]");
     }
   } else if (auto_pad == "VALID") {
     ctx.check(!ctx.has_attr("pads"), "'pads' and auto_pad VALID are mutually exclusive");
-    w.pads = {0, 0, 0, 0};
+    w.pads.assign(2 * n, 0);
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     ctx.check(!ctx.has_attr("pads"), "'pads' and auto_pad SAME_* are mutually exclusive");
-    w.pads.assign(4, 0);
-    for (std::size_t d = 0; d < 2; ++d) {
-      const std::int64_t in = x[x.size() - 2 + d];
+    w.pads.assign(2 * n, 0);
+    for (std::size_t d = 0; d < n; ++d) {
+      const std::int64_t in = x[x.size() - n + d];
       const std::int64_t out = (in + w.stride[d] - 1) / w.stride[d];
       const std::int64_t extent = (w.kernel[d] - 1) * w.dilation[d] + 1;
       const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * w.stride[d] + extent - in);
       const std::int64_t small = total / 2;
       w.pads[d] = auto_pad == "SAME_UPPER" ? small : total - small;
-      w.pads[d + 2] = total - w.pads[d];
+      w.pads[d + n] = total - w.pads[d];
     }
   } else {
     ctx.fail("auto_pad '" + auto_pad + "' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
+  }
+  if (n == 1) {
+    w.kernel.insert(w.kernel.begin(), 1);
+    w.stride.insert(w.stride.begin(), 1);
+    w.dilation.insert(w.dilation.begin(), 1);
+    w.pads = {0, w.pads[0], 0, w.pads[1]};
   }
   return w;
 }
@@ -82,19 +91,41 @@ Value* pad(NodeContext& ctx, Value* x, const Ints& pads, double value) {
 
 // ---- Conv ----
 
+// A 1-D Conv (x [N, C, L], weight [O, C/g, K]) runs as a 2-D conv of unit height: x and the
+// weight gain a height of 1, and the output loses it again. The reshapes are views, and
+// conv2d is all the quantizer, the lowering and the runtime need to see.
 void convert_conv(NodeContext& ctx) {
   ctx.require_inputs(2, 3);
   ctx.require_outputs(1);
   Value* x = ctx.input(0);
-  Value* w = ctx.input(1);
-  ctx.check(w->shape().size() == 4 && x->shape().size() == 4,
-            "only 2-D convolution is supported (x " + x->type().to_string() + ", weight " +
-                w->type().to_string() + ")");
-  const Ints kernel{w->shape()[2], w->shape()[3]};
+  const graph::TensorType w_type = ctx.input_type(1);
+  const std::size_t rank = x->shape().size();
+  ctx.check((rank == 4 || rank == 3) && w_type.shape.size() == rank,
+            "only 1-D and 2-D convolutions are supported (x " + x->type().to_string() +
+                ", weight " + w_type.to_string() + ")");
+  const Shape& ws = w_type.shape;
+  const Ints kernel(ws.begin() + 2, ws.end());
   const Ints declared = ctx.attr_ints("kernel_shape", kernel);
   ctx.check(declared == kernel, "kernel_shape does not match the weight's spatial dims");
   Window win = read_window(ctx, x->shape(), kernel, true);
   const std::int64_t groups = ctx.attr_int("group", 1);
+  std::optional<std::size_t> dynamic_batch;
+  if (x->is_dynamic() && !x->dim_names()[0].empty()) dynamic_batch = 0;
+  Value* w = nullptr;
+  if (rank == 4) {
+    w = ctx.input(1);
+  } else {
+    const Shape& xs = x->shape();
+    x = reshape_to(ctx, x, {xs[0], xs[1], 1, xs[2]}, dynamic_batch);
+    const Shape w4{ws[0], ws[1], 1, ws[2]};
+    if (std::optional<Tensor> known = ctx.known(1)) {
+      // A weight initializer stays a named parameter, stored with its unit height.
+      w = ctx.graph().add_parameter(ctx.graph().unique_name(ctx.proto().input(1)),
+                                    known->reshape(w4));
+    } else {
+      w = reshape_to(ctx, ctx.input(1), w4);
+    }
+  }
   Ints padding{win.pads[0], win.pads[1]};
   if (!symmetric(win)) {
     x = pad(ctx, x, win.pads, 0.0);
@@ -102,11 +133,16 @@ void convert_conv(NodeContext& ctx) {
   }
   std::vector<Value*> inputs{x, w};
   if (ctx.has_input(2)) inputs.push_back(ctx.input(2));
-  ctx.set_output(0, ctx.emit(OpKind::Conv2d, inputs,
-                             {{"stride", win.stride},
-                              {"padding", padding},
-                              {"dilation", win.dilation},
-                              {"groups", groups}}));
+  Value* y = ctx.emit(OpKind::Conv2d, inputs,
+                      {{"stride", win.stride},
+                       {"padding", padding},
+                       {"dilation", win.dilation},
+                       {"groups", groups}});
+  if (rank == 3) {
+    const Shape& ys = y->shape();
+    y = reshape_to(ctx, y, {ys[0], ys[1], ys[3]}, dynamic_batch);
+  }
+  ctx.set_output(0, y);
 }
 
 // ---- Gemm / MatMul ----

@@ -238,7 +238,7 @@ class Lowering {
         if (lower_cat(n)) ++stats.concat;
       } else if (op == OpKind::AvgPool2d || op == OpKind::AdaptiveAvgPool2d) {
         if (lower_avg_pool(n)) ++stats.avg_pool;
-      } else if (graph::op_schema(op).traits.value_preserving) {
+      } else if (graph::is_value_preserving(*n)) {
         if (lower_passthrough(n)) ++stats.passthrough;
       }
     }
@@ -575,10 +575,10 @@ class Lowering {
     return true;
   }
 
-  // dequantize(x_q) → a value-preserving op (max_pool2d, flatten, reshape, transpose; see
-  // OpTraits::value_preserving) → quantize with the same qparams: the op on x_q itself. dequantize
-  // is monotone and quantize(dequantize(q)) == q for q inside the range (|q - zp| <= 255 keeps the
-  // float32 round trip within 0.5 of q - zp).
+  // dequantize(x_q) → a value-preserving op (max_pool2d, flatten, reshape, transpose, nearest
+  // resize; see OpTraits::value_preserving) → quantize with the same qparams: the op on x_q
+  // itself. dequantize is monotone and quantize(dequantize(q)) == q for q inside the range
+  // (|q - zp| <= 255 keeps the float32 round trip within 0.5 of q - zp).
   bool lower_passthrough(Node* op) {
     const auto x = dequantized_input(*op->input(0));
     if (!x) return false;

@@ -115,7 +115,7 @@ bool known_within(const Value& value, std::int64_t quant_min, std::int64_t quant
       is_integer(value.dtype()) && p->has_attr("quant_min")) {
     return p->attr_int("quant_min") >= quant_min && p->attr_int("quant_max") <= quant_max;
   }
-  if (traits.value_preserving) return known_within(*p->input(0), quant_min, quant_max);
+  if (graph::is_value_preserving(*p)) return known_within(*p->input(0), quant_min, quant_max);
   return false;
 }
 

@@ -290,7 +290,7 @@ void annotate_cat(Annotator& an) {
 // shares_observer) share the quantized producer's observer. Nodes whose scope explicitly says "float" are left alone.
 void propagate_annotation(Annotator& an, const ScopeResolver& resolve) {
   for (const Node* n : an.graph().nodes()) {
-    if (!op_schema(n->op()).traits.shares_observer || an.is_annotated(n)) continue;
+    if (!graph::shares_observer(*n) || an.is_annotated(n)) continue;
     const Node* prev = n->input(0)->producer();
     if (prev == nullptr || prev->num_outputs() != 1 || !an.is_annotated(prev)) continue;
     if (!an.annotation(prev).output_qspec) continue;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "../graph/type_inference.h"  // slice_range: ONNX Slice's range rule, shared
 #include "quantkit/core/error.h"
 
 namespace quantkit::torch::detail {
@@ -74,6 +75,66 @@ at::Tensor power(const at::Tensor& a, const at::Tensor& b) {
               "train; quantize the graph after training with convert_pt2e)");
 }
 
+[[noreturn]] void unmapped_attr(const Node& node, const char* attr, const char* what) {
+  throw Error("QatModule: node '" + node.name() + "' (" + std::string(graph::op_name(node.op())) +
+              "): attribute '" + attr + "' has " + what + ", which has no LibTorch mapping");
+}
+
+std::int64_t dim_of(std::int64_t d, std::int64_t rank) { return d < 0 ? d + rank : d; }
+
+// ONNX Slice through the reference kernel's own range rule; a negative step picks its
+// elements with index_select (at::slice takes positive steps only).
+at::Tensor slice(const Node& n, const at::Tensor& x) {
+  const auto& dims = n.attr_ints("dims");
+  const auto& starts = n.attr_ints("starts");
+  const auto& ends = n.attr_ints("ends");
+  const auto& steps = n.attr_ints("steps");
+  at::Tensor y = x;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const std::int64_t d = dim_of(dims[i], y.dim());
+    const graph::infer::SliceRange r = graph::infer::slice_range(y.size(d), starts[i], ends[i], steps[i]);
+    if (r.step > 0) {
+      y = y.slice(d, r.first, r.first + (r.count > 0 ? (r.count - 1) * r.step + 1 : 0), r.step);
+    } else {
+      y = y.index_select(d, at::arange(r.first, r.first + r.count * r.step, r.step, at::kLong));
+    }
+  }
+  return y;
+}
+
+at::Tensor gather(const Node& n, const at::Tensor& x) {
+  const std::int64_t d = dim_of(n.attr_int("dim"), x.dim());
+  std::vector<std::int64_t> idx = n.attr_ints("indices");
+  for (std::int64_t& i : idx) i = i < 0 ? i + x.size(d) : i;
+  return x.index_select(d, at::tensor(idx, at::kLong));
+}
+
+// ONNX Expand: the bidirectional numpy broadcast of x's shape and the attribute.
+at::Tensor expand(const Node& n, const at::Tensor& x) {
+  const auto& shape = n.attr_ints("shape");
+  const std::size_t rank = std::max<std::size_t>(shape.size(), static_cast<std::size_t>(x.dim()));
+  std::vector<std::int64_t> out(rank, 1);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const std::int64_t a = i + x.dim() >= rank ? x.size(static_cast<std::int64_t>(i + x.dim() - rank)) : 1;
+    const std::int64_t b = i + shape.size() >= rank ? shape[i + shape.size() - rank] : 1;
+    out[i] = a == 1 ? b : a;
+  }
+  return x.expand(out);
+}
+
+// ONNX ConvTranspose: torch pads symmetrically, so run it unpadded and crop each side.
+at::Tensor conv_transpose2d(const Node& n, const std::vector<at::Tensor>& in) {
+  const auto& pads = n.attr_ints("pads");  // top, left, bottom, right
+  for (std::int64_t p : pads) {
+    if (p < 0) unmapped_attr(n, "pads", "a negative pad (an output larger than the full one)");
+  }
+  const at::Tensor full = at::conv_transpose2d(
+      in[0], in[1], optional_input(in, 2), n.attr_ints("stride"), {0, 0},
+      n.attr_ints("output_padding"), n.attr_int("groups"), n.attr_ints("dilation"));
+  const std::int64_t h = full.size(2), w = full.size(3);
+  return full.slice(2, pads[0], h - pads[2]).slice(3, pads[1], w - pads[3]);
+}
+
 bool is_mapped(OpKind op) {
   switch (op) {
     case OpKind::Linear:
@@ -108,9 +169,14 @@ bool is_mapped(OpKind op) {
     case OpKind::Pow:
     case OpKind::Mean:
     case OpKind::LayerNorm:
+    case OpKind::Slice:
+    case OpKind::Gather:
+    case OpKind::Expand:
+    case OpKind::ConvTranspose2d:
     case OpKind::Observe:
     case OpKind::FakeQuantize:
       return true;
+    case OpKind::Resize:  // ONNX's coordinate modes have no exact ATen counterpart
     case OpKind::QuantizePerTensor:
     case OpKind::DequantizePerTensor:
     case OpKind::QuantizePerChannel:
@@ -209,10 +275,19 @@ at::Tensor run_node(const Node& n, const std::vector<at::Tensor>& in, StatefulOp
       return at::mean(in[0], n.attr_ints("dims"), n.attr_int("keepdim") != 0);
     case OpKind::LayerNorm:
       return layer_norm(n, in);
+    case OpKind::Slice:
+      return slice(n, in[0]);
+    case OpKind::Gather:
+      return gather(n, in[0]);
+    case OpKind::Expand:
+      return expand(n, in[0]);
+    case OpKind::ConvTranspose2d:
+      return conv_transpose2d(n, in);
     case OpKind::Observe:
       return in[0];  // identity: the observer of an observe node only records in calibration
     case OpKind::FakeQuantize:
       return stateful.fake_quantize(n, in[0]);
+    case OpKind::Resize:
     case OpKind::QuantizePerTensor:
     case OpKind::DequantizePerTensor:
     case OpKind::QuantizePerChannel:

@@ -8,6 +8,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "graph_test_util.h"
 #include "quantkit/graph/builder.h"
@@ -61,6 +63,36 @@ TEST(OpTraits, ViewKernelsReturnTheInputStorageAndTheInterpreterCopiesThem) {
       (std::set<OpKind>{OpKind::Flatten, OpKind::Reshape, OpKind::Observe, OpKind::FakeQuantize}));
 }
 
+AttributeMap resize_attrs(const std::string& mode) {
+  return {{"mode", mode},
+          {"coordinate_transformation_mode", std::string("half_pixel")},
+          {"nearest_mode", std::string("round_prefer_floor")},
+          {"scales", std::vector<double>{1.5, 0.5}},
+          {"output_size", std::vector<std::int64_t>{6, 3}}};
+}
+
+// resize moves elements in mode nearest and mixes them in mode linear: the traits hold for
+// the first only, and passes ask per node.
+TEST(OpTraits, ResizeTraitsHoldForNearestOnly) {
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {1, 2, 4, 6});
+  const Node* nearest = b.node(OpKind::Resize, {x}, resize_attrs("nearest"));
+  const Node* linear = b.node(OpKind::Resize, {x}, resize_attrs("linear"));
+  EXPECT_TRUE(is_value_preserving(*nearest));
+  EXPECT_TRUE(shares_observer(*nearest));
+  EXPECT_FALSE(is_value_preserving(*linear));
+  EXPECT_FALSE(shares_observer(*linear));
+  const Node* relu = b.node(OpKind::Relu, {x}, {});
+  const Node* pool = b.node(OpKind::MaxPool2d, {x}, {{"kernel_size", std::vector<std::int64_t>{2, 2}},
+                                                      {"stride", std::vector<std::int64_t>{2, 2}},
+                                                      {"padding", std::vector<std::int64_t>{0, 0}},
+                                                      {"dilation", std::vector<std::int64_t>{1, 1}},
+                                                      {"ceil_mode", std::int64_t{0}}});
+  EXPECT_TRUE(shares_observer(*relu));  // ops without a condition follow their flags
+  EXPECT_FALSE(is_value_preserving(*relu));
+  EXPECT_TRUE(is_value_preserving(*pool));
+}
+
 // value_preserving: op(dequantize(q)) == dequantize(op(q)) bit for bit, which is what lets
 // the lowering run the op on int8 codes. Every flagged op is built and checked here (a new
 // flagged op without a case below fails the set comparison).
@@ -95,6 +127,11 @@ TEST(OpTraits, ValuePreservingOpsCommuteWithDequantize) {
        [](GraphBuilder& b, Value* v) {
          return b.node(OpKind::Expand, {v}, {{"shape", std::vector<std::int64_t>{2, 1, 1, 1, 1}}})
              ->output();
+       }},
+      // Nearest only (OpTraits::holds_for; ResizeTraitsHoldForNearestOnly below).
+      {OpKind::Resize,
+       [](GraphBuilder& b, Value* v) {
+         return b.node(OpKind::Resize, {v}, resize_attrs("nearest"))->output();
        }},
   };
   const std::set<OpKind> flagged = ops_where([](const OpTraits& t) { return t.value_preserving; });

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <span>
@@ -81,5 +83,19 @@ class OrtTest : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
+// max |a - b| / max |b| over float32 tensors of one shape (max |a - b| when b is all zeros).
+inline double relative_max_diff(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != DType::Float32 || b.dtype() != DType::Float32) {
+    throw Error("relative_max_diff: " + shape_to_string(a.shape()) + " vs " +
+                shape_to_string(b.shape()));
+  }
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.data<float>()[i], y = b.data<float>()[i];
+    diff = std::max(diff, std::fabs(x - y));
+    scale = std::max(scale, std::fabs(y));
+  }
+  return scale == 0 ? diff : diff / scale;
+}
 
 }  // namespace quantkit::onnx::testing

@@ -166,6 +166,33 @@ std::vector<OpCase> op_cases() {
          return op(b, OpKind::LayerNorm, {x[0], param(b, "ln.weight", {3, 4}, 12)},
                    {{"axis", A(std::int64_t{1})}, {"eps", A(1e-5)}});
        }},
+      {"slice_positive_and_negative_steps", {{{3, 6, 5}}},
+       [](GraphBuilder& b, const V& x) {
+         return op(b, OpKind::Slice, {x[0]},
+                   {{"dims", A(std::vector<std::int64_t>{1, -1})},
+                    {"starts", A(std::vector<std::int64_t>{1, -1})},
+                    {"ends", A(std::vector<std::int64_t>{100, -100})},
+                    {"steps", A(std::vector<std::int64_t>{2, -2})}});
+       }},
+      {"gather_negative_indices", {{{2, 5, 3}}},
+       [](GraphBuilder& b, const V& x) {
+         return op(b, OpKind::Gather, {x[0]},
+                   {{"dim", A(std::int64_t{1})}, {"indices", A(std::vector<std::int64_t>{4, -5, 2})}});
+       }},
+      {"expand_bidirectional", {{{3, 1}}},
+       [](GraphBuilder& b, const V& x) {
+         return op(b, OpKind::Expand, {x[0]}, {{"shape", A(std::vector<std::int64_t>{2, 1, 4})}});
+       }},
+      {"conv_transpose2d_asymmetric_pads", {{{1, 4, 5, 5}}},
+       [](GraphBuilder& b, const V& x) {
+         return op(b, OpKind::ConvTranspose2d,
+                   {x[0], param(b, "ct.weight", {4, 3, 3, 3}, 13), param(b, "ct.bias", {6}, 14)},
+                   {{"stride", A(std::vector<std::int64_t>{2, 2})},
+                    {"pads", A(std::vector<std::int64_t>{1, 0, 0, 1})},
+                    {"output_padding", A(std::vector<std::int64_t>{1, 0})},
+                    {"dilation", A(std::vector<std::int64_t>{1, 1})},
+                    {"groups", A(std::int64_t{2})}});
+       }},
       {"observe_is_identity", {{{3, 7}}},
        [](GraphBuilder& b, const V& x) {
          return b.relu(op(b, OpKind::Observe, {x[0]}, {{"observer", A(std::string("obs"))}}));

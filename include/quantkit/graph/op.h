@@ -69,6 +69,9 @@ enum class OpKind : std::uint8_t {
   LeakyRelu,    // leaky_relu(x)        negative_slope attribute
   MatMul,       // matmul(a, b)         numpy matmul with batch broadcasting, f32
   Pad2d,        // pad2d(x)             constant padding of the last two dims
+  // ---- float32 resampling for CNN import (ONNX ConvTranspose, Resize) ----
+  ConvTranspose2d,  // conv_transpose2d(x, weight, bias?)  weight [C_in, C_out/groups, kH, kW]
+  Resize,           // resize(x)            nearest / bilinear over the last two dims
   // ---- float32 compute for transformers (ONNX import: GELU, LayerNorm patterns) ----
   Erf,        // erf(x)
   Exp,        // exp(x)
@@ -184,6 +187,10 @@ struct OpTraits {
   // The ONNX operator this op exports to as one node with the same inputs and no
   // attributes; empty when the exporter has a special form (or none).
   std::string_view onnx_op_type;
+  // When set, value_preserving and shares_observer hold only for the nodes it accepts: an
+  // op whose attributes decide whether it moves elements or mixes them (resize: 'nearest'
+  // moves, 'linear' interpolates). Passes ask through is_value_preserving / shares_observer.
+  bool (*holds_for)(const Node& node) = nullptr;
 };
 
 struct OpSchema {
@@ -202,6 +209,10 @@ struct OpSchema {
   const AttrSpec* find_attr(std::string_view attr_name) const;
   std::size_t max_inputs() const;  // SIZE_MAX when variadic
 };
+
+// OpTraits::value_preserving / shares_observer as they apply to this node (holds_for).
+bool is_value_preserving(const Node& node);
+bool shares_observer(const Node& node);
 
 // The schema of an op (never null; every OpKind has one, with a type inference and a
 // reference kernel: the registry checks this when it is first used).

@@ -65,6 +65,9 @@ Outputs hardswish(const Node& n, Inputs in);
 Outputs leaky_relu(const Node& n, Inputs in);
 Outputs matmul(const Node& n, Inputs in);
 Outputs pad2d(const Node& n, Inputs in);
+// ---- resampling (resample.cpp) ----
+Outputs conv_transpose2d(const Node& n, Inputs in);
+Outputs resize(const Node& n, Inputs in);
 // ---- stateful: observe is the identity (the input itself), fake_quantize an
 // Error; the interpreter's StatefulKernel evaluates both when installed ----
 Outputs observe(const Node& n, Inputs in);

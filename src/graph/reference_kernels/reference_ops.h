@@ -74,6 +74,32 @@ Tensor matmul_f32(const Tensor& a, const Tensor& b, const Shape& out_shape);
 // pads = {top, left, bottom, right} on the last two dims, filled with `value`.
 Tensor pad2d(const Tensor& x, std::span<const std::int64_t> pads, double value);
 
+// ---- resampling (resample.cpp) ----
+struct ConvTransposeParams {
+  std::int64_t stride[2] = {1, 1};
+  std::int64_t pads[4] = {0, 0, 0, 0};  // top, left, bottom, right: cropped from the full output
+  std::int64_t output_padding[2] = {0, 0};
+  std::int64_t dilation[2] = {1, 1};
+  std::int64_t groups = 1;
+};
+// ONNX ConvTranspose, weight [C, O/groups, kH, kW]; each output summed in double, rounded once.
+Tensor conv_transpose2d_f32(const Tensor& x, const Tensor& weight, const Tensor* bias,
+                            const ConvTransposeParams& p);
+
+enum class ResizeMode : std::uint8_t { Nearest, Linear };
+enum class CoordinateTransform : std::uint8_t { HalfPixel, AlignCorners, Asymmetric, PytorchHalfPixel };
+enum class NearestRounding : std::uint8_t { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
+struct ResizeParams {
+  ResizeMode mode = ResizeMode::Nearest;
+  CoordinateTransform transform = CoordinateTransform::HalfPixel;
+  NearestRounding rounding = NearestRounding::RoundPreferFloor;
+  float scales[2] = {1.0f, 1.0f};  // H, W: the coordinate transform's factors
+  std::int64_t output_size[2] = {1, 1};
+};
+// ONNX Resize of the last two dims with ONNX Runtime's float32 coordinate arithmetic
+// (nearest: any dtype; linear: floating).
+Tensor resize(const Tensor& x, const ResizeParams& p);
+
 // ---- fused integer ops (quantized_ops.cpp) ----
 struct QuantizedParams {
   std::int64_t x_zero_point = 0;
