@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quantkit/core/error.h"
+#include "quantkit/kernels/affine_kernels.h"
 
 namespace quantkit {
 namespace {
@@ -48,6 +49,20 @@ TokenQParams choose_qparams_per_token_row(const float* row, std::int64_t k,
   const float clamped = std::clamp(zp, static_cast<float>(range.quant_min),
                                    static_cast<float>(range.quant_max));
   return {scale, static_cast<std::int32_t>(clamped)};
+}
+
+void quantize_rows_per_token(const float* x, std::int64_t rows, std::int64_t k,
+                             const QuantRange& range, float eps, std::int8_t* q, float* scales,
+                             std::int32_t* zero_points, const char* where) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const TokenQParams qp = choose_qparams_per_token_row(x + r * k, k, range, eps, where);
+    scales[r] = qp.scale;
+    zero_points[r] = qp.zero_point;
+    const kernels::QuantizeParams p{1.0f / qp.scale, static_cast<float>(qp.zero_point),
+                                    static_cast<std::int32_t>(range.quant_min),
+                                    static_cast<std::int32_t>(range.quant_max)};
+    kernels::quantize(x + r * k, q + r * k, static_cast<std::size_t>(k), p);
+  }
 }
 
 PerTokenQParams choose_qparams_per_token(const Tensor& x, const QuantRange& range, float eps) {

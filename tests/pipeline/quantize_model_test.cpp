@@ -107,6 +107,20 @@ Expected low_bit_expectation(double min_sqnr_db) {
           0};
 }
 
+Expected per_token_expectation() {
+  return {{{OpKind::QuantizePerTensor, 0},
+           {OpKind::ChooseQParamsPerToken, 1},
+           {OpKind::QuantizePerGroup, 1},
+           {OpKind::DequantizePerGroup, 1},
+           {OpKind::DequantizePerChannel, 1},
+           {OpKind::ChooseQParams, 0}},
+          38.0,
+          38.0,
+          0,
+          0,
+          0};
+}
+
 std::map<std::string, Expected> expectations() {
   return {
       {"int8",
@@ -153,6 +167,11 @@ std::map<std::string, Expected> expectations() {
         1,  // APoT levels are integers times one step: the int8 kernels run them
         1,
         0}},
+      // Per-token dynamic activations of the linear (one choose / quantize / dequantize per
+      // row), per-channel int8 weights; 8da4w's default group of 256 does not divide the
+      // linear's 144 inputs, so it falls back to the same graph.
+      {"int8-dynamic-per-token", per_token_expectation()},
+      {"8da4w", per_token_expectation()},
       {"uniform-w4", low_bit_expectation(14.0)},
       {"uniform-w3", low_bit_expectation(8.0)},
       {"uniform-w2", low_bit_expectation(3.0)},
@@ -187,6 +206,7 @@ TEST(QuantizeModel, EveryNamedConfigurationRunsEndToEnd) {
     EXPECT_EQ(stats.conv2d, e.fused_conv2d);
     EXPECT_EQ(stats.linear, e.fused_linear);
     EXPECT_EQ(stats.dynamic_linear, e.fused_dynamic_linear);
+    EXPECT_EQ(stats.dynamic_linear_per_token, count_nodes(q, OpKind::ChooseQParamsPerToken));
     const runtime::Runtime rt(lowered, runtime::RuntimeOptions{2});
     for (std::uint32_t s = 0; s < 4; ++s) {
       SCOPED_TRACE("batch " + std::to_string(s));
@@ -223,7 +243,8 @@ TEST(QuantizeModel, ConfigNamesAreTheDocumentedOnesInOrder) {
   const std::vector<std::string_view> names(config_names().begin(), config_names().end());
   EXPECT_EQ(names,
             (std::vector<std::string_view>{"int8", "int8-per-channel", "int8-dynamic", "apot-w4",
-                                           "uniform-w4", "uniform-w3", "uniform-w2"}));
+                                           "uniform-w4", "uniform-w3", "uniform-w2",
+                                           "int8-dynamic-per-token", "8da4w"}));
   for (const std::string_view name : names) EXPECT_NO_THROW(config_by_name(name)) << name;
 }
 
@@ -245,6 +266,8 @@ TEST(QuantizeModel, RejectsBadArguments) {
   // A static configuration needs calibration; the dynamic one does not.
   EXPECT_THROW(quantize_model(fp32, "int8", {}), Error);
   EXPECT_NO_THROW(quantize_model(fp32, "int8-dynamic", {}));
+  EXPECT_NO_THROW(quantize_model(fp32, "int8-dynamic-per-token", {}));
+  EXPECT_NO_THROW(quantize_model(fp32, "8da4w", {}));
   // A batch that does not fit the model's input.
   const std::vector<Tensor> wrong{Tensor::zeros({2, 1, 5, 5}, DType::Float32)};
   EXPECT_THROW(quantize_model(fp32, "int8", wrong), Error);

@@ -38,6 +38,15 @@ TokenQParams choose_qparams_per_token_row(const float* row, std::int64_t k,
                                           const QuantRange& range, float eps,
                                           const char* where = "choose_qparams_per_token");
 
+// The dynamic quantization of a float32 [rows, k] buffer into int8 (range: int8), row by row:
+// qparams of each row as above, then quantize_per_group's formula (round(x · (1 / scale)) +
+// zp, clamped). The one implementation behind the reference kernel of
+// dynamic_quantized_linear_per_token and the runtime's fused op. Error (naming `where`) on a
+// non-finite row.
+void quantize_rows_per_token(const float* x, std::int64_t rows, std::int64_t k,
+                             const QuantRange& range, float eps, std::int8_t* q, float* scales,
+                             std::int32_t* zero_points, const char* where);
+
 struct PerTokenQParams {
   Tensor scales;       // float32 [rows, 1]
   Tensor zero_points;  // int32 [rows, 1]
