@@ -3,6 +3,8 @@
 // byte per weight; --opset is range-checked.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.h"
@@ -60,6 +62,31 @@ TEST(QuantizedFilesCli, OpsetIsChecked) {
   EXPECT_NE(bad.err.find("--opset: '12' is out of range (expected an integer from 13 to 21)"),
             std::string::npos)
       << bad.err;
+}
+
+// 8da4w's --group-size: a layer it does not divide (resnet_small's fc, 32 inputs, against the
+// default 256) is named on stderr before the export, which refuses the per-token configs
+// naming them (no ONNX form; no file is left); bad sizes are refused naming the flag.
+TEST(QuantizedFilesCli, GroupSizeFallbackIsReportedAndPerTokenExportRefused) {
+  TempDir dir;
+  const std::string base = "quantize " + kModel + " -o " + dir.file("q.onnx") + " --config 8da4w";
+  const CliResult r = run_cli(base, dir);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("layer '/fc/Gemm' has in_features not divisible by --group-size 256"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("(configs int8-dynamic-per-token and 8da4w) is not exportable"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("q.onnx")));
+  const CliResult grouped = run_cli(base + " --group-size 32", dir);
+  EXPECT_EQ(grouped.err.find("not divisible"), std::string::npos) << grouped.err;
+  const CliResult small = run_cli(base + " --group-size 16", dir);
+  EXPECT_NE(small.err.find("--group-size: '16' is out of range"), std::string::npos) << small.err;
+  const CliResult odd = run_cli(base + " --group-size 48", dir);
+  EXPECT_NE(odd.err.find("'group_size': got 48, expected a positive multiple of 32"),
+            std::string::npos)
+      << odd.err;
 }
 
 }  // namespace

@@ -277,6 +277,8 @@ TEST_F(OrtInterop, EveryConfigsFileAgreesWithinOneStep) {
   }
   const Tensor x = testing::cnn_input(16, 61);
   for (std::string_view config : pipeline::config_names()) {
+    // No ONNX form for per-token activations (config_roundtrip_test checks the refusal).
+    if (config == "int8-dynamic-per-token" || config == "8da4w") continue;
     const std::string name(config);
     const graph::Graph qdq = pipeline::quantize_model(fp32, config, calibration);
     const Tensor ours = run_ours(qdq, x);
