@@ -829,9 +829,18 @@ Types dynamic_quantized_linear_per_token(const InferContext& ctx) {
   expect_dtype(ctx, 0, DType::Float32);
   expect_dtype(ctx, 1, DType::Int8);
   expect_dtype(ctx, 2, DType::Float32);
-  if (ctx.num_inputs() == 4) expect_dtype(ctx, 3, DType::Float32);
-  Shape out = linear_shape(ctx);  // checks bias as [out_features] when present
+  expect_rank(ctx, 0, 1, 8);
+  expect_rank(ctx, 1, 2, 2);
   const std::int64_t n = ctx.input(1).shape[0], k = ctx.input(1).shape[1];
+  Shape out = ctx.input(0).shape;
+  ctx.check(out.back() == k, "x " + describe(ctx.input(0)) + " has " + std::to_string(out.back()) +
+                                 " features, weight " + describe(ctx.input(1)) + " expects " +
+                                 std::to_string(k));
+  out.back() = n;
+  if (ctx.num_inputs() == 4) {
+    expect_dtype(ctx, 3, DType::Float32);
+    expect_vector(ctx, 3, n, "out_features");
+  }
   const std::int64_t group_size = ctx.attr_int("group_size");
   ctx.check(group_size >= 1 && k % group_size == 0,
             "attribute 'group_size' is " + std::to_string(group_size) +

@@ -99,6 +99,24 @@ TEST(PerTokenOps, FusedLinearMatchesItsDefinition) {
   EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{ch0, ch1}));
 }
 
+TEST(PerTokenOps, FusedLinearWithoutBiasReadsInput2AsScales) {
+  GraphBuilder b;
+  Value* x = b.input("x", DType::Float32, {3, 4});
+  Value* w = b.constant(Tensor::from_vector(std::vector<std::int8_t>(20, 1), {5, 4}));
+  Value* s = b.constant(Tensor::from_vector(std::vector<float>(5, 0.5f), {5, 1}));
+  Attrs attrs{{"group_size", std::int64_t{4}},
+              {"quant_min", std::int64_t{-128}},
+              {"quant_max", std::int64_t{127}},
+              {"eps", static_cast<double>(FLT_EPSILON)}};
+  Node* n = b.node(OpKind::DynamicQuantizedLinearPerToken, {x, w, s}, attrs);
+  EXPECT_EQ(n->output()->shape(), (Shape{3, 5}));
+  b.output(n->output());
+  const Graph g = std::move(b).build();
+  // Rows of zeros: every code is the zero point, so every accumulator and output is 0.
+  const Tensor y = run_graph(g, {Tensor::zeros({3, 4}, DType::Float32)})[0];
+  EXPECT_EQ(y.to_vector<float>(), std::vector<float>(15, 0.0f));
+}
+
 TEST(PerTokenOps, InferenceRejectsMismatchedGroups) {
   GraphBuilder b;
   Value* x = b.input("x", DType::Float32, {2, 6});

@@ -295,8 +295,10 @@ TEST(OnnxImportMatMul, ConstantTwoDimBIsALinearWithTransposedWeight) {
 
 // One self-attention head as transformers export it: the four projections are MatMul with
 // initializers (imported as linear), scores and context are MatMul of two activations, then
-// Softmax. Every dynamic config quantizes exactly the four projections; the activation ×
-// activation matmuls and the softmax stay float; the lowered graph fuses all four.
+// Softmax. Every dynamic config quantizes exactly the four projections (x, read by three of
+// them, is quantized once and its dequantize duplicated per user, as PyTorch shares the
+// observer); the activation × activation matmuls and the softmax stay float; the lowered
+// graph fuses all four.
 TEST(OnnxImportMatMul, DynamicConfigsQuantizeConstantWeightMatMulsOnly) {
   ModelWriter m;
   m.input("x", {1, 8, 64});
@@ -322,20 +324,28 @@ TEST(OnnxImportMatMul, DynamicConfigsQuantizeConstantWeightMatMulsOnly) {
     const Graph q = quantkit::pipeline::quantize_model(
         fp32, config, {}, quantkit::pipeline::QuantizeOptions{32}, nullptr);
     EXPECT_EQ(count_nodes(q, OpKind::ChooseQParams) + count_nodes(q, OpKind::ChooseQParamsPerToken),
-              4u);
+              2u);
+    EXPECT_EQ(count_nodes(q, OpKind::Linear), 4u);
     EXPECT_EQ(count_nodes(q, OpKind::MatMul), 2u);
     EXPECT_EQ(count_nodes(q, OpKind::Softmax), 1u);
     quantkit::pt2e::LoweringStats stats;
     const Graph lowered = quantkit::pt2e::lower_to_fused_kernels(q, &stats);
     EXPECT_EQ(stats.dynamic_linear + stats.dynamic_linear_per_token, 4u);
     const Tensor got = quantkit::runtime::Runtime(lowered).run(std::vector<Tensor>{x})[0];
-    double signal = 0, noise = 0;
-    for (std::int64_t i = 0; i < want.numel(); ++i) {
-      const double r = want.data<float>()[i], e = r - static_cast<double>(got.data<float>()[i]);
-      signal += r * r;
-      noise += e * e;
-    }
-    EXPECT_GT(10.0 * std::log10(signal / noise), 15.0);
+    const auto sqnr = [](const Tensor& ref, const Tensor& t) {
+      double signal = 0, noise = 0;
+      for (std::int64_t i = 0; i < ref.numel(); ++i) {
+        const double r = ref.data<float>()[i], e = r - static_cast<double>(t.data<float>()[i]);
+        signal += r * r;
+        noise += e * e;
+      }
+      return 10.0 * std::log10(signal / noise);
+    };
+    // The fused graph computes the Q/DQ graph's values up to float rounding.
+    EXPECT_GT(sqnr(run_graph(q, {x})[0], got), 60.0);
+    // Against fp32: 4-bit weights in four layers, with random 64-wide attention scores that
+    // the softmax sharpens, keep about 9 dB (8da4w); int8 weights more than 15.
+    EXPECT_GT(sqnr(want, got), std::string(config) == "8da4w" ? 6.0 : 15.0);
   }
 }
 
