@@ -20,6 +20,7 @@
 #include "quantkit/pipeline/quantize_model.h"
 #include "quantkit/pt2e/lowering.h"
 #include "quantkit/runtime/runtime.h"
+#include "pt2e/pt2e_test_util.h"
 
 namespace {
 
@@ -332,20 +333,12 @@ TEST(OnnxImportMatMul, DynamicConfigsQuantizeConstantWeightMatMulsOnly) {
     const Graph lowered = quantkit::pt2e::lower_to_fused_kernels(q, &stats);
     EXPECT_EQ(stats.dynamic_linear + stats.dynamic_linear_per_token, 4u);
     const Tensor got = quantkit::runtime::Runtime(lowered).run(std::vector<Tensor>{x})[0];
-    const auto sqnr = [](const Tensor& ref, const Tensor& t) {
-      double signal = 0, noise = 0;
-      for (std::int64_t i = 0; i < ref.numel(); ++i) {
-        const double r = ref.data<float>()[i], e = r - static_cast<double>(t.data<float>()[i]);
-        signal += r * r;
-        noise += e * e;
-      }
-      return 10.0 * std::log10(signal / noise);
-    };
+    using quantkit::pt2e::testing::sqnr_db;
     // The fused graph computes the Q/DQ graph's values up to float rounding.
-    EXPECT_GT(sqnr(run_graph(q, {x})[0], got), 60.0);
+    EXPECT_GT(sqnr_db(run_graph(q, {x})[0], got), 60.0);
     // Against fp32: 4-bit weights in four layers, with random 64-wide attention scores that
     // the softmax sharpens, keep about 9 dB (8da4w); int8 weights more than 15.
-    EXPECT_GT(sqnr(want, got), std::string(config) == "8da4w" ? 6.0 : 15.0);
+    EXPECT_GT(sqnr_db(want, got), std::string(config) == "8da4w" ? 6.0 : 15.0);
   }
 }
 

@@ -20,6 +20,7 @@
 #include "quantkit/pt2e/lowering.h"
 #include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/runtime/runtime.h"
+#include "pt2e/pt2e_test_util.h"
 
 namespace quantkit::pipeline {
 namespace {
@@ -48,15 +49,7 @@ Tensor tokens(std::uint32_t seed) {
   return t;
 }
 
-double sqnr_db(const Tensor& ref, const Tensor& q) {
-  double signal = 0, noise = 0;
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    const double r = ref.data<float>()[i], e = r - static_cast<double>(q.data<float>()[i]);
-    signal += r * r;
-    noise += e * e;
-  }
-  return 10.0 * std::log10(signal / noise);
-}
+using pt2e::testing::sqnr_db;
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
