@@ -312,17 +312,6 @@ void export_dequantize_per_channel(ExportContext& ctx, const Node& node) {
 
 void export_choose_qparams(ExportContext& ctx, const Node& node) { emit_choose_qparams(ctx, node); }
 
-// Per-token activations (configs int8-dynamic-per-token and 8da4w) have no ONNX form here:
-// DynamicQuantizeLinear is per tensor, and the decomposed per-row subgraph (ReduceMin /
-// ReduceMax per row, …) is not written. The error names the configs so the user can pick
-// int8-dynamic for an ONNX file.
-void export_per_group_quantization(ExportContext& ctx, const Node& node) {
-  ctx.fail(node,
-           "per-token / groupwise quantization (configs int8-dynamic-per-token and 8da4w) is not "
-           "exportable to ONNX; quantize with int8-dynamic for an ONNX Runtime model, or run the "
-           "graph with quantkit's runtime");
-}
-
 void export_apot_dequantize(ExportContext& ctx, const Node& node) {
   emit_apot_dequantize(ctx, node);
 }
