@@ -841,6 +841,7 @@ Types dynamic_quantized_linear_per_token(const InferContext& ctx) {
     expect_dtype(ctx, 3, DType::Float32);
     expect_vector(ctx, 3, n, "out_features");
   }
+  ctx.check(k >= 1, "weight " + describe(ctx.input(1)) + " has no input features");
   const std::int64_t group_size = ctx.attr_int("group_size");
   ctx.check(group_size >= 1 && k % group_size == 0,
             "attribute 'group_size' is " + std::to_string(group_size) +

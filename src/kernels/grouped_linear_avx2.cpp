@@ -3,16 +3,10 @@
 #include <immintrin.h>
 
 #include "grouped_linear_internal.h"
+#include "grouped_linear_simd.h"
 
 namespace quantkit::kernels::grouped_detail {
 namespace {
-
-inline std::int32_t hsum(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
 
 inline __m256i widen(const std::int8_t* p) {
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -20,6 +14,11 @@ inline __m256i widen(const std::int8_t* p) {
 
 struct Avx2Dots {
   static constexpr std::int32_t kXOffset = 0;
+  template <int Rows>
+  static void add_groups(float* sum, const std::int32_t* dot, const std::int32_t* zp,
+                         std::int32_t wsum, float scale) {
+    add_groups_simd<Rows>(sum, dot, zp, wsum, scale);
+  }
 
   // The weights of the 32-k chunk at k as int16: lo = k..k+15, hi = k+16..k+31.
   template <int Bits>
@@ -52,7 +51,7 @@ struct Avx2Dots {
         acc[r] = _mm256_add_epi32(acc[r], prod);
       }
     }
-    for (int r = 0; r < Rows; ++r) dot[r] = hsum(acc[r]);
+    reduce_rows<Rows>(acc, dot);
     add_scalar_tail<Rows>(x, row, k, k_end, kXOffset, dot);
   }
 };

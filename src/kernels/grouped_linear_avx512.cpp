@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "grouped_linear_internal.h"
+#include "grouped_linear_simd.h"
 
 namespace quantkit::kernels::grouped_detail {
 namespace {
@@ -20,6 +21,11 @@ inline __m256i widen32(const void* p) {
 
 struct Avx512Dots {
   static constexpr std::int32_t kXOffset = 0;
+  template <int Rows>
+  static void add_groups(float* sum, const std::int32_t* dot, const std::int32_t* zp,
+                         std::int32_t wsum, float scale) {
+    add_groups_simd<Rows>(sum, dot, zp, wsum, scale);
+  }
 
   // The weights of the 64 k at k as int16: w0 = k..k+31, w1 = k+32..k+63.
   template <int Bits>
@@ -79,7 +85,12 @@ struct Avx512Dots {
       }
       k += 32;
     }
-    for (int r = 0; r < Rows; ++r) dot[r] = _mm512_reduce_add_epi32(acc[r]);
+    // Halves added first: the sums of Rows 256-bit vectors.
+    __m256i half[Rows];
+    for (int r = 0; r < Rows; ++r) {
+      half[r] = _mm256_add_epi32(_mm512_castsi512_si256(acc[r]), _mm512_extracti64x4_epi64(acc[r], 1));
+    }
+    reduce_rows<Rows>(half, dot);
     add_scalar_tail<Rows>(x, row, k, k_end, kXOffset, dot);
   }
 };

@@ -51,11 +51,26 @@ void add_scalar_tail(const std::int8_t* const* x, const std::uint8_t* row, std::
   }
 }
 
-// The loop nest of the SIMD kernels: tiles of Rows activation rows (4, then single rows for
+// sum[r] = add_group(sum[r], dot[r] − zp[r]·wsum, scale) for each row of a tile, the
+// accumulator wrapping like the hardware (its true value fits int32: GroupedWeights::pack).
+// The SIMD kernels vectorize this over 8 rows with the same per-lane operations.
+template <int Rows>
+void add_groups_scalar(float* sum, const std::int32_t* dot, const std::int32_t* zp,
+                       std::int32_t wsum, float scale) {
+  for (int r = 0; r < Rows; ++r) {
+    const auto acc = static_cast<std::int32_t>(static_cast<std::uint32_t>(dot[r]) -
+                                               static_cast<std::uint32_t>(zp[r]) *
+                                                   static_cast<std::uint32_t>(wsum));
+    sum[r] = add_group(sum[r], acc, scale);
+  }
+}
+
+// The loop nest of the SIMD kernels: tiles of Rows activation rows (8, then single rows for
 // the remainder) share each weight row; per group, Dots::group_dots<Bits, Rows>(x, w_row,
 // k_begin, k_end, dot) returns the raw dot products Σ x'·w of each row of the tile over
 // [k_begin, k_end), where x' = x + Dots::kXOffset (0, or 128 for vpdpbusd's unsigned
-// operand); the exact accumulator is then dot − (x_zp + kXOffset)·Σw over the group. Bits
+// operand); the exact accumulator is then dot − (x_zp + kXOffset)·Σw over the group
+// (Dots::add_groups, which also adds the group's float32 term). Bits
 // (the packed weight width) and Rows are template arguments: no branch in the inner loops.
 template <class Dots, int Bits, int Rows>
 void run_tile(const GroupedProblem& p, std::int64_t m0, std::int64_t begin, std::int64_t end) {
@@ -76,13 +91,7 @@ void run_tile(const GroupedProblem& p, std::int64_t m0, std::int64_t begin, std:
     for (std::int64_t g = 0; g < groups; ++g) {
       std::int32_t dot[Rows];
       Dots::template group_dots<Bits, Rows>(x, row, g * gs, (g + 1) * gs, dot);
-      for (int r = 0; r < Rows; ++r) {
-        // Wraps like the hardware; the true value fits int32 (GroupedWeights::pack).
-        const auto acc = static_cast<std::int32_t>(
-            static_cast<std::uint32_t>(dot[r]) -
-            static_cast<std::uint32_t>(zp[r]) * static_cast<std::uint32_t>(wsum[g]));
-        sum[r] = add_group(sum[r], acc, scale[g]);
-      }
+      Dots::template add_groups<Rows>(sum, dot, zp, wsum[g], scale[g]);
     }
     for (int r = 0; r < Rows; ++r) p.y[(m0 + r) * n + c] = finish_output(p, m0 + r, c, sum[r]);
   }
@@ -90,7 +99,7 @@ void run_tile(const GroupedProblem& p, std::int64_t m0, std::int64_t begin, std:
 
 template <class Dots, int Bits>
 void run_tiles(const GroupedProblem& p, std::int64_t begin, std::int64_t end) {
-  constexpr int kRows = 4;
+  constexpr int kRows = 8;
   std::int64_t m0 = 0;
   for (; m0 + kRows <= p.in.m; m0 += kRows) run_tile<Dots, Bits, kRows>(p, m0, begin, end);
   for (; m0 < p.in.m; ++m0) run_tile<Dots, Bits, 1>(p, m0, begin, end);

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include "grouped_linear_internal.h"
+#include "grouped_linear_simd.h"
 
 // After the shared headers, so that only this file's kernels are compiled for VNNI.
 #pragma GCC target("avx512vnni")
@@ -19,6 +20,11 @@ namespace {
 
 struct VnniDots {
   static constexpr std::int32_t kXOffset = 128;
+  template <int Rows>
+  static void add_groups(float* sum, const std::int32_t* dot, const std::int32_t* zp,
+                         std::int32_t wsum, float scale) {
+    add_groups_simd<Rows>(sum, dot, zp, wsum, scale);
+  }
 
   // The signed weights of the 64 k at k as bytes, in k order.
   template <int Bits>
@@ -75,7 +81,12 @@ struct VnniDots {
       }
       k += 32;
     }
-    for (int r = 0; r < Rows; ++r) dot[r] = _mm512_reduce_add_epi32(acc[r]);
+    // Halves added first: the sums of Rows 256-bit vectors.
+    __m256i half[Rows];
+    for (int r = 0; r < Rows; ++r) {
+      half[r] = _mm256_add_epi32(_mm512_castsi512_si256(acc[r]), _mm512_extracti64x4_epi64(acc[r], 1));
+    }
+    reduce_rows<Rows>(half, dot);
     add_scalar_tail<Rows>(x, row, k, k_end, kXOffset, dot);
   }
 };

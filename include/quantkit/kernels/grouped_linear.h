@@ -18,7 +18,7 @@
 // shift). int8 weights are stored as they are.
 //
 // Kernels (active_isa(); every level gives the same bits): portable (scalar loops on the
-// packed rows), avx2 and avx512 (x and w widened to int16, vpmaddwd; four activation rows
+// packed rows), avx2 and avx512 (x and w widened to int16, vpmaddwd; eight activation rows
 // share each unpacked weight chunk), avx512_vnni (vpdpbusd on x ^ 0x80 against the signed
 // weights, 128·Σw subtracted per group). Threads: callers split output channels; results do
 // not depend on the split.
