@@ -1,6 +1,7 @@
 // The transformer configs end to end on a linear-only MLP (quantize_model → convert → lower →
 // runtime): int8-dynamic-per-token and 8da4w quantize every linear; the lowered graph runs
-// with zero fallbacks and gives the same bits as the interpreter, at 1 and 3 threads, and as
+// with zero fallbacks and gives the same bits as the interpreter, at every ISA level and 1
+// and 3 threads, and as
 // the integer reference representation (the fused op's contract); the Q/DQ graph stays close
 // to fp32; 8da4w's group-size fallback is reported; bad group sizes are refused.
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/runtime/runtime.h"
 #include "pt2e/pt2e_test_util.h"
+#include "support/kernel_configs.h"
 
 namespace quantkit::pipeline {
 namespace {
@@ -78,7 +80,12 @@ void expect_lowered_runs_like_its_contract(const Graph& qdq, const Graph& fp32,
   for (std::uint32_t seed = 0; seed < 3; ++seed) {
     const Tensor x = tokens(seed);
     const Tensor fused = one.run(std::vector<Tensor>{x})[0];
-    EXPECT_TRUE(same_bits(fused, three.run(std::vector<Tensor>{x})[0])) << "threads";
+    // Every ISA level (kernels planned at construction dispatch at run time), 1 and 3 threads.
+    for (const auto& c : quantkit::testing::kernel_configs_reported()) {
+      quantkit::testing::ScopedKernel scoped(c);
+      EXPECT_TRUE(same_bits(fused, one.run(std::vector<Tensor>{x})[0])) << c.name;
+      EXPECT_TRUE(same_bits(fused, three.run(std::vector<Tensor>{x})[0])) << c.name << ", 3 threads";
+    }
     EXPECT_TRUE(same_bits(fused, graph::run_graph(lowered, {x})[0])) << "interpreter";
     EXPECT_TRUE(same_bits(fused, graph::run_graph(reference, {x})[0]))
         << "reference representation";
