@@ -1,9 +1,9 @@
 // The transformer configs end to end on a linear-only MLP (quantize_model → convert → lower →
 // runtime): int8-dynamic-per-token and 8da4w quantize every linear; the lowered graph runs
-// with zero fallbacks and gives the same bits as the interpreter, at every ISA level and 1
-// and 3 threads, and as
-// the integer reference representation (the fused op's contract); the Q/DQ graph stays close
-// to fp32; 8da4w's group-size fallback is reported; bad group sizes are refused.
+// every quantized op fused (no interpreter fallback) and gives the same bits as the
+// interpreter, at every ISA level and 1 and 3 threads, and as the integer reference
+// representation (the fused op's contract); the Q/DQ graph is within float rounding of it and
+// close to fp32; 8da4w's group-size fallback is reported; bad group sizes are refused.
 #include <gtest/gtest.h>
 
 #include <algorithm>
