@@ -248,6 +248,33 @@ std::vector<OpSchema> build_schemas() {
         {"x"}, 1, std::move(attrs), infer::choose_qparams, kernel::choose_qparams,
         traits(OpCategory::ChooseQParams), {"scale", "zero_point"});
   }
+  {
+    auto attrs = quant_attrs(false);
+    attrs.push_back({"eps", K::Float});
+    add(OpKind::ChooseQParamsPerToken, "choose_qparams_per_token",
+        "choose_qparams_per_token(x: f32[..., K]; quant_min: int, quant_max: int, eps: float, "
+        "dtype: dtype) -> (scales: f32[rows, 1], zero_points: i32[rows, 1])  (torchao's "
+        "per-token asymmetric qparams of each row, rows = numel / K: quant/per_token.h)",
+        {"x"}, 1, std::move(attrs), infer::choose_qparams_per_token,
+        kernel::choose_qparams_per_token, traits(OpCategory::ChooseQParams),
+        {"scales", "zero_points"});
+  }
+  {
+    auto attrs = quant_attrs(false);
+    attrs.push_back({"group_size", K::Int});
+    add(OpKind::QuantizePerGroup, "quantize_per_group",
+        "quantize_per_group(x: f32[..., K], scales: f32[rows, K / group_size], zero_points: "
+        "int[rows, K / group_size]; group_size, quant_min, quant_max: int, dtype) -> dtype[...]  "
+        "(torchao block quantization along the last dim; per token: group_size = K)",
+        {"x", "scales", "zero_points"}, 3, attrs, infer::quantize_per_group,
+        kernel::quantize_per_group, traits(OpCategory::Quantize));
+    add(OpKind::DequantizePerGroup, "dequantize_per_group",
+        "dequantize_per_group(q: dtype[..., K], scales: f32[rows, K / group_size], zero_points: "
+        "int[rows, K / group_size]; group_size, quant_min, quant_max: int, dtype) -> f32[...]  "
+        "(float32 (q - zp) * scale)",
+        {"q", "scales", "zero_points"}, 3, std::move(attrs), infer::dequantize_per_group,
+        kernel::dequantize_per_group, traits(OpCategory::Dequantize));
+  }
 
   add(OpKind::Cast, "cast", "cast(x: T[...]; dtype: dtype) -> dtype[...]", {"x"}, 1,
       {{"dtype", K::DType}}, infer::cast, kernel::cast, traits(OpCategory::IntegerReference));
@@ -263,6 +290,15 @@ std::vector<OpSchema> build_schemas() {
       "padding, dilation: ints[2], groups: int) -> i32[N, O, oH, oW]  (int32 accumulation)",
       {"x", "weight", "bias"}, 2, conv_attrs(), infer::integer_conv2d, kernel::integer_conv2d,
       traits(OpCategory::IntegerReference));
+  add(OpKind::IntegerLinearGrouped, "integer_linear_grouped",
+      "integer_linear_grouped(x: I[..., K], weight: I[N, K]; group_size: int) -> i32[..., N, K / "
+      "group_size]  (one Σ x·w per group of group_size consecutive k, modulo 2^32)",
+      {"x", "weight"}, 2, {{"group_size", K::Int}}, infer::integer_linear_grouped,
+      kernel::integer_linear_grouped, traits(OpCategory::IntegerReference));
+  add(OpKind::Sum, "sum",
+      "sum(x: F[...]; dim: int) -> F[...] without dim  (accumulated in x's dtype in index order "
+      "from 0: the grouped linear's sum over groups)",
+      {"x"}, 1, {{"dim", K::Int}}, infer::sum, kernel::sum, traits(OpCategory::Compute));
 
   add(OpKind::Sigmoid, "sigmoid", "sigmoid(x: F[...]) -> F[...]", {"x"}, 1, {},
       infer::unary_floating, kernel::sigmoid, traits(OpCategory::Compute, kPointwise, "Sigmoid"));
@@ -485,6 +521,16 @@ std::vector<OpSchema> build_schemas() {
       {"x", "weight", "weight_scales", "bias"}, 3,
       {{"quant_min", K::Int}, {"quant_max", K::Int}, {"eps", K::Float}},
       infer::dynamic_quantized_linear, kernel::dynamic_quantized_linear,
+      traits(OpCategory::FusedInteger));
+  add(OpKind::DynamicQuantizedLinearPerToken, "dynamic_quantized_linear_per_token",
+      "dynamic_quantized_linear_per_token(x: f32[..., K], weight: i8[N, K], weight_scales: "
+      "f32[N, K / group_size], bias?: f32[N]; group_size, quant_min, quant_max: int, eps: float) "
+      "-> f32[..., N]  (x quantized to int8 per row at run time (choose_qparams_per_token), "
+      "exact int32 sums per group, then f32: ((Σ_g f32(acc_g) * w_scale[n][g]) * x_scale) + "
+      "bias: kernels/grouped_linear.h)",
+      {"x", "weight", "weight_scales", "bias"}, 3,
+      {{"group_size", K::Int}, {"quant_min", K::Int}, {"quant_max", K::Int}, {"eps", K::Float}},
+      infer::dynamic_quantized_linear_per_token, kernel::dynamic_quantized_linear_per_token,
       traits(OpCategory::FusedInteger));
   if (s.size() != kNumOpKinds) throw Error("op registry: not every OpKind has a schema");
   return s;

@@ -483,6 +483,57 @@ Types choose_qparams(const InferContext& ctx) {
   return {TensorType{DType::Float64, Shape{1}}, TensorType{DType::Int64, Shape{1}}};
 }
 
+Types choose_qparams_per_token(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  check_quant_attrs(ctx);
+  const DType dtype = ctx.attr_dtype("dtype");
+  ctx.check(dtype == DType::Int8 || dtype == DType::UInt8,
+            "attribute 'dtype' is " + std::string(dtype_name(dtype)) + ", expected int8 or uint8");
+  const double eps = ctx.attr_float("eps");
+  ctx.check(eps > 0 && eps < 1, "attribute 'eps' must be in (0, 1), got " + std::to_string(eps));
+  expect_rank(ctx, 0, 1, 8);
+  const Shape& x = ctx.input(0).shape;
+  ctx.check(x.back() >= 1, "input 0 has type " + describe(ctx.input(0)) +
+                               ", expected a last dimension >= 1");
+  const Shape rows{shape_numel(x) / x.back(), 1};
+  return {TensorType{DType::Float32, rows}, TensorType{DType::Int32, rows}};
+}
+
+namespace {
+// quantize_per_group / dequantize_per_group: x [..., K] with float32 scales and integer zero
+// points of shape [numel / K, K / group_size].
+void check_per_group_qparams(const InferContext& ctx) {
+  check_quant_attrs(ctx);
+  expect_rank(ctx, 0, 1, 8);
+  const Shape& x = ctx.input(0).shape;
+  const std::int64_t group_size = ctx.attr_int("group_size");
+  ctx.check(group_size >= 1 && x.back() % group_size == 0,
+            "attribute 'group_size' is " + std::to_string(group_size) +
+                ", expected a divisor of the last dimension " + std::to_string(x.back()));
+  const Shape qparams{x.back() == 0 ? 0 : shape_numel(x) / x.back(), x.back() / group_size};
+  const TensorType& s = ctx.input(1);
+  const TensorType& z = ctx.input(2);
+  ctx.check(s.dtype == DType::Float32 && s.shape == qparams,
+            "input 'scales' has type " + describe(s) + ", expected f32" +
+                shape_to_string(qparams));
+  ctx.check((z.dtype == DType::Int32 || z.dtype == DType::Int64) && z.shape == qparams,
+            "input 'zero_points' has type " + describe(z) + ", expected i32 or i64" +
+                shape_to_string(qparams));
+}
+}  // namespace
+
+Types quantize_per_group(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  check_per_group_qparams(ctx);
+  return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
+}
+
+Types dequantize_per_group(const InferContext& ctx) {
+  expect_dtype(ctx, 0, ctx.attr_dtype("dtype"));
+  check_per_group_qparams(ctx);
+  return {TensorType{DType::Float32, ctx.input(0).shape}};
+}
+
 Types cast(const InferContext& ctx) {
   return {TensorType{ctx.attr_dtype("dtype"), ctx.input(0).shape}};
 }
@@ -495,6 +546,32 @@ Types integer_linear(const InferContext& ctx) {
   }
   if (ctx.num_inputs() == 3) expect_dtype(ctx, 2, DType::Int32);
   return {TensorType{DType::Int32, linear_shape(ctx)}};
+}
+
+Types integer_linear_grouped(const InferContext& ctx) {
+  for (std::size_t i = 0; i < 2; ++i) {
+    ctx.check(is_integer_operand(ctx.input(i).dtype), "input " + std::to_string(i) + " has type " +
+                                                          describe(ctx.input(i)) +
+                                                          ", expected int8, uint8, int16 or int32");
+  }
+  Shape out = linear_shape(ctx);
+  const std::int64_t k = ctx.input(1).shape[1];
+  const std::int64_t group_size = ctx.attr_int("group_size");
+  ctx.check(group_size >= 1 && k % group_size == 0,
+            "attribute 'group_size' is " + std::to_string(group_size) +
+                ", expected a divisor of in_features " + std::to_string(k));
+  out.push_back(k / group_size);
+  return {TensorType{DType::Int32, out}};
+}
+
+Types sum(const InferContext& ctx) {
+  expect_floating(ctx, 0);
+  const auto rank = static_cast<std::int64_t>(ctx.input(0).shape.size());
+  ctx.check(rank >= 1, "input 0 must have rank >= 1");
+  const std::int64_t dim = normalize_dim(ctx, ctx.attr_int("dim"), rank, "dim");
+  Shape out = ctx.input(0).shape;
+  out.erase(out.begin() + dim);
+  return {TensorType{ctx.input(0).dtype, out}};
 }
 
 Types integer_conv2d(const InferContext& ctx) {
@@ -745,6 +822,41 @@ Types dynamic_quantized_linear(const InferContext& ctx) {
   ctx.check(eps > 0 && eps < 1, "attribute 'eps' must be in (0, 1), got " + std::to_string(eps));
   Shape out = x;
   out.back() = w[0];
+  return {TensorType{DType::Float32, out}};
+}
+
+Types dynamic_quantized_linear_per_token(const InferContext& ctx) {
+  expect_dtype(ctx, 0, DType::Float32);
+  expect_dtype(ctx, 1, DType::Int8);
+  expect_dtype(ctx, 2, DType::Float32);
+  expect_rank(ctx, 0, 1, 8);
+  expect_rank(ctx, 1, 2, 2);
+  const std::int64_t n = ctx.input(1).shape[0], k = ctx.input(1).shape[1];
+  Shape out = ctx.input(0).shape;
+  ctx.check(out.back() == k, "x " + describe(ctx.input(0)) + " has " + std::to_string(out.back()) +
+                                 " features, weight " + describe(ctx.input(1)) + " expects " +
+                                 std::to_string(k));
+  out.back() = n;
+  if (ctx.num_inputs() == 4) {
+    expect_dtype(ctx, 3, DType::Float32);
+    expect_vector(ctx, 3, n, "out_features");
+  }
+  ctx.check(k >= 1, "weight " + describe(ctx.input(1)) + " has no input features");
+  const std::int64_t group_size = ctx.attr_int("group_size");
+  ctx.check(group_size >= 1 && k % group_size == 0,
+            "attribute 'group_size' is " + std::to_string(group_size) +
+                ", expected a divisor of in_features " + std::to_string(k));
+  const Shape scales{n, k / group_size};
+  ctx.check(ctx.input(2).shape == scales, "input 2 'weight_scales' has type " +
+                                              describe(ctx.input(2)) + ", expected f32" +
+                                              shape_to_string(scales));
+  const std::int64_t qmin = ctx.attr_int("quant_min");
+  const std::int64_t qmax = ctx.attr_int("quant_max");
+  ctx.check(-128 <= qmin && qmin < qmax && qmax <= 127,
+            "quant range [" + std::to_string(qmin) + ", " + std::to_string(qmax) +
+                "] is not a range of at least two int8 values");
+  const double eps = ctx.attr_float("eps");
+  ctx.check(eps > 0 && eps < 1, "attribute 'eps' must be in (0, 1), got " + std::to_string(eps));
   return {TensorType{DType::Float32, out}};
 }
 

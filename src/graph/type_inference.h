@@ -38,9 +38,14 @@ Types dequantize_per_tensor(const InferContext& ctx);
 Types quantize_per_channel(const InferContext& ctx);
 Types dequantize_per_channel(const InferContext& ctx);
 Types choose_qparams(const InferContext& ctx);
+Types choose_qparams_per_token(const InferContext& ctx);
+Types quantize_per_group(const InferContext& ctx);
+Types dequantize_per_group(const InferContext& ctx);
 Types cast(const InferContext& ctx);
 Types integer_linear(const InferContext& ctx);
 Types integer_conv2d(const InferContext& ctx);
+Types integer_linear_grouped(const InferContext& ctx);
+Types sum(const InferContext& ctx);
 Types matmul(const InferContext& ctx);
 Types pad2d(const InferContext& ctx);
 // Resampling (type_inference_resample.cpp).
@@ -57,6 +62,7 @@ Types quantized_concat(const InferContext& ctx);
 Types quantized_avg_pool2d(const InferContext& ctx);
 Types quantized_adaptive_avg_pool2d(const InferContext& ctx);
 Types dynamic_quantized_linear(const InferContext& ctx);
+Types dynamic_quantized_linear_per_token(const InferContext& ctx);
 
 // Shared with the kernels so both use the same window arithmetic as torch.
 // Output length of a pooling window sweep (torch's pooling_output_shape).

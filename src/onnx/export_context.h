@@ -106,6 +106,8 @@ void export_dequantize_per_tensor(ExportContext& ctx, const graph::Node& node);
 void export_quantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_dequantize_per_channel(ExportContext& ctx, const graph::Node& node);
 void export_choose_qparams(ExportContext& ctx, const graph::Node& node);
+// choose_qparams_per_token / quantize_per_group / dequantize_per_group (export_per_token.cpp).
+void export_per_group_quantization(ExportContext& ctx, const graph::Node& node);
 void export_apot_dequantize(ExportContext& ctx, const graph::Node& node);
 
 // The resampling ops' forms (export_ops_resample.cpp), written to the ONNX value `output`.

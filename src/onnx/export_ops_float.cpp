@@ -374,6 +374,8 @@ void export_node(ExportContext& ctx, const Node& node) {
       ctx.fail(node, "a prepared (calibration) graph has no ONNX form; run convert_pt2e first");
     case OpKind::IntegerLinear:
     case OpKind::IntegerConv2d:
+    case OpKind::IntegerLinearGrouped:
+    case OpKind::Sum:
       ctx.fail(node,
                "the integer reference representation has no ONNX form; export the Q/DQ graph "
                "(convert_pt2e without use_reference_representation)");
@@ -386,6 +388,7 @@ void export_node(ExportContext& ctx, const Node& node) {
     case OpKind::QuantizedAvgPool2d:
     case OpKind::QuantizedAdaptiveAvgPool2d:
     case OpKind::DynamicQuantizedLinear:
+    case OpKind::DynamicQuantizedLinearPerToken:
       ctx.fail(node,
                "fused integer kernels of a lowered graph have no ONNX form; export the "
                "Q/DQ graph before lowering");
@@ -399,6 +402,10 @@ void export_node(ExportContext& ctx, const Node& node) {
       return export_dequantize_per_channel(ctx, node);
     case OpKind::ChooseQParams:
       return export_choose_qparams(ctx, node);
+    case OpKind::ChooseQParamsPerToken:
+    case OpKind::QuantizePerGroup:
+    case OpKind::DequantizePerGroup:
+      return export_per_group_quantization(ctx, node);
     case OpKind::ApotDequantize:
       return export_apot_dequantize(ctx, node);
   }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 
 #include "quantkit/apot/qparams.h"
@@ -18,9 +19,49 @@ constexpr std::array<std::string_view, 12> kNames{
     "apot-w2",    "apot-b4k2-signed", "uniform-w4",   "uniform-w3",   "uniform-w2",
     "apot-w4a4",  "uniform-w4a4"};
 
+// ---- transformer configs (int8-dynamic-per-token, 8da4w): docs/transformers.md ----
+constexpr std::array<std::string_view, 2> kTransformerNames{"int8-dynamic-per-token", "8da4w"};
+
+std::optional<pt2e::QuantizationConfig> transformer_config(std::string_view name,
+                                                           const QuantizeOptions& options) {
+  if (name == "int8-dynamic-per-token") return pt2e::get_per_token_dynamic_config(0);
+  if (name == "8da4w") {
+    check_argument(options.group_size > 0 && options.group_size % 32 == 0, "config_by_name",
+                   "group_size", options.group_size, "a positive multiple of 32");
+    return pt2e::get_per_token_dynamic_config(options.group_size);
+  }
+  return std::nullopt;
+}
+
+// Both lists, in order (kept apart so that each block can change on its own).
+const std::vector<std::string_view>& all_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out(kNames.begin(), kNames.end());
+    out.insert(out.end(), kTransformerNames.begin(), kTransformerNames.end());
+    return out;
+  }();
+  return names;
+}
+// ---- end of the transformer configs ----
+
 std::string joined_names() {
   std::string out;
-  for (std::string_view n : kNames) out += (out.empty() ? "" : ", ") + std::string(n);
+  for (std::string_view n : all_names()) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+// The linear nodes a groupwise weight spec cannot group (pt2e::groupwise_weight_applies), in
+// graph order.
+std::vector<std::string> group_size_fallbacks(const graph::Graph& model,
+                                              const pt2e::QuantizationConfig& config) {
+  std::vector<std::string> out;
+  if (!config.weight || config.weight->group_size <= 0) return out;
+  for (const graph::Node* n : model.nodes()) {
+    if (n->op() == graph::OpKind::Linear &&
+        !pt2e::groupwise_weight_applies(*config.weight, *n->input(1))) {
+      out.push_back(n->name());
+    }
+  }
   return out;
 }
 
@@ -40,9 +81,24 @@ pt2e::QuantizationConfig uniform_config(int bits, bool is_qat, std::int64_t act_
 
 }  // namespace
 
-std::span<const std::string_view> config_names() { return kNames; }
+std::span<const std::string_view> config_names() { return all_names(); }
+
+bool is_dynamic_config(std::string_view name) {
+  const pt2e::QuantizationConfig c = config_by_name(name);
+  return c.input_activation && c.input_activation->is_dynamic;
+}
+
+pt2e::QuantizationConfig config_by_name(std::string_view name, const QuantizeOptions& options) {
+  if (auto c = transformer_config(name, options)) return *c;
+  return config_by_name(name);
+}
 
 pt2e::QuantizationConfig config_by_name(std::string_view name, bool is_qat) {
+  if (auto c = transformer_config(name, QuantizeOptions{})) {
+    check_argument(!is_qat, "config_by_name", "config", name,
+                   "a config with a QAT form (the per-token dynamic configs have none)");
+    return *c;
+  }
   if (name == "int8") return pt2e::get_symmetric_quantization_config(false, is_qat);
   if (name == "int8-per-channel") return pt2e::get_symmetric_quantization_config(true, is_qat);
   if (name == "int8-dynamic") {
@@ -75,12 +131,20 @@ WeightLevels weight_levels(std::string_view name) {
 
 graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
                             std::span<const Tensor> calibration, const Progress& progress) {
+  return quantize_model(model, config, calibration, QuantizeOptions{}, nullptr, progress);
+}
+
+graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
+                            std::span<const Tensor> calibration, const QuantizeOptions& options,
+                            QuantizeReport* report, const Progress& progress) {
   check_argument(model.inputs().size() == 1, "quantize_model", "model",
                  std::to_string(model.inputs().size()) + " inputs", "a graph with one input");
+  const pt2e::QuantizationConfig qconfig = config_by_name(config, options);
+  if (report != nullptr) report->group_size_fallbacks = group_size_fallbacks(model, qconfig);
   pt2e::XNNPACKQuantizer quantizer;
-  quantizer.set_global(config_by_name(config));
+  quantizer.set_global(qconfig);
   pt2e::PreparedModel prepared = pt2e::prepare_pt2e(model, quantizer);
-  const bool dynamic = config == "int8-dynamic";
+  const bool dynamic = qconfig.input_activation && qconfig.input_activation->is_dynamic;
   check_argument(dynamic || !calibration.empty(), "quantize_model", "calibration", "0 batches",
                  "at least one batch for a static configuration");
   const graph::Value& input = *model.inputs()[0];

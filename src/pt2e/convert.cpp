@@ -22,6 +22,7 @@
 #include "quantkit/pt2e/qat_conv_bn.h"
 #include "quantkit/pt2e/reference_representation.h"
 #include "quantkit/quant/affine.h"
+#include "quantkit/quant/per_token.h"
 
 namespace quantkit::pt2e {
 
@@ -132,6 +133,10 @@ class Converter {
     Value* x = n->input(0);
     if (place.apot) return lower_apot(n, x, place);
     const Target t = target_of(place);
+    if (const auto* s = std::get_if<QuantizationSpec>(&place.spec)) {
+      if (s->per_token) return lower_per_token(n, x, t);
+      if (s->group_size > 0) return lower_per_group(n, x, t, s->group_size);
+    }
     if (t.is_dynamic) return lower_dynamic(n, x, t);
     const QParams& qp = qparams_of(name, x);
     const bool fold = x->has_data() && options_.fold_quantize;
@@ -197,6 +202,44 @@ class Converter {
     Value* zp = qparams->output(1);
     Value* q = g_.insert_node_before(n, OpKind::QuantizePerTensor, {x, scale, zp}, attrs)->output();
     return g_.insert_node_before(n, OpKind::DequantizePerTensor, {q, scale, zp}, attrs)->output();
+  }
+
+  // choose_qparams_per_token -> quantize_per_group -> dequantize_per_group, one group per row.
+  Value* lower_per_token(Node* n, Value* x, const Target& t) {
+    if (!t.is_dynamic) throw Error("per-token specs are dynamic activation specs (is_dynamic)");
+    if (x->shape().empty()) throw Error("per-token quantization needs a value of rank >= 1");
+    AttributeMap choose{{"quant_min", Attribute(t.quant_min)},
+                        {"quant_max", Attribute(t.quant_max)},
+                        {"eps", Attribute(static_cast<double>(t.eps))},
+                        {"dtype", Attribute(t.dtype)}};
+    Node* qparams = g_.insert_node_before(n, OpKind::ChooseQParamsPerToken, {x}, choose);
+    AttributeMap attrs{{"group_size", Attribute(x->shape().back())},
+                       {"quant_min", Attribute(t.quant_min)},
+                       {"quant_max", Attribute(t.quant_max)},
+                       {"dtype", Attribute(t.dtype)}};
+    Value* scales = qparams->output(0);
+    Value* zps = qparams->output(1);
+    Value* q =
+        g_.insert_node_before(n, OpKind::QuantizePerGroup, {x, scales, zps}, attrs)->output();
+    return g_.insert_node_before(n, OpKind::DequantizePerGroup, {q, scales, zps}, attrs)->output();
+  }
+
+  // Groupwise symmetric weights (torchao's group_quantize_tensor_symmetric): qparams from the
+  // weight itself, the quantized constant -> dequantize_per_group.
+  Value* lower_per_group(Node* n, Value* x, const Target& t, std::int64_t group_size) {
+    if (!x->has_data()) throw Error("groupwise specs quantize weights (parameters / constants) only");
+    const GroupQParams qp = choose_qparams_per_group_symmetric(x->data(), group_size, t.range(),
+                                                               t.eps);
+    Value* scales = g_.add_constant(qp.scales, hint(x, "_scales"));
+    Value* zps = g_.add_constant(qp.zero_points, hint(x, "_zero_points"));
+    Value* q = g_.add_constant(
+        quantize_per_group(x->data(), qp.scales, qp.zero_points, group_size, t.range()),
+        hint(x, "_quantized"));
+    AttributeMap attrs{{"group_size", Attribute(group_size)},
+                       {"quant_min", Attribute(t.quant_min)},
+                       {"quant_max", Attribute(t.quant_max)},
+                       {"dtype", Attribute(t.dtype)}};
+    return g_.insert_node_before(n, OpKind::DequantizePerGroup, {q, scales, zps}, attrs)->output();
   }
 
   // APoT weights: int32 codes (cartesian level indices) and the level of each code.

@@ -227,6 +227,8 @@ class Lowering {
           ++stats.linear;
         } else if (lower_dynamic_linear(n)) {
           ++stats.dynamic_linear;
+        } else if (lower_per_token_linear(n)) {
+          ++stats.dynamic_linear_per_token;
         }
       } else if (op == OpKind::Conv2d) {
         if (lower_static(n, true)) ++stats.conv2d;
@@ -569,6 +571,36 @@ class Lowering {
         g_.add_node(OpKind::DynamicQuantizedLinear, std::move(inputs),
                     {{"quant_min", qmin}, {"quant_max", qmax}, {"eps", choose->attr_float("eps")}},
                     "dynamic_quantized_linear", op);
+    fused->set_source(op->source());
+    g_.replace_all_uses(op->output(), fused->output());
+    g_.remove_node(op);
+    return true;
+  }
+
+  // choose_qparams_per_token(x) → quantize_per_group → dequantize_per_group, dequantize(w_i8)
+  // per channel / per group → linear (+ f32 bias), float output.
+  bool lower_per_token_linear(Node* op) {
+    const auto x = lowering::per_token_activation(*op->input(0));
+    if (!x) return false;
+    const auto w = lowering::grouped_symmetric_weight(*op->input(1));
+    if (!w) return false;
+    std::vector<Value*> inputs{
+        const_cast<Value*>(x->x), const_cast<Value*>(w->weight),
+        g_.add_constant(Tensor::from_vector(w->scales,
+                                            {w->weight->shape()[0],
+                                             w->weight->shape()[1] / w->group_size}),
+                        op->name() + "_weight_scales")};
+    if (op->num_inputs() > 2) {
+      const Value* bias = op->input(2);
+      if (!bias->has_data() || bias->dtype() != DType::Float32) return false;
+      inputs.push_back(op->input(2));
+    }
+    Node* fused = g_.add_node(OpKind::DynamicQuantizedLinearPerToken, std::move(inputs),
+                              {{"group_size", w->group_size},
+                               {"quant_min", x->quant_min},
+                               {"quant_max", x->quant_max},
+                               {"eps", x->eps}},
+                              "dynamic_quantized_linear_per_token", op);
     fused->set_source(op->source());
     g_.replace_all_uses(op->output(), fused->output());
     g_.remove_node(op);

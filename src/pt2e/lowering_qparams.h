@@ -34,6 +34,27 @@ struct WeightQParams {
 };
 std::optional<WeightQParams> symmetric_int8_weight(const graph::Value& dequantized);
 
+// A per-token dynamic int8 activation: dequantize_per_group(quantize_per_group(x, s, zp), s,
+// zp) with (s, zp) = choose_qparams_per_token(x), one group per row, int8 everywhere, the
+// same range on all three nodes.
+struct PerTokenActivation {
+  const graph::Value* x = nullptr;  // the float input
+  const graph::Node* choose = nullptr;
+  std::int64_t quant_min = -128, quant_max = 127;
+  double eps = 0;
+};
+std::optional<PerTokenActivation> per_token_activation(const graph::Value& dequantized);
+
+// A symmetric int8 weight [N, K] with float32 scales per group of input features:
+// dequantize_per_group of an int8 constant (zero points 0, values inside the range) with
+// groups of G, or symmetric_int8_weight's per-channel / per-tensor forms as one group of K.
+struct GroupedWeight {
+  const graph::Value* weight = nullptr;  // the int8 tensor [N, K]
+  std::vector<float> scales;             // [N, K / group_size]
+  std::int64_t group_size = 0;
+};
+std::optional<GroupedWeight> grouped_symmetric_weight(const graph::Value& dequantized);
+
 // The APoT weight apot_dequantize(codes constant) as int8 integers with one per-tensor scale
 // (apot::integer_weight). Null when the levels are not small integer multiples of a step.
 std::optional<apot::IntegerWeight> apot_int8_weight(const graph::Value& dequantized);

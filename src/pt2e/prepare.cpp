@@ -56,6 +56,8 @@ struct SpecAttrs {
   std::optional<double> scale;
   std::optional<std::int64_t> zero_point;
   std::optional<ApotSpec> apot;
+  std::optional<bool> per_token;
+  std::optional<std::int64_t> group_size;
   friend bool operator==(const SpecAttrs&, const SpecAttrs&) = default;
 };
 
@@ -69,6 +71,8 @@ SpecAttrs attrs_of(const QuantizationSpecBase& spec) {
     a.qscheme = s->qscheme;
     a.ch_axis = s->ch_axis;
     a.apot = s->apot;
+    a.per_token = s->per_token;
+    a.group_size = s->group_size;
   } else if (const auto* d = std::get_if<DerivedQuantizationSpec>(&spec)) {
     a.dtype = d->dtype;
     a.quant_min = d->quant_min;

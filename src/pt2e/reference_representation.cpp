@@ -14,6 +14,7 @@ graph::Graph to_reference_representation(const graph::Graph& qdq) {
   graph::verify(qdq);
   graph::Graph g = qdq.clone();
   detail::rewrite_dynamic_linear(g);
+  detail::rewrite_per_token_linear(g);
   detail::rewrite_static_linear(g);
   detail::rewrite_static_conv2d(g);
   detail::rewrite_add_relu(g);

@@ -87,6 +87,8 @@ void replace_and_remove(Graph& g, Value* from, Value* to, std::initializer_list<
 
 // ---- the patterns, in torchao's order ----
 void rewrite_dynamic_linear(Graph& g);
+// Per-token dynamic linear (reference_representation_per_token.cpp).
+void rewrite_per_token_linear(Graph& g);
 void rewrite_static_linear(Graph& g);
 void rewrite_static_conv2d(Graph& g);
 void rewrite_add_relu(Graph& g);

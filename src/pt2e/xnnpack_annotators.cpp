@@ -107,7 +107,10 @@ void annotate_weighted_inputs(QuantizationAnnotation& a, const Node* op,
                               const QuantizationConfig& c) {
   check_config(c);
   Annotator::set_input(a, op->input(0), c.input_activation);
-  Annotator::set_input(a, op->input(1), c.weight);
+  // A groupwise weight spec that cannot group this layer's weight uses the config's fallback
+  // weight spec (none: the weight stays float).
+  const bool grouped = c.weight && groupwise_weight_applies(*c.weight, *op->input(1));
+  Annotator::set_input(a, op->input(1), grouped ? c.weight : c.fallback_weight);
   if (op->num_inputs() > 2) Annotator::set_input(a, op->input(2), c.bias);
 }
 

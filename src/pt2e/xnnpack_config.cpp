@@ -1,10 +1,12 @@
 // XNNPACK's quantization configs (torchao/testing/pt2e/_xnnpack_quantizer.py,
 // get_symmetric_quantization_config) and the APoT-weight counterpart.
+#include <limits>
 #include <string>
 
 #include "quantkit/apot/scheme.h"
 #include "quantkit/core/error.h"
 #include "quantkit/pt2e/xnnpack_quantizer.h"
+#include "quantkit/quant/choose_qparams.h"
 
 namespace quantkit::pt2e {
 
@@ -100,6 +102,44 @@ QuantizationConfig get_apot_paper_weight_config(int bits, bool is_qat, std::int6
   const apot::ApotScheme scheme = apot::apot_paper_scheme(bits);  // validates bits
   return apot_weight_config(ApotSpec{scheme.b, scheme.k, true, scheme.level_set}, is_qat,
                             act_qmin, act_qmax);
+}
+
+bool groupwise_weight_applies(const QuantizationSpec& spec, const graph::Value& weight) {
+  if (spec.group_size <= 0) return true;
+  return weight.shape().size() == 2 && weight.shape()[1] % spec.group_size == 0;
+}
+
+QuantizationConfig get_per_token_dynamic_config(std::int64_t weight_group_size) {
+  constexpr const char* where = "get_per_token_dynamic_config";
+  check_argument(weight_group_size == 0 || (weight_group_size > 0 && weight_group_size % 32 == 0),
+                 where, "weight_group_size", weight_group_size,
+                 "0 (per-channel int8 weights) or a positive multiple of 32");
+  QuantizationConfig config;
+  // torchao's per_token_dynamic_quant: int8 [-128, 127], asymmetric, eps = float32 eps.
+  QuantizationSpec act;
+  act.dtype = DType::Int8;
+  act.quant_min = -128;
+  act.quant_max = 127;
+  act.qscheme = QScheme::PerTensorAffine;
+  act.is_dynamic = true;
+  act.per_token = true;
+  act.observer = "placeholder";
+  act.observer_options.eps = kDefaultObserverEps;
+  config.input_activation = act;
+  const QuantizationSpec per_channel_int8 = weight_spec(true, false, -127, 127);
+  if (weight_group_size == 0) {
+    config.weight = per_channel_int8;
+    return config;
+  }
+  // torchao's get_group_qparams_symmetric(w, 4, G): [-8, 7], eps = finfo(float32).smallest_normal.
+  QuantizationSpec w4 = per_channel_int8;
+  w4.quant_min = -8;
+  w4.quant_max = 7;
+  w4.group_size = weight_group_size;
+  w4.observer_options.eps = std::numeric_limits<float>::min();
+  config.weight = w4;
+  config.fallback_weight = per_channel_int8;
+  return config;
 }
 
 }  // namespace quantkit::pt2e

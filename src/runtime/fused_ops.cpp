@@ -6,7 +6,9 @@
 #include <limits>
 
 #include "thread_pool.h"
+#include "quantkit/kernels/grouped_linear.h"
 #include "quantkit/quant/choose_qparams.h"
+#include "quantkit/quant/per_token.h"
 #include "quantkit/quant/qparams.h"
 
 namespace quantkit::runtime::detail {
@@ -112,6 +114,62 @@ class DynamicQuantizedLinearOp final : public FusedOp {
   Shape out_shape_;
 };
 
+// The per-token dynamic linear (int8-dynamic-per-token, 8da4w): rows quantized in parallel
+// (quant/per_token.h), then kernels::grouped_linear over output channels split across threads
+// — weights packed once, 4-bit when every weight is in [-8, 7] and the groups are multiples of
+// 32 (two per byte), int8 otherwise; the same bits either way.
+class PerTokenLinearOp final : public FusedOp {
+ public:
+  explicit PerTokenLinearOp(const Node& n)
+      : weights_(pack(n)),
+        bias_(n.num_inputs() > 3 ? floats_of(n.input(3)->data()) : std::vector<float>{}),
+        range_(QuantRange::of(DType::Int8, n.attr_int("quant_min"), n.attr_int("quant_max"))),
+        eps_(static_cast<float>(n.attr_float("eps"))),
+        out_shape_(n.output()->shape()) {}
+
+  Tensor run(std::span<const Tensor> in, ThreadPool& pool) const override {
+    const Tensor& x = in[0];
+    const std::int64_t k = weights_.k(), n = weights_.n(), rows = x.numel() / k;
+    Tensor out = Tensor::empty(out_shape_, DType::Float32);
+    if (rows == 0) return out;
+    Tensor xq = Tensor::empty({rows, k}, DType::Int8);
+    std::vector<float> scales(static_cast<std::size_t>(rows));
+    std::vector<std::int32_t> zps(static_cast<std::size_t>(rows));
+    const std::int64_t min_rows = std::max<std::int64_t>(1, kMinMacsPerChunk / (k * 64));
+    pool.parallel_for(rows, min_rows, [&](std::int64_t begin, std::int64_t end) {
+      quantize_rows_per_token(x.data<float>() + begin * k, end - begin, k, range_, eps_,
+                              xq.data<std::int8_t>() + begin * k, scales.data() + begin,
+                              zps.data() + begin, "Runtime::run (dynamic_quantized_linear_per_token)");
+    });
+    const kernels::PerTokenInput input{xq.data<std::int8_t>(), rows, scales, zps};
+    const std::int64_t min_channels =
+        std::max<std::int64_t>(1, kMinMacsPerChunk / std::max<std::int64_t>(1, rows * k));
+    pool.parallel_for(n, min_channels, [&](std::int64_t begin, std::int64_t end) {
+      kernels::grouped_linear(weights_, input, bias_, out.data<float>(), begin, end);
+    });
+    return out;
+  }
+
+ private:
+  static kernels::GroupedWeights pack(const Node& n) {
+    const Tensor& w = n.input(1)->data();
+    const Tensor& s = n.input(2)->data();
+    const std::int64_t group_size = n.attr_int("group_size");
+    const auto values = w.span<const std::int8_t>();
+    const bool four_bit = group_size % kernels::GroupedWeights::kChunk == 0 &&
+                          std::all_of(values.begin(), values.end(),
+                                      [](std::int8_t v) { return v >= -8 && v <= 7; });
+    return kernels::GroupedWeights::pack(values, s.span<const float>(), w.shape()[0],
+                                         w.shape()[1], group_size, four_bit ? 4 : 8);
+  }
+
+  kernels::GroupedWeights weights_;
+  std::vector<float> bias_;
+  QuantRange range_;
+  float eps_;
+  Shape out_shape_;
+};
+
 bool weights_are_data(const Node& n, std::size_t first, std::size_t last) {
   for (std::size_t i = first; i < std::min(last, n.num_inputs()); ++i) {
     if (!n.input(i)->has_data()) return false;
@@ -124,6 +182,10 @@ bool weights_are_data(const Node& n, std::size_t first, std::size_t last) {
 std::unique_ptr<FusedOp> plan_fused_op(const Node& n) {
   // The static fused ops run on the NHWC / GEMM kernels of exec_ops.h; what is left here is
   // the dynamic linear (its input quantization needs the whole input's min/max).
+  if (n.op() == OpKind::DynamicQuantizedLinearPerToken) {
+    if (!weights_are_data(n, 1, 4) || n.input(1)->shape()[1] == 0) return nullptr;
+    return std::make_unique<PerTokenLinearOp>(n);
+  }
   if (n.op() != OpKind::DynamicQuantizedLinear) return nullptr;
   if (!weights_are_data(n, 1, 4) || n.input(1)->shape()[1] == 0) return nullptr;
   return std::make_unique<DynamicQuantizedLinearOp>(n);

@@ -195,6 +195,12 @@ bool is_mapped(OpKind op) {
     case OpKind::QuantizedConcat:
     case OpKind::QuantizedAvgPool2d:
     case OpKind::QuantizedAdaptiveAvgPool2d:
+    case OpKind::ChooseQParamsPerToken:
+    case OpKind::QuantizePerGroup:
+    case OpKind::DequantizePerGroup:
+    case OpKind::IntegerLinearGrouped:
+    case OpKind::Sum:  // the reference representation's sum over groups, not a model op
+    case OpKind::DynamicQuantizedLinearPerToken:
     case OpKind::DynamicQuantizedLinear:
       return false;
   }
@@ -306,6 +312,12 @@ at::Tensor run_node(const Node& n, const std::vector<at::Tensor>& in, StatefulOp
     case OpKind::QuantizedConcat:
     case OpKind::QuantizedAvgPool2d:
     case OpKind::QuantizedAdaptiveAvgPool2d:
+    case OpKind::ChooseQParamsPerToken:
+    case OpKind::QuantizePerGroup:
+    case OpKind::DequantizePerGroup:
+    case OpKind::IntegerLinearGrouped:
+    case OpKind::Sum:  // the reference representation's sum over groups, not a model op
+    case OpKind::DynamicQuantizedLinearPerToken:
     case OpKind::DynamicQuantizedLinear:
       break;
   }

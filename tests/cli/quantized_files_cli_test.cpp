@@ -3,6 +3,8 @@
 // byte per weight; --opset is range-checked.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.h"
@@ -60,6 +62,38 @@ TEST(QuantizedFilesCli, OpsetIsChecked) {
   EXPECT_NE(bad.err.find("--opset: '12' is out of range (expected an integer from 13 to 21)"),
             std::string::npos)
       << bad.err;
+}
+
+// 8da4w's --group-size: a layer it does not divide (resnet_small's fc, 32 inputs, against the
+// default 256) is named on stderr and in the JSON report; the file is written (per-token
+// activations as decomposed float arithmetic, docs/onnx.md) and `quantkit run` executes it;
+// bad sizes are refused naming the flag.
+TEST(QuantizedFilesCli, GroupSizeFallbackIsReportedAndTheFileRuns) {
+  TempDir dir;
+  const std::string q = dir.file("q.onnx");
+  const std::string base = "quantize " + kModel + " -o " + q + " --config 8da4w";
+  const CliResult r = run_cli(base, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("layer '/fc/Gemm' has in_features not divisible by --group-size 256"),
+            std::string::npos)
+      << r.err;
+  const auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["group_size"], 256);
+  EXPECT_EQ(report["group_size_fallbacks"], nlohmann::json::array({"/fc/Gemm"}));
+  const CliResult run =
+      run_cli("run " + q + " --input " + kInput + " --output " + dir.file("y.npy"), dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_GT(read_npy(dir.file("y.npy")).numel(), 0);
+  const CliResult grouped = run_cli(base + " --group-size 32", dir);
+  ASSERT_EQ(grouped.exit_code, 0) << grouped.err;
+  EXPECT_EQ(grouped.err.find("not divisible"), std::string::npos) << grouped.err;
+  EXPECT_TRUE(nlohmann::json::parse(grouped.out)["group_size_fallbacks"].empty());
+  const CliResult small = run_cli(base + " --group-size 16", dir);
+  EXPECT_NE(small.err.find("--group-size: '16' is out of range"), std::string::npos) << small.err;
+  const CliResult odd = run_cli(base + " --group-size 48", dir);
+  EXPECT_NE(odd.err.find("'group_size': got 48, expected a positive multiple of 32"),
+            std::string::npos)
+      << odd.err;
 }
 
 }  // namespace

@@ -203,10 +203,11 @@ TEST(OpTraits, PointwiseOpsDependOnTheirOwnElementOnly) {
 
 TEST(OpTraits, CategoriesNameTheQuantizationOps) {
   EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Quantize; }),
-            (std::set<OpKind>{OpKind::QuantizePerTensor, OpKind::QuantizePerChannel}));
+            (std::set<OpKind>{OpKind::QuantizePerTensor, OpKind::QuantizePerChannel,
+                              OpKind::QuantizePerGroup}));
   EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Dequantize; }),
             (std::set<OpKind>{OpKind::DequantizePerTensor, OpKind::DequantizePerChannel,
-                              OpKind::ApotDequantize}));
+                              OpKind::DequantizePerGroup, OpKind::ApotDequantize}));
   EXPECT_EQ(ops_where([](const OpTraits& t) { return t.category == OpCategory::Stateful; }),
             (std::set<OpKind>{OpKind::Observe, OpKind::FakeQuantize}));
 }

@@ -18,7 +18,9 @@
 
 #include "quantkit/core/tensor.h"
 #include "quantkit/graph/builder.h"
+#include "quantkit/graph/export.h"
 #include "quantkit/graph/interpreter.h"
+#include "quantkit/graph/nn.h"
 
 namespace quantkit::onnx::testing {
 
@@ -148,6 +150,24 @@ class CnnBuilder {
 // `batch` images with pixel-like values in [0, 1].
 inline Tensor cnn_input(std::int64_t batch, std::uint32_t seed) {
   return uniform_tensor({batch, 1, 12, 12}, seed, 0.0f, 1.0f);
+}
+
+// linear(64 -> 96) -> relu -> linear(96 -> 32) on [tokens, 64]: every K a multiple of 32, so
+// 8da4w with groups of 32 writes both weights as 4-bit groups.
+inline graph::Graph per_token_mlp(std::int64_t tokens) {
+  graph::Sequential net;
+  net.emplace<graph::Linear>(64, 96);
+  net.emplace<graph::ReLU>();
+  net.emplace<graph::Linear>(96, 32);
+  net.reset_parameters(5);
+  return graph::export_model(net, {Tensor::zeros({tokens, 64}, DType::Float32)});
+}
+inline Tensor per_token_input(std::int64_t tokens, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  Tensor t = Tensor::empty({tokens, 64}, DType::Float32);
+  for (float& v : t.span<float>()) v = dist(rng);
+  return t;
 }
 
 inline graph::Graph float_cnn(std::int64_t batch, const CnnWeights& w = {}) {

@@ -18,6 +18,10 @@
 #include "quantkit/graph/interpreter.h"
 #include "quantkit/graph/printer.h"
 #include "quantkit/onnx/onnx_import.h"
+#include "quantkit/pipeline/quantize_model.h"
+#include "quantkit/pt2e/lowering.h"
+#include "quantkit/runtime/runtime.h"
+#include "pt2e/pt2e_test_util.h"
 
 namespace {
 
@@ -210,6 +214,54 @@ TEST(OnnxImportMatMul, ConstantTwoDimBIsALinearWithTransposedWeight) {
   const Tensor y = run_graph(g, {a})[0];
   ASSERT_EQ(y.shape(), (Shape{2, 3, 4}));
   EXPECT_TRUE(all_close(y.reshape({6, 4}), matmul_loops(a.reshape({6, 5}), b, false, false, 1.0f)));
+}
+
+// One self-attention head as transformers export it: the four projections are MatMul with
+// initializers (imported as linear), scores and context are MatMul of two activations, then
+// Softmax. Every dynamic config quantizes exactly the four projections (x, read by three of
+// them, is quantized once and its dequantize duplicated per user, as PyTorch shares the
+// observer); the activation × activation matmuls and the softmax stay float; the lowered
+// graph fuses all four.
+TEST(OnnxImportMatMul, DynamicConfigsQuantizeConstantWeightMatMulsOnly) {
+  ModelWriter m;
+  m.input("x", {1, 8, 64});
+  for (const char* w : {"Wq", "Wk", "Wv", "Wo"}) {
+    m.initializer(w, random_tensor({64, 64}, static_cast<std::uint32_t>(w[1])));
+  }
+  m.node("MatMul", {"x", "Wq"}, {"q"});
+  m.node("MatMul", {"x", "Wk"}, {"k"});
+  m.node("MatMul", {"x", "Wv"}, {"v"});
+  m.node("Transpose", {"k"}, {"kt"}, {{"perm", Ints{0, 2, 1}}});
+  m.node("MatMul", {"q", "kt"}, {"scores"});
+  m.node("Softmax", {"scores"}, {"p"}, {{"axis", std::int64_t{-1}}});
+  m.node("MatMul", {"p", "v"}, {"context"});
+  m.node("MatMul", {"context", "Wo"}, {"y"});
+  m.output("y");
+  const Graph fp32 = m.import();
+  EXPECT_EQ(count_nodes(fp32, OpKind::Linear), 4u);
+  EXPECT_EQ(count_nodes(fp32, OpKind::MatMul), 2u);
+  const Tensor x = random_tensor({1, 8, 64}, 99);
+  const Tensor want = run_graph(fp32, {x})[0];
+  for (const char* config : {"int8-dynamic", "int8-dynamic-per-token", "8da4w"}) {
+    SCOPED_TRACE(config);
+    const Graph q = quantkit::pipeline::quantize_model(
+        fp32, config, {}, quantkit::pipeline::QuantizeOptions{32}, nullptr);
+    EXPECT_EQ(count_nodes(q, OpKind::ChooseQParams) + count_nodes(q, OpKind::ChooseQParamsPerToken),
+              2u);
+    EXPECT_EQ(count_nodes(q, OpKind::Linear), 4u);
+    EXPECT_EQ(count_nodes(q, OpKind::MatMul), 2u);
+    EXPECT_EQ(count_nodes(q, OpKind::Softmax), 1u);
+    quantkit::pt2e::LoweringStats stats;
+    const Graph lowered = quantkit::pt2e::lower_to_fused_kernels(q, &stats);
+    EXPECT_EQ(stats.dynamic_linear + stats.dynamic_linear_per_token, 4u);
+    const Tensor got = quantkit::runtime::Runtime(lowered).run(std::vector<Tensor>{x})[0];
+    using quantkit::pt2e::testing::sqnr_db;
+    // The fused graph computes the Q/DQ graph's values up to float rounding.
+    EXPECT_GT(sqnr_db(run_graph(q, {x})[0], got), 60.0);
+    // Against fp32: 4-bit weights in four layers, with random 64-wide attention scores that
+    // the softmax sharpens, keep about 9 dB (8da4w); int8 weights more than 15.
+    EXPECT_GT(sqnr_db(want, got), std::string(config) == "8da4w" ? 6.0 : 15.0);
+  }
 }
 
 TEST(OnnxImportElementwise, ScalarConstantsAndBroadcasting) {

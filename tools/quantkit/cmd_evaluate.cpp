@@ -41,6 +41,7 @@ struct EvaluateArgs {
   std::size_t batch_size = 64;       // test images per run of a dynamic-batch model
   std::size_t calib_batch_size = 0;  // 0: the model's batch (one image at a time)
   int threads = 1;
+  std::int64_t group_size = 256;  // 8da4w
   std::string out = "out";
   bool allow_nonfinite = false;
 };
@@ -144,9 +145,16 @@ void evaluate(const EvaluateArgs& a) {
   const std::string stem = std::filesystem::path(a.model).stem().string();
   for (const std::string& config : a.configs) {
     ProgressBar bar("calibrating " + config, calib.batches.size());
+    pipeline::QuantizeReport quantize_report;
     graph::Graph qdq = pipeline::quantize_model(
-        fp32, config, calib.batches, [&](std::size_t done, std::size_t) { bar.update(done); });
+        fp32, config, calib.batches, pipeline::QuantizeOptions{a.group_size}, &quantize_report,
+        [&](std::size_t done, std::size_t) { bar.update(done); });
     bar.finish();
+    for (const std::string& layer : quantize_report.group_size_fallbacks) {
+      std::cerr << "note: " << config << ": layer '" << layer
+                << "' has in_features not divisible by --group-size " << a.group_size
+                << ": int8 per-channel weights instead of 4-bit groups\n";
+    }
     Row r;
     r.scheme = config;
     r.weights = pipeline::weight_levels(config);
@@ -263,6 +271,10 @@ void register_evaluate_command(CLI::App& app) {
   c->add_option("--threads", args->threads, "Threads, 1 to 256")
       ->transform(integer_in(1, kMaxThreads));
   add_allow_nonfinite_flag(*c, args->allow_nonfinite);
+  c->add_option("--group-size", args->group_size,
+                "8da4w: input features per 4-bit weight group, a multiple of 32 (default 256, "
+                "as torchao)")
+      ->transform(integer_in(32, 1 << 20));
   c->add_option("--out", args->out, "Output folder");
   c->callback([args] { evaluate(*args); });
 }

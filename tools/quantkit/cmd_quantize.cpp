@@ -49,6 +49,7 @@ struct QuantizeArgs {
   std::size_t calib_batch_size = 0;  // 0: not given (the model's batch: one sample at a time)
   std::string report;
   std::int64_t opset = 17;
+  std::int64_t group_size = 256;  // 8da4w's weight groups
 };
 
 void quantize(const QuantizeArgs& a) {
@@ -56,7 +57,8 @@ void quantize(const QuantizeArgs& a) {
   const graph::Graph fp32 = onnx::import_onnx(a.model);
   check_argument(fp32.inputs().size() == 1, "quantize", "MODEL", a.model,
                  "a model with one input");
-  pipeline::config_by_name(a.config);  // validate before reading data
+  const pipeline::QuantizeOptions options{a.group_size};
+  pipeline::config_by_name(a.config, options);  // validate before reading data
   const graph::TensorType& input = fp32.inputs()[0]->type();
   data::Batches calib;
   if (!a.calib.empty()) {
@@ -72,13 +74,21 @@ void quantize(const QuantizeArgs& a) {
     const std::size_t batch = batched ? a.calib_batch_size : model_batch;
     calib = data::load_batches(a.calib, input, a.calib_batches * batch, batched ? batch : 0);
   }
-  check_argument(a.config == "int8-dynamic" || !calib.batches.empty(), "quantize",
+  check_argument(pipeline::is_dynamic_config(a.config) || !calib.batches.empty(), "quantize",
                  "--calib", a.calib.empty() ? "(none)" : a.calib,
                  "calibration data (IDX or .npy) for the static config '" + a.config + "'");
   ProgressBar bar("calibrating", calib.batches.size());
-  const graph::Graph qdq = pipeline::quantize_model(
-      fp32, a.config, calib.batches, [&](std::size_t done, std::size_t) { bar.update(done); });
+  pipeline::QuantizeReport quantize_report;
+  const graph::Graph qdq =
+      pipeline::quantize_model(fp32, a.config, calib.batches, options, &quantize_report,
+                               [&](std::size_t done, std::size_t) { bar.update(done); });
   bar.finish();
+  // Said before the export, which refuses the per-token configs (no ONNX form).
+  for (const std::string& layer : quantize_report.group_size_fallbacks) {
+    std::cerr << "quantize: layer '" << layer << "' has in_features not divisible by --group-size "
+              << a.group_size << ": quantized with int8 per-channel weights "
+              << "(int8-dynamic-per-token) instead of 4-bit groups\n";
+  }
   onnx::export_onnx(qdq, a.output, {.opset = a.opset});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -91,6 +101,8 @@ void quantize(const QuantizeArgs& a) {
       {"fp32_bytes", file_size_bytes(a.model)},
       {"quantized_bytes", file_size_bytes(a.output)},
       {"ops", node_counts(qdq)},
+      {"group_size", a.group_size},
+      {"group_size_fallbacks", quantize_report.group_size_fallbacks},
       {"seconds", seconds}};
   if (!a.report.empty()) write_file_atomically(a.report, report.dump(2) + "\n");
   print_json(report);
@@ -179,6 +191,11 @@ void register_quantize_commands(CLI::App& app) {
                   "ONNX opset of the written model, 13 to 21 (default 17; from 21 on, 4-bit "
                   "weights are stored as INT4)")
         ->transform(integer_in(13, 21));
+    c->add_option("--group-size", args->group_size,
+                  "8da4w: input features per 4-bit weight group, a multiple of 32 (default 256, "
+                  "as torchao); layers whose in_features it does not divide get int8 "
+                  "per-channel weights, reported on stderr")
+        ->transform(integer_in(32, 1 << 20));
     c->callback([args] { quantize(*args); });
   }
   {

@@ -56,11 +56,16 @@ enum class OpKind : std::uint8_t {
   QuantizePerChannel,    // quantize_per_channel(x, scales, zero_points)
   DequantizePerChannel,  // dequantize_per_channel(q, scales, zero_points)
   ChooseQParams,         // choose_qparams(x) -> (scale, zero_point)
+  ChooseQParamsPerToken,  // choose_qparams_per_token(x) -> (scales, zero_points) per row
+  QuantizePerGroup,       // quantize_per_group(x, scales, zero_points)  groups of the last dim
+  DequantizePerGroup,     // dequantize_per_group(q, scales, zero_points)
   // ---- integer reference representation ----
   Cast,           // cast(x)                      any dtype -> attribute dtype
   Round,          // round(x)                     half to even, floating only
   IntegerLinear,  // integer_linear(x, weight, bias?)  int32 accumulation
   IntegerConv2d,  // integer_conv2d(x, weight, bias?)  int32 accumulation
+  IntegerLinearGrouped,  // integer_linear_grouped(x, weight)  one int32 sum per group of k
+  Sum,                   // sum(x)   over one dim, accumulated in order in x's float dtype
   // ---- more float32 compute (ONNX import) ----
   Sigmoid,      // sigmoid(x)
   Tanh,         // tanh(x)
@@ -99,7 +104,8 @@ enum class OpKind : std::uint8_t {
   QuantizedAvgPool2d,      // quantized_avg_pool2d(x)
   QuantizedAdaptiveAvgPool2d,  // quantized_adaptive_avg_pool2d(x)
   DynamicQuantizedLinear,  // dynamic_quantized_linear(x, weight, weight_scales, bias?)
-  kLast = DynamicQuantizedLinear,
+  DynamicQuantizedLinearPerToken,  // per-token int8 x, groupwise-scaled weights, float out
+  kLast = DynamicQuantizedLinearPerToken,
 };
 
 inline constexpr std::size_t kNumOpKinds = static_cast<std::size_t>(OpKind::kLast) + 1;

@@ -22,6 +22,15 @@
 //   apot-w4a4          apot-w4 weights, static activations in int8 storage with the 4-bit
 //                      range [-8, 7] (per-tensor affine, histogram observer)
 //   uniform-w4a4       uniform-w4 weights, the same 4-bit activations
+// Transformer configs (torchao numerics, docs/transformers.md; linear layers only, and
+// matmul(x, W) with a constant W, quantized as linear(x, W^T)):
+//   int8-dynamic-per-token  int8 per-token (per-row) asymmetric dynamic activations,
+//                           int8 per-channel symmetric weights
+//   8da4w                   int8 per-token dynamic activations, int4 symmetric groupwise
+//                           weights (QuantizeOptions::group_size, default 256 as torchao);
+//                           a layer whose in_features is not a multiple of the group size
+//                           gets int8-dynamic-per-token's weights (QuantizeReport says which)
+// The dynamic configs (int8-dynamic and the two above) need no calibration data.
 #include <functional>
 #include <span>
 #include <string>
@@ -54,9 +63,28 @@ WeightLevels weight_levels(std::string_view name);
 // Called after each calibration batch with (done, total).
 using Progress = std::function<void(std::size_t done, std::size_t total)>;
 
+// ---- transformer configs (int8-dynamic-per-token, 8da4w) ----
+struct QuantizeOptions {
+  // 8da4w's weight group size: a positive multiple of 32 (the fused kernel's 4-bit chunk).
+  std::int64_t group_size = 256;
+};
+struct QuantizeReport {
+  // 8da4w: the linear nodes whose in_features is not a multiple of the group size, quantized
+  // with int8 per-channel weights (int8-dynamic-per-token) instead, in graph order.
+  std::vector<std::string> group_size_fallbacks;
+};
+// config_by_name with the options' group size (only 8da4w reads it).
+pt2e::QuantizationConfig config_by_name(std::string_view name, const QuantizeOptions& options);
+// Whether the named config quantizes activations at run time (needs no calibration).
+bool is_dynamic_config(std::string_view name);
+
 // prepare_pt2e → run every batch (calibration; batches must match the graph's single
 // input) → convert_pt2e (Q/DQ form). `model` is not modified.
 graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
                             std::span<const Tensor> calibration, const Progress& progress = {});
+// The same with options; `report` (optional) receives what could not be quantized as asked.
+graph::Graph quantize_model(const graph::Graph& model, std::string_view config,
+                            std::span<const Tensor> calibration, const QuantizeOptions& options,
+                            QuantizeReport* report, const Progress& progress = {});
 
 }  // namespace quantkit::pipeline

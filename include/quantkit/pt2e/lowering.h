@@ -2,7 +2,7 @@
 // Lowering for speed: replaces dequantize → {linear, conv2d, add} (+ relu / hardtanh /
 // clamp) → quantize patterns of a Q/DQ graph (with int8 weights folded as constants) by the
 // fused integer ops quantized_linear / quantized_conv2d / quantized_add /
-// dynamic_quantized_linear. The static ones use the runtime's requantization
+// dynamic_quantized_linear / dynamic_quantized_linear_per_token. The static ones use the runtime's requantization
 // (kernels/requantize.h: int32 bias rounded to nearest, float32 multiply, round half to
 // even): within one step of the Q/DQ graph, without its bias; torchao's truncating reference
 // representation (reference_representation.h) is not inherited. The dynamic linear keeps
@@ -27,6 +27,9 @@ struct LoweringStats {
   // quantized_mul / quantized_add of x and a table of x (SiLU, hardswish as x · hardsigmoid):
   // folded into one table.
   std::size_t lut_binary = 0;
+  // Per-token dynamic linear (int8-dynamic-per-token, 8da4w):
+  // dynamic_quantized_linear_per_token.
+  std::size_t dynamic_linear_per_token = 0;
 };
 
 // Returns the lowered copy; `qdq` is not modified. `stats` (optional) counts rewrites.

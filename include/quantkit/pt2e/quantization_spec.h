@@ -68,6 +68,17 @@ struct QuantizationSpec {
   bool fake_quant = false;
   // Set: an APoT weight spec; the uniform fields above are ignored.
   std::optional<ApotSpec> apot;
+  // Dynamic activations only: one (scale, zero point) per row of the value viewed as
+  // [numel / K, K] (torchao's per-token asymmetric qparams, quant/per_token.h) instead of one
+  // per tensor. convert_pt2e writes choose_qparams_per_token -> quantize_per_group ->
+  // dequantize_per_group.
+  bool per_token = false;
+  // Weights only, > 0: symmetric qparams per group of `group_size` consecutive input features
+  // of each output channel (torchao's get_group_qparams_symmetric; qscheme and ch_axis are
+  // ignored). convert_pt2e writes the quantized constant -> dequantize_per_group. A weight
+  // whose in_features is not a multiple of group_size cannot be grouped: the quantizer uses
+  // the config's fallback weight spec for it (QuantizationConfig::fallback_weight).
+  std::int64_t group_size = 0;
 
   // The observer this spec asks for (options merged as described above).
   std::unique_ptr<Observer> make_observer() const;

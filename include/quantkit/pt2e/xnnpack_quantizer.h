@@ -55,7 +55,27 @@ struct QuantizationConfig {
   // coarser steps, 4 dB less output SQNR and twice torch FX's top-1 loss on 60,000 images
   // (models/fashion_mnist_dwsep/README.md). PyTorch's X86InductorQuantizer fuses the same way.
   bool fuse_hardtanh = true;
+  // The weight spec of a layer the `weight` spec cannot quantize: a groupwise weight spec
+  // (group_size > 0) on a linear whose in_features is not a multiple of the group size.
+  // Unset: such a layer stays float.
+  std::optional<QuantizationSpec> fallback_weight;
 };
+
+// Whether a groupwise weight spec applies to a linear's 2-d weight [out, in]: in % group_size
+// == 0 (always true for a spec without groups). The annotator and the callers that report
+// fallbacks (pipeline::quantize_model) ask the same question here.
+bool groupwise_weight_applies(const QuantizationSpec& spec, const graph::Value& weight);
+
+// ---- transformer configs (torchao numerics; docs/transformers.md) ----
+// Per-token dynamic int8 activations (asymmetric, [-128, 127], eps = float32 eps, torchao's
+// per_token_dynamic_quant) for linear layers, output float:
+//  * weight_group_size == 0: per-channel symmetric int8 weights (XNNPACK's spec,
+//    [-127, 127], eps 2^-12) — the `int8-dynamic-per-token` config;
+//  * weight_group_size = G > 0: 4-bit symmetric groupwise weights ([-8, 7], groups of G
+//    input features, eps = the smallest normal float32), torchao's Int8DynActInt4Weight
+//    (8da4w); layers whose in_features is not a multiple of G get the per-channel int8
+//    weights (fallback_weight). G must be a multiple of 32 (the fused kernel's 4-bit chunk).
+QuantizationConfig get_per_token_dynamic_config(std::int64_t weight_group_size = 0);
 
 // XNNPACK's defaults: static activations Histogram observer, int8 [act_qmin, act_qmax],
 // per-tensor affine, eps 2^-12; dynamic activations PlaceholderObserver (per-tensor

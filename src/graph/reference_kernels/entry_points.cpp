@@ -8,6 +8,7 @@
 #include "quantkit/kernels/apot_kernels.h"
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/choose_qparams.h"
+#include "quantkit/quant/per_token.h"
 #include "quantkit/quant/qparams.h"
 #include "reference_ops.h"
 
@@ -159,6 +160,23 @@ Outputs choose_qparams(const Node& n, Inputs in) {
           Tensor::from_vector(std::vector<std::int64_t>{q.zero_point}, Shape{1})};
 }
 
+// torchao's per-token qparams: scales f32[rows, 1], zero points i32[rows, 1].
+Outputs choose_qparams_per_token(const Node& n, Inputs in) {
+  PerTokenQParams q =
+      quantkit::choose_qparams_per_token(in[0], range_of(n), static_cast<float>(n.attr_float("eps")));
+  Outputs out;
+  out.push_back(std::move(q.scales));
+  out.push_back(std::move(q.zero_points));
+  return out;
+}
+Outputs quantize_per_group(const Node& n, Inputs in) {
+  return one(quantkit::quantize_per_group(in[0], in[1], in[2], n.attr_int("group_size"),
+                                          range_of(n)));
+}
+Outputs dequantize_per_group(const Node& n, Inputs in) {
+  return one(quantkit::dequantize_per_group(in[0], in[1], in[2], n.attr_int("group_size")));
+}
+
 // ---- integer reference representation ----
 Outputs cast(const Node& n, Inputs in) { return one(ref::cast(in[0], n.attr_dtype("dtype"))); }
 Outputs round(const Node&, Inputs in) { return one(ref::round_half_even(in[0])); }
@@ -167,6 +185,15 @@ Outputs integer_linear(const Node&, Inputs in) {
 }
 Outputs integer_conv2d(const Node& n, Inputs in) {
   return one(ref::integer_conv2d(in[0], in[1], optional_input(in, 2), conv_params(n)));
+}
+
+Outputs integer_linear_grouped(const Node& n, Inputs in) {
+  return one(ref::integer_linear_grouped(in[0], in[1], n.attr_int("group_size")));
+}
+Outputs sum(const Node& n, Inputs in) {
+  const auto rank = static_cast<std::int64_t>(in[0].dim());
+  const std::int64_t dim = n.attr_int("dim");
+  return one(ref::sum(in[0], dim < 0 ? dim + rank : dim));
 }
 
 // ---- more float32 compute ----
@@ -287,6 +314,13 @@ Outputs dynamic_quantized_linear(const Node& n, Inputs in) {
   return one(ref::dynamic_quantized_linear(in[0], in[1], in[2], optional_input(in, 3),
                                            n.attr_int("quant_min"), n.attr_int("quant_max"),
                                            n.attr_float("eps")));
+}
+
+Outputs dynamic_quantized_linear_per_token(const Node& n, Inputs in) {
+  return one(ref::dynamic_quantized_linear_per_token(
+      in[0], in[1], in[2], optional_input(in, 3), n.attr_int("group_size"),
+      QuantRange::of(DType::Int8, n.attr_int("quant_min"), n.attr_int("quant_max")),
+      static_cast<float>(n.attr_float("eps"))));
 }
 
 }  // namespace quantkit::graph::kernel

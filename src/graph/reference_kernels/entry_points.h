@@ -41,11 +41,16 @@ Outputs quantize_per_channel(const Node& n, Inputs in);
 Outputs dequantize_per_channel(const Node& n, Inputs in);
 Outputs choose_qparams(const Node& n,
                        Inputs in);  // two outputs: scale, zero_point
+Outputs choose_qparams_per_token(const Node& n, Inputs in);  // two outputs
+Outputs quantize_per_group(const Node& n, Inputs in);
+Outputs dequantize_per_group(const Node& n, Inputs in);
 // ---- integer reference representation ----
 Outputs cast(const Node& n, Inputs in);
 Outputs round(const Node& n, Inputs in);
 Outputs integer_linear(const Node& n, Inputs in);
 Outputs integer_conv2d(const Node& n, Inputs in);
+Outputs integer_linear_grouped(const Node& n, Inputs in);
+Outputs sum(const Node& n, Inputs in);
 // ---- more float32 compute ----
 Outputs sigmoid(const Node& n, Inputs in);
 Outputs tanh(const Node& n, Inputs in);
@@ -84,5 +89,6 @@ Outputs quantized_concat(const Node& n, Inputs in);
 Outputs quantized_avg_pool2d(const Node& n, Inputs in);
 Outputs quantized_adaptive_avg_pool2d(const Node& n, Inputs in);
 Outputs dynamic_quantized_linear(const Node& n, Inputs in);
+Outputs dynamic_quantized_linear_per_token(const Node& n, Inputs in);
 
 }  // namespace quantkit::graph::kernel

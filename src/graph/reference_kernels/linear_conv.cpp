@@ -148,6 +148,31 @@ Tensor integer_linear(const Tensor& x, const Tensor& weight, const Tensor* bias)
   return out;
 }
 
+Tensor integer_linear_grouped(const Tensor& x, const Tensor& weight, std::int64_t group_size) {
+  const std::int64_t k = weight.size(1), n = weight.size(0), groups = k / group_size;
+  Shape out_shape = x.shape();
+  out_shape.back() = n;
+  out_shape.push_back(groups);
+  Tensor out = Tensor::empty(out_shape, DType::Int32);
+  const std::int64_t rows = x.numel() / std::max<std::int64_t>(k, 1);
+  const std::vector<std::int32_t> xs = widen(x);
+  const std::vector<std::int32_t> ws = widen(weight);
+  std::int32_t* y = out.data<std::int32_t>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      for (std::int64_t g = 0; g < groups; ++g) {
+        std::uint64_t acc = 0;
+        for (std::int64_t i = g * group_size; i < (g + 1) * group_size; ++i) {
+          acc += product(xs[static_cast<std::size_t>(r * k + i)],
+                         ws[static_cast<std::size_t>(j * k + i)]);
+        }
+        y[(r * n + j) * groups + g] = wrap_to_i32(acc);
+      }
+    }
+  }
+  return out;
+}
+
 Tensor integer_conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias,
                       const ConvParams& p) {
   const ConvGeometry g = geometry(x, weight, p);

@@ -14,6 +14,8 @@
 #include "quantkit/quant/affine.h"
 #include "quantkit/quant/choose_qparams.h"
 #include "reference_ops.h"
+#include "quantkit/kernels/grouped_linear.h"
+#include "quantkit/quant/per_token.h"
 
 namespace quantkit::graph::ref {
 namespace {
@@ -148,6 +150,32 @@ Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Ten
     const auto c = static_cast<std::size_t>(i % out_features);
     o[i] = static_cast<float>(static_cast<double>(add_i32(a[i], bias_i32[c])) * combined[c]);
   }
+  return out;
+}
+
+Tensor dynamic_quantized_linear_per_token(const Tensor& x, const Tensor& weight,
+                                          const Tensor& weight_scales, const Tensor* bias,
+                                          std::int64_t group_size, const QuantRange& range,
+                                          float eps) {
+  const std::int64_t k = weight.shape()[1], n = weight.shape()[0];
+  const std::int64_t rows = x.numel() / k;
+  Shape out_shape = x.shape();
+  out_shape.back() = n;
+  Tensor out = Tensor::empty(out_shape, DType::Float32);
+  if (rows == 0) return out;
+  std::vector<std::int8_t> xq(static_cast<std::size_t>(x.numel()));
+  std::vector<float> scales(static_cast<std::size_t>(rows));
+  std::vector<std::int32_t> zps(static_cast<std::size_t>(rows));
+  quantize_rows_per_token(x.data<float>(), rows, k, range, eps, xq.data(), scales.data(),
+                          zps.data(), "dynamic_quantized_linear_per_token");
+  const std::span<const float> b =
+      bias != nullptr ? std::span<const float>(bias->data<float>(), static_cast<std::size_t>(n))
+                      : std::span<const float>{};
+  kernels::grouped_linear_reference(
+      std::span<const std::int8_t>(weight.data<std::int8_t>(), static_cast<std::size_t>(n * k)),
+      std::span<const float>(weight_scales.data<float>(),
+                             static_cast<std::size_t>(weight_scales.numel())),
+      n, k, group_size, {xq.data(), rows, scales, zps}, b, out.data<float>());
   return out;
 }
 

@@ -12,6 +12,32 @@
 
 namespace quantkit::graph::ref {
 
+Tensor sum(const Tensor& x, std::int64_t dim) {
+  const Shape& shape = x.shape();
+  std::int64_t outer = 1, inner = 1;
+  for (std::int64_t d = 0; d < dim; ++d) outer *= shape[static_cast<std::size_t>(d)];
+  for (std::size_t d = static_cast<std::size_t>(dim) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const std::int64_t length = shape[static_cast<std::size_t>(dim)];
+  Shape out_shape = shape;
+  out_shape.erase(out_shape.begin() + dim);
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+  visit_dtype(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* in = x.data<T>();
+      T* o = out.data<T>();
+      for (std::int64_t a = 0; a < outer; ++a) {
+        for (std::int64_t b = 0; b < inner; ++b) {
+          T acc = 0;  // in index order, rounded to T after every addition
+          for (std::int64_t i = 0; i < length; ++i) acc = acc + in[(a * length + i) * inner + b];
+          o[a * inner + b] = acc;
+        }
+      }
+    }
+  });
+  return out;
+}
+
 Tensor mean(const Tensor& x, std::span<const std::int64_t> dims, const Shape& out_shape) {
   const Shape& shape = x.shape();
   const std::size_t rank = shape.size();

@@ -12,6 +12,7 @@
 #include "quantkit/kernels/concat.h"
 #include "quantkit/kernels/eltwise.h"
 #include "quantkit/kernels/pool.h"
+#include "quantkit/quant/qparams.h"
 
 namespace quantkit::graph::ref {
 
@@ -37,6 +38,10 @@ Tensor conv2d_f32(const Tensor& x, const Tensor& weight, const Tensor* bias, con
 Tensor integer_linear(const Tensor& x, const Tensor& weight, const Tensor* bias);
 Tensor integer_conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias,
                       const ConvParams& p);
+// out[..., n, g] = Σ_{k in group g} x[..., k]·w[n, k] modulo 2^32.
+Tensor integer_linear_grouped(const Tensor& x, const Tensor& weight, std::int64_t group_size);
+// Float x summed over `dim` (in [0, rank)) in index order from 0, in x's dtype.
+Tensor sum(const Tensor& x, std::int64_t dim);
 
 // ---- elementwise ----
 enum class BinaryOp { Add, Sub, Mul, Div, Pow };
@@ -124,6 +129,11 @@ Tensor quantized_add(const Tensor& a, const Tensor& b, const QuantizedAddParams&
 Tensor dynamic_quantized_linear(const Tensor& x, const Tensor& weight, const Tensor& weight_scales,
                                 const Tensor* bias, std::int64_t quant_min,
                                 std::int64_t quant_max, double eps);
+// x quantized per row (quant/per_token.h), then kernels::grouped_linear_reference.
+Tensor dynamic_quantized_linear_per_token(const Tensor& x, const Tensor& weight,
+                                          const Tensor& weight_scales, const Tensor* bias,
+                                          std::int64_t group_size, const QuantRange& range,
+                                          float eps);
 
 // Fused ops whose reference is the portable reference of their kernel (kernel_backed_ops.cpp;
 // kernels/eltwise.h, lut.h, concat.h, pool.h), on the graph's layout (NCHW images).
