@@ -28,11 +28,17 @@
 # --fp32-models (default vit_b_16: the transformers, whose int8 configs are still being
 # written) run only in fp32: exported the same way, timed in both engines, and their outputs
 # on one random input compared ("max |quantkit - ORT| / max |ORT|", ~1e-6 expected).
+# --transformers (default fashion_mnist_vit: models/<name>/<name>.onnx, shipped) are quantized
+# with the transformer configs — int8-dynamic, int8-dynamic-per-token and 8da4w (group 32) —
+# and all four files timed in both engines. quantkit runs the per-token files as written
+# (their per-row quantization is decomposed float ops in ONNX, docs/onnx.md), not with its
+# fused kernel, which only the in-memory path (`quantkit evaluate`) uses.
 # Latency is the median of --iterations runs (default 100) after 10 warm-up runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 models="resnet18 mobilenet_v2"
 fp32_models="vit_b_16"
+transformers="fashion_mnist_vit"
 files=""
 threads="1 2"
 iterations=100
@@ -42,6 +48,7 @@ while (($# > 0)); do
   case $1 in
     --models) models=$2; shift 2 ;;
     --fp32-models) fp32_models=$2; shift 2 ;;
+    --transformers) transformers=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --samples) samples=$2; shift 2 ;;
@@ -165,6 +172,23 @@ PY
 done
 
 : >"$tmp/fp32_agreement.txt"
+for model in $transformers; do
+  fp32="$root/models/$model/$model.onnx"
+  [[ -f $fp32 ]] || { echo "compare_ort: --transformers: '$fp32' does not exist" >&2; exit 2; }
+  for config in int8-dynamic int8-dynamic-per-token 8da4w; do
+    echo "== $model: quantize $config" >&2
+    "$quantkit" quantize "$fp32" -o "$cache/$model.$config.onnx" --config "$config" \
+      --group-size 32 >/dev/null
+  done
+  for kind in fp32 int8-dynamic int8-dynamic-per-token 8da4w; do
+    file="$cache/$model.$kind.onnx"
+    if [[ $kind == fp32 ]]; then file=$fp32; fi
+    for t in $threads; do
+      echo "== $model $kind, $t thread(s)" >&2
+      echo "$model $kind $t $(quantkit_ms "$file" "$t") $(ort_ms "$file" "$t")" >>"$rows"
+    done
+  done
+done
 for model in $fp32_models; do
   echo "== $model: export (fp32 only)" >&2
   /usr/bin/python3 "$root/bench/export_torchvision.py" "$cache" "$model" >/dev/null
