@@ -293,32 +293,7 @@ at::Tensor run_node(const Node& n, const std::vector<at::Tensor>& in, StatefulOp
       return in[0];  // identity: the observer of an observe node only records in calibration
     case OpKind::FakeQuantize:
       return stateful.fake_quantize(n, in[0]);
-    case OpKind::Resize:
-    case OpKind::QuantizePerTensor:
-    case OpKind::DequantizePerTensor:
-    case OpKind::QuantizePerChannel:
-    case OpKind::DequantizePerChannel:
-    case OpKind::ChooseQParams:
-    case OpKind::Cast:
-    case OpKind::Round:
-    case OpKind::IntegerLinear:
-    case OpKind::IntegerConv2d:
-    case OpKind::ApotDequantize:
-    case OpKind::QuantizedLinear:
-    case OpKind::QuantizedConv2d:
-    case OpKind::QuantizedAdd:
-    case OpKind::QuantizedMul:
-    case OpKind::QuantizedLut:
-    case OpKind::QuantizedConcat:
-    case OpKind::QuantizedAvgPool2d:
-    case OpKind::QuantizedAdaptiveAvgPool2d:
-    case OpKind::ChooseQParamsPerToken:
-    case OpKind::QuantizePerGroup:
-    case OpKind::DequantizePerGroup:
-    case OpKind::IntegerLinearGrouped:
-    case OpKind::Sum:  // the reference representation's sum over groups, not a model op
-    case OpKind::DynamicQuantizedLinearPerToken:
-    case OpKind::DynamicQuantizedLinear:
+    default:  // is_mapped's switch is the exhaustive list; check_mapped refused the rest
       break;
   }
   unmapped(n);

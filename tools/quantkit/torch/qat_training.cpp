@@ -78,17 +78,6 @@ graph::Graph at_batch(const graph::Graph& dynamic, std::int64_t batch) {
   return dynamic.specialized(std::span<const Shape>(&s, 1));
 }
 
-// Rows [start, start + n) of `set`, padded with zero samples to `batch` rows (the module
-// is built for a fixed batch; padded rows are ignored by the caller).
-at::Tensor padded_rows(const at::Tensor& samples, std::int64_t start, std::int64_t n,
-                       std::int64_t batch) {
-  at::Tensor x = samples.narrow(0, start, n);
-  if (n == batch) return x.contiguous();
-  std::vector<std::int64_t> pad_shape(x.sizes().begin(), x.sizes().end());
-  pad_shape[0] = batch - n;
-  return at::cat({x, at::zeros(pad_shape, x.options())}, 0);
-}
-
 // Top-1 (%) of the module in eval mode on the whole set.
 double top1(torch::QatModule& module, const LabelledSet& set, std::int64_t batch) {
   const ::torch::NoGradGuard no_grad;
@@ -96,8 +85,8 @@ double top1(torch::QatModule& module, const LabelledSet& set, std::int64_t batch
   std::int64_t correct = 0;
   for (std::int64_t s = 0; s < n; s += batch) {
     const std::int64_t rows = std::min(batch, n - s);
-    const at::Tensor logits = module.forward(padded_rows(set.samples, s, rows, batch));
-    const at::Tensor pred = logits.narrow(0, 0, rows).argmax(1);
+    // QatModule takes any batch on dim 0: the last, partial batch runs as it is.
+    const at::Tensor pred = module.forward(set.samples.narrow(0, s, rows)).argmax(1);
     correct += pred.eq(set.labels.narrow(0, s, rows)).sum().item<std::int64_t>();
   }
   return 100.0 * static_cast<double>(correct) / static_cast<double>(n);
@@ -207,10 +196,8 @@ void run_qat(const QatArgs& a) {
   module.write_back();
   const graph::Graph converted_b = pt2e::convert_pt2e(prepared);
   // Back to the file's own batch: dynamic stays dynamic, a fixed batch is that batch again.
-  const graph::Graph dyn_converted = converted_b.with_dynamic_batch();
-  const graph::Graph converted =
-      pipeline::has_dynamic_batch(fp32) ? dyn_converted.clone()
-                                        : at_batch(dyn_converted, fp32.inputs()[0]->shape()[0]);
+  graph::Graph converted = converted_b.with_dynamic_batch();
+  if (!pipeline::has_dynamic_batch(fp32)) converted = at_batch(converted, fp32.inputs()[0]->shape()[0]);
   onnx::export_onnx(converted, a.output, {.opset = a.opset});
 
   nlohmann::json report{
